@@ -1,0 +1,60 @@
+"""JetClass facts shared by the generator, the downloader and the validator.
+
+Names follow the JetClass dataset (Zenodo record 6619768): one ROOT file per
+process and split, named ``<Process>_<NNN>.root``, TTree ``tree``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class JetClassProcess:
+    """One of JetClass's ten jet classes.
+
+    Attributes:
+        file_prefix: file name stem, e.g. ``HToBB`` in ``HToBB_000.root``.
+        label: the one-hot label branch that is 1 for this class.
+        short: short name used in config files and figure legends.
+        latex: legend text.
+    """
+
+    file_prefix: str
+    label: str
+    short: str
+    latex: str
+
+
+PROCESSES: tuple[JetClassProcess, ...] = (
+    JetClassProcess("ZJetsToNuNu", "label_QCD", "QCD", r"$q/g$"),
+    JetClassProcess("HToBB", "label_Hbb", "Hbb", r"$H\to b\bar{b}$"),
+    JetClassProcess("HToCC", "label_Hcc", "Hcc", r"$H\to c\bar{c}$"),
+    JetClassProcess("HToGG", "label_Hgg", "Hgg", r"$H\to gg$"),
+    JetClassProcess("HToWW4Q", "label_H4q", "H4q", r"$H\to 4q$"),
+    JetClassProcess("HToWW2Q1L", "label_Hqql", "Hqql", r"$H\to \ell\nu qq'$"),
+    JetClassProcess("ZToQQ", "label_Zqq", "Zqq", r"$Z\to q\bar{q}$"),
+    JetClassProcess("WToQQ", "label_Wqq", "Wqq", r"$W\to qq'$"),
+    JetClassProcess("TTBar", "label_Tbqq", "Tbqq", r"$t\to bqq'$"),
+    JetClassProcess("TTBarLep", "label_Tbl", "Tbl", r"$t\to b\ell\nu$"),
+)
+
+BY_SHORT = {p.short: p for p in PROCESSES}
+BY_PREFIX = {p.file_prefix: p for p in PROCESSES}
+LABELS: tuple[str, ...] = tuple(p.label for p in PROCESSES)
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+TREE_NAME = "tree"
+
+
+def process(name: str) -> JetClassProcess:
+    """Look a process up by short name (``Hbb``) or file prefix (``HToBB``).
+
+    Raises:
+        KeyError: with the known names, when ``name`` is neither.
+    """
+    if name in BY_SHORT:
+        return BY_SHORT[name]
+    if name in BY_PREFIX:
+        return BY_PREFIX[name]
+    known = ", ".join(p.short for p in PROCESSES)
+    raise KeyError(f"unknown JetClass process {name!r}; known: {known}")

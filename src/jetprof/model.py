@@ -1,0 +1,177 @@
+"""Build weaver's ParT from a network config + data config, and load weights.
+
+This is the one place where jetprof turns config files into a ``torch.nn.Module``;
+export, profiling and pretrained-weight handling all call it, so a checkpoint
+that does not fit the model fails here with one message naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jetprof.errors import JetprofError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_NETWORK_CONFIG = REPO_ROOT / "workflow" / "weaver" / "ParT.py"
+DEFAULT_DATA_CONFIG = REPO_ROOT / "workflow" / "weaver" / "JetClass_full.yaml"
+
+
+def _quiet_weaver() -> None:
+    # weaver logs every config detail at INFO; keep our commands' output readable
+    logging.getLogger("weaver").setLevel(logging.WARNING)
+
+
+def load_data_config(path: str | os.PathLike[str]):
+    """Load a weaver data config (``DataConfig``) without writing anything beside it.
+
+    Raises:
+        JetprofError: the file is missing or is not a weaver data config.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise JetprofError(f"{path}: data config not found")
+    _quiet_weaver()
+    from weaver.utils.data.config import DataConfig
+
+    try:
+        return DataConfig.load(str(path), load_observers=False, load_reweight_info=False)
+    except Exception as exc:  # weaver raises bare KeyError/AssertionError on bad configs
+        raise JetprofError(f"{path}: not a usable weaver data config ({type(exc).__name__}: {exc})") from None
+
+
+def import_network_config(path: str | os.PathLike[str]):
+    """Import a weaver network config file (a module with ``get_model``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise JetprofError(f"{path}: network config not found")
+    name = "_jetprof_network_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_model"):
+        raise JetprofError(f"{path}: network config has no get_model(data_config, **kwargs)")
+    return module
+
+
+@dataclass
+class BuiltModel:
+    """A model with what was used to build it."""
+
+    model: Any  # torch.nn.Module
+    model_info: dict[str, Any]
+    data_config: Any
+    network_config: Path
+    data_config_path: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.data_config.input_names)
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def build_model(
+    network_config: str | os.PathLike[str] = DEFAULT_NETWORK_CONFIG,
+    data_config: str | os.PathLike[str] = DEFAULT_DATA_CONFIG,
+    **options: Any,
+) -> BuiltModel:
+    """Build the network the way weaver does (``get_model(data_config, **options)``).
+
+    The model comes back in eval mode with random (seeded by the caller) weights.
+    """
+    dc = load_data_config(data_config)
+    module = import_network_config(network_config)
+    model, info = module.get_model(dc, **options)
+    model.eval()
+    return BuiltModel(model, info, dc, Path(network_config), Path(data_config), dict(options))
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint as a plain state dict with ``torch.load(weights_only=True)``.
+
+    Accepts a weaver state file (``*_state.pt``) or a dict holding one under
+    ``state_dict``/``model``. Raises JetprofError naming the file when it is
+    missing, truncated or not a state dict.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise JetprofError(f"{path}: checkpoint not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        size = path.stat().st_size
+        raise JetprofError(
+            f"{path}: cannot read checkpoint ({size} bytes; truncated or not a torch file?): "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    elif isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
+        raise JetprofError(f"{path}: not a state dict of tensors")
+    return obj
+
+
+def check_state_fits(model: Any, state: dict[str, Any], source: str) -> None:
+    """Raise JetprofError listing missing/unexpected keys and shape mismatches."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    if shapes:
+        hint = ""
+        if any(k.endswith("embed.input_bn.weight") or "embed.embed.0" in k for k in shapes):
+            hint = " (different particle feature set? check the data config: full/kin/kinpid)"
+        problems.append(f"{len(shapes)} shape mismatch(es){hint}: " + "; ".join(shapes[:4]))
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): " + ", ".join(missing[:4]))
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): " + ", ".join(unexpected[:4]))
+    if problems:
+        raise JetprofError(f"{source}: checkpoint does not fit the model: " + " | ".join(problems))
+
+
+def load_weights(built: BuiltModel, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint into ``built.model`` (strict), upgrading 0.4-era layouts.
+
+    Returns:
+        What was learnt about the checkpoint: ``{"path", "sha256", "legacy_04"}``.
+    """
+    from jetprof import pretrained
+
+    state = read_state_dict(path)
+    check_state_fits(built.model, state, str(path))
+    state, legacy = pretrained.to_current_layout(state, built.model)
+    built.model.load_state_dict(state, strict=True)
+    built.model.eval()
+    return {"path": str(path), "sha256": sha256_file(path), "legacy_04": legacy}
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
