@@ -1,0 +1,36 @@
+# jetprof: what the ParticleTransformer jet tagger costs to run.
+# The stages live in workflow/rules/; the logic in src/jetprof/.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# measurements must not share the CPU: at most one `measure_slot` job at a time
+# (raise it with --resources measure_slot=N on a cluster)
+workflow.global_resources.setdefault("measure_slot", 1)
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+if not REGENERATE:
+
+    include: "workflow/rules/dataset.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/export.smk"
+    include: "workflow/rules/profile.smk"
+
+
+include: "workflow/rules/plot.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_report_inputs(),

@@ -1,0 +1,127 @@
+"""Target lists for the Snakemake workflow, computed from the config.
+
+``workflow/rules/common.smk`` calls these functions and nothing else holds
+logic about which files a study makes, so pytest can check them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from jetprof.jetclass import SPLITS, process
+
+RESULTS = "results"
+FIGURES: tuple[str, ...] = (
+    "latency_vs_batch",
+    "throughput_vs_batch",
+    "memory_vs_batch",
+    "op_breakdown",
+    "weights_comparison",
+    "latency_vs_multiplicity",
+    "roofline",
+    "training_curves",
+    "roc",
+    "confusion_matrix",
+)
+
+
+def dataset_files(config: dict[str, Any]) -> list[str]:
+    """The generated ROOT files, ``results/dataset/{split}/{Prefix}_{NNN}.root``.
+
+    Empty for downloaded data, whose file list is known only after the download.
+    """
+    ds = config["dataset"]
+    if ds["source"] != "generate":
+        return []
+    gen = ds["generate"]
+    out = []
+    for split in SPLITS:
+        for short in ds["processes"]:
+            prefix = process(short).file_prefix
+            for index in range(gen["files"][split]):
+                out.append(f"{RESULTS}/dataset/{split}/{prefix}_{index:03d}.root")
+    return out
+
+
+def split_glob(split: str) -> str:
+    """The glob weaver and the profiler read a split with."""
+    return f"{RESULTS}/dataset/{split}/*.root"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One profiling grid point (one record)."""
+
+    model: str
+    weights: str
+    device: str
+    backend: str
+    precision: str
+    particles: str
+    batch_size: int
+
+    @property
+    def record(self) -> str:
+        return (
+            f"{RESULTS}/profile/{self.model}/{self.weights}/{self.device}/"
+            f"{self.backend}-{self.precision}/p{self.particles}/bs{self.batch_size}.json"
+        )
+
+
+def _split_backend(pair: str) -> tuple[str, str]:
+    backend, precision = pair.rsplit("-", 1)
+    return backend, precision
+
+
+def profile_points(config: dict[str, Any]) -> list[Point]:
+    """Every point of the study: the main grid plus the multiplicity curve, deduplicated."""
+    prof = config["profile"]
+    model = config["weaver"]["model_name"]
+    weights = list(prof["weights"])
+    if not config.get("pretrained", {}).get("enabled", False):
+        weights = [w for w in weights if w != "pretrained"]
+
+    def grid() -> Iterator[Point]:
+        for w in weights:
+            for dev in prof["devices"]:
+                for pair in prof["backends"]:
+                    backend, precision = _split_backend(pair)
+                    for p in prof["particles"]:
+                        for bs in prof["batch_sizes"]:
+                            yield Point(model, w, dev, backend, precision, str(p), int(bs))
+        mult = prof["multiplicity"]
+        mw = mult["weights"]
+        if mw == "pretrained" and not config.get("pretrained", {}).get("enabled", False):
+            mw = "trained"
+        for dev in prof["devices"]:
+            for pair in mult["backends"]:
+                backend, precision = _split_backend(pair)
+                for n in mult["particles"]:
+                    yield Point(model, mw, dev, backend, precision, str(n), int(mult["batch_size"]))
+
+    seen: dict[str, Point] = {}
+    for point in grid():
+        seen.setdefault(point.record, point)
+    return list(seen.values())
+
+
+def profile_records(config: dict[str, Any]) -> list[str]:
+    return [p.record for p in profile_points(config)]
+
+
+def profile_devices(config: dict[str, Any]) -> list[str]:
+    return list(config["profile"]["devices"])
+
+
+def figure_files(config: dict[str, Any]) -> list[str]:
+    return [f"{RESULTS}/figures/{name}.png" for name in FIGURES]
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, order-independent hash of the study's config (12 hex digits)."""
+    import hashlib
+    import json
+
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

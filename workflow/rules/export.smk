@@ -1,0 +1,51 @@
+# Stage 5: the trained checkpoint as ONNX with a model card; the official checkpoint.
+
+
+rule export_model:
+    input:
+        checkpoint="results/train/net_best_epoch_state.pt",
+        data_config="results/train/data_config.yaml",
+        network_config=config["weaver"]["network_config"],
+        validated="results/validate/report.json",
+    output:
+        onnx=f"results/export/{MODEL}.onnx",
+        card=f"results/export/{MODEL}_card.json",
+        card_md=f"results/export/{MODEL}_card.md",
+    log:
+        f"results/logs/export/{MODEL}.log",
+    params:
+        data=jw.split_glob("val"),
+        training=json.dumps(config["train"]),
+    conda:
+        "../../envs/profile.yaml"
+    benchmark:
+        "results/benchmarks/export_model.tsv"
+    shell:
+        "jetprof export --checkpoint {input.checkpoint} --data-config {input.data_config}"
+        " --network-config {input.network_config} --data '{params.data}'"
+        " --onnx {output.onnx} --card {output.card} --card-md {output.card_md}"
+        " --training-config '{params.training}' > {log} 2>&1"
+
+
+rule fetch_pretrained:
+    output:
+        f"results/pretrained/{MODEL}.pt",
+    log:
+        f"results/logs/pretrained/{MODEL}.log",
+    params:
+        url=config["pretrained"]["url"],
+        sha256=config["pretrained"]["sha256"],
+        layout=config["pretrained"]["layout"],
+        data_config=config["weaver"]["data_config"],
+    conda:
+        "../../envs/profile.yaml"
+    shell:
+        "jetprof fetch-weights --url '{params.url}' --sha256 '{params.sha256}'"
+        " --layout {params.layout} --data-config {params.data_config}"
+        " --out {output} > {log} 2>&1"
+
+
+rule export:
+    input:
+        f"results/export/{MODEL}.onnx",
+        f"results/export/{MODEL}_card.json",

@@ -1,0 +1,95 @@
+# Stage 7-8: records -> one table -> figures, every one wrapped for the report.
+# With `--config regenerate=true` these rules read the records already on disk
+# and nothing upstream runs.
+
+FIGURE_INPUTS = {
+    "training_curves": ["results/evaluate/metrics.json"],
+    "roc": ["results/evaluate/metrics.json"],
+    "confusion_matrix": ["results/evaluate/metrics.json"],
+    "roofline": get_peak_records(),
+}
+FIGURE_CATEGORY = {
+    "training_curves": "2. Training",
+    "roc": "2. Training",
+    "confusion_matrix": "2. Training",
+}
+
+
+rule summarize_records:
+    input:
+        get_profile_records(),
+    output:
+        csv=report(
+            "results/summary/points.csv",
+            caption="../report/summary_table.rst",
+            category="3. Profile",
+            subcategory="Table",
+        ),
+        md="results/summary/points.md",
+    log:
+        "results/logs/summary/summarize_records.log",
+    conda:
+        "../../envs/plot.yaml"
+    shell:
+        "jetprof summarize --out-csv {output.csv} --out-md {output.md} {input} > {log} 2>&1"
+
+
+rule answer_weights_question:
+    input:
+        table="results/summary/points.csv",
+    output:
+        report(
+            "results/summary/weights_answer.md",
+            caption="../report/weights_answer.rst",
+            category="3. Profile",
+            subcategory="Does the weight state matter?",
+        ),
+    log:
+        "results/logs/summary/weights_answer.log",
+    conda:
+        "../../envs/plot.yaml"
+    shell:
+        "jetprof plot weights_answer --table {input.table} --out {output} > {log} 2>&1"
+
+
+for _figure in jw.FIGURES:
+
+    rule:
+        name:
+            f"plot_{_figure}"
+        input:
+            table="results/summary/points.csv",
+            extra=FIGURE_INPUTS.get(_figure, []),
+        output:
+            report(
+                f"results/figures/{_figure}.png",
+                caption=f"../report/{_figure}.rst",
+                category=FIGURE_CATEGORY.get(_figure, "3. Profile"),
+                subcategory="Figures",
+            ),
+        log:
+            f"results/logs/figures/{_figure}.log",
+        params:
+            figure=_figure,
+            metrics=(
+                "--metrics results/evaluate/metrics.json"
+                if _figure in ("training_curves", "roc", "confusion_matrix")
+                else ""
+            ),
+            peak=(
+                " ".join(f"--peak {p}" for p in get_peak_records())
+                if _figure == "roofline"
+                else ""
+            ),
+        conda:
+            "../../envs/plot.yaml"
+        shell:
+            "jetprof plot {params.figure} --table {input.table} --records-dir results/profile"
+            " {params.metrics} {params.peak} --out {output} > {log} 2>&1"
+
+
+rule figures:
+    input:
+        get_figures(),
+        "results/summary/points.md",
+        "results/summary/weights_answer.md",
