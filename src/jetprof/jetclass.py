@@ -58,3 +58,84 @@ def process(name: str) -> JetClassProcess:
         return BY_PREFIX[name]
     known = ", ".join(p.short for p in PROCESSES)
     raise KeyError(f"unknown JetClass process {name!r}; known: {known}")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One branch of a JetClass TTree.
+
+    Attributes:
+        name: branch name, e.g. ``part_px``.
+        dtype: numpy dtype name of the values (``float32``, ``bool``, ``int32``).
+        jagged: True for per-particle arrays (one value per jet constituent).
+    """
+
+    name: str
+    dtype: str
+    jagged: bool
+
+
+PARTICLE_FEATURES: tuple[str, ...] = (
+    "px",
+    "py",
+    "pz",
+    "energy",
+    "deta",
+    "dphi",
+    "d0val",
+    "d0err",
+    "dzval",
+    "dzerr",
+    "charge",
+    "isChargedHadron",
+    "isNeutralHadron",
+    "isPhoton",
+    "isElectron",
+    "isMuon",
+)
+"""Per-particle features; the branches are ``part_<feature>``."""
+
+# JetClass stores label_QCD as float, the Higgs labels as bool and the
+# Z/W/top labels as int32 (the original files mix producers' types).
+LABEL_DTYPES: dict[str, str] = {
+    "label_QCD": "float32",
+    "label_Hbb": "bool",
+    "label_Hcc": "bool",
+    "label_Hgg": "bool",
+    "label_H4q": "bool",
+    "label_Hqql": "bool",
+    "label_Zqq": "int32",
+    "label_Wqq": "int32",
+    "label_Tbqq": "int32",
+    "label_Tbl": "int32",
+}
+
+JET_FEATURES: tuple[str, ...] = (
+    "jet_pt",
+    "jet_eta",
+    "jet_phi",
+    "jet_energy",
+    "jet_nparticles",
+    "jet_sdmass",
+    "jet_tau1",
+    "jet_tau2",
+    "jet_tau3",
+    "jet_tau4",
+)
+AUX_FEATURES: tuple[str, ...] = (
+    "aux_genpart_eta",
+    "aux_genpart_phi",
+    "aux_genpart_pid",
+    "aux_genpart_pt",
+    "aux_truth_match",
+)
+
+BRANCHES: tuple[Branch, ...] = (
+    tuple(Branch(f"part_{f}", "float32", True) for f in PARTICLE_FEATURES)
+    + tuple(Branch(name, LABEL_DTYPES[name], False) for name in LABELS)
+    + tuple(Branch(name, "float32", False) for name in JET_FEATURES + AUX_FEATURES)
+)
+"""Every JetClass branch in file order, with its dtype. Files written with
+uproot's ``mktree`` also carry a counter branch (``npart``) for the jagged ones."""
+
+BRANCH_DTYPES: dict[str, str] = {b.name: b.dtype for b in BRANCHES}
