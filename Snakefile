@@ -2,6 +2,8 @@
 # The stages live in workflow/rules/; the logic in src/jetprof/.
 from snakemake.utils import min_version, validate
 
+from jetprof import workflow as jw
+
 min_version("9.0")
 
 # measurements must not share the CPU: at most one `measure_slot` job at a time
@@ -12,6 +14,10 @@ workflow.global_resources.setdefault("measure_slot", 1)
 configfile: "config/config.yaml"
 
 
+# a wrong key or type stops the run here, before any job, naming the key
+_problems = jw.config_problems(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+if _problems:
+    raise ValueError("invalid config:\n  " + "\n  ".join(_problems))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -125,3 +125,31 @@ def config_hash(config: dict[str, Any]) -> str:
 
     blob = json.dumps(config, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
+    """Check a study config against its JSON schema; one line per problem.
+
+    Each line names the key (dotted path) and what is wrong, e.g.
+    ``train.batch_size: 'x' is not of type 'integer'`` or
+    ``profile: unknown key 'foo'``.
+    """
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as f:
+        schema = yaml.safe_load(f)
+    validator = jsonschema.Draft202012Validator(schema)
+    lines = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        if err.validator == "additionalProperties":
+            known = set(err.schema.get("properties", {}))
+            extra = sorted(set(err.instance) - known)
+            lines.append(
+                f"{where}: unknown key(s) {', '.join(map(repr, extra))};"
+                f" known: {', '.join(sorted(known))}"
+            )
+        else:
+            lines.append(f"{where}: {err.message}")
+    return lines

@@ -1,0 +1,87 @@
+"""The workflow's target lists and config checks (jetprof.workflow), without running Snakemake."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from jetprof import workflow as jw
+
+
+@pytest.fixture()
+def config(repo_root):
+    with open(repo_root / "config" / "config.yaml") as f:
+        return yaml.safe_load(f)
+
+
+def test_default_config_is_valid(config, repo_root):
+    assert jw.config_problems(config, str(repo_root / "workflow/schemas/config.schema.yaml")) == []
+
+
+def test_test_config_is_valid(repo_root):
+    with open(repo_root / ".test/config/config.yaml") as f:
+        cfg = yaml.safe_load(f)
+    assert jw.config_problems(cfg, str(repo_root / "workflow/schemas/config.schema.yaml")) == []
+
+
+def test_every_schema_key_has_description_and_default(repo_root):
+    with open(repo_root / "workflow/schemas/config.schema.yaml") as f:
+        schema = yaml.safe_load(f)
+
+    def walk(node, path):
+        for key, sub in node.get("properties", {}).items():
+            where = f"{path}.{key}" if path else key
+            assert "description" in sub, f"{where} has no description"
+            assert "default" in sub, f"{where} has no default"
+            if sub.get("type") == "object":
+                walk(sub, where)
+
+    walk(schema, "")
+
+
+def test_unknown_key_and_wrong_type_are_named(config, repo_root):
+    schema = str(repo_root / "workflow/schemas/config.schema.yaml")
+    bad = copy.deepcopy(config)
+    bad["profile"]["bacth_sizes"] = [1]
+    bad["train"]["batch_size"] = "32"
+    problems = jw.config_problems(bad, schema)
+    assert any(p.startswith("profile: unknown key(s) 'bacth_sizes'") for p in problems), problems
+    assert any(p.startswith("train.batch_size:") and "integer" in p for p in problems), problems
+
+
+def test_dataset_files_follow_jetclass_naming(config):
+    files = jw.dataset_files(config)
+    assert "results/dataset/train/HToBB_000.root" in files
+    assert "results/dataset/test/ZJetsToNuNu_000.root" in files
+    assert len(files) == 3 * 10  # one file per class and split
+    config["dataset"]["source"] = "zenodo"
+    assert jw.dataset_files(config) == []
+
+
+def test_profile_points_cover_the_grid_once(config):
+    points = jw.profile_points(config)
+    records = [p.record for p in points]
+    assert len(records) == len(set(records))
+    prof = config["profile"]
+    grid = len(prof["weights"]) * len(prof["devices"]) * len(prof["backends"])
+    grid *= len(prof["particles"]) * len(prof["batch_sizes"])
+    mult = len(prof["multiplicity"]["particles"]) * len(prof["multiplicity"]["backends"])
+    assert len(points) == grid + mult
+    assert "results/profile/ParT_full/trained/cpu/eager-fp32/preal/bs8.json" in records
+    assert "results/profile/ParT_full/trained/cpu/onnxruntime-fp32/p64/bs8.json" in records
+
+
+def test_pretrained_points_only_when_enabled(config):
+    config["profile"]["weights"] = ["random", "pretrained"]
+    assert not any(p.weights == "pretrained" for p in jw.profile_points(config))
+    config["pretrained"] = {"enabled": True}
+    assert any(p.weights == "pretrained" for p in jw.profile_points(config))
+
+
+def test_config_hash_is_stable_and_sensitive(config):
+    h = jw.config_hash(config)
+    assert h == jw.config_hash(copy.deepcopy(config)) and len(h) == 12
+    config["train"]["seed"] = 2
+    assert jw.config_hash(config) != h
