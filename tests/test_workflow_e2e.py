@@ -1,0 +1,146 @@
+"""End to end: the real workflow (snakemake as a subprocess) on .test/config/config.yaml.
+
+One run in a private copy of the repository is shared by the tests below; each
+checks content: records parse and hold positive latencies, the checkpoint loads
+into the model, the summary table equals the records, a second run has nothing
+to do, and regenerating figures from stored records runs only plotting rules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_repo
+
+pytestmark = pytest.mark.slow
+
+CONFIG = ".test/config/config.yaml"
+PLOT_RULES = {"summarize_records", "answer_weights_question", "figures"}
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", CONFIG, *args]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def jobs_run(output: str) -> dict[str, int]:
+    """Parse Snakemake's 'Job stats' table: rule -> count."""
+    stats: dict[str, int] = {}
+    in_table = False
+    for line in output.splitlines():
+        if line.startswith("Job stats:"):
+            in_table, stats = True, {}
+            continue
+        if in_table:
+            m = re.match(r"^(\S+)\s+(\d+)\s*$", line.strip())
+            if m and m.group(1) not in ("job", "total"):
+                stats[m.group(1)] = int(m.group(2))
+            elif line.strip() == "" and stats:
+                in_table = False
+    return stats
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    work = copy_repo(tmp_path_factory.mktemp("study"))
+    proc = snakemake(work)
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted((work / "results/logs").rglob("*.log"))
+        )
+        pytest.fail(f"snakemake failed ({proc.returncode}):\n{log[-6000:]}\n{logs[-12000:]}")
+    return work, log
+
+
+def records(work: Path) -> list[dict]:
+    paths = sorted((work / "results/profile").glob("*/*/*/*/*/bs*.json"))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def test_every_point_has_a_positive_record(study):
+    work, _ = study
+    recs = records(work)
+    # test config: 2 weights x 2 backends x 2 batch sizes (real jets) + 2 multiplicity points
+    assert len(recs) == 10
+    for rec in recs:
+        assert rec["status"] == "ok", rec.get("error")
+        assert rec["latency_ms_p50"] > 0
+        assert len(rec["latency_ms_samples"]) == rec["repeats"] == 3
+        assert rec["throughput_jets_per_s"] == pytest.approx(
+            rec["batch_size"] / rec["latency_ms_p50"] * 1000, rel=1e-6
+        )
+        assert rec["peak_memory_bytes"] > 0
+        assert rec["params"] == 2_143_486
+
+
+def test_checkpoint_loads_into_the_model(study):
+    from jetprof.model import build_model, load_weights
+
+    work, _ = study
+    built = build_model(work / "workflow/weaver/ParT.py", work / "workflow/weaver/JetClass_full.yaml")
+    info = load_weights(built, work / "results/train/net_best_epoch_state.pt")
+    assert info["legacy_04"] is False
+
+
+def test_summary_table_equals_records(study):
+    import pandas as pd
+
+    work, _ = study
+    table = pd.read_csv(work / "results/summary/points.csv")
+    recs = records(work)
+    assert len(table) == len(recs)
+    by_key = {(r["weights"], r["backend"], str(r["particles"]), r["batch_size"]): r for r in recs}
+    for row in table.itertuples():
+        rec = by_key[(row.weights, row.backend, str(row.particles), row.batch_size)]
+        assert row.latency_ms_p50 == pytest.approx(rec["latency_ms_p50"])
+
+
+def test_evaluation_and_export(study):
+    work, _ = study
+    metrics = json.loads((work / "results/evaluate/metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    card = json.loads((work / "results/export/ParT_full_card.json").read_text())
+    assert card["params"] == 2_143_486
+
+
+def test_figures_are_real_pngs(study):
+    work, _ = study
+    for png in (work / "results/figures").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert png.stat().st_size > 10_000, png
+
+
+def test_second_run_has_nothing_to_do(study):
+    work, _ = study
+    proc = snakemake(work, timeout=300)
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_regenerating_figures_runs_only_plotting_rules(study):
+    work, _ = study
+    for png in (work / "results/figures").glob("*.png"):
+        png.unlink()
+    (work / "results/summary/points.csv").unlink()
+    proc = snakemake(work, "figures", "--config", "regenerate=true", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran = jobs_run(proc.stdout + proc.stderr)
+    assert ran, proc.stderr[-3000:]
+    assert all(r in PLOT_RULES or r.startswith("plot_") for r in ran), ran
+    assert (work / "results/figures/latency_vs_batch.png").is_file()
+
+
+def test_report_is_self_contained(study):
+    work, _ = study
+    proc = snakemake(work, "--report", "report.zip", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work / "report.zip").stat().st_size > 50_000
