@@ -1,14 +1,413 @@
 """Official ParT checkpoints: fetch with a checked hash, and upgrade 0.4-era layouts.
 
-PLACEHOLDER owned by the pretrained-weights work: ``to_current_layout`` must
-detect a weaver 0.4-era state dict and convert it.
+Why a conversion is needed
+--------------------------
+The official checkpoints (``jet-universe/particle_transformer``,
+``models/ParT_{full,kin,kinpid}.pt``, committed 2022-03-28) were trained with
+weaver 0.4-era code. There, every attention ``Block`` scaled its heads with
+``einsum('tbhd,h->tbdh', x, c_attn)``: besides scaling head ``h`` by
+``c_attn[h]`` it also *reordered* the attention output's channels from
+head-major ``c = h*D + d`` to head-minor ``c' = d*H + h`` (``H`` heads of
+``D = E/H`` channels) before ``post_attn_norm`` and the residual sum.
+weaver-core 0.5 (commit 13428c1) scales with a plain broadcast and keeps the
+head-major order, so the same weights compute something else, silently.
+
+The exact fix (:func:`convert_04_to_05`): the channel order only matters
+before ``post_attn_norm`` (whose mean/variance ignore order, but whose affine
+weights and the residual are per channel), so the rows of the layer that
+*produces* those channels, ``attn.out_proj``, are permuted into the 0.4 order
+and each row is multiplied by its head's ``c_attn``; ``c_attn`` becomes ones.
+A per-head scale cannot stay in ``c_attn`` because after the permutation one
+0.5 head's channels come from all 0.4 heads. The 0.4 names
+``attn.in_proj_weight``/``in_proj_bias`` (``nn.MultiheadAttention``) become
+0.5's ``attn.in_proj.weight``/``.bias``.
+
+Recognising a 0.4-era state dict
+--------------------------------
+Every weaver-core release up to 0.4.17 used ``nn.MultiheadAttention``
+(keys ``*.attn.in_proj_weight``) and every 0.5 release uses its own
+``Attention`` (keys ``*.attn.in_proj.weight``), so for released versions the
+key names tell the layout. Unreleased weaver-core ``main`` snapshots between
+commits 81d1c5d (2024-06) and 13428c1 (2026-02) had the new names *and* the
+old order: those checkpoints need ``layout="0.4"`` explicitly. The three
+official files are also recognised by their git blob SHA-1 (the hash GitHub
+stores them under), so ``fetch-weights`` records them as official and 0.4-era.
+A converted state dict carries a marker in its ``_metadata`` so it is never
+converted twice.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from jetprof.errors import JetprofError
 
-def to_current_layout(state: dict[str, Any], model: Any) -> tuple[dict[str, Any], bool]:
-    """Return (state in weaver 0.5 layout, whether it was a 0.4-era checkpoint)."""
+LAYOUTS = ("auto", "0.4", "0.5")
+MARKER_KEY = "jetprof_weaver_layout"
+_METADATA_ROOT = ""
+
+
+@dataclass(frozen=True)
+class OfficialCheckpoint:
+    """One of the checkpoints published with the ParT paper."""
+
+    name: str
+    repo_path: str
+    git_blob_sha1: str
+    data_config: str  # file name under workflow/weaver/
+    layout: str = "0.4"
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/jet-universe/particle_transformer/raw/main/{self.repo_path}"
+
+
+# Git blob ids from jet-universe/particle_transformer (unchanged since its initial
+# commit 512fcd1, 2022-03-28). The sha256 of the files is not published; the git
+# blob id (sha1 of b"blob <size>\0" + bytes) pins the same bytes.
+OFFICIAL_CHECKPOINTS: tuple[OfficialCheckpoint, ...] = (
+    OfficialCheckpoint("ParT_full", "models/ParT_full.pt", "cf510276bb5616caf87adace4e05eafab4b6c762", "JetClass_full.yaml"),
+    OfficialCheckpoint("ParT_kin", "models/ParT_kin.pt", "70a82e78a7dc54601d4b19c089969fd917e397b9", "kin.yaml"),
+    OfficialCheckpoint("ParT_kinpid", "models/ParT_kinpid.pt", "f4bf560aed152f0b2acd37f60be1323ea84039f8", "kinpid.yaml"),
+)
+
+
+def official_by_blob(blob_sha1: str) -> OfficialCheckpoint | None:
+    """The official checkpoint with this git blob id, if any."""
+    return next((c for c in OFFICIAL_CHECKPOINTS if c.git_blob_sha1 == blob_sha1), None)
+
+
+def official_by_source(source: str) -> OfficialCheckpoint | None:
+    """The official checkpoint a URL points at (github.com or raw.githubusercontent.com), if any."""
+    if not re.search(r"jet-universe/particle_transformer/", source):
+        return None
+    return next((c for c in OFFICIAL_CHECKPOINTS if source.endswith("/" + c.repo_path)), None)
+
+
+def git_blob_sha1(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """The id git gives a file's content: ``sha1(b"blob <size>\\0" + bytes)``."""
+    h = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _marker(state: dict[str, Any]) -> str | None:
+    meta = getattr(state, "_metadata", None)
+    if isinstance(meta, dict) and isinstance(meta.get(_METADATA_ROOT), dict):
+        value = meta[_METADATA_ROOT].get(MARKER_KEY)
+        return str(value) if value is not None else None
+    return None
+
+
+def detect_layout(state: dict[str, Any]) -> str | None:
+    """Tell a state dict's weaver layout from itself.
+
+    Returns:
+        ``"0.4"`` for ``nn.MultiheadAttention`` keys (``attn.in_proj_weight``, every
+        release up to 0.4.17), ``"0.5"`` for ``attn.in_proj.weight`` keys or a
+        jetprof conversion marker, ``None`` when there are no attention weights.
+    """
+    if _marker(state) == "0.5":
+        return "0.5"
+    keys = list(state)
+    if any(k.endswith("attn.in_proj_weight") for k in keys):
+        return "0.4"
+    if any(k.endswith("attn.in_proj.weight") for k in keys):
+        return "0.5"
+    return None
+
+
+def _block_prefixes(state: dict[str, Any]) -> list[str]:
+    # every attention block has a head-scale `c_attn` beside its `attn.*`
+    return sorted(k[: -len("c_attn")] for k in state if k.endswith("c_attn") and k[: -len("c_attn")] + "attn.out_proj.weight" in state)
+
+
+def _rename_in_proj(state: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = type(state)() if isinstance(state, dict) else {}
+    for k, v in state.items():
+        if k.endswith("attn.in_proj_weight"):
+            k = k[: -len("in_proj_weight")] + "in_proj.weight"
+        elif k.endswith("attn.in_proj_bias"):
+            k = k[: -len("in_proj_bias")] + "in_proj.bias"
+        out[k] = v
+    meta = getattr(state, "_metadata", None)
+    if meta is not None:
+        out._metadata = {k: dict(v) for k, v in meta.items()}  # type: ignore[attr-defined]
+    return out
+
+
+def head_order_permutation(num_heads: int, embed_dim: int):
+    """``perm[c']`` = the head-major channel that weaver 0.4 put at position ``c'``.
+
+    0.4's ``einsum('tbhd,h->tbdh')`` puts channel ``h*D + d`` at ``d*H + h``.
+    """
+    import torch
+
+    if embed_dim % num_heads:
+        raise JetprofError(f"embed_dim {embed_dim} is not a multiple of num_heads {num_heads}")
+    return torch.arange(embed_dim).reshape(num_heads, embed_dim // num_heads).t().reshape(-1)
+
+
+def convert_04_to_05(state: dict[str, Any]) -> dict[str, Any]:
+    """Convert a weaver 0.4-era ParT state dict so weaver-core 0.5 computes the same outputs.
+
+    Renames ``attn.in_proj_weight/bias`` to ``attn.in_proj.weight/bias``; in every
+    block permutes the rows of ``attn.out_proj`` into 0.4's channel order and
+    folds the head scales ``c_attn`` into them (``c_attn`` becomes ones).
+    The input is not modified.
+
+    Raises:
+        JetprofError: the state dict was already converted, or has no attention blocks.
+    """
+    import torch
+
+    if _marker(state) == "0.5":
+        raise JetprofError("state dict was already converted to the weaver 0.5 layout by jetprof")
+    out = _rename_in_proj(state)
+    prefixes = _block_prefixes(out)
+    if not prefixes:
+        raise JetprofError("no ParT attention blocks (c_attn + attn.out_proj) in the state dict")
+    for p in prefixes:
+        c_attn = out[p + "c_attn"]
+        weight = out[p + "attn.out_proj.weight"]
+        num_heads, embed_dim = c_attn.numel(), weight.shape[0]
+        perm = head_order_permutation(num_heads, embed_dim)
+        head_of = perm // (embed_dim // num_heads)
+        scale = c_attn.detach().to(weight.dtype)[head_of]
+        out[p + "attn.out_proj.weight"] = (weight.detach()[perm] * scale[:, None]).contiguous()
+        bias_key = p + "attn.out_proj.bias"
+        if bias_key in out:
+            out[bias_key] = (out[bias_key].detach()[perm] * scale).contiguous()
+        out[p + "c_attn"] = torch.ones_like(c_attn)
+    meta = getattr(out, "_metadata", None)
+    if meta is None:
+        try:
+            out._metadata = {}  # type: ignore[attr-defined]
+            meta = out._metadata  # type: ignore[attr-defined]
+        except AttributeError:  # a plain dict cannot carry the marker
+            meta = None
+    if meta is not None:
+        meta.setdefault(_METADATA_ROOT, {})
+        meta[_METADATA_ROOT] = dict(meta[_METADATA_ROOT], **{MARKER_KEY: "0.5", "jetprof_converted_from": "0.4"})
+    return out
+
+
+def to_current_layout(
+    state: dict[str, Any], model: Any, layout: str = "auto"
+) -> tuple[dict[str, Any], bool]:
+    """Return (state in the installed weaver's layout, whether it was a 0.4-era checkpoint).
+
+    Args:
+        state: a ParT state dict (plain or wrapped in ``mod.``).
+        model: the module it will be loaded into; its own key names tell the
+            installed weaver's layout (0.5 for weaver-core 0.5.x).
+        layout: ``"auto"`` (from the key names, see :func:`detect_layout`),
+            ``"0.4"`` (convert regardless: weaver-core ``main`` snapshots from
+            2024-06 to 2026-02) or ``"0.5"`` (never reorder).
+    """
+    if layout not in LAYOUTS:
+        raise JetprofError(f"unknown checkpoint layout {layout!r} (choose from {', '.join(LAYOUTS)})")
+    found = detect_layout(state)
+    legacy = found == "0.4" if layout == "auto" else layout == "0.4"
+    target = detect_layout(model.state_dict()) if model is not None else "0.5"
+    if target == "0.4":
+        # running under weaver 0.4 itself: a 0.4-era state dict is already right
+        if legacy or found != "0.5" or _marker(state) != "0.5":
+            return state, legacy
+        raise JetprofError("a state dict converted to the weaver 0.5 layout cannot run under weaver 0.4")
+    if legacy:
+        return convert_04_to_05(state), True
+    if found == "0.4":  # names from nn.MultiheadAttention but declared 0.5 order
+        return _rename_in_proj(state), False
     return state, False
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+def _download(url: str, dest: Path, timeout: float = 60.0) -> None:
+    """Stream ``url`` into ``dest`` with a progress bar; raise JetprofError on any failure."""
+    from tqdm import tqdm
+
+    request = urllib.request.Request(url, headers={"User-Agent": "jetprof"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
+            total = response.headers.get("Content-Length")
+            expected = int(total) if total and total.isdigit() else None
+            written = 0
+            with tqdm(total=expected, unit="B", unit_scale=True, desc=Path(urllib.parse.urlparse(url).path).name,
+                      file=sys.stderr, disable=None, leave=False) as bar:
+                while block := response.read(1 << 20):
+                    out.write(block)
+                    written += len(block)
+                    bar.update(len(block))
+    except urllib.error.HTTPError as exc:
+        raise JetprofError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise JetprofError(f"{url}: download failed ({type(exc).__name__}: {reason})") from None
+    except Exception as exc:  # http.client.IncompleteRead and friends
+        raise JetprofError(f"{url}: download failed, connection broke off ({type(exc).__name__})") from None
+    if expected is not None and written != expected:
+        raise JetprofError(f"{url}: download truncated: got {written} of {expected} bytes")
+
+
+def _is_url(source: str) -> bool:
+    return urllib.parse.urlparse(source).scheme in ("http", "https", "file")
+
+
+def fetch(source: str, dest: Path) -> None:
+    """Copy a local path or download an http(s)/file URL to ``dest``."""
+    if _is_url(source):
+        _download(source, dest)
+        return
+    src = Path(source)
+    if not src.is_file():
+        raise JetprofError(f"{src}: checkpoint not found")
+    shutil.copyfile(src, dest)
+
+
+def fetch_weights(
+    source: str,
+    out: str | os.PathLike[str],
+    sha256: str | None,
+    layout: str = "auto",
+    data_config: str | os.PathLike[str] | None = None,
+    network_config: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Fetch a checkpoint, check its hash, convert it to the 0.5 layout, check it fits, save it.
+
+    Nothing is left at ``out`` (or beside it) unless every step succeeded.
+
+    Args:
+        source: http(s)/file URL or local path.
+        out: where the converted state dict goes (written atomically).
+        sha256: expected sha256 of the fetched file; may be ``None`` only for the
+            official checkpoints, which are then checked by their git blob id.
+        layout: ``auto``, ``0.4`` or ``0.5`` (see :func:`to_current_layout`).
+        data_config: weaver data config the model is built from (its feature set
+            must match the checkpoint's).
+        network_config: weaver network config (default: ``workflow/weaver/ParT.py``).
+
+    Returns:
+        Provenance: source, hashes, size, official name, layouts, parameter count.
+    """
+    import torch
+
+    from jetprof import model as jmodel
+
+    if layout not in LAYOUTS:
+        raise JetprofError(f"unknown checkpoint layout {layout!r} (choose from {', '.join(LAYOUTS)})")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise JetprofError(f"--sha256 {sha256!r} is not 64 hex digits")
+    by_source = official_by_source(source)
+    if sha256 is None and by_source is None:
+        raise JetprofError(f"{source}: give --sha256 (only the official ParT checkpoints are known by their git blob id)")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        fetch(source, tmp)
+        size = tmp.stat().st_size
+        digest = jmodel.sha256_file(tmp)
+        blob = git_blob_sha1(tmp)
+        if sha256 is not None and digest.lower() != sha256.lower():
+            raise JetprofError(f"{source}: sha256 mismatch: expected {sha256.lower()}, got {digest} ({size} bytes); file removed")
+        official = official_by_blob(blob)
+        if sha256 is None and (official is None or official != by_source):
+            assert by_source is not None
+            raise JetprofError(
+                f"{source}: not the official {by_source.repo_path}: git blob id {blob}, expected {by_source.git_blob_sha1} ({size} bytes); file removed"
+            )
+        if official is not None and layout == "0.5":
+            raise JetprofError(f"{source}: is the official {official.name} checkpoint, which is 0.4-era; --layout 0.5 would give wrong outputs")
+        state = jmodel.read_state_dict(tmp)
+        found = detect_layout(state)
+        effective = "0.4" if official is not None and layout == "auto" else layout
+        if data_config is None:
+            data_config = jmodel.REPO_ROOT / "workflow" / "weaver" / (official.data_config if official else "JetClass_full.yaml")
+        built = jmodel.build_model(network_config or jmodel.DEFAULT_NETWORK_CONFIG, data_config)
+        converted, legacy = to_current_layout(state, built.model, effective)
+        jmodel.check_state_fits(built.model, converted, f"{source} (with data config {data_config})")
+        built.model.load_state_dict(converted, strict=True)
+        fd, tmp_out_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+        try:
+            torch.save(converted, tmp_out_name)
+            os.replace(tmp_out_name, out)
+        except BaseException:
+            Path(tmp_out_name).unlink(missing_ok=True)
+            raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    try:
+        from importlib.metadata import version
+
+        weaver_version = version("weaver-core")
+    except Exception:
+        weaver_version = None
+    return {
+        "source": source,
+        "out": str(out),
+        "size_bytes": size,
+        "sha256": digest,
+        "git_blob_sha1": blob,
+        "official": official.name if official else None,
+        "layout_detected": found,
+        "layout_requested": layout,
+        "converted_from_04": legacy,
+        "out_sha256": jmodel.sha256_file(out),
+        "data_config": str(data_config),
+        "params": built.num_params,
+        "weaver": weaver_version,
+    }
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``jetprof fetch-weights``."""
+    parser.add_argument("--url", required=True, help="http(s)/file URL or local path of the checkpoint")
+    parser.add_argument("--sha256", help="expected sha256 of the file (optional only for the official ParT_*.pt URLs)")
+    parser.add_argument("--out", required=True, help="where the state dict in weaver 0.5 layout is written")
+    parser.add_argument("--layout", choices=LAYOUTS, default="auto",
+                        help="layout of the checkpoint: auto (from key names / official hash), 0.4 or 0.5")
+    parser.add_argument("--data-config", help="weaver data config (feature set must match; default: the official file's, else JetClass_full.yaml)")
+    parser.add_argument("--network-config", help="weaver network config (default: workflow/weaver/ParT.py)")
+    parser.add_argument("--record", help="also write what was fetched and done as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fetch, check, convert and write one checkpoint."""
+    info = fetch_weights(args.url, args.out, args.sha256, args.layout, args.data_config, args.network_config)
+    if args.record:
+        record = Path(args.record)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_name(f".{record.name}.tmp")
+        tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, record)
+    what = f"official {info['official']}, " if info["official"] else ""
+    conv = "converted from weaver 0.4 layout" if info["converted_from_04"] else "already in weaver 0.5 layout"
+    print(f"{info['out']}: {what}{conv}, {info['params']:,} parameters, sha256 {info['out_sha256'][:12]}")
+    return 0
