@@ -85,3 +85,10 @@ def test_config_hash_is_stable_and_sensitive(config):
     assert h == jw.config_hash(copy.deepcopy(config)) and len(h) == 12
     config["train"]["seed"] = 2
     assert jw.config_hash(config) != h
+
+
+def test_fp16_only_on_gpu(config):
+    config["profile"]["devices"] = ["cpu", "cuda:0"]
+    config["profile"]["backends"] = ["eager-fp16"]
+    points = jw.profile_points(config)
+    assert points and all(p.device == "cuda:0" for p in points if p.precision == "fp16")
