@@ -15,7 +15,9 @@ configfile: "config/config.yaml"
 
 
 # a wrong key or type stops the run here, before any job, naming the key
-_problems = jw.config_problems(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+_problems = jw.config_problems(
+    config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
+)
 if _problems:
     raise ValueError("invalid config:\n  " + "\n  ".join(_problems))
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -25,6 +27,8 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
 if not REGENERATE:
 
     include: "workflow/rules/dataset.smk"

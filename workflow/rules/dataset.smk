@@ -8,19 +8,19 @@ if config["dataset"]["source"] == "generate":
             "results/dataset/{split}/{prefix}_{index}.root",
         log:
             "results/logs/dataset/{split}/{prefix}_{index}.log",
+        benchmark:
+            "results/benchmarks/generate_dataset/{split}/{prefix}_{index}.tsv"
+        conda:
+            "../../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=60,
         params:
             jets=lambda wc: config["dataset"]["generate"]["jets"][wc.split],
             seed=config["dataset"]["generate"]["seed"],
             chunk=config["dataset"]["generate"]["chunk_size"],
             index=lambda wc: int(wc.index),
-        threads: 1
-        resources:
-            mem_mb=1000,
-            runtime=60,
-        conda:
-            "../../envs/data.yaml"
-        benchmark:
-            "results/benchmarks/generate_dataset/{split}/{prefix}_{index}.tsv"
         shell:
             "jetprof generate --process {wildcards.prefix} --split {wildcards.split}"
             " --index {params.index} --jets {params.jets} --seed {params.seed}"
@@ -33,10 +33,10 @@ if config["dataset"]["source"] == "generate":
             "results/dataset/manifest.json",
         log:
             "results/logs/dataset/manifest.log",
-        params:
-            settings=json.dumps(config["dataset"]["generate"]),
         conda:
             "../../envs/data.yaml"
+        params:
+            settings=json.dumps(config["dataset"]["generate"]),
         shell:
             "jetprof manifest --out {output} --settings-json '{params.settings}' {input} > {log} 2>&1"
 
@@ -47,6 +47,10 @@ else:
             "results/dataset/download.json",
         log:
             "results/logs/dataset/download.log",
+        conda:
+            "../../envs/data.yaml"
+        resources:
+            runtime=24 * 60,
         params:
             source=config["dataset"]["source"],
             base_url=config["dataset"]["download"]["base_url"],
@@ -57,10 +61,6 @@ else:
                 for jw_process in PROCESSES
                 if jw_process.short in config["dataset"]["processes"]
             ),
-        resources:
-            runtime=24 * 60,
-        conda:
-            "../../envs/data.yaml"
         shell:
             "jetprof download --source {params.source} --base-url {params.base_url}"
             " --parts {params.parts} --processes {params.processes}"
@@ -80,12 +80,12 @@ rule validate_dataset:
         ),
     log:
         "results/logs/validate/validate_dataset.log",
-    resources:
-        mem_mb=4000,
-    conda:
-        "../../envs/data.yaml"
     benchmark:
         "results/benchmarks/validate_dataset.tsv"
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        mem_mb=4000,
     shell:
         "jetprof validate --data-config {input.data_config} --report {output.report}"
         " --plots {output.plots} results/dataset/train/*.root results/dataset/val/*.root"

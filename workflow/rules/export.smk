@@ -13,13 +13,13 @@ rule export_model:
         card_md=f"results/export/{MODEL}_card.md",
     log:
         f"results/logs/export/{MODEL}.log",
+    benchmark:
+        "results/benchmarks/export_model.tsv"
+    conda:
+        "../../envs/profile.yaml"
     params:
         data=jw.split_glob("val"),
         training=json.dumps(config["train"]),
-    conda:
-        "../../envs/profile.yaml"
-    benchmark:
-        "results/benchmarks/export_model.tsv"
     shell:
         "jetprof export --checkpoint {input.checkpoint} --data-config {input.data_config}"
         " --network-config {input.network_config} --data '{params.data}'"
@@ -32,13 +32,13 @@ rule fetch_pretrained:
         f"results/pretrained/{MODEL}.pt",
     log:
         f"results/logs/pretrained/{MODEL}.log",
+    conda:
+        "../../envs/profile.yaml"
     params:
         url=config["pretrained"]["url"],
         sha256=config["pretrained"]["sha256"],
         layout=config["pretrained"]["layout"],
         data_config=config["weaver"]["data_config"],
-    conda:
-        "../../envs/profile.yaml"
     shell:
         "jetprof fetch-weights --url '{params.url}' --sha256 '{params.sha256}'"
         " --layout {params.layout} --data-config {params.data_config}"

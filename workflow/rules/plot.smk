@@ -69,6 +69,8 @@ for _figure in jw.FIGURES:
             ),
         log:
             f"results/logs/figures/{_figure}.log",
+        conda:
+            "../../envs/plot.yaml"
         params:
             figure=_figure,
             metrics=(
@@ -81,8 +83,6 @@ for _figure in jw.FIGURES:
                 if _figure == "roofline"
                 else ""
             ),
-        conda:
-            "../../envs/plot.yaml"
         shell:
             "jetprof plot {params.figure} --table {input.table} --records-dir results/profile"
             " {params.metrics} {params.peak} --out {output} > {log} 2>&1"

@@ -17,21 +17,27 @@ rule profile_point:
         "results/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{bs}.json",
     log:
         "results/logs/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{bs}.log",
-    params:
-        checkpoint=lambda wc, input: f"--checkpoint {input.checkpoint}" if input.checkpoint else "",
-        data=lambda wc: f"--data '{jw.split_glob('val')}'" if wc.particles == "real" else "",
-        outdir=lambda wc, output: os.path.dirname(output[0]),
-        prof=config["profile"],
-        profiler_pass=lambda wc: "" if config["profile"]["profiler_pass"] else "--no-profiler-pass",
-        config_hash=CONFIG_HASH,
+    conda:
+        "../../envs/profile.yaml"
     threads: config["profile"]["threads"]
     resources:
         gpu=lambda wc: 1 if wc.device.startswith("cuda") else 0,
         measure_slot=1,
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../../envs/profile.yaml"
+    params:
+        checkpoint=lambda wc, input: (
+            f"--checkpoint {input.checkpoint}" if input.checkpoint else ""
+        ),
+        data=lambda wc: (
+            f"--data '{jw.split_glob('val')}'" if wc.particles == "real" else ""
+        ),
+        outdir=lambda wc, output: os.path.dirname(output[0]),
+        prof=config["profile"],
+        profiler_pass=lambda wc: (
+            "" if config["profile"]["profiler_pass"] else "--no-profiler-pass"
+        ),
+        config_hash=CONFIG_HASH,
     shell:
         "jetprof profile --device {wildcards.device} --weights {wildcards.weights}"
         " {params.checkpoint} --backend {wildcards.backend} --precision {wildcards.precision}"
@@ -47,13 +53,13 @@ rule measure_peak:
         "results/profile/peak/{device}.json",
     log:
         "results/logs/profile/peak/{device}.log",
+    conda:
+        "../../envs/profile.yaml"
     threads: config["profile"]["threads"]
     resources:
         gpu=lambda wc: 1 if wc.device.startswith("cuda") else 0,
         measure_slot=1,
         runtime=10,
-    conda:
-        "../../envs/profile.yaml"
     shell:
         "jetprof profile --peak --device {wildcards.device} --threads {threads}"
         " --out {output} > {log} 2>&1"

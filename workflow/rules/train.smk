@@ -12,21 +12,21 @@ rule train_model:
         data_config="results/train/data_config.yaml",
     log:
         "results/logs/train/train_model.log",
+    benchmark:
+        "results/benchmarks/train_model.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=1 if config["train"]["device"] == "cuda" else 0,
+        mem_mb=8000,
+        runtime=12 * 60,
     params:
         train=config["train"],
         data_train=jw.split_glob("train"),
         data_val=jw.split_glob("val"),
         prefix="results/train/net",
         tensorboard="results/train/tensorboard",
-    threads: config["train"]["threads"]
-    resources:
-        gpu=1 if config["train"]["device"] == "cuda" else 0,
-        mem_mb=8000,
-        runtime=12 * 60,
-    conda:
-        "../../envs/train.yaml"
-    benchmark:
-        "results/benchmarks/train_model.tsv"
     script:
         "../../scripts/train_model.py"
 
@@ -40,18 +40,18 @@ rule predict_test:
         pred="results/evaluate/pred.root",
     log:
         "results/logs/evaluate/predict_test.log",
-    params:
-        train=config["train"],
-        data_test=jw.split_glob("test"),
+    benchmark:
+        "results/benchmarks/predict_test.tsv"
+    conda:
+        "../../envs/train.yaml"
     threads: config["train"]["threads"]
     resources:
         gpu=1 if config["train"]["device"] == "cuda" else 0,
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/train.yaml"
-    benchmark:
-        "results/benchmarks/predict_test.tsv"
+    params:
+        train=config["train"],
+        data_test=jw.split_glob("test"),
     script:
         "../../scripts/predict_test.py"
 
