@@ -1,0 +1,342 @@
+"""Collect profile records (one JSON per measured point) into one table.
+
+``jetprof summarize --out-csv points.csv --out-md points.md RECORDS...``
+
+RECORDS are record files or directories; directories are searched
+recursively for ``*.json`` and anything that is not a profile record there
+(peak records, model cards, ...) is skipped. A file named explicitly must be a
+record. The table has one row per point: every scalar field of the record,
+the highlights of its environment block (``env_*`` columns) and the record's
+path (``record_path``, as given on the command line), sorted by
+model, weights, device, backend, precision, particles and batch size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from jetprof.errors import JetprofError
+
+#: Fields a record must have for a row of the table (the point's identity).
+KEY_FIELDS: tuple[str, ...] = (
+    "model",
+    "weights",
+    "device",
+    "backend",
+    "precision",
+    "particles",
+    "batch_size",
+)
+REQUIRED_FIELDS: tuple[str, ...] = ("schema_version", *KEY_FIELDS, "status")
+
+#: Environment fields copied into the table as ``env_<name>`` (first ones first).
+ENV_HIGHLIGHTS: tuple[str, ...] = (
+    "cpu_model",
+    "gpu_name",
+    "torch",
+    "threads",
+    "interop_threads",
+    "onnxruntime",
+    "weaver",
+    "cuda_version",
+    "gpu_driver",
+    "host",
+    "git_revision",
+    "config_hash",
+)
+
+#: Record fields that are lists or nested and so not table columns.
+_NON_SCALAR = ("latency_ms_samples", "top_ops", "env")
+
+WEIGHTS_ORDER: tuple[str, ...] = ("random", "trained", "pretrained")
+BACKEND_ORDER: tuple[str, ...] = ("eager", "compile", "onnxruntime")
+PRECISION_ORDER: tuple[str, ...] = ("fp32", "bf16", "fp16")
+
+
+def is_record(obj: Any) -> bool:
+    """Return whether a parsed JSON document looks like a profile record."""
+    return isinstance(obj, dict) and "schema_version" in obj and "batch_size" in obj
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise JetprofError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except OSError as exc:
+        raise JetprofError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def find_record_files(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
+    """Expand RECORDS arguments into (file, named_explicitly) pairs.
+
+    Args:
+        inputs: files and directories.
+
+    Returns:
+        Unique files in argument order; files found in a directory are sorted.
+    """
+    found: list[tuple[Path, bool]] = []
+    seen: set[Path] = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            candidates = [(p, False) for p in sorted(path.rglob("*.json")) if p.is_file()]
+        elif path.is_file():
+            candidates = [(path, True)]
+        else:
+            raise JetprofError(f"{path}: no such file or directory")
+        for candidate, explicit in candidates:
+            resolved = candidate.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                found.append((candidate, explicit))
+    return found
+
+
+def load_records(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, Any]]]:
+    """Read every profile record among ``inputs`` (files or directories).
+
+    Raises:
+        JetprofError: a file is not JSON, an explicitly named file is not a
+            record, a record lacks a required field, or two records describe
+            the same point.
+    """
+    records: list[tuple[Path, dict[str, Any]]] = []
+    for path, explicit in find_record_files(inputs):
+        doc = _read_json(path)
+        if not is_record(doc):
+            if explicit:
+                raise JetprofError(
+                    f"{path}: not a profile record (no 'schema_version'/'batch_size' fields)"
+                )
+            continue
+        missing = [f for f in REQUIRED_FIELDS if f not in doc]
+        if missing:
+            raise JetprofError(f"{path}: profile record lacks field(s) {', '.join(missing)}")
+        records.append((path, doc))
+    by_key: dict[tuple[str, ...], Path] = {}
+    for path, doc in records:
+        key = tuple(str(doc[f]) for f in KEY_FIELDS)
+        if key in by_key:
+            raise JetprofError(
+                f"{path}: same point as {by_key[key]} "
+                f"({', '.join(f'{f}={v}' for f, v in zip(KEY_FIELDS, key))})"
+            )
+        by_key[key] = path
+    return records
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def flatten_record(doc: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """One table row: the record's scalar fields plus ``env_*`` highlights."""
+    row: dict[str, Any] = {}
+    for name, value in doc.items():
+        if name in _NON_SCALAR or not _is_scalar(value):
+            continue
+        row[name] = value
+    # particles is "real" or an integer: keep one type (text) in the column
+    row["particles"] = str(doc["particles"])
+    samples = doc.get("latency_ms_samples")
+    if isinstance(samples, list):
+        row["latency_samples_n"] = len(samples)
+    env = doc.get("env") or {}
+    if isinstance(env, dict):
+        for name in ENV_HIGHLIGHTS:
+            value = env.get(name)
+            row[f"env_{name}"] = value if _is_scalar(value) else json.dumps(value)
+    if path is not None:
+        row["record_path"] = str(path)
+    return row
+
+
+def _order(value: Any, order: Sequence[str]) -> tuple[int, str]:
+    text = str(value)
+    return (order.index(text), "") if text in order else (len(order), text)
+
+
+def _particles_order(value: Any) -> tuple[int, float, str]:
+    text = str(value)
+    if text == "real":
+        return (0, 0.0, "")
+    try:
+        return (1, float(text), "")
+    except ValueError:
+        return (2, 0.0, text)
+
+
+def sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Deterministic order of table rows (weights/backends in study order)."""
+    return (
+        str(row["model"]),
+        _order(row["weights"], WEIGHTS_ORDER),
+        str(row["device"]),
+        _order(row["backend"], BACKEND_ORDER),
+        _order(row["precision"], PRECISION_ORDER),
+        _particles_order(row["particles"]),
+        int(row["batch_size"]),
+    )
+
+
+def build_table(records: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
+    """Flatten and sort records into a DataFrame (identity columns first)."""
+    rows = sorted((flatten_record(doc, path) for path, doc in records), key=sort_key)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    first = [c for c in (*KEY_FIELDS, "status") if c in table.columns]
+    env_cols = [f"env_{n}" for n in ENV_HIGHLIGHTS if f"env_{n}" in table.columns]
+    tail = [c for c in ("error", "record_path") if c in table.columns]
+    middle = [c for c in table.columns if c not in (*first, *env_cols, *tail)]
+    return table[first + middle + env_cols + tail]
+
+
+def _fmt(value: Any, spec: str, scale: float = 1.0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    try:
+        return format(float(value) * scale, spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The table as Markdown for the report: the figures people look for first."""
+    header = [
+        "model",
+        "weights",
+        "device",
+        "backend",
+        "precision",
+        "particles",
+        "batch",
+        "status",
+        "latency p50 [ms]",
+        "p5–p95 [ms]",
+        "throughput [jets/s]",
+        "peak memory [MiB]",
+        "GFLOP/jet",
+        "achieved [GFLOP/s]",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in table.to_dict("records"):
+        ok = row.get("status") == "ok"
+        status = str(row.get("status"))
+        if not ok and row.get("error"):
+            status += ": " + str(row["error"]).replace("|", "/").splitlines()[0][:60]
+        cells = [
+            str(row["model"]),
+            str(row["weights"]),
+            str(row["device"]),
+            str(row["backend"]),
+            str(row["precision"]),
+            str(row["particles"]),
+            str(row["batch_size"]),
+            status,
+            _fmt(row.get("latency_ms_p50"), ".2f") if ok else "–",
+            (
+                f"{_fmt(row.get('latency_ms_p5'), '.2f')}–{_fmt(row.get('latency_ms_p95'), '.2f')}"
+                if ok
+                else "–"
+            ),
+            _fmt(row.get("throughput_jets_per_s"), ".1f") if ok else "–",
+            _fmt(row.get("peak_memory_bytes"), ".1f", 1 / 2**20) if ok else "–",
+            _fmt(row.get("flops_per_jet"), ".3f", 1e-9),
+            _fmt(row.get("achieved_flops_per_s"), ".2f", 1e-9) if ok else "–",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(environment_summary(table))
+    return "\n".join(lines) + "\n"
+
+
+def environment_summary(table: pd.DataFrame) -> str:
+    """One line per device: CPU/GPU model, torch version and threads."""
+    if table.empty:
+        return ""
+    parts = []
+    for device, group in table.groupby("device", sort=True):
+        first = group.iloc[0]
+        hardware = first.get("env_gpu_name") if str(device) != "cpu" else None
+        if not isinstance(hardware, str) or not hardware:
+            hardware = first.get("env_cpu_model")
+        torch_version = first.get("env_torch")
+        threads = first.get("env_threads")
+        text = f"{device}: {hardware if isinstance(hardware, str) else 'unknown hardware'}"
+        if isinstance(torch_version, str):
+            text += f", torch {torch_version}"
+        if threads is not None and not (isinstance(threads, float) and math.isnan(threads)):
+            text += f", {int(threads)} thread(s)"
+        parts.append(f"- {text}")
+    return "\n".join(parts)
+
+
+def write_atomic(path: str | os.PathLike[str], text: str | None = None, writer: Any = None) -> None:
+    """Write ``text`` (or call ``writer(tmp_path)``) to a temp file, then rename.
+
+    Args:
+        path: the target.
+        text: content to write.
+        writer: a callable writing the file given its temporary path.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    try:
+        if writer is None:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text or "")
+        else:
+            os.close(fd)
+            writer(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def summarize(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_csv: str | os.PathLike[str],
+    out_md: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Read records, write the CSV (and Markdown) table, return the table."""
+    records = load_records(inputs)
+    if not records:
+        raise JetprofError(
+            f"no profile records found in {', '.join(str(p) for p in inputs)}"
+        )
+    table = build_table(records)
+    write_atomic(out_csv, table.to_csv(index=False, lineterminator="\n"))
+    if out_md is not None:
+        write_atomic(out_md, markdown_table(table))
+    return table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``jetprof summarize``."""
+    parser.add_argument("records", nargs="+", metavar="RECORDS",
+                        help="record files or directories (searched recursively for *.json)")
+    parser.add_argument("--out-csv", required=True, help="the table, one row per point")
+    parser.add_argument("--out-md", help="the same table as Markdown, for the report")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``jetprof summarize``."""
+    table = summarize(args.records, args.out_csv, args.out_md)
+    ok = int((table["status"] == "ok").sum())
+    print(f"jetprof summarize: {len(table)} point(s), {ok} ok -> {args.out_csv}")
+    return 0
