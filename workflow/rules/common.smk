@@ -42,6 +42,11 @@ def get_checkpoint(wildcards):
     return []
 
 
+def get_real_data(wildcards):
+    """Points on real jets need the validated dataset."""
+    return ["results/validate/report.json"] if wildcards.particles == "real" else []
+
+
 def get_profile_records():
     if REGENERATE:
         return sorted(glob.glob("results/profile/*/*/*/*/*/bs*.json"))

@@ -3,14 +3,10 @@
 # keeps two measurements from sharing the CPU at once.
 
 
-def _real_data(wildcards):
-    return ["results/validate/report.json"] if wildcards.particles == "real" else []
-
-
 rule profile_point:
     input:
         checkpoint=get_checkpoint,
-        data=_real_data,
+        data=get_real_data,
         data_config=config["weaver"]["data_config"],
         network_config=config["weaver"]["network_config"],
     output:

@@ -25,7 +25,7 @@ rule train_model:
         train=config["train"],
         data_train=jw.split_glob("train"),
         data_val=jw.split_glob("val"),
-        prefix="results/train/net",
+        prefix=lambda wc, output: output.checkpoint.removesuffix("_best_epoch_state.pt"),
         tensorboard="results/train/tensorboard",
     script:
         "../../scripts/train_model.py"
