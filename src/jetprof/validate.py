@@ -1,0 +1,531 @@
+"""``jetprof validate``: check JetClass-format ROOT files before training.
+
+The branches to check come from the weaver data config: every ROOT branch that
+its ``selection``, ``new_variables`` expressions, ``inputs``, ``labels``,
+``observers``, ``monitor_variables`` and ``weights`` use. Each file is opened
+once and all of them are read in one ``uproot`` call; the checks are vectorised
+with awkward/numpy:
+
+* readable ROOT file with a TTree ``tree`` and at least one entry;
+* every needed branch present, numeric (bool/int/float, flat or one jagged level);
+* no NaN or inf;
+* the jagged (per-particle) branches have the same length per jet;
+* labels one-hot: exactly one label set per jet.
+
+Problems are printed as ``FILE: branch BRANCH: what is wrong`` and the command
+exits 1 without writing a report. Otherwise the JSON report holds per-file
+entries, class counts and summaries of every input feature (derived ones
+evaluated from the config's expressions), and ``--plots`` draws them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jetprof import jetclass
+from jetprof.errors import JetprofError
+
+DEFAULT_DATA_CONFIG = Path("workflow/weaver/JetClass_full.yaml")
+_MODULES = {"np", "numpy", "ak", "awkward", "math"}
+_SAMPLE_PER_CLASS = 4000  # values kept per feature, class and file for the plots
+
+# axis labels (with units) for the JetClass variables
+UNITS: dict[str, str] = {
+    "part_px": r"particle $p_x$ [GeV]",
+    "part_py": r"particle $p_y$ [GeV]",
+    "part_pz": r"particle $p_z$ [GeV]",
+    "part_energy": r"particle $E$ [GeV]",
+    "part_deta": r"$\Delta\eta$(particle, jet)",
+    "part_dphi": r"$\Delta\phi$(particle, jet) [rad]",
+    "part_d0val": r"$d_0$ [mm]",
+    "part_d0err": r"$\sigma(d_0)$ [mm]",
+    "part_dzval": r"$d_z$ [mm]",
+    "part_dzerr": r"$\sigma(d_z)$ [mm]",
+    "part_charge": "particle charge [e]",
+    "part_isChargedHadron": "is charged hadron",
+    "part_isNeutralHadron": "is neutral hadron",
+    "part_isPhoton": "is photon",
+    "part_isElectron": "is electron",
+    "part_isMuon": "is muon",
+    "part_mask": "particle mask",
+    "part_pt": r"particle $p_T$ [GeV]",
+    "part_pt_log": r"$\ln(p_T$ / GeV)",
+    "part_e_log": r"$\ln(E$ / GeV)",
+    "part_logptrel": r"$\ln(p_T / p_T^{jet})$",
+    "part_logerel": r"$\ln(E / E^{jet})$",
+    "part_deltaR": r"$\Delta R$(particle, jet)",
+    "part_d0": r"$\tanh(d_0$ / mm)",
+    "part_dz": r"$\tanh(d_z$ / mm)",
+    "jet_pt": r"jet $p_T$ [GeV]",
+    "jet_eta": r"jet $\eta$",
+    "jet_phi": r"jet $\phi$ [rad]",
+    "jet_energy": r"jet $E$ [GeV]",
+    "jet_sdmass": r"jet soft-drop mass [GeV]",
+    "jet_nparticles": "particles per jet",
+}
+
+
+@dataclass
+class DataConfigNeeds:
+    """What a weaver data config reads from the ROOT files.
+
+    Attributes:
+        branches: raw ROOT branches, sorted.
+        labels: one-hot label branches (``labels.type: simple``), in order.
+        features: input variables (raw or derived), first-seen order.
+        new_variables: derived variable -> expression.
+    """
+
+    branches: list[str]
+    labels: list[str]
+    features: list[str]
+    new_variables: dict[str, str]
+
+
+@dataclass
+class FileResult:
+    """Outcome of one file's checks."""
+
+    path: str
+    problems: list[str] = field(default_factory=list)
+    entries: int = 0
+    class_counts: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    moments: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _names_in(expr: str, where: str) -> set[str]:
+    """Identifiers an expression reads, without module names and builtins."""
+    try:
+        tree = ast.parse(str(expr), mode="eval")
+    except SyntaxError as exc:
+        raise JetprofError(f"{where}: cannot parse expression {expr!r}: {exc.msg}") from None
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return {n for n in names if n not in _MODULES and n not in dir(__builtins__) and n not in ("True", "False", "None")}
+
+
+def needs_of(config: dict[str, Any], where: str = "data config") -> DataConfigNeeds:
+    """Work out the raw branches, labels and features a weaver data config uses.
+
+    Args:
+        config: the parsed YAML.
+        where: name for error messages (the config's path).
+
+    Raises:
+        JetprofError: an unparsable expression or a malformed section.
+    """
+    new_vars = {str(k): str(v) for k, v in (config.get("new_variables") or {}).items()}
+    for name, expr in new_vars.items():  # every expression must parse, used or not
+        _names_in(expr, f"{where}: new_variables.{name}")
+    wanted: set[str] = set()
+    features: list[str] = []
+    for sel_key in ("selection", "test_time_selection"):
+        if config.get(sel_key):
+            wanted |= _names_in(config[sel_key], f"{where}: {sel_key}")
+    for group, spec in (config.get("inputs") or {}).items():
+        if not isinstance(spec, dict) or "vars" not in spec:
+            raise JetprofError(f"{where}: inputs.{group}: no 'vars' list")
+        for var in spec["vars"]:
+            name = str(var[0] if isinstance(var, (list, tuple)) else var)
+            wanted.add(name)
+            if name not in features:
+                features.append(name)
+    labels_cfg = config.get("labels") or {}
+    labels: list[str] = []
+    if labels_cfg.get("type", "simple") == "simple":
+        labels = [str(v) for v in labels_cfg.get("value") or []]
+        wanted |= set(labels)
+    else:  # custom labels: expressions
+        for name, expr in (labels_cfg.get("value") or {}).items():
+            wanted |= _names_in(str(expr), f"{where}: labels.{name}")
+    for key in ("observers", "monitor_variables"):
+        wanted |= {str(v) for v in config.get(key) or []}
+    weights = config.get("weights") or {}
+    if isinstance(weights, dict):
+        wanted |= {str(v) for v in weights.get("reweight_vars", {}) or {}}
+        wanted |= {str(v) for v in weights.get("reweight_classes", []) or []}
+        if weights.get("use_precomputed_weights") and weights.get("weight_branch"):
+            wanted.add(str(weights["weight_branch"]))
+    # resolve derived variables down to ROOT branches
+    raw: set[str] = set()
+    seen: set[str] = set()
+    stack = sorted(wanted)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in new_vars:
+            stack.extend(sorted(_names_in(new_vars[name], f"{where}: new_variables.{name}") - {name}))
+        else:
+            raw.add(name)
+    return DataConfigNeeds(sorted(raw), labels, features, new_vars)
+
+
+def load_data_config(path: Path) -> DataConfigNeeds:
+    """Read a weaver data config (YAML) and return what it needs."""
+    import yaml
+
+    try:
+        config = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise JetprofError(f"{path}: cannot read data config: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise JetprofError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(config, dict):
+        raise JetprofError(f"{path}: a weaver data config must be a YAML mapping")
+    return needs_of(config, str(path))
+
+
+def _leaf_dtype(interp: Any) -> tuple[np.dtype | None, int]:
+    """(numeric dtype, jagged depth) of an uproot interpretation, or (None, 0)."""
+    import uproot
+
+    depth = 0
+    while isinstance(interp, uproot.interpretation.jagged.AsJagged):
+        depth += 1
+        interp = interp.content
+    if isinstance(interp, uproot.interpretation.numerical.AsDtype):
+        dtype = np.dtype(interp.to_dtype)
+        if dtype.kind in "biuf" and dtype.shape == ():
+            return dtype, depth
+    return None, depth
+
+
+def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> FileResult:
+    """Run every check on one file.
+
+    Args:
+        path: ROOT file.
+        needs: what the data config reads.
+        sample: keep feature samples for the plots.
+
+    Returns:
+        The result; ``problems`` lists one line per problem.
+    """
+    import awkward as ak
+    import uproot
+
+    res = FileResult(str(path))
+
+    def problem(msg: str, branch: str | None = None) -> None:
+        res.problems.append(f"{path}: branch {branch}: {msg}" if branch else f"{path}: {msg}")
+
+    try:
+        rootfile = uproot.open(path)
+    except FileNotFoundError:
+        problem("no such file")
+        return res
+    except Exception as exc:  # noqa: BLE001 - uproot raises many types for non-ROOT input
+        problem(f"not a readable ROOT file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})")
+        return res
+    with rootfile:
+        try:
+            tree = rootfile[jetclass.TREE_NAME]
+        except Exception as exc:  # noqa: BLE001
+            msg = "no TTree 'tree'" if isinstance(exc, KeyError) else f"cannot read TTree 'tree' ({type(exc).__name__})"
+            problem(msg)
+            return res
+        if not isinstance(tree, uproot.behaviors.TTree.TTree):
+            problem(f"'tree' is a {type(tree).__name__}, not a TTree")
+            return res
+        res.entries = int(tree.num_entries)
+        if res.entries < 1:
+            problem("tree has no entries")
+            return res
+        present = set(tree.keys())
+        depth: dict[str, int] = {}
+        for name in needs.branches:
+            if name not in present:
+                problem("missing", name)
+                continue
+            dtype, d = _leaf_dtype(tree[name].interpretation)
+            if dtype is None or d > 1:
+                problem(f"unusable type {tree[name].typename!r} (need numbers, at most one jagged level)", name)
+                continue
+            depth[name] = d
+        if res.problems:
+            return res
+        try:
+            arrays = tree.arrays(needs.branches, library="ak", how=dict)
+        except Exception as exc:  # noqa: BLE001 - truncated/corrupt baskets
+            problem(f"cannot read branches (file truncated or corrupt?): {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
+            return res
+
+    # non-finite values, per branch
+    jagged = [n for n in needs.branches if depth[n] == 1]
+    flat_values: dict[str, np.ndarray] = {}
+    for name in needs.branches:
+        arr = arrays[name]
+        values = ak.to_numpy(ak.flatten(arr)) if depth[name] else ak.to_numpy(arr)
+        flat_values[name] = values
+        if values.dtype.kind == "f":
+            bad = ~np.isfinite(values)
+            if bad.any():
+                nnan = int(np.isnan(values).sum())
+                problem(f"{nnan} NaN and {int(bad.sum()) - nnan} inf values", name)
+    # equal particle counts
+    if jagged:
+        # the particle counts most branches agree on are the reference
+        counts_of = {n: ak.to_numpy(ak.num(arrays[n], axis=1)) for n in jagged}
+        groups: dict[bytes, list[str]] = {}
+        for n in jagged:
+            groups.setdefault(counts_of[n].tobytes(), []).append(n)
+        majority = max(groups.values(), key=len)
+        ref, ref_counts = majority[0], counts_of[majority[0]]
+        for name in jagged:
+            if name in majority:
+                continue
+            diff = np.flatnonzero(counts_of[name] != ref_counts)
+            problem(
+                f"particle count differs from {ref} in {diff.size} jets (first: entry {int(diff[0])}, "
+                f"{int(counts_of[name][diff[0]])} vs {int(ref_counts[diff[0]])})",
+                name,
+            )
+    # one-hot labels
+    label_matrix = None
+    if needs.labels:
+        flat_labels = [n for n in needs.labels if depth.get(n) == 0]
+        for n in needs.labels:
+            if depth.get(n) == 1:
+                problem("label branch is jagged; expected one value per jet", n)
+        if len(flat_labels) == len(needs.labels):
+            label_matrix = np.stack([flat_values[n].astype(np.float64) for n in needs.labels], axis=1)
+            not01 = ~np.isin(label_matrix, (0.0, 1.0))
+            for j in np.flatnonzero(not01.any(axis=0)):
+                problem(f"label values other than 0/1 in {int(not01[:, j].sum())} jets", needs.labels[j])
+            nset = (label_matrix == 1.0).sum(axis=1)
+            bad = np.flatnonzero(nset != 1)
+            if bad.size:
+                counts = np.bincount(nset[bad].astype(np.int64))
+                what = ", ".join(f"{k} labels set in {int(c)}" for k, c in enumerate(counts) if c)
+                problem(f"labels not one-hot in {bad.size} of {res.entries} jets ({what}; first: entry {int(bad[0])})")
+    if res.problems:
+        return res
+    cls = None
+    if label_matrix is not None:
+        cls = np.argmax(label_matrix, axis=1)
+        totals = np.bincount(cls, minlength=len(needs.labels))
+        res.class_counts = {n: int(c) for n, c in zip(needs.labels, totals)}
+    _summarise(res, arrays, needs, cls, sample)
+    return res
+
+
+def _evaluate(name: str, arrays: dict[str, Any], new_vars: dict[str, str], cache: dict[str, Any]) -> Any:
+    """Value of a raw branch or a derived variable (weaver-style expression)."""
+    import awkward as ak
+
+    if name in cache:
+        return cache[name]
+    if name in arrays:
+        return arrays[name]
+    expr = new_vars[name]
+    scope: dict[str, Any] = {}
+    for dep in sorted(_names_in(expr, name)):
+        if dep in arrays or dep in new_vars:
+            scope[dep] = _evaluate(dep, arrays, new_vars, cache)
+    with np.errstate(all="ignore"):
+        value = eval(compile(expr, f"<new_variables.{name}>", "eval"), {"np": np, "ak": ak, "math": math}, scope)  # noqa: S307 - the user's own data config, as weaver does
+    cache[name] = value
+    return value
+
+
+def _summarise(res: FileResult, arrays: dict[str, Any], needs: DataConfigNeeds, cls: np.ndarray | None, sample: bool) -> None:
+    """Moments (count, sum, sum², min, max, non-finite) and plot samples per input feature."""
+    import awkward as ak
+
+    cache: dict[str, Any] = {}
+    n_classes = len(needs.labels) or 1
+    for feat in needs.features:
+        try:
+            value = _evaluate(feat, arrays, needs.new_variables, cache)
+        except Exception as exc:  # noqa: BLE001 - an expression that fails on this file
+            res.problems.append(f"{res.path}: variable {feat}: cannot evaluate {needs.new_variables.get(feat)!r}: {exc}")
+            continue
+        arr = ak.Array(value) if not isinstance(value, ak.Array) else value
+        nested = arr.ndim > 1
+        values = np.asarray(ak.to_numpy(ak.flatten(arr) if nested else arr), dtype=np.float64)
+        finite = np.isfinite(values)
+        good = values[finite]
+        res.moments[feat] = [
+            float(good.size),
+            float(good.sum()),
+            float(np.square(good).sum()),
+            float(good.min()) if good.size else math.inf,
+            float(good.max()) if good.size else -math.inf,
+            float(values.size - good.size),
+        ]
+        if not sample:
+            continue
+        if cls is not None:
+            per_value_cls = np.repeat(cls, ak.to_numpy(ak.num(arr, axis=1))) if nested else cls
+        else:
+            per_value_cls = np.zeros(values.size, dtype=np.int64)
+        per_cls: dict[str, np.ndarray] = {}
+        for c in range(n_classes):
+            sel = values[(per_value_cls == c) & finite]
+            if sel.size > _SAMPLE_PER_CLASS:
+                sel = sel[:: int(math.ceil(sel.size / _SAMPLE_PER_CLASS))]
+            if sel.size:
+                per_cls[needs.labels[c] if needs.labels else "all"] = sel.astype(np.float32)
+        res.samples[feat] = per_cls
+
+
+def _feature_summary(results: list[FileResult], features: list[str]) -> dict[str, dict[str, float | int | None]]:
+    out: dict[str, dict[str, float | int | None]] = {}
+    for feat in features:
+        rows = [r.moments[feat] for r in results if feat in r.moments]
+        if not rows:
+            continue
+        n = sum(r[0] for r in rows)
+        s = sum(r[1] for r in rows)
+        s2 = sum(r[2] for r in rows)
+        mean = s / n if n else None
+        std = math.sqrt(max(s2 / n - mean * mean, 0.0)) if n and mean is not None else None
+        out[feat] = {
+            "values": int(n),
+            "mean": mean,
+            "std": std,
+            "min": min(r[3] for r in rows) if n else None,
+            "max": max(r[4] for r in rows) if n else None,
+            "non_finite": int(sum(r[5] for r in rows)),
+        }
+    return out
+
+
+def histograms(results: list[FileResult], features: list[str], bins: int = 40) -> dict[str, dict[str, Any]]:
+    """Normalised per-class histograms of each input feature from the kept samples.
+
+    The range is the 0.5-99.5 % quantile range over all classes.
+
+    Returns:
+        feature -> {"edges": [...], "counts": {class: [...]}} (densities).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for feat in features:
+        per_cls: dict[str, list[np.ndarray]] = {}
+        for r in results:
+            for c, v in r.samples.get(feat, {}).items():
+                per_cls.setdefault(c, []).append(v)
+        if not per_cls:
+            continue
+        merged = {c: np.concatenate(v) for c, v in per_cls.items()}
+        allv = np.concatenate(list(merged.values()))
+        lo, hi = (float(x) for x in np.quantile(allv, [0.005, 0.995]))
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, bins + 1)
+        counts = {c: np.histogram(np.clip(v, lo, hi), bins=edges, density=True)[0] for c, v in merged.items()}
+        out[feat] = {"edges": edges, "counts": counts}
+    return out
+
+
+def plot_features(hists: dict[str, dict[str, Any]], out: Path) -> Any:
+    """One panel per input feature, classes overlaid; written atomically to ``out``.
+
+    Returns:
+        The matplotlib Figure (closed after saving).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(hists)
+    ncols = min(5, max(1, len(names)))
+    nrows = max(1, math.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.8 * nrows), squeeze=False)
+    legend_names = {p.label: p.latex for p in jetclass.PROCESSES}
+    for ax, feat in zip(axes.flat, names):
+        h = hists[feat]
+        for c, counts in h["counts"].items():
+            ax.stairs(counts, h["edges"], label=legend_names.get(c, c))
+        ax.set_xlabel(UNITS.get(feat, feat) + ("" if feat in UNITS else " [a.u.]"), fontsize=8)
+        ax.set_ylabel("density", fontsize=8)
+        ax.set_yscale("log")
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    if names:
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", ncol=min(10, len(labels)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return fig
+
+
+def validate(files: list[Path], needs: DataConfigNeeds, *, sample: bool = True) -> tuple[list[FileResult], dict[str, Any]]:
+    """Check every file and build the report (not written).
+
+    Returns:
+        (per-file results, report dict). The report is only meaningful when no
+        result has problems.
+    """
+    results = [check_file(f, needs, sample=sample) for f in files]
+    overall: dict[str, int] = {n: 0 for n in needs.labels}
+    for r in results:
+        for k, v in r.class_counts.items():
+            overall[k] += v
+    short = {p.label: p.short for p in jetclass.PROCESSES}
+    report = {
+        "schema_version": 1,
+        "tree": jetclass.TREE_NAME,
+        "branches": needs.branches,
+        "labels": needs.labels,
+        "features": needs.features,
+        "files": [
+            {"path": r.path, "entries": r.entries, "class_counts": r.class_counts, "ok": not r.problems}
+            for r in results
+        ],
+        "entries": sum(r.entries for r in results),
+        "class_counts": overall,
+        "class_counts_short": {short.get(k, k): v for k, v in overall.items()},
+        "feature_summary": _feature_summary(results, needs.features),
+    }
+    return results, report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``jetprof validate``."""
+    parser.add_argument("--data-config", type=Path, default=DEFAULT_DATA_CONFIG, help="weaver data config (YAML)")
+    parser.add_argument("--report", type=Path, required=True, help="JSON report to write")
+    parser.add_argument("--plots", type=Path, default=None, help="feature histogram figure (PNG/PDF)")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``jetprof validate``."""
+    needs = load_data_config(args.data_config)
+    results, report = validate(list(args.files), needs, sample=args.plots is not None)
+    problems = [p for r in results for p in r.problems]
+    if problems:
+        for line in problems:
+            print(line, file=sys.stderr)
+        nbad = sum(1 for r in results if r.problems)
+        raise JetprofError(f"{len(problems)} problem(s) in {nbad} of {len(results)} file(s); no report written")
+    report["data_config"] = str(args.data_config)
+    if args.plots is not None:
+        hists = histograms(results, needs.features)
+        plot_features(hists, args.plots)
+        report["plots"] = str(args.plots)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.report.with_name(f".{args.report.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+    os.replace(tmp, args.report)
+    counts = ", ".join(f"{k} {v}" for k, v in report["class_counts_short"].items())
+    print(f"jetprof validate: {len(results)} file(s), {report['entries']} jets ok ({counts})", file=sys.stderr)
+    return 0
