@@ -1,0 +1,51 @@
+"""The measuring process: ``python -m jetprof.profiling.child POINT.json``.
+
+One fresh process per point. It pins its threads before torch is imported,
+builds the model (seeded random init or a checkpoint), makes the batch, then:
+
+1. warm-up calls (past the SequenceTrimmer's 5 untrimmed calls);
+2. timed repeats of the plain, un-profiled forward with device synchronisation
+   (CUDA events on CUDA; ``perf_counter`` and process CPU time on CPU);
+3. one forward for the memory figure (see :mod:`jetprof.profiling.memory`);
+4. FLOPs of one forward (see :mod:`jetprof.profiling.flops`);
+5. a separate short torch.profiler pass (or ORT's profiler) for the per-op
+   table and the trace — nothing is timed inside it.
+
+It always writes a schema-valid record: ``ok``, ``oom`` (out of memory,
+recovered outside the ``except`` block) or ``error`` with the message.
+
+Test hook (for the tests of the failure paths only): the environment variable
+``JETPROF_TEST_FAULT`` = ``crash@BS`` makes the child kill itself with SIGKILL at
+batch size BS; ``oom@BS`` raises ``torch.OutOfMemoryError`` in the first timed
+forward; ``memcap@BS=BYTES`` caps the child's address space (RLIMIT_AS) to its
+current size + BYTES before the batch is built, so torch's allocator fails for real.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def pin_threads(threads: int) -> None:
+    """Set the thread-count variables; must run before torch is imported."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from pathlib import Path
+
+    from jetprof.profiling.point import Point
+
+    point = Point.from_json(Path(argv[0]).read_text())
+    pin_threads(point.threads)
+    from jetprof.profiling.measure import measure_point
+
+    measure_point(point)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The input batches of a point: real JetClass jets or synthetic fixed-multiplicity jets.
+
+Both kinds go through weaver's own preprocessing (``weaver.utils.dataset._preprocess``:
+the data config's ``new_variables``, standardisation, clipping, padding to 128 and
+stacking), so the arrays the model sees are the ones ``weaver --predict`` would feed.
+
+* ``real``: the first ``batch_size`` jets of the sorted ``--data`` files (the same
+  jets for every point of a batch size; repeated in order if the files hold fewer).
+* ``N``: ``batch_size`` synthetic jets with exactly ``N`` particles each (seeded),
+  padded to the config's length with mask 0 beyond ``N``: for the multiplicity curve.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jetprof.errors import JetprofError
+
+PID_BRANCHES = (
+    "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton", "part_isElectron", "part_isMuon",
+)
+
+
+@dataclass
+class Batch:
+    """Model inputs (float32 arrays keyed by the data config's input names) and facts about them."""
+
+    arrays: dict[str, np.ndarray]
+    n_particles: np.ndarray  # real particles per jet
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def particles_mean(self) -> float:
+        return float(np.mean(self.n_particles))
+
+
+def expand_data_glob(patterns: list[str]) -> list[str]:
+    """Sorted files matching the glob patterns; JetprofError when none match."""
+    files: list[str] = []
+    for pat in patterns:
+        hits = sorted(glob.glob(pat))
+        if not hits and Path(pat).is_file():
+            hits = [pat]
+        files += hits
+    if not files:
+        raise JetprofError(f"{' '.join(patterns)}: no data files match")
+    return sorted(dict.fromkeys(files))
+
+
+def synthetic_raw_jets(n_jets: int, n_particles: int | np.ndarray, branches: list[str], seed: int) -> dict:
+    """Plausible JetClass-format raw branches (awkward arrays) for ``n_jets`` jets.
+
+    Massless particles spread around a jet axis (|Δη|, |Δφ| ≲ 0.8), pT fractions
+    from an exponential, PID one-hots consistent with the charge. Branches the
+    generator does not know are filled with zeros (jagged for ``part_*``).
+    Labels: every jet is QCD. Also used by the tests to write small ROOT files.
+    """
+    import awkward as ak
+
+    rng = np.random.default_rng(seed)
+    counts = np.broadcast_to(np.asarray(n_particles, dtype=np.int64), (n_jets,)).copy()
+    tot = int(counts.sum())
+    jet_idx = np.repeat(np.arange(n_jets), counts)
+    jet_pt = rng.uniform(500.0, 1000.0, n_jets)
+    jet_eta = rng.uniform(-2.0, 2.0, n_jets)
+    jet_phi = rng.uniform(-math.pi, math.pi, n_jets)
+    w = rng.exponential(1.0, tot) ** 2 + 1e-3
+    wsum = np.bincount(jet_idx, weights=w, minlength=n_jets)
+    pt = jet_pt[jet_idx] * w / wsum[jet_idx]
+    deta = np.clip(rng.normal(0.0, 0.15, tot), -0.8, 0.8)
+    dphi = np.clip(rng.normal(0.0, 0.15, tot), -0.8, 0.8)
+    eta, phi = jet_eta[jet_idx] + deta, jet_phi[jet_idx] + dphi
+    flat: dict[str, np.ndarray] = {
+        "part_px": pt * np.cos(phi), "part_py": pt * np.sin(phi),
+        "part_pz": pt * np.sinh(eta), "part_energy": pt * np.cosh(eta),
+        "part_deta": deta, "part_dphi": dphi,
+    }
+    charge = rng.choice([-1.0, 0.0, 1.0], tot, p=[0.3, 0.4, 0.3])
+    charged = charge != 0
+    kind = rng.random(tot)
+    flat["part_charge"] = charge
+    flat["part_isChargedHadron"] = (charged & (kind < 0.9)).astype(float)
+    flat["part_isElectron"] = (charged & (kind >= 0.9) & (kind < 0.95)).astype(float)
+    flat["part_isMuon"] = (charged & (kind >= 0.95)).astype(float)
+    flat["part_isPhoton"] = (~charged & (kind < 0.6)).astype(float)
+    flat["part_isNeutralHadron"] = (~charged & (kind >= 0.6)).astype(float)
+    for name in ("d0", "dz"):
+        flat[f"part_{name}val"] = np.where(charged, rng.normal(0.0, 0.05, tot), 0.0)
+        flat[f"part_{name}err"] = np.where(charged, rng.uniform(0.01, 0.1, tot), 0.0)
+    energy_sum = np.bincount(jet_idx, weights=flat["part_energy"], minlength=n_jets)
+    jets: dict[str, np.ndarray] = {
+        "jet_pt": jet_pt, "jet_eta": jet_eta, "jet_phi": jet_phi, "jet_energy": energy_sum,
+        "jet_nparticles": counts.astype(float), "jet_sdmass": rng.uniform(10.0, 200.0, n_jets),
+    }
+    out: dict[str, Any] = {}
+    for b in branches:
+        if b in flat:
+            out[b] = ak.unflatten(flat[b].astype(np.float32), counts)
+        elif b.startswith("part_"):
+            out[b] = ak.unflatten(np.zeros(tot, np.float32), counts)
+        elif b in jets:
+            out[b] = jets[b].astype(np.float32)
+        elif b.startswith("label_"):
+            out[b] = np.full(n_jets, b == "label_QCD", dtype=bool)
+        else:
+            out[b] = np.ones(n_jets, np.float32)
+    return out
+
+
+def _preprocess(table: Any, data_config: Any) -> dict[str, np.ndarray]:
+    """weaver's own test-mode preprocessing of one table → {input name: float32 array}."""
+    from weaver.utils.dataset import _preprocess as weaver_preprocess
+
+    options = {"mode": "test", "training": False, "reweight": False, "shuffle": False,
+               "up_sample": False, "weight_scale": 1, "max_resample": 10, "batch_size": 1}
+    out, _ = weaver_preprocess(table, data_config, options)
+    return {name: np.ascontiguousarray(out["_" + name], dtype=np.float32)
+            for name in data_config.input_names}
+
+
+def _load_branches(data_config: Any) -> list[str]:
+    return sorted(data_config.test_load_branches)
+
+
+def synthetic_batch(data_config: Any, batch_size: int, n_particles: int, seed: int) -> Batch:
+    """``batch_size`` synthetic jets of exactly ``n_particles`` real particles each."""
+    import awkward as ak
+
+    length = _input_length(data_config)
+    if not 1 <= n_particles <= length:
+        raise JetprofError(f"--particles {n_particles}: must be between 1 and {length}")
+    raw = synthetic_raw_jets(batch_size, n_particles, _load_branches(data_config), seed)
+    arrays = _preprocess(ak.Array(raw), data_config)
+    return Batch(arrays, np.full(batch_size, n_particles), {"kind": "synthetic", "seed": seed})
+
+
+def _input_length(data_config: Any) -> int:
+    first = data_config.input_names[0]
+    return int(data_config.input_shapes[first][-1])
+
+
+def read_real_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Any, dict[str, Any]]:
+    """The first ``n_jets`` jets of ``files`` (in order), raw branches as one awkward table."""
+    import awkward as ak
+    import uproot
+
+    branches = _load_branches(data_config)
+    parts, have, used = [], 0, []
+    for path in files:
+        try:
+            with uproot.open(path) as f:
+                treename = data_config.treename or "tree"
+                if treename not in f:
+                    raise JetprofError(f"{path}: no TTree {treename!r}")
+                tree = f[treename]
+                missing = [b for b in branches if b not in tree.keys()]
+                if missing:
+                    raise JetprofError(f"{path}: missing branch(es) {', '.join(missing[:5])}")
+                arr = tree.arrays(branches, entry_stop=n_jets - have)
+        except JetprofError:
+            raise
+        except Exception as exc:
+            raise JetprofError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+        if len(arr):
+            parts.append(arr)
+            used.append(f"{path}:0-{len(arr)}")
+            have += len(arr)
+        if have >= n_jets:
+            break
+    if have == 0:
+        raise JetprofError(f"{files[0]}: the data files hold no jets")
+    table = ak.concatenate(parts) if len(parts) > 1 else parts[0]
+    repeated = have < n_jets
+    if repeated:
+        table = table[np.arange(n_jets) % have]
+    return table, {"kind": "real", "files": used, "repeated": repeated, "distinct_jets": have}
+
+
+def real_batch(files: list[str], data_config: Any, batch_size: int) -> Batch:
+    """The same ``batch_size`` real jets for every point: the first jets of the sorted files."""
+    table, source = read_real_jets(files, data_config, batch_size)
+    arrays = _preprocess(table, data_config)
+    mask_name = next((n for n in data_config.input_names if "mask" in n), None)
+    if mask_name is None:
+        raise JetprofError("data config has no *mask input: cannot count real particles")
+    n = arrays[mask_name].reshape(batch_size, -1).sum(axis=1).astype(np.int64)
+    return Batch(arrays, n, source)

@@ -1,0 +1,104 @@
+"""Profile records: the empty skeleton, schema validation and the atomic write."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jetprof.errors import JetprofError
+from jetprof.model import REPO_ROOT
+from jetprof.profiling.point import Point
+
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "record.schema.json"
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def validate_record(record: dict[str, Any], source: str = "record") -> None:
+    """Raise JetprofError naming ``source`` and the first schema violation."""
+    errors = sorted(_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise JetprofError(f"{source}: invalid profile record at {where}: {err.message}")
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to a temp file beside ``path`` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(record: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Validate against ``record.schema.json``, then write atomically."""
+    validate_record(record, str(path))
+    atomic_write_text(path, json.dumps(record, indent=1, sort_keys=False) + "\n")
+
+
+def blank_record(point: Point) -> dict[str, Any]:
+    """A record for ``point`` with every measured field still empty (null)."""
+    return {
+        "schema_version": 1,
+        "model": point.model_name,
+        "weights": point.weights,
+        "device": point.device,
+        "backend": point.backend,
+        "precision": point.precision,
+        "batch_size": point.batch_size,
+        "particles": point.particles,
+        "particles_mean": None,
+        "particles_padded": None,
+        "status": "error",
+        "error": "not measured",
+        "latency_ms_p5": None,
+        "latency_ms_p50": None,
+        "latency_ms_p95": None,
+        "latency_ms_mean": None,
+        "latency_ms_samples": [],
+        "cpu_ms_p50": None,
+        "cpu_ms_samples": [],
+        "wall_over_cpu": None,
+        "contention_suspect": None,
+        "warmup_calls": point.warmup,
+        "repeats": 0,
+        "throughput_jets_per_s": None,
+        "peak_memory_bytes": None,
+        "peak_reserved_bytes": None,
+        "memory_method": "not_measured",
+        "memory_note": None,
+        "flops_per_jet": None,
+        "flops_particles": None,
+        "flops_method": "not_counted",
+        "params": None,
+        "achieved_flops_per_s": None,
+        "ops_table": None,
+        "trace": None,
+        "top_ops": [],
+        "checkpoint": None,
+        "seed": point.seed,
+        "threads": point.threads,
+        "inputs": {},
+        "env": {},
+        "started_utc": "1970-01-01T00:00:00Z",
+        "duration_s": 0.0,
+    }
