@@ -1,0 +1,281 @@
+"""Tests of ``jetprof download`` against a local HTTP server (Range, drops, bad bytes, errors)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+
+from jetprof.cli import main
+from jetprof.download import ZENODO_MD5, remotes
+
+
+def tiny_root(path: Path, label: int, n: int = 20) -> bytes:
+    """A small ROOT file with a TTree ``tree`` (a few JetClass branches); returns its bytes."""
+    import awkward as ak
+
+    rng = np.random.default_rng(label)
+    counts = rng.integers(1, 6, n)
+    with uproot.recreate(path) as f:
+        f.mktree("tree", {"part": ak.zip({"px": ak.unflatten(np.ones(counts.sum(), np.float32), counts)}).type,
+                          "jet_pt": np.float32, "label_Hbb": np.bool_})
+        f["tree"].extend({
+            "part": ak.zip({"px": ak.unflatten(rng.normal(size=counts.sum()).astype(np.float32), counts)}),
+            "jet_pt": rng.uniform(500, 1000, n).astype(np.float32),
+            "label_Hbb": np.full(n, label == 1),
+        })
+    return path.read_bytes()
+
+
+def make_tarball(path: Path, folder: str, members: dict[str, bytes]) -> str:
+    """Write a tarball with ``folder/<name>`` members (plus a README); return its MD5."""
+    with tarfile.open(path, "w") as tar:
+        for name, data in {**members, "README.txt": b"not a root file\n"}.items():
+            info = tarfile.TarInfo(f"{folder}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Server:
+    """State and switches of the test HTTP server."""
+
+    root: Path
+    url: str = ""
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
+    drop_once_at: int | None = None  # cut the connection after this many body bytes, once
+    corrupt: bool = False  # serve wrong bytes
+    status: int | None = None  # answer every request with this status
+
+
+def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            rng = self.headers.get("Range")
+            state.requests.append((self.path, rng))
+            if state.status is not None:
+                self.send_error(state.status)
+                return
+            target = state.root / self.path.lstrip("/")
+            if not target.is_file():
+                self.send_error(404)
+                return
+            data = target.read_bytes()
+            if state.corrupt:
+                data = bytes(b ^ 0xFF for b in data[:64]) + data[64:]
+            start = 0
+            if rng:
+                start = int(rng.removeprefix("bytes=").split("-")[0])
+                if start >= len(data):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(data)}")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            body = data[start:]
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            if state.drop_once_at is not None:
+                cut, state.drop_once_at = state.drop_once_at, None
+                self.wfile.write(body[:cut])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            self.wfile.write(body)
+
+    return Handler
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    root = tmp_path / "srv"
+    root.mkdir()
+    state = Server(root)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/files"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def dataset(server: Server, tmp_path: Path) -> dict[str, str]:
+    """Tarballs val_5M (2 classes) and test_20M (1 class); returns part -> MD5."""
+    files = server.root / "files"
+    files.mkdir()
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    val = {"HToBB_120.root": tiny_root(roots / "a.root", 1), "ZJetsToNuNu_120.root": tiny_root(roots / "b.root", 0)}
+    # padding makes the tarball big enough to cut in the middle of a ROOT file
+    test = {"HToBB_100.root": tiny_root(roots / "c.root", 1, n=8000)}
+    return {
+        "val_5M": make_tarball(files / "JetClass_Pythia_val_5M.tar", "val_5M", val),
+        "test_20M": make_tarball(files / "JetClass_Pythia_test_20M.tar", "test_20M", test),
+    }
+
+
+def _args(server: Server, tmp_path: Path, md5: dict[str, str], parts: str = "val_5M,test_20M") -> list[str]:
+    out = ["download", "--source", "zenodo", "--base-url", server.url, "--parts", parts,
+           "--dest", str(tmp_path / "dataset"), "--cache", str(tmp_path / "cache"),
+           "--backoff", "0", "--retries", "2", "--no-progress"]
+    for part, digest in md5.items():
+        out += ["--md5", f"{part}={digest}"]
+    return out
+
+
+def test_published_table() -> None:
+    assert len(ZENODO_MD5) == 12 and ZENODO_MD5["val_5M"] == "7235ccb577ed85023ea3ab4d5e6160cf"
+    (r,) = remotes("zenodo", ["train_100M_part3"], None)
+    assert r.url == "https://zenodo.org/records/6619768/files/JetClass_Pythia_train_100M_part3.tar"
+    assert r.digest == "47348fc8985319fa4806da87500482fa" and r.algorithm == "md5"
+    (ex,) = remotes("example", [], None, sha256={"example": "ab" * 32})
+    assert ex.filename == "JetClass_example_100k.root" and ex.algorithm == "sha256"
+
+
+def test_download_extract_and_rerun(server: Server, dataset: dict[str, str], tmp_path: Path) -> None:
+    assert main(_args(server, tmp_path, dataset)) == 0
+    dest = tmp_path / "dataset"
+    record = json.loads((dest / "download.json").read_text())
+    assert record["files"] == {
+        "train": [],
+        "val": ["val/HToBB_120.root", "val/ZJetsToNuNu_120.root"],
+        "test": ["test/HToBB_100.root"],
+    }
+    assert [p["digest"] for p in record["parts"]] == [dataset["val_5M"], dataset["test_20M"]]
+    with uproot.open(dest / "test" / "HToBB_100.root") as f:
+        assert f["tree"].num_entries == 8000
+    assert not list(dest.glob(".extract-*")) and not list((tmp_path / "cache").glob("*.part"))
+    assert (tmp_path / "cache" / "JetClass_Pythia_val_5M.tar.md5ok").is_file()
+    assert len(server.requests) == 2
+    # rerun: nothing downloaded again
+    assert main(_args(server, tmp_path, dataset)) == 0
+    assert len(server.requests) == 2
+    # extracted files deleted: re-extracted from the cached tarball, still no download
+    (dest / "val" / "HToBB_120.root").unlink()
+    (dest / "test" / "HToBB_100.root").write_bytes(b"half")  # wrong size counts as missing
+    assert main(_args(server, tmp_path, dataset)) == 0
+    assert len(server.requests) == 2
+    with uproot.open(dest / "val" / "HToBB_120.root") as f:
+        assert f["tree"].num_entries == 20
+    with uproot.open(dest / "test" / "HToBB_100.root") as f:
+        assert f["tree"].num_entries == 8000
+
+
+def test_processes_filter(server: Server, dataset: dict[str, str], tmp_path: Path) -> None:
+    assert main([*_args(server, tmp_path, dataset, parts="val_5M"), "--processes", "QCD"]) == 0
+    record = json.loads((tmp_path / "dataset" / "download.json").read_text())
+    assert record["files"]["val"] == ["val/ZJetsToNuNu_120.root"] and record["processes"] == ["ZJetsToNuNu"]
+    assert not (tmp_path / "dataset" / "val" / "HToBB_120.root").exists()
+
+
+def test_resume_after_dropped_connection(server: Server, dataset: dict[str, str], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    size = (server.root / "files" / "JetClass_Pythia_test_20M.tar").stat().st_size
+    cut = size * 3 // 4
+    assert cut > 1 << 16  # past the first 64 KiB block the client writes
+    server.drop_once_at = cut
+    assert main(_args(server, tmp_path, dataset, parts="test_20M")) == 0
+    assert server.requests[0] == ("/files/JetClass_Pythia_test_20M.tar", None)
+    path, rng = server.requests[1]
+    start = int(rng.removeprefix("bytes=").removesuffix("-"))
+    assert path == "/files/JetClass_Pythia_test_20M.tar" and 0 < start <= cut
+    assert len(server.requests) == 2
+    tarball = tmp_path / "cache" / "JetClass_Pythia_test_20M.tar"
+    assert hashlib.md5(tarball.read_bytes()).hexdigest() == dataset["test_20M"]
+    assert "resuming (try 1/2)" in capsys.readouterr().err
+
+
+def test_resume_from_part_file_of_an_earlier_run(server: Server, dataset: dict[str, str], tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    src = (server.root / "files" / "JetClass_Pythia_val_5M.tar").read_bytes()
+    (cache / "JetClass_Pythia_val_5M.tar.part").write_bytes(src[:1000])
+    assert main(_args(server, tmp_path, dataset, parts="val_5M")) == 0
+    assert server.requests == [("/files/JetClass_Pythia_val_5M.tar", "bytes=1000-")]
+    assert (cache / "JetClass_Pythia_val_5M.tar").read_bytes() == src
+
+
+def test_md5_mismatch(server: Server, dataset: dict[str, str], tmp_path: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    server.corrupt = True
+    assert main(_args(server, tmp_path, dataset, parts="val_5M")) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    cache = tmp_path / "cache"
+    got = hashlib.md5(bytes(b ^ 0xFF for b in (server.root / "files" / "JetClass_Pythia_val_5M.tar").read_bytes()[:64])
+                      + (server.root / "files" / "JetClass_Pythia_val_5M.tar").read_bytes()[64:]).hexdigest()
+    assert err == (f"jetprof download: error: {cache / 'JetClass_Pythia_val_5M.tar'}: MD5 mismatch: "
+                   f"expected {dataset['val_5M']}, got {got}; the bad download was removed")
+    assert list(cache.iterdir()) == []
+    assert not (tmp_path / "dataset" / "download.json").exists()
+    # the published MD5 (no override) does not match our test tarball either
+    server.corrupt = False
+    assert main(_args(server, tmp_path, {}, parts="val_5M")) == 1
+    assert "expected 7235ccb577ed85023ea3ab4d5e6160cf" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("status", [500, 404])
+def test_server_error(server: Server, dataset: dict[str, str], tmp_path: Path, status: int,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    server.status = status
+    assert main(_args(server, tmp_path, dataset, parts="val_5M")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"jetprof download: error: {server.url}/JetClass_Pythia_val_5M.tar: HTTP {status}")
+    assert len(server.requests) == 1  # not retried
+    assert not (tmp_path / "dataset").exists()
+
+
+def test_gives_up_after_bounded_retries(server: Server, dataset: dict[str, str], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    server.status = 503  # retried as transient
+    assert main(_args(server, tmp_path, dataset, parts="val_5M")) == 1
+    assert len(server.requests) == 3  # first try + 2 retries
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "resuming (try 2/2)" in err[-2]
+    assert err[-1] == f"jetprof download: error: {server.url}/JetClass_Pythia_val_5M.tar: HTTP 503 Service Unavailable"
+
+
+def test_example_source_split(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = server.root / "files"
+    files.mkdir()
+    data = tiny_root(files / "JetClass_example_100k.root", 1, n=100)
+    sha = hashlib.sha256(data).hexdigest()
+    args = ["download", "--source", "example", "--base-url", server.url, "--dest", str(tmp_path / "ds"),
+            "--cache", str(tmp_path / "cache"), "--no-progress", "--backoff", "0"]
+    assert main([*args, "--sha256", f"example={sha}"]) == 0
+    record = json.loads((tmp_path / "ds" / "download.json").read_text())
+    assert record["files"]["train"] == ["train/JetClass_example_100k_train.root"]
+    entries = {}
+    for split in ("train", "val", "test"):
+        with uproot.open(tmp_path / "ds" / split / f"JetClass_example_100k_{split}.root") as f:
+            t = f["tree"]
+            entries[split] = t.num_entries
+            assert {"part_px", "jet_pt", "label_Hbb"} <= set(t.keys())
+    assert entries == {"train": 80, "val": 10, "test": 10}
+    with uproot.open(tmp_path / "ds" / "val" / "JetClass_example_100k_val.root") as f, \
+            uproot.open(files / "JetClass_example_100k.root") as g:
+        assert f["tree"]["jet_pt"].array(library="np").tolist() == g["tree"]["jet_pt"].array(library="np")[80:90].tolist()
+    # unpinned: downloads, warns with the hash to pin
+    capsys.readouterr()
+    assert main([*args, "--dest", str(tmp_path / "ds2"), "--cache", str(tmp_path / "cache2")]) == 0
+    assert f"--sha256 example={sha}" in capsys.readouterr().err
