@@ -47,7 +47,9 @@ SMALL = dict(
     for_inference=False,
 )
 # the ParT paper's settings (workflow/weaver/ParT.py), 17 features, 10 classes
-FULL = dict(SMALL, embed_dims=[128, 512, 128], pair_embed_dims=[64, 64, 64], num_layers=8, num_cls_layers=2)
+FULL = dict(
+    SMALL, embed_dims=[128, 512, 128], pair_embed_dims=[64, 64, 64], num_layers=8, num_cls_layers=2
+)
 CONFIGS = {"small": SMALL, "full": FULL}
 
 
@@ -79,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240806)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--particles", type=int, default=24)
-    parser.add_argument("--perturb", type=float, default=0.2, help="std of the noise added to every parameter")
+    parser.add_argument(
+        "--perturb", type=float, default=0.2, help="std of the noise added to every parameter"
+    )
     args = parser.parse_args(argv)
 
     import weaver
@@ -99,11 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         for p in model.parameters():
             # a trained model's head scales, norm gains and biases are not 1 or 0
-            p.add_(torch.randn_like(p) * args.perturb / (1.0 if p.dim() < 2 else math.sqrt(p.shape[-1])))
+            p.add_(
+                torch.randn_like(p)
+                * args.perturb
+                / (1.0 if p.dim() < 2 else math.sqrt(p.shape[-1]))
+            )
     model.eval()
 
     generator = torch.Generator().manual_seed(args.seed + 1)
-    features, vectors, mask = make_inputs(generator, args.batch, args.particles, kwargs["input_dim"])
+    features, vectors, mask = make_inputs(
+        generator, args.batch, args.particles, kwargs["input_dim"]
+    )
     with torch.no_grad():
         logits = model(features, v=vectors, mask=mask)
     softmax = torch.softmax(logits, dim=1)
@@ -127,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out_dir / f"{stem}_io.pt",
     )
     params = sum(p.numel() for p in model.parameters())
-    print(f"{args.out_dir / stem}_*.pt: weaver-core {version}, torch {torch.__version__}, {params} parameters")
+    print(
+        f"{args.out_dir / stem}_*.pt: weaver-core {version}, torch {torch.__version__}, {params} parameters"
+    )
     return 0
 
 

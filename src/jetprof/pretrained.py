@@ -79,9 +79,24 @@ class OfficialCheckpoint:
 # commit 512fcd1, 2022-03-28). The sha256 of the files is not published; the git
 # blob id (sha1 of b"blob <size>\0" + bytes) pins the same bytes.
 OFFICIAL_CHECKPOINTS: tuple[OfficialCheckpoint, ...] = (
-    OfficialCheckpoint("ParT_full", "models/ParT_full.pt", "cf510276bb5616caf87adace4e05eafab4b6c762", "JetClass_full.yaml"),
-    OfficialCheckpoint("ParT_kin", "models/ParT_kin.pt", "70a82e78a7dc54601d4b19c089969fd917e397b9", "kin.yaml"),
-    OfficialCheckpoint("ParT_kinpid", "models/ParT_kinpid.pt", "f4bf560aed152f0b2acd37f60be1323ea84039f8", "kinpid.yaml"),
+    OfficialCheckpoint(
+        "ParT_full",
+        "models/ParT_full.pt",
+        "cf510276bb5616caf87adace4e05eafab4b6c762",
+        "JetClass_full.yaml",
+    ),
+    OfficialCheckpoint(
+        "ParT_kin",
+        "models/ParT_kin.pt",
+        "70a82e78a7dc54601d4b19c089969fd917e397b9",
+        "JetClass_kin.yaml",
+    ),
+    OfficialCheckpoint(
+        "ParT_kinpid",
+        "models/ParT_kinpid.pt",
+        "f4bf560aed152f0b2acd37f60be1323ea84039f8",
+        "JetClass_kinpid.yaml",
+    ),
 )
 
 
@@ -137,7 +152,11 @@ def detect_layout(state: dict[str, Any]) -> str | None:
 
 def _block_prefixes(state: dict[str, Any]) -> list[str]:
     # every attention block has a head-scale `c_attn` beside its `attn.*`
-    return sorted(k[: -len("c_attn")] for k in state if k.endswith("c_attn") and k[: -len("c_attn")] + "attn.out_proj.weight" in state)
+    return sorted(
+        k[: -len("c_attn")]
+        for k in state
+        if k.endswith("c_attn") and k[: -len("c_attn")] + "attn.out_proj.weight" in state
+    )
 
 
 def _rename_in_proj(state: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +225,9 @@ def convert_04_to_05(state: dict[str, Any]) -> dict[str, Any]:
             meta = None
     if meta is not None:
         meta.setdefault(_METADATA_ROOT, {})
-        meta[_METADATA_ROOT] = dict(meta[_METADATA_ROOT], **{MARKER_KEY: "0.5", "jetprof_converted_from": "0.4"})
+        meta[_METADATA_ROOT] = dict(
+            meta[_METADATA_ROOT], **{MARKER_KEY: "0.5", "jetprof_converted_from": "0.4"}
+        )
     return out
 
 
@@ -224,15 +245,19 @@ def to_current_layout(
             2024-06 to 2026-02) or ``"0.5"`` (never reorder).
     """
     if layout not in LAYOUTS:
-        raise JetprofError(f"unknown checkpoint layout {layout!r} (choose from {', '.join(LAYOUTS)})")
+        raise JetprofError(
+            f"unknown checkpoint layout {layout!r} (choose from {', '.join(LAYOUTS)})"
+        )
     found = detect_layout(state)
     legacy = found == "0.4" if layout == "auto" else layout == "0.4"
     target = detect_layout(model.state_dict()) if model is not None else "0.5"
     if target == "0.4":
-        # running under weaver 0.4 itself: a 0.4-era state dict is already right
-        if legacy or found != "0.5" or _marker(state) != "0.5":
-            return state, legacy
-        raise JetprofError("a state dict converted to the weaver 0.5 layout cannot run under weaver 0.4")
+        # running under weaver 0.4 itself: its own layout needs nothing
+        if _marker(state) == "0.5":
+            raise JetprofError(
+                "a state dict converted to the weaver 0.5 layout cannot run under weaver 0.4"
+            )
+        return state, legacy
     if legacy:
         return convert_04_to_05(state), True
     if found == "0.4":  # names from nn.MultiheadAttention but declared 0.5 order
@@ -253,8 +278,15 @@ def _download(url: str, dest: Path, timeout: float = 60.0) -> None:
             total = response.headers.get("Content-Length")
             expected = int(total) if total and total.isdigit() else None
             written = 0
-            with tqdm(total=expected, unit="B", unit_scale=True, desc=Path(urllib.parse.urlparse(url).path).name,
-                      file=sys.stderr, disable=None, leave=False) as bar:
+            with tqdm(
+                total=expected,
+                unit="B",
+                unit_scale=True,
+                desc=Path(urllib.parse.urlparse(url).path).name,
+                file=sys.stderr,
+                disable=None,
+                leave=False,
+            ) as bar:
                 while block := response.read(1 << 20):
                     out.write(block)
                     written += len(block)
@@ -265,7 +297,9 @@ def _download(url: str, dest: Path, timeout: float = 60.0) -> None:
         reason = getattr(exc, "reason", None) or exc
         raise JetprofError(f"{url}: download failed ({type(exc).__name__}: {reason})") from None
     except Exception as exc:  # http.client.IncompleteRead and friends
-        raise JetprofError(f"{url}: download failed, connection broke off ({type(exc).__name__})") from None
+        raise JetprofError(
+            f"{url}: download failed, connection broke off ({type(exc).__name__})"
+        ) from None
     if expected is not None and written != expected:
         raise JetprofError(f"{url}: download truncated: got {written} of {expected} bytes")
 
@@ -315,12 +349,17 @@ def fetch_weights(
     from jetprof import model as jmodel
 
     if layout not in LAYOUTS:
-        raise JetprofError(f"unknown checkpoint layout {layout!r} (choose from {', '.join(LAYOUTS)})")
+        raise JetprofError(
+            f"unknown checkpoint layout {layout!r} (choose from {', '.join(LAYOUTS)})"
+        )
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
         raise JetprofError(f"--sha256 {sha256!r} is not 64 hex digits")
     by_source = official_by_source(source)
     if sha256 is None and by_source is None:
-        raise JetprofError(f"{source}: give --sha256 (only the official ParT checkpoints are known by their git blob id)")
+        raise JetprofError(
+            f"{source}: give --sha256 "
+            "(only the official ParT checkpoints are known by their git blob id)"
+        )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
@@ -332,23 +371,37 @@ def fetch_weights(
         digest = jmodel.sha256_file(tmp)
         blob = git_blob_sha1(tmp)
         if sha256 is not None and digest.lower() != sha256.lower():
-            raise JetprofError(f"{source}: sha256 mismatch: expected {sha256.lower()}, got {digest} ({size} bytes); file removed")
+            raise JetprofError(
+                f"{source}: sha256 mismatch: expected {sha256.lower()}, "
+                f"got {digest} ({size} bytes); file removed"
+            )
         official = official_by_blob(blob)
         if sha256 is None and (official is None or official != by_source):
             assert by_source is not None
             raise JetprofError(
-                f"{source}: not the official {by_source.repo_path}: git blob id {blob}, expected {by_source.git_blob_sha1} ({size} bytes); file removed"
+                f"{source}: not the official {by_source.repo_path}: git blob id {blob}, "
+                f"expected {by_source.git_blob_sha1} ({size} bytes); file removed"
             )
         if official is not None and layout == "0.5":
-            raise JetprofError(f"{source}: is the official {official.name} checkpoint, which is 0.4-era; --layout 0.5 would give wrong outputs")
+            raise JetprofError(
+                f"{source}: is the official {official.name} checkpoint, which is 0.4-era; "
+                "--layout 0.5 would give wrong outputs"
+            )
         state = jmodel.read_state_dict(tmp)
         found = detect_layout(state)
         effective = "0.4" if official is not None and layout == "auto" else layout
         if data_config is None:
-            data_config = jmodel.REPO_ROOT / "workflow" / "weaver" / (official.data_config if official else "JetClass_full.yaml")
+            data_config = (
+                jmodel.REPO_ROOT
+                / "workflow"
+                / "weaver"
+                / (official.data_config if official else "JetClass_full.yaml")
+            )
         built = jmodel.build_model(network_config or jmodel.DEFAULT_NETWORK_CONFIG, data_config)
         converted, legacy = to_current_layout(state, built.model, effective)
-        jmodel.check_state_fits(built.model, converted, f"{source} (with data config {data_config})")
+        jmodel.check_state_fits(
+            built.model, converted, f"{source} (with data config {data_config})"
+        )
         built.model.load_state_dict(converted, strict=True)
         fd, tmp_out_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         os.close(fd)
@@ -388,19 +441,38 @@ def fetch_weights(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof fetch-weights``."""
-    parser.add_argument("--url", required=True, help="http(s)/file URL or local path of the checkpoint")
-    parser.add_argument("--sha256", help="expected sha256 of the file (optional only for the official ParT_*.pt URLs)")
-    parser.add_argument("--out", required=True, help="where the state dict in weaver 0.5 layout is written")
-    parser.add_argument("--layout", choices=LAYOUTS, default="auto",
-                        help="layout of the checkpoint: auto (from key names / official hash), 0.4 or 0.5")
-    parser.add_argument("--data-config", help="weaver data config (feature set must match; default: the official file's, else JetClass_full.yaml)")
-    parser.add_argument("--network-config", help="weaver network config (default: workflow/weaver/ParT.py)")
+    parser.add_argument(
+        "--url", required=True, help="http(s)/file URL or local path of the checkpoint"
+    )
+    parser.add_argument(
+        "--sha256",
+        help="expected sha256 of the file (optional only for the official ParT_*.pt URLs)",
+    )
+    parser.add_argument(
+        "--out", required=True, help="where the state dict in weaver 0.5 layout is written"
+    )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="auto",
+        help="layout of the checkpoint: auto (from key names / official hash), 0.4 or 0.5",
+    )
+    parser.add_argument(
+        "--data-config",
+        help="weaver data config; its feature set must match the checkpoint's "
+        "(default: the official file's, else JetClass_full.yaml)",
+    )
+    parser.add_argument(
+        "--network-config", help="weaver network config (default: workflow/weaver/ParT.py)"
+    )
     parser.add_argument("--record", help="also write what was fetched and done as JSON here")
 
 
 def run(args: argparse.Namespace) -> int:
     """Fetch, check, convert and write one checkpoint."""
-    info = fetch_weights(args.url, args.out, args.sha256, args.layout, args.data_config, args.network_config)
+    info = fetch_weights(
+        args.url, args.out, args.sha256, args.layout, args.data_config, args.network_config
+    )
     if args.record:
         record = Path(args.record)
         record.parent.mkdir(parents=True, exist_ok=True)
@@ -408,6 +480,12 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, record)
     what = f"official {info['official']}, " if info["official"] else ""
-    conv = "converted from weaver 0.4 layout" if info["converted_from_04"] else "already in weaver 0.5 layout"
-    print(f"{info['out']}: {what}{conv}, {info['params']:,} parameters, sha256 {info['out_sha256'][:12]}")
+    conv = (
+        "converted from weaver 0.4 layout"
+        if info["converted_from_04"]
+        else "already in weaver 0.5 layout"
+    )
+    print(
+        f"{info['out']}: {what}{conv}, {info['params']:,} parameters, sha256 {info['out_sha256'][:12]}"
+    )
     return 0
