@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def export_onnx(model: Any, model_info: dict[str, Any], tensors: list[Any], path
     """Export an inference-mode model (``for_inference=True``) with dynamic batch/particle axes."""
     import torch
 
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about weaver's asserts
         torch.onnx.export(
             model, tuple(tensors), path,
             input_names=model_info["input_names"], output_names=model_info["output_names"],

@@ -127,12 +127,6 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
         _cap_address_space(int(fault.split("=")[1]))
     length = int(batch.arrays[names[0]].shape[-1])
 
-    # the sequence length the model saw: read at the trimmer's output
-    seen: list[int] = []
-    for mod in model.modules():
-        if type(mod).__name__ == "SequenceTrimmer":
-            mod.register_forward_hook(lambda _m, _i, out: seen.append(int(out[0].shape[-1])))
-
     workdir = tempfile.mkdtemp(prefix="jetprof-child-")
     try:
         if onnx:
@@ -147,6 +141,12 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
             run_model = torch.compile(model) if point.backend == "compile" else model
             forward = backends.torch_forward(run_model, tensors, device, point.precision)
             flops_model, flops_inputs = model, tensors
+
+        # the sequence length the model saw: read at the trimmer's output
+        seen: list[int] = []
+        for mod in model.modules():
+            if type(mod).__name__ == "SequenceTrimmer":
+                mod.register_forward_hook(lambda _m, _i, out: seen.append(int(out[0].shape[-1])))
 
         # 1. warm-up
         for _ in range(point.warmup):

@@ -1,0 +1,234 @@
+"""The forward-pass profiler, in-process: FLOPs, memory, inputs, backends, records, bad input.
+
+These call the same code the child process runs (``measure_point``) without the
+spawn, to stay fast; tests/test_profiling_cli.py covers the child processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from jetprof.cli import main as jetprof_main  # noqa: E402
+from jetprof.errors import JetprofError  # noqa: E402
+from jetprof.model import build_model  # noqa: E402
+from jetprof.profiling import inputs  # noqa: E402
+from jetprof.profiling.flops import count_flops  # noqa: E402
+from jetprof.profiling.measure import is_oom, measure_point  # noqa: E402
+from jetprof.profiling.memory import cpu_peak_bytes  # noqa: E402
+from jetprof.profiling.point import Point  # noqa: E402
+from jetprof.profiling.record import blank_record, validate_record  # noqa: E402
+
+WEAVER_MMAC_128 = 341.56e6  # weaver's log for ParT_full at 128 particles
+
+
+@pytest.fixture(scope="module")
+def built():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    b = build_model()
+    b.model.eval().requires_grad_(False)
+    return b
+
+
+def _tensors(b, batch):
+    return [torch.from_numpy(batch.arrays[n]) for n in b.input_names]
+
+
+def _warm(model, xs, n=6):
+    with torch.inference_mode():
+        for _ in range(n):
+            model(*xs)
+
+
+def _point(tmp_path: Path, **kw) -> Point:
+    base = dict(device="cpu", batch_size=2, weights="random", backend="eager", precision="fp32",
+                particles=32, out_dir=str(tmp_path), repeats=3, warmup=6, profiler_pass=False,
+                network_config=str(Path("workflow/weaver/ParT.py").resolve()),
+                data_config=str(Path("workflow/weaver/JetClass_full.yaml").resolve()))
+    base.update(kw)
+    return Point(**base)
+
+
+def test_flops_at_128_particles_agree_with_weaver(built):
+    batch = inputs.synthetic_batch(built.data_config, 1, 128, seed=0)
+    xs = _tensors(built, batch)
+    _warm(built.model, xs)
+    flops = count_flops(built.model, xs)
+    assert flops == pytest.approx(2 * WEAVER_MMAC_128, rel=0.05)
+    # fewer particles, fewer FLOPs (the trimmer cuts the padding after warm-up)
+    small = count_flops(built.model, _tensors(built, inputs.synthetic_batch(built.data_config, 1, 16, 0)))
+    assert small < flops / 5
+
+
+def test_cpu_memory_grows_linearly_with_batch(built):
+    peaks = {}
+    for bs in (1, 2, 4):
+        xs = _tensors(built, inputs.synthetic_batch(built.data_config, bs, 128, seed=0))
+        _warm(built.model, xs)
+
+        def fwd(xs=xs):
+            with torch.inference_mode():
+                return built.model(*xs)
+
+        peaks[bs] = cpu_peak_bytes(fwd)
+    assert 2 * 2**20 < peaks[1] < 20 * 2**20  # a few MiB per jet at 128 particles
+    assert peaks[2] / peaks[1] == pytest.approx(2, rel=0.2)
+    assert peaks[4] / peaks[1] == pytest.approx(4, rel=0.2)
+
+
+def test_record_of_one_point(tmp_path):
+    rec = measure_point(_point(tmp_path, profiler_pass=True))
+    on_disk = json.loads((tmp_path / "bs2.json").read_text())
+    assert on_disk == json.loads(json.dumps(rec))
+    validate_record(on_disk)
+    assert on_disk["status"] == "ok" and on_disk["error"] is None
+    assert len(on_disk["latency_ms_samples"]) == on_disk["repeats"] == 3
+    assert all(x > 0 for x in on_disk["latency_ms_samples"])
+    assert 0 < on_disk["latency_ms_p5"] <= on_disk["latency_ms_p50"] <= on_disk["latency_ms_p95"]
+    assert on_disk["throughput_jets_per_s"] == pytest.approx(2e3 / on_disk["latency_ms_p50"])
+    # the trimmer cut 128 → 32 after warm-up; FLOPs are counted at that length
+    assert on_disk["particles_padded"] == 32 and on_disk["particles_mean"] == 32
+    assert on_disk["flops_particles"] == 32 and on_disk["params"] == 2143486
+    assert on_disk["achieved_flops_per_s"] == pytest.approx(
+        on_disk["flops_per_jet"] * on_disk["throughput_jets_per_s"])
+    assert on_disk["memory_method"] == "profiler_memory_events" and on_disk["peak_memory_bytes"] > 0
+    assert on_disk["wall_over_cpu"] > 0 and on_disk["env"]["threads"] == 1
+    assert "at::get_num_threads() : 1" in on_disk["env"]["parallel_info"]
+    assert on_disk["env"]["weaver"] == "0.5.3" and on_disk["env"]["cpu_model"]
+    # the separate profiler pass: per-op table and a gzipped Chrome trace
+    with open(tmp_path / on_disk["ops_table"]) as f:
+        rows = {r["name"]: r for r in csv.DictReader(f)}
+    assert float(rows["aten::addmm"]["self_cpu_ms"]) > 0 and float(rows["aten::addmm"]["calls"]) >= 1
+    trace = json.loads(gzip.open(tmp_path / on_disk["trace"]).read())
+    assert any(e.get("name") == "aten::addmm" for e in trace["traceEvents"])
+    assert on_disk["top_ops"][0]["self_ms"] >= on_disk["top_ops"][-1]["self_ms"]
+
+
+def test_latency_grows_with_multiplicity(tmp_path):
+    p50 = {}
+    for n in (16, 128):
+        rec = measure_point(_point(tmp_path / f"p{n}", particles=n, batch_size=4, repeats=5))
+        assert rec["status"] == "ok" and rec["particles_padded"] == n
+        p50[n] = rec["latency_ms_p50"]
+    assert p50[128] > p50[16]
+
+
+def _write_root(path: Path, counts: list[int], data_config) -> None:
+    uproot = pytest.importorskip("uproot")
+    raw = inputs.synthetic_raw_jets(len(counts), np.array(counts), sorted(data_config.test_load_branches), 7)
+    raw = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) else v) for k, v in raw.items()}
+    with uproot.recreate(path) as f:
+        f.mktree("tree", {k: v.type.content if hasattr(v, "layout") else v.dtype for k, v in raw.items()})
+        f["tree"].extend(raw)
+
+
+def test_real_jets_same_every_time_and_trimmed(tmp_path, built):
+    counts = [12, 40, 25, 7, 33]
+    _write_root(tmp_path / "val_000.root", counts, built.data_config)
+    files = inputs.expand_data_glob([str(tmp_path / "*.root")])
+    b1 = inputs.real_batch(files, built.data_config, 8)
+    b2 = inputs.real_batch(files, built.data_config, 8)
+    assert b1.source["repeated"] and b1.source["distinct_jets"] == 5
+    assert list(b1.n_particles) == [12, 40, 25, 7, 33, 12, 40, 25]
+    for k in b1.arrays:
+        np.testing.assert_array_equal(b1.arrays[k], b2.arrays[k])
+    rec = measure_point(_point(tmp_path / "out", particles="real", data=files, batch_size=3))
+    assert rec["status"] == "ok"
+    assert rec["particles_padded"] == 40 and rec["particles_mean"] == pytest.approx(77 / 3)
+
+
+def test_onnxruntime_matches_eager_and_runs_as_a_point(tmp_path):
+    from jetprof.profiling.backends import OrtRunner, export_onnx
+
+    torch.manual_seed(1)
+    b = build_model(for_inference=True)
+    m = b.model.eval().requires_grad_(False)
+    batch = inputs.synthetic_batch(b.data_config, 3, 50, seed=3)
+    xs = _tensors(b, batch)
+    export_onnx(m, b.model_info, xs, str(tmp_path / "m.onnx"))
+    ort_out = OrtRunner(str(tmp_path / "m.onnx"), torch.device("cpu"), 1, batch.arrays)()[0]
+    with torch.inference_mode():
+        eager = m(*xs).numpy()
+    assert ort_out.shape == (3, 10)
+    np.testing.assert_allclose(ort_out, eager, atol=1e-5)
+    rec = measure_point(_point(tmp_path / "ort", backend="onnxruntime", profiler_pass=True))
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["particles_padded"] == 128 and rec["flops_particles"] == 128  # no trimming in the export
+    assert rec["memory_method"] == "not_measured" and rec["peak_memory_bytes"] is None
+    assert rec["profiler"]["tool"] == "onnxruntime"
+    assert any(op["name"] in ("MatMul", "Gemm", "FusedMatMul") for op in rec["top_ops"])
+
+
+def test_oom_is_recorded_not_raised(tmp_path, monkeypatch):
+    # test hook: raise torch.OutOfMemoryError in the first timed call (exercises the handling only)
+    monkeypatch.setenv("JETPROF_TEST_FAULT", "oom@2")
+    rec = measure_point(_point(tmp_path))
+    validate_record(json.loads((tmp_path / "bs2.json").read_text()))
+    assert rec["status"] == "oom" and "OutOfMemoryError" in rec["error"]
+
+
+def test_oom_classification():
+    assert is_oom(torch.OutOfMemoryError("CUDA out of memory"))
+    assert is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"))
+    assert is_oom(MemoryError())
+    assert not is_oom(RuntimeError("shape mismatch"))
+    assert not is_oom(ValueError("out of memory"))
+
+
+def test_schema_rejects_inconsistent_record(tmp_path):
+    rec = blank_record(_point(tmp_path))
+    rec.update(status="ok", error=None, env={})
+    with pytest.raises(JetprofError, match="invalid profile record"):
+        validate_record(rec, "x.json")
+
+
+def _bad_checkpoint(tmp_path: Path) -> str:
+    path = tmp_path / "bad.pt"
+    torch.save({"mod.cls_token": torch.zeros(3)}, path)
+    return str(path)
+
+
+BAD_INPUTS = [
+    (["--batch-sizes", "1,0"], "positive"),
+    (["--precision", "fp16"], "fp16"),
+    (["--weights", "trained"], "--checkpoint"),
+    (["--particles", "real"], "--data"),
+    (["--particles", "real", "--data", "/nonexistent/*.root"], "no data files"),
+    (["--warmup", "5"], "at least 6"),
+    (["--weights", "trained", "--checkpoint", "/nonexistent/x.pt"], "checkpoint not found"),
+    (["--weights", "trained", "--checkpoint", "BAD"], "does not fit the model"),
+    (["--particles", "300"], "between 1 and 128"),
+    (["--backend", "onnxruntime", "--precision", "bf16"], "fp32 only"),
+]
+if not torch.cuda.is_available():
+    BAD_INPUTS.append((["--device", "cuda"], "no CUDA device"))
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_INPUTS)
+def test_bad_input_is_one_line_error_before_any_work(tmp_path, capsys, extra, message):
+    extra = [_bad_checkpoint(tmp_path) if x == "BAD" else x for x in extra]
+    out = tmp_path / "out"
+    argv = ["profile", "--device", "cpu", "--particles", "8", "--out", str(out)] + extra
+    assert jetprof_main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and err.startswith("jetprof profile: error:")
+    assert not out.exists()
+
+
+def test_peak_matmul(tmp_path, capsys):
+    from jetprof.profiling.peak import matmul_flops_per_s
+
+    r = matmul_flops_per_s(torch.device("cpu"), torch.float32, 256, min_time_s=0.1, rounds=2)
+    assert r["matmul_flops_per_s"] > 1e8 and r["matrix_size"] == 256
+    assert jetprof_main(["profile", "--peak", "--device", "cpu", "--out", str(tmp_path / "cpu.json")]) == 0
+    peak = json.loads((tmp_path / "cpu.json").read_text())
+    assert peak["device"] == "cpu" and peak["dtype"] == "fp32" and peak["matmul_flops_per_s"] > 1e8
+    assert peak["env"]["cpu_model"]
