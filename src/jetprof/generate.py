@@ -1,0 +1,695 @@
+"""``jetprof generate``: one JetClass-format ROOT file from Pythia 8 + FastJet.
+
+The recipe follows the JetClass paper (arXiv:2202.03772): 13 TeV pp
+collisions with ``PhaseSpace:pTHatMin = 450``; QCD as Z(->nunu)+jet, Higgs
+bosons produced with a Z(->nunu), ttbar with hadronic or leptonic W decays,
+W/Z+jet with hadronic bosons. Visible final-state particles go through a
+small numpy detector (tracking efficiency and momentum smearing for charged
+particles, ECAL/HCAL towers with energy smearing for the rest, smeared
+straight-line impact parameters), then anti-kT R=0.8 jets with
+500 < pT < 1000 GeV and |eta| < 2 are kept; for signal classes the jet must
+contain every decay parton (quarks, gluons, charged leptons) within
+DeltaR < 0.8. At most one jet per event is written.
+
+Jets are written in chunks to a TTree ``tree`` (uproot ``mktree`` +
+``extend``) in a temporary file beside the target, renamed at the end. The
+same ``--seed``, process, split and index always give the same arrays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jetprof import jetclass
+from jetprof.errors import JetprofError
+
+# --------------------------------------------------------------------------
+# settings
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """The numpy detector. Lengths in mm, energies in GeV.
+
+    Attributes:
+        track_abs_eta_max: tracker acceptance.
+        track_pt_min: lowest reconstructed track pT.
+        track_eff_low: tracking efficiency below 1 GeV.
+        track_eff_high: tracking efficiency at and above 1 GeV.
+        track_pt_res_const: constant term of the relative pT resolution.
+        track_pt_res_slope: term proportional to pT (per GeV).
+        calo_abs_eta_max: calorimeter acceptance.
+        ecal_cell: ECAL tower size in eta and phi.
+        hcal_cell: HCAL tower size in eta and phi.
+        ecal_stoch, ecal_const: ECAL resolution sigma/E = stoch/sqrt(E) (+) const.
+        hcal_stoch, hcal_const: HCAL resolution, same form.
+        ecal_pt_min: lowest photon-tower pT.
+        hcal_pt_min: lowest neutral-hadron-tower pT.
+        d0_res_const, d0_res_msc: sigma(d0) = const (+) msc * sqrt(cosh eta) / pT.
+        dz_res_const, dz_res_msc: sigma(dz) = const (+) msc * cosh(eta)^1.5 / pT.
+    """
+
+    track_abs_eta_max: float = 2.5
+    track_pt_min: float = 0.5
+    track_eff_low: float = 0.85
+    track_eff_high: float = 0.95
+    track_pt_res_const: float = 0.01
+    track_pt_res_slope: float = 2e-4
+    calo_abs_eta_max: float = 3.0
+    ecal_cell: float = 0.0174
+    hcal_cell: float = 0.087
+    ecal_stoch: float = 0.05
+    ecal_const: float = 0.005
+    hcal_stoch: float = 1.0
+    hcal_const: float = 0.05
+    ecal_pt_min: float = 0.5
+    hcal_pt_min: float = 1.0
+    d0_res_const: float = 0.010
+    d0_res_msc: float = 0.030
+    dz_res_const: float = 0.020
+    dz_res_msc: float = 0.050
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    """Everything that fixes the generated physics (recorded in the manifest).
+
+    Attributes:
+        ecm_gev: collision energy.
+        pthat_min_gev: Pythia's ``PhaseSpace:pTHatMin``.
+        tau0_max_mm: particles with c*tau0 above this are stable (K0S, Lambda stay).
+        jet_r: anti-kT radius.
+        jet_pt_min_gev, jet_pt_max_gev, jet_abs_eta_max: jet selection.
+        match_dr: every decay parton within this DeltaR of the jet axis.
+        softdrop_beta, softdrop_zcut: soft-drop grooming (C/A, R0 = jet_r).
+        mpi: multi-parton interactions (the underlying event); they cost about
+            80 % of Pythia's time and add a few soft particles per jet.
+        events_per_batch: events clustered together in one FastJet call.
+        detector: the numpy detector.
+    """
+
+    ecm_gev: float = 13000.0
+    pthat_min_gev: float = 450.0
+    tau0_max_mm: float = 10.0
+    jet_r: float = 0.8
+    jet_pt_min_gev: float = 500.0
+    jet_pt_max_gev: float = 1000.0
+    jet_abs_eta_max: float = 2.0
+    match_dr: float = 0.8
+    softdrop_beta: float = 0.0
+    softdrop_zcut: float = 0.1
+    mpi: bool = True
+    events_per_batch: int = 50
+    detector: DetectorSettings = dataclasses.field(default_factory=DetectorSettings)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Settings as plain JSON-able data."""
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------
+# processes
+
+_Z_TO_NUNU = ["23:onMode = off", "23:onIfAny = 12 14 16"]
+_ZH = ["HiggsSM:ffbar2HZ = on", *_Z_TO_NUNU, "25:onMode = off"]
+_W_HAD = ["24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
+_W_LEP = ["24:onMode = off", "24:onIfAny = 11 13 15"]
+_V_JET = ["WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2"]
+_W_JET = ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on"]
+_TT = ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on"]
+
+# short name -> (Pythia settings, pid of the decaying resonance (0: QCD), wanted
+# decay partons as (n quarks, n gluons, n charged leptons) or None for any).
+_CARDS: dict[str, tuple[list[str], int, tuple[int, int, int] | None]] = {
+    "QCD": ([*_V_JET, *_Z_TO_NUNU], 0, None),
+    "Hbb": ([*_ZH, "25:onIfMatch = 5 -5"], 25, (2, 0, 0)),
+    "Hcc": ([*_ZH, "25:onIfMatch = 4 -4"], 25, (2, 0, 0)),
+    "Hgg": ([*_ZH, "25:onIfMatch = 21 21"], 25, (0, 2, 0)),
+    "H4q": ([*_ZH, "25:onIfMatch = 24 -24", *_W_HAD], 25, (4, 0, 0)),
+    # one W hadronic, the other leptonic: two Pythia instances, W+ -> qq' in
+    # one and W- -> qq' in the other, used for alternate events (no charge bias)
+    "Hqql": ([*_ZH, "25:onIfMatch = 24 -24", "24:onMode = off"], 25, (2, 0, 1)),
+    "Zqq": ([*_V_JET, "23:onMode = off", "23:onIfAny = 1 2 3 4 5"], 23, (2, 0, 0)),
+    "Wqq": ([*_W_JET, *_W_HAD], 24, (2, 0, 0)),
+    "Tbqq": ([*_TT, *_W_HAD], 6, (3, 0, 0)),
+    "Tbl": ([*_TT, *_W_LEP], 6, (1, 0, 1)),
+}
+_RESONANCES = (6, 23, 24, 25)
+# extra settings per Pythia instance; events are taken from the instances in turn
+_VARIANTS: dict[str, list[list[str]]] = {
+    "Hqql": [["24:onPosIfAny = 1 2 3 4 5", "24:onNegIfAny = 11 13 15"],
+             ["24:onPosIfAny = 11 13 15", "24:onNegIfAny = 1 2 3 4 5"]],
+}
+
+
+def pythia_seed(seed: int, process: str, split: str, index: int) -> int:
+    """Pythia's ``Random:seed`` for one file: distinct per (seed, process, split, index).
+
+    Returns:
+        an integer in [1, 900000000] (Pythia's allowed range).
+    """
+    key = f"{seed}:{process}:{split}:{index}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") % 900_000_000 + 1
+
+
+# --------------------------------------------------------------------------
+# event record -> arrays
+
+
+@dataclass
+class _Truth:
+    """Truth information of one event."""
+
+    ref: tuple[float, float, float, float]  # (pt, eta, phi, pid) for aux_genpart_*
+    partons: list[tuple[float, float]]  # (eta, phi) of the decay partons to contain
+    refs: list[tuple[tuple[float, float, float, float], list[tuple[float, float]]]]
+
+
+def _decay_partons(ev: Any, i: int, out: list[tuple[int, float, float]]) -> None:
+    """Collect (pid, eta, phi) of the decay partons below resonance entry ``i``."""
+    bot = ev[ev[i].iBotCopyId()]
+    for d in bot.daughterList():
+        part = ev[d]
+        aid = part.idAbs()
+        if aid in _RESONANCES:
+            _decay_partons(ev, d, out)
+        elif aid in (12, 14, 16):
+            continue
+        else:
+            out.append((aid, part.eta(), part.phi()))
+
+
+def _truth(pythia: Any, short: str) -> list[tuple[tuple[float, float, float, float], list[tuple[float, float]]]]:
+    """Candidates (aux_genpart, partons to contain) of one event, in record order.
+
+    For QCD, the outgoing hard parton with no partons to contain; for signal
+    classes, each wanted resonance whose decay partons have the wanted
+    composition.
+    """
+    ev = pythia.event
+    proc = pythia.process
+    _, res_pid, wanted = _CARDS[short]
+    found: list[tuple[tuple[float, float, float, float], list[tuple[float, float]]]] = []
+    for i in range(1, proc.size()):
+        p = proc[i]
+        if p.statusAbs() not in (22, 23):
+            continue
+        aid = p.idAbs()
+        if res_pid == 0:
+            if p.isParton():
+                q = ev[ev[i].iBotCopyId()]
+                found.append(((q.pT(), q.eta(), q.phi(), float(q.id())), []))
+            continue
+        if aid != res_pid:
+            continue
+        parts: list[tuple[int, float, float]] = []
+        _decay_partons(ev, i, parts)
+        nq = sum(1 for pid, _, _ in parts if 1 <= pid <= 6)
+        ng = sum(1 for pid, _, _ in parts if pid == 21)
+        nl = sum(1 for pid, _, _ in parts if pid in (11, 13, 15))
+        if wanted is not None and (nq, ng, nl) != wanted:
+            continue
+        bot = ev[ev[i].iBotCopyId()]
+        found.append(((bot.pT(), bot.eta(), bot.phi(), float(bot.id())), [(e, f) for _, e, f in parts]))
+    return found
+
+
+def _spread(partons: list[tuple[float, float]]) -> float:
+    """Largest DeltaR between two of the partons (0 for fewer than two)."""
+    worst = 0.0
+    for i, (e1, f1) in enumerate(partons):
+        for e2, f2 in partons[i + 1:]:
+            worst = max(worst, math.hypot(e1 - e2, (f1 - f2 + math.pi) % (2 * math.pi) - math.pi))
+    return worst
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send C-level stdout (FastJet's banner) to stderr while inside."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _final_state(pythia: Any) -> np.ndarray:
+    """Visible final-state particles as an (n, 9) array:
+    px, py, pz, e, pid, charge, x, y, z (mm)."""
+    rows = [
+        (q.px(), q.py(), q.pz(), q.e(), q.id(), q.charge(), q.xProd(), q.yProd(), q.zProd())
+        for q in pythia.event
+        if q.isFinal() and q.isVisible()
+    ]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 9)
+
+
+# --------------------------------------------------------------------------
+# detector
+
+
+def _wrap(phi: np.ndarray) -> np.ndarray:
+    return (phi + np.pi) % (2 * np.pi) - np.pi
+
+
+def _towers(
+    cell: float, ev: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray,
+    stoch: float, const: float, pt_min: float, rng: np.random.Generator,
+) -> tuple[np.ndarray, ...]:
+    """Sum deposits per (event, eta cell, phi cell); smear; massless towers.
+
+    Returns:
+        event index, px, py, pz, e of the towers above ``pt_min``.
+    """
+    if len(e) == 0:
+        z = np.zeros(0)
+        return np.zeros(0, np.int64), z, z, z, z
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(pz / np.maximum(pt, 1e-9))
+    phi = np.arctan2(py, px)
+    nphi = int(round(2 * np.pi / cell))
+    ieta = np.floor(eta / cell).astype(np.int64)
+    iphi = np.floor((phi + np.pi) / (2 * np.pi) * nphi).astype(np.int64) % nphi
+    key = np.stack([ev, ieta, iphi], axis=1)
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    n = len(uniq)
+    sx, sy, sz, se = (np.bincount(inv, weights=w, minlength=n) for w in (px, py, pz, e))
+    sigma = np.hypot(stoch / np.sqrt(np.maximum(se, 1e-9)), const)
+    se = se * (1.0 + sigma * rng.standard_normal(n))
+    p = np.sqrt(sx**2 + sy**2 + sz**2)
+    scale = np.where(p > 0, se / np.maximum(p, 1e-12), 0.0)
+    tx, ty, tz = sx * scale, sy * scale, sz * scale
+    keep = (se > 0) & (np.hypot(tx, ty) > pt_min)
+    return uniq[keep, 0], tx[keep], ty[keep], tz[keep], se[keep]
+
+
+def detector(particles: np.ndarray, event: np.ndarray, det: DetectorSettings,
+             rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Turn visible final-state particles into reconstructed candidates.
+
+    Args:
+        particles: (n, 9) rows from all events of a batch (see ``_final_state``).
+        event: (n,) event index of each row.
+        det: detector settings.
+        rng: the file's numpy generator.
+
+    Returns:
+        flat candidate arrays (``event``, ``px``...``e``, ``charge``, ``pid`` class
+        flags, ``d0val``, ``d0err``, ``dzval``, ``dzerr``), ordered by event.
+    """
+    px, py, pz, e, pid, charge, x, y, z = particles.T
+    apid = np.abs(pid).astype(np.int64)
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(pz / np.maximum(pt, 1e-9))
+    n = len(px)
+
+    charged = charge != 0
+    in_tracker = charged & (np.abs(eta) < det.track_abs_eta_max) & (pt > det.track_pt_min)
+    eff = np.where(pt < 1.0, det.track_eff_low, det.track_eff_high)
+    tracked = in_tracker & (rng.random(n) < eff)
+
+    # tracks: smeared pT, straight-line impact parameters
+    t = tracked
+    tpt = pt[t]
+    res = np.hypot(det.track_pt_res_const, det.track_pt_res_slope * tpt)
+    k = np.maximum(1.0 + res * rng.standard_normal(len(tpt)), 0.05)
+    mass2 = np.maximum(e[t] ** 2 - (px[t] ** 2 + py[t] ** 2 + pz[t] ** 2), 0.0)
+    tpx, tpy, tpz = px[t] * k, py[t] * k, pz[t] * k
+    te = np.sqrt(tpx**2 + tpy**2 + tpz**2 + mass2)
+    d0 = (x[t] * py[t] - y[t] * px[t]) / tpt
+    dz = z[t] - (x[t] * px[t] + y[t] * py[t]) / tpt * (pz[t] / tpt)
+    ch = np.cosh(eta[t])
+    d0err = np.hypot(det.d0_res_const, det.d0_res_msc * np.sqrt(ch) / tpt)
+    dzerr = np.hypot(det.dz_res_const, det.dz_res_msc * ch**1.5 / tpt)
+    d0 = d0 + d0err * rng.standard_normal(len(tpt))
+    dz = dz + dzerr * rng.standard_normal(len(tpt))
+
+    # calorimeters: photons and untracked electrons in ECAL; neutral and
+    # untracked charged hadrons in HCAL; muons are lost when untracked
+    in_calo = ~tracked & (np.abs(eta) < det.calo_abs_eta_max)
+    to_ecal = in_calo & ((apid == 22) | (apid == 11))
+    to_hcal = in_calo & ~to_ecal & (apid != 13)
+    ecal = _towers(det.ecal_cell, event[to_ecal], px[to_ecal], py[to_ecal], pz[to_ecal], e[to_ecal],
+                   det.ecal_stoch, det.ecal_const, det.ecal_pt_min, rng)
+    hcal = _towers(det.hcal_cell, event[to_hcal], px[to_hcal], py[to_hcal], pz[to_hcal], e[to_hcal],
+                   det.hcal_stoch, det.hcal_const, det.hcal_pt_min, rng)
+
+    nt, ne, nh = int(t.sum()), len(ecal[0]), len(hcal[0])
+    zeros_c = np.zeros(ne + nh)
+    out = {
+        "event": np.concatenate([event[t], ecal[0], hcal[0]]),
+        "px": np.concatenate([tpx, ecal[1], hcal[1]]),
+        "py": np.concatenate([tpy, ecal[2], hcal[2]]),
+        "pz": np.concatenate([tpz, ecal[3], hcal[3]]),
+        "e": np.concatenate([te, ecal[4], hcal[4]]),
+        "charge": np.concatenate([charge[t], zeros_c]),
+        "isChargedHadron": np.concatenate([(apid[t] != 11) & (apid[t] != 13), np.zeros(ne + nh, bool)]),
+        "isNeutralHadron": np.concatenate([np.zeros(nt + ne, bool), np.ones(nh, bool)]),
+        "isPhoton": np.concatenate([np.zeros(nt, bool), np.ones(ne, bool), np.zeros(nh, bool)]),
+        "isElectron": np.concatenate([apid[t] == 11, np.zeros(ne + nh, bool)]),
+        "isMuon": np.concatenate([apid[t] == 13, np.zeros(ne + nh, bool)]),
+        "d0val": np.concatenate([d0, zeros_c]),
+        "d0err": np.concatenate([d0err, zeros_c]),
+        "dzval": np.concatenate([dz, zeros_c]),
+        "dzerr": np.concatenate([dzerr, zeros_c]),
+    }
+    order = np.argsort(out["event"], kind="stable")
+    return {k: v[order] for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------
+# the generator
+
+
+class Generator:
+    """Generates accepted JetClass jets of one process, batch by batch.
+
+    Args:
+        process: short name or file prefix (``Hbb`` or ``HToBB``).
+        split: ``train``, ``val`` or ``test`` (enters the seed only).
+        index: file index (enters the seed only).
+        seed: the study's seed.
+        settings: physics and detector settings.
+    """
+
+    def __init__(self, process: str, split: str, index: int, seed: int,
+                 settings: GeneratorSettings | None = None) -> None:
+        import pythia8mc
+
+        try:
+            self.process = jetclass.process(process)
+        except KeyError as exc:
+            raise JetprofError(str(exc.args[0])) from None
+        if split not in jetclass.SPLITS:
+            raise JetprofError(f"unknown split {split!r}; known: {', '.join(jetclass.SPLITS)}")
+        self.settings = settings or GeneratorSettings()
+        self.seed = pythia_seed(seed, self.process.file_prefix, split, index)
+        self.rng = np.random.default_rng(self.seed)
+        self.events_tried = 0
+        s = self.settings
+        base = [
+            "Print:quiet = on",
+            "Next:numberCount = 0",
+            f"Beams:eCM = {s.ecm_gev}",
+            f"PhaseSpace:pTHatMin = {s.pthat_min_gev}",
+            "Random:setSeed = on",
+            "ParticleDecays:limitTau0 = on",
+            f"ParticleDecays:tau0Max = {s.tau0_max_mm}",
+            f"PartonLevel:MPI = {'on' if s.mpi else 'off'}",
+            *_CARDS[self.process.short][0],
+        ]
+        self.pythias = []
+        for k, extra in enumerate(_VARIANTS.get(self.process.short, [[]])):
+            pythia = pythia8mc.Pythia("", False)
+            for line in [*base, f"Random:seed = {(self.seed + k - 1) % 900_000_000 + 1}", *extra]:
+                if not pythia.readString(line):
+                    raise JetprofError(f"Pythia rejected setting {line!r}")
+            if not pythia.init():
+                raise JetprofError(f"Pythia failed to initialise for process {self.process.short}")
+            self.pythias.append(pythia)
+
+    def _events(self, n: int) -> tuple[list[np.ndarray], list[list[Any]]]:
+        """``n`` events that may hold an accepted jet: final states and truth."""
+        particles, truths = [], []
+        while len(particles) < n:
+            pythia = self.pythias[self.events_tried % len(self.pythias)]
+            self.events_tried += 1
+            if not pythia.next():
+                continue
+            truth = _truth(pythia, self.process.short)
+            if self.process.short != "QCD":
+                # necessary for a match: partons within 2R of each other, inside eta reach
+                reach = self.settings.jet_abs_eta_max + self.settings.match_dr
+                truth = [(ref, ps) for ref, ps in truth
+                         if _spread(ps) < 2 * self.settings.match_dr and all(abs(e) < reach for e, _ in ps)]
+                if not truth:
+                    continue
+            particles.append(_final_state(pythia))
+            truths.append(truth)
+        return particles, truths
+
+    def batches(self) -> Iterator[dict[str, Any]]:
+        """Yield the accepted jets of successive event batches (column dicts)."""
+        while True:
+            batch = self._batch()
+            if batch is not None:
+                yield batch
+
+    def _batch(self) -> dict[str, Any] | None:
+        import awkward as ak
+        import fastjet
+
+        s = self.settings
+        particles, truths = self._events(s.events_per_batch)
+        event = np.concatenate([np.full(len(p), i) for i, p in enumerate(particles)])
+        cand = detector(np.concatenate(particles), event, s.detector, self.rng)
+        counts = np.bincount(cand["event"], minlength=len(particles))
+        four = ak.unflatten(ak.zip({"px": cand["px"], "py": cand["py"], "pz": cand["pz"], "E": cand["e"]}), counts)
+        with _stdout_to_stderr():
+            cs = fastjet.ClusterSequence(four, fastjet.JetDefinition(fastjet.antikt_algorithm, s.jet_r))
+        jets = cs.inclusive_jets(min_pt=s.jet_pt_min_gev)
+        idx = cs.constituent_index(min_pt=s.jet_pt_min_gev)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+        chosen: list[tuple[int, np.ndarray, tuple[float, float, float, float], bool]] = []
+        for iev in range(len(particles)):
+            jpx, jpy = np.asarray(jets.px[iev]), np.asarray(jets.py[iev])
+            jpz, je = np.asarray(jets.pz[iev]), np.asarray(jets.E[iev])
+            jpt = np.hypot(jpx, jpy)
+            jeta = np.arcsinh(jpz / np.maximum(jpt, 1e-9))
+            jphi = np.arctan2(jpy, jpx)
+            for j in np.argsort(-jpt, kind="stable"):
+                if not (jpt[j] < s.jet_pt_max_gev and abs(jeta[j]) < s.jet_abs_eta_max):
+                    continue
+                pick = self._match(truths[iev], jeta[j], jphi[j])
+                if pick is None:
+                    continue
+                cons = starts[iev] + np.asarray(idx[iev][j], dtype=np.int64)
+                chosen.append((iev, cons, pick[0], pick[1]))
+                break
+        if not chosen:
+            return None
+        return self._columns(cand, chosen)
+
+    def _match(self, truth: list[Any], eta: float, phi: float) -> tuple[tuple[float, ...], bool] | None:
+        """The truth candidate this jet belongs to, with its truth-match flag."""
+        dr = self.settings.match_dr
+
+        def near(e: float, f: float) -> bool:
+            return math.hypot(e - eta, (f - phi + math.pi) % (2 * math.pi) - math.pi) < dr
+
+        if self.process.short == "QCD":
+            for ref, _ in truth:
+                if near(ref[1], ref[2]):
+                    return ref, True
+            ref = truth[0][0] if truth else (0.0, 0.0, 0.0, 0.0)
+            return ref, False
+        for ref, partons in truth:
+            if partons and all(near(e, f) for e, f in partons):
+                return ref, True
+        return None
+
+    def _columns(self, cand: dict[str, np.ndarray],
+                 chosen: list[tuple[int, np.ndarray, tuple[float, ...], bool]]) -> dict[str, Any]:
+        import awkward as ak
+        import fastjet
+
+        s = self.settings
+        # constituents sorted by pT, jet four-momentum = sum of constituents
+        order = [c[np.argsort(-np.hypot(cand["px"][c], cand["py"][c]), kind="stable")] for _, c, _, _ in chosen]
+        flat = np.concatenate(order)
+        n = np.array([len(o) for o in order])
+        jet_of = np.repeat(np.arange(len(order)), n)
+        px, py, pz, e = (cand[k][flat] for k in ("px", "py", "pz", "e"))
+        jpx, jpy, jpz, je = (np.bincount(jet_of, weights=w, minlength=len(order)) for w in (px, py, pz, e))
+        jpt = np.hypot(jpx, jpy)
+        jeta = np.arcsinh(jpz / jpt)
+        jphi = np.arctan2(jpy, jpx)
+        ppt = np.hypot(px, py)
+        peta = np.arcsinh(pz / np.maximum(ppt, 1e-9))
+        pphi = np.arctan2(py, px)
+        deta = np.sign(jeta)[jet_of] * (peta - jeta[jet_of])
+        dphi = _wrap(pphi - jphi[jet_of])
+
+        four = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": e}), n)
+        cs = fastjet.ClusterSequence(four, fastjet.JetDefinition(fastjet.cambridge_algorithm, s.jet_r))
+        sd = cs.exclusive_jets_softdrop_grooming(njets=1, beta=s.softdrop_beta, symmetry_cut=s.softdrop_zcut, R0=s.jet_r)
+        sdmass = np.nan_to_num(np.maximum(np.asarray(sd.msoftdrop, dtype=np.float64), 0.0))
+        tau = np.asarray(ak.to_numpy(cs.njettiness(njets=[1, 2, 3, 4], beta=1.0, R0=s.jet_r)), dtype=np.float64)
+        tau = np.nan_to_num(tau.reshape(len(order), 4))
+
+        part: dict[str, np.ndarray] = {
+            "px": px, "py": py, "pz": pz, "energy": e, "deta": deta, "dphi": dphi,
+        }
+        for k in ("d0val", "d0err", "dzval", "dzerr", "charge", "isChargedHadron", "isNeutralHadron",
+                  "isPhoton", "isElectron", "isMuon"):
+            part[k] = cand[k][flat]
+        cols: dict[str, Any] = {
+            "part": {k: part[k].astype(np.float32) for k in jetclass.PARTICLE_FEATURES},
+            "counts": n,
+        }
+        nj = len(order)
+        for b in jetclass.BRANCHES:
+            if b.name in jetclass.LABEL_DTYPES:
+                cols[b.name] = np.full(nj, b.name == self.process.label).astype(b.dtype)
+        refs = np.array([c[2] for c in chosen], dtype=np.float64).reshape(nj, 4)
+        jet_values = {
+            "jet_pt": jpt, "jet_eta": jeta, "jet_phi": jphi, "jet_energy": je,
+            "jet_nparticles": n, "jet_sdmass": sdmass,
+            "jet_tau1": tau[:, 0], "jet_tau2": tau[:, 1], "jet_tau3": tau[:, 2], "jet_tau4": tau[:, 3],
+            "aux_genpart_pt": refs[:, 0], "aux_genpart_eta": refs[:, 1], "aux_genpart_phi": refs[:, 2],
+            "aux_genpart_pid": refs[:, 3], "aux_truth_match": np.array([c[3] for c in chosen]),
+        }
+        for name, v in jet_values.items():
+            cols[name] = np.asarray(v).astype(np.float32)
+        return cols
+
+
+def _take(cols: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
+    """Rows [start, stop) of a column dict."""
+    offs = np.concatenate([[0], np.cumsum(cols["counts"])])
+    a, b = offs[start], offs[stop]
+    out = {k: (v[start:stop] if k not in ("part",) else {f: x[a:b] for f, x in v.items()}) for k, v in cols.items()}
+    return out
+
+
+def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in parts[0]:
+        if k == "part":
+            out[k] = {f: np.concatenate([p[k][f] for p in parts]) for f in parts[0][k]}
+        else:
+            out[k] = np.concatenate([p[k] for p in parts])
+    return out
+
+
+def generate_chunks(gen: Generator, n_jets: int, chunk_size: int) -> Iterator[dict[str, Any]]:
+    """Yield column dicts of exactly ``chunk_size`` jets (the last may be shorter)."""
+    pending: list[dict[str, Any]] = []
+    have = 0
+    done = 0
+    for batch in gen.batches():
+        pending.append(batch)
+        have += len(batch["counts"])
+        while have >= chunk_size or (done + have >= n_jets and have > 0):
+            want = min(chunk_size, n_jets - done)
+            cols = _concat(pending)
+            yield _take(cols, 0, want)
+            done += want
+            rest = _take(cols, want, len(cols["counts"]))
+            pending = [rest] if len(rest["counts"]) else []
+            have = len(rest["counts"])
+            if done >= n_jets:
+                return
+
+
+def _to_awkward(cols: dict[str, Any]) -> dict[str, Any]:
+    import awkward as ak
+
+    part = ak.unflatten(ak.zip(cols["part"]), cols["counts"])
+    out: dict[str, Any] = {"part": part}
+    for b in jetclass.BRANCHES:
+        if not b.jagged:
+            out[b.name] = cols[b.name]
+    return out
+
+
+def write_file(out: Path, gen: Generator, n_jets: int, chunk_size: int,
+               progress: Callable[[int], None] | None = None) -> int:
+    """Generate ``n_jets`` jets into ``out`` (via a temporary file and rename).
+
+    Returns:
+        the number of jets written.
+    """
+    import uproot
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    written = 0
+    try:
+        with uproot.recreate(tmp) as f:
+            tree = None
+            for cols in generate_chunks(gen, n_jets, chunk_size):
+                data = _to_awkward(cols)
+                if tree is None:
+                    types = {k: (v.type.content if k == "part" else v.dtype) for k, v in data.items()}
+                    tree = f.mktree(jetclass.TREE_NAME, types)
+                tree.extend(data)
+                written += len(cols["counts"])
+                if progress is not None:
+                    progress(written)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return written
+
+
+# --------------------------------------------------------------------------
+# command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``jetprof generate``."""
+    parser.add_argument("--process", required=True,
+                        help="JetClass process, short name or file prefix (Hbb or HToBB)")
+    parser.add_argument("--split", required=True, choices=jetclass.SPLITS)
+    parser.add_argument("--index", type=int, default=0, help="file index within the split (enters the seed)")
+    parser.add_argument("--jets", type=int, required=True, help="number of jets to write")
+    parser.add_argument("--seed", type=int, required=True, help="the study's seed")
+    parser.add_argument("--out", type=Path, required=True, help="output ROOT file")
+    parser.add_argument("--chunk-size", type=int, default=200, help="jets per write (bounds memory)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate one file; print a one-line summary."""
+    if args.jets <= 0:
+        raise JetprofError(f"--jets must be positive, got {args.jets}")
+    if args.chunk_size <= 0:
+        raise JetprofError(f"--chunk-size must be positive, got {args.chunk_size}")
+    if args.index < 0 or args.seed < 0:
+        raise JetprofError("--index and --seed must not be negative")
+    if args.out.suffix != ".root":
+        raise JetprofError(f"{args.out}: output must end in .root")
+    gen = Generator(args.process, args.split, args.index, args.seed)
+    name = gen.process.file_prefix
+    t0, c0 = time.perf_counter(), time.process_time()
+    bar = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.jets, unit="jet", desc=name, file=sys.stderr)
+
+    def progress(done: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+        else:
+            print(f"{name}: {done}/{args.jets} jets ({gen.events_tried} events)", file=sys.stderr, flush=True)
+
+    try:
+        n = write_file(args.out, gen, args.jets, args.chunk_size, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"{args.out}: {n} {name} jets from {gen.events_tried} events "
+          f"(seed {gen.seed}) in {wall:.1f} s, {n / max(cpu, 1e-9):.1f} jets/CPU-s")
+    return 0
