@@ -42,15 +42,20 @@ def _rec(records: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
 
 
 def _metrics() -> dict[str, Any]:
-    confusion = (np.eye(10, dtype=int) * 40 + 3).tolist()
-    confusion[1][2] = 17
-    roc = {c: {"tpr": [0.0, 0.3, 0.6, 1.0], "fpr": [0.0, 0.01, 0.1, 1.0]} for c in CLASSES[1:]}
-    return {"classes": CLASSES, "accuracy": 0.5, "auc": {c: 0.9 for c in CLASSES[1:]},
-            "roc": roc, "confusion": confusion,
-            "epochs": [{"epoch": 0, "train_loss": 2.2, "train_acc": 0.15, "val_loss": 2.1,
-                        "val_acc": 0.2},
-                       {"epoch": 1, "train_loss": 1.9, "train_acc": 0.3, "val_loss": 1.95,
-                        "val_acc": 0.28}]}
+    """Metrics in the format jetprof evaluate writes (its own compute_metrics)."""
+    from jetprof.evaluate import compute_metrics
+    from jetprof.jetclass import PROCESSES
+
+    rng = np.random.default_rng(5)
+    truth = np.repeat(np.arange(10), 40)
+    logits = rng.normal(size=(400, 10))
+    logits[np.arange(400), truth] += 2.0
+    scores = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    metrics = compute_metrics([p.label for p in PROCESSES], truth, scores, roc_points=50)
+    metrics["training"] = {"epochs": [0, 1], "train_loss": [2.2, 1.9], "train_acc": [0.15, 0.3],
+                           "val_loss": [2.1, 1.95], "val_acc": [0.2, None], "best_epoch": 0,
+                           "best_val_acc": 0.2}
+    return metrics
 
 
 def test_latency_vs_batch_plots_the_records(study: dict[str, Any]) -> None:
@@ -177,16 +182,30 @@ def test_metrics_figures() -> None:
     metrics = _metrics()
     curves = plots.training_curves(metrics).data
     val = curves[(curves.quantity == "acc") & (curves.split == "val")]
-    assert val.y.tolist() == [0.2, 0.28]
-    roc = plots.roc(metrics).data
+    assert val.y.tolist() == [0.2]  # the epoch without a value is not drawn
+    train = curves[(curves.quantity == "loss") & (curves.split == "train")]
+    assert train.epoch.tolist() == [0, 1] and train.y.tolist() == [2.2, 1.9]
+    plot = plots.roc(metrics)
+    roc = plot.data
+    assert set(roc["class"]) == set(CLASSES[1:])
     hbb = roc[roc["class"] == "Hbb"]
-    assert hbb.tpr.tolist() == [0.3, 0.6, 1.0]
-    np.testing.assert_allclose(hbb.rejection, [100.0, 10.0, 1.0])
+    curve = metrics["roc"]["Hbb"]
+    keep = [(t, 1 / f) for t, f in zip(curve["tpr"], curve["fpr"]) if f > 0 and t > 0]
+    np.testing.assert_allclose(hbb.tpr, [k[0] for k in keep])
+    np.testing.assert_allclose(hbb.rejection, [k[1] for k in keep])
+    labels = [t.get_text() for t in plot.figure.axes[0].get_legend().get_texts()]
+    rej = metrics["rejection"]["Hbb"]["rejection"]
+    assert any(label.startswith("Hbb: ") and "at 50%" in label
+               and (f"{rej:.0f}" in label if rej is not None else "no QCD jet passes" in label)
+               for label in labels)
     cm = plots.confusion_matrix(metrics).data.set_index(["true", "predicted"])
-    assert cm.loc[("Hbb", "Hcc"), "count"] == 17
-    row = cm.loc["Hbb"]
-    assert row.percent.sum() == pytest.approx(100.0)
-    assert cm.loc[("QCD", "QCD"), "percent"] == pytest.approx(100 * 43 / (43 + 9 * 3))
+    counts = metrics["confusion"]["counts"]
+    assert cm.loc[("Hbb", "Hcc"), "count"] == counts[1][2]
+    assert cm.loc["Hbb"].percent.sum() == pytest.approx(100.0)
+    np.testing.assert_allclose(cm.loc["QCD"].percent,
+                               100 * np.asarray(metrics["confusion"]["normalized"][0]))
+    # no training curves in the metrics: a "no data" figure, not a crash
+    assert plots.training_curves({**metrics, "training": None}).data.empty
 
 
 def test_bad_metrics_are_one_line_errors() -> None:
@@ -196,6 +215,8 @@ def test_bad_metrics_are_one_line_errors() -> None:
         plots.confusion_matrix({"confusion": [[1, 2, 3]]})
     with pytest.raises(JetprofError, match="2 classes but a 3×3"):
         plots.confusion_matrix({"classes": ["a", "b"], "confusion": np.eye(3).tolist()})
+    with pytest.raises(JetprofError, match="unequal length"):
+        plots.training_curves({"training": {"epochs": [0, 1], "train_loss": [1.0]}})
 
 
 def test_no_data_figures_do_not_crash() -> None:

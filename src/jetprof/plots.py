@@ -800,14 +800,16 @@ def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], weights: str | 
 # ----------------------------------------------------------------------------
 # figures from the evaluation metrics (jetprof evaluate)
 #
-# Expected structure of metrics.json (keys this module reads):
-#   "classes":   ["QCD", "Hbb", ...]                       class names, label order
-#   "accuracy":  float
-#   "auc":       {class: float}                             per-class AUC
-#   "roc":       {class: {"tpr": [...], "fpr": [...]}}       signal eff. vs background eff.
-#   "confusion": [[count, ...], ...]                        rows: true, columns: predicted
-#   "epochs":    [{"epoch": int, "train_loss": float, "train_acc": float,
-#                  "val_loss": float|null, "val_acc": float|null}, ...]
+# metrics.json is written by ``jetprof evaluate`` (see jetprof.evaluate's docstring).
+# Keys read here:
+#   "classes":   ["QCD", "Hbb", ...]
+#   "accuracy":  float;  "auc_ovr": {class: AUC one-vs-rest}
+#   "roc":       {class: {"vs": "QCD", "tpr": [...], "fpr": [...]}}
+#   "rejection": {class: {"signal_efficiency": float, "rejection": float|null, ...}}
+#   "confusion": {"classes": [...], "counts": [[...]]}   rows: true, columns: predicted
+#   "training":  {"epochs": [...], "train_loss": [...], "train_acc": [...],
+#                 "val_loss": [...], "val_acc": [...], "best_epoch": int} or null
+# (a list of per-epoch dicts under "epochs" and a bare confusion matrix are read too)
 
 
 def _metrics_key(metrics: dict[str, Any], *names: str, source: str = "metrics") -> Any:
@@ -820,10 +822,25 @@ def _metrics_key(metrics: dict[str, Any], *names: str, source: str = "metrics") 
 @_styled
 def training_curves(metrics: dict[str, Any], source: str = "metrics") -> Plot:
     """Loss and accuracy per epoch, training and validation."""
-    epochs = _metrics_key(metrics, "epochs", "training_curves", source=source)
-    if not isinstance(epochs, list):
-        raise JetprofError(f"{source}: 'epochs' must be a list of per-epoch entries")
-    frame = pd.DataFrame(epochs)
+    training = metrics.get("training")
+    if training is None and "epochs" in metrics:
+        training = {"epochs": metrics["epochs"]}
+    if training is None:
+        training = {}
+    if not isinstance(training, dict):
+        raise JetprofError(f"{source}: 'training' must be an object of per-epoch lists")
+    epochs = training.get("epochs") or []
+    if epochs and isinstance(epochs[0], dict):
+        frame = pd.DataFrame(epochs)
+    else:
+        columns = {k: v for k, v in training.items() if isinstance(v, list)}
+        uneven = sorted(k for k, v in columns.items() if len(v) != len(epochs))
+        if uneven:
+            raise JetprofError(f"{source}: training curves have lists of unequal length "
+                               f"({', '.join(uneven)} vs epochs)")
+        frame = pd.DataFrame(columns).rename(columns={"epochs": "epoch"})
+    for column in frame.columns:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
     fig, axes = _new_figure(ncols=2)
     if frame.empty or "epoch" not in frame.columns:
         _no_data(fig, axes[0][0], "no per-epoch entries in the training log")
@@ -848,7 +865,11 @@ def training_curves(metrics: dict[str, Any], source: str = "metrics") -> Plot:
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(loc="best", fontsize=12)
+        best = training.get("best_epoch")
+        if isinstance(best, (int, float)):
+            ax.axvline(best, color="0.5", linestyle=":", linewidth=1.5, label="best epoch (saved)")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=12)
         ax.grid(True, alpha=0.3)
         _label(ax, "training with weaver")
     _finish(fig, "")
@@ -859,7 +880,8 @@ def training_curves(metrics: dict[str, Any], source: str = "metrics") -> Plot:
 def roc(metrics: dict[str, Any], source: str = "metrics") -> Plot:
     """Background rejection (1/ε_B) against signal efficiency, per class."""
     curves = _metrics_key(metrics, "roc", source=source)
-    auc = metrics.get("auc") or {}
+    auc = metrics.get("auc_ovr") or metrics.get("auc") or {}
+    working = metrics.get("rejection") or {}
     fig, axes = _new_figure()
     ax = axes[0][0]
     if not isinstance(curves, dict) or not curves:
@@ -877,7 +899,23 @@ def roc(metrics: dict[str, Any], source: str = "metrics") -> Plot:
             raise JetprofError(f"{source}: roc['{name}'] needs numeric 'tpr' and 'fpr' lists") from None
         keep = (fpr > 0) & (tpr > 0)
         rejection = 1.0 / fpr[keep]
-        label = name + (f" (AUC {float(auc[name]):.3f})" if name in auc else "")
+        label = name
+        point = working.get(name) if isinstance(working, dict) else None
+        if isinstance(point, dict) and point.get("signal_efficiency") is not None:
+            eff = float(point["signal_efficiency"])
+            rej = point.get("rejection")
+            if rej is not None:
+                value = f"{float(rej):.0f}"
+            elif point.get("n_background"):
+                value = f"> {int(point['n_background'])} (no QCD jet passes)"
+            else:
+                value = "n/a"
+            label += f": {value} at {100 * eff:g}%"
+            if rej is not None:
+                ax.plot([eff], [float(rej)], marker="*", markersize=14, color=colours[i % 10],
+                        markeredgecolor="black", linestyle="none")
+        elif auc.get(name) is not None:
+            label += f" (AUC {float(auc[name]):.3f})"
         ax.plot(tpr[keep], rejection, color=colours[i % 10], linewidth=2, label=label)
         drawn += [{"class": name, "tpr": t, "rejection": r} for t, r in zip(tpr[keep], rejection)]
     ax.set_yscale("log")
@@ -885,9 +923,11 @@ def roc(metrics: dict[str, Any], source: str = "metrics") -> Plot:
     ax.set_xlabel("signal efficiency $\\varepsilon_S$")
     ax.set_ylabel("background rejection $1/\\varepsilon_B$")
     accuracy = metrics.get("accuracy")
+    title = f"vs QCD; accuracy {float(accuracy):.3f}" if accuracy is not None else "vs QCD"
+    if working:
+        title += "\nlegend: rejection at the paper's working point (star)"
     ax.legend(loc="upper right", fontsize=11, ncol=2 if len(classes) > 5 else 1,
-              title=f"accuracy {float(accuracy):.3f}" if accuracy is not None else None,
-              title_fontsize=11)
+              title=title, title_fontsize=11)
     ax.grid(True, which="major", alpha=0.3)
     _, top = ax.get_ylim()
     ax.set_ylim(top=top * 30)
@@ -900,8 +940,10 @@ def roc(metrics: dict[str, Any], source: str = "metrics") -> Plot:
 def confusion_matrix(metrics: dict[str, Any], source: str = "metrics") -> Plot:
     """Confusion matrix normalised per true class (rows sum to 100 %)."""
     matrix = _metrics_key(metrics, "confusion", "confusion_matrix", source=source)
+    classes_given = metrics.get("classes")
     if isinstance(matrix, dict):
-        matrix = matrix.get("matrix")
+        classes_given = matrix.get("classes") or classes_given
+        matrix = matrix.get("counts", matrix.get("matrix"))
     try:
         counts = np.asarray(matrix, dtype=float)
     except (TypeError, ValueError):
@@ -909,7 +951,7 @@ def confusion_matrix(metrics: dict[str, Any], source: str = "metrics") -> Plot:
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.size == 0:
         raise JetprofError(f"{source}: 'confusion' must be a square matrix, got shape {counts.shape}")
     n = counts.shape[0]
-    classes = list(metrics.get("classes") or [str(i) for i in range(n)])
+    classes = list(classes_given or [str(i) for i in range(n)])
     if len(classes) != n:
         raise JetprofError(f"{source}: {len(classes)} classes but a {n}×{n} confusion matrix")
     with np.errstate(invalid="ignore", divide="ignore"):
