@@ -446,11 +446,6 @@ def test_fetch_official_url_checks_git_blob_id(
     _nothing_left(out)
 
 
-@pytest.mark.xfail(
-    reason="jetprof.model.load_weights runs check_state_fits before to_current_layout, "
-    "so 0.4 key names are refused",
-    strict=True,
-)
 def test_load_weights_accepts_04_checkpoint(served: dict[str, Any], io04: dict[str, Any]) -> None:
     from jetprof.model import build_model, load_weights
 

@@ -153,8 +153,14 @@ def check_state_fits(model: Any, state: dict[str, Any], source: str) -> None:
         raise JetprofError(f"{source}: checkpoint does not fit the model: " + " | ".join(problems))
 
 
-def load_weights(built: BuiltModel, path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_weights(
+    built: BuiltModel, path: str | os.PathLike[str], layout: str = "auto"
+) -> dict[str, Any]:
     """Load a checkpoint into ``built.model`` (strict), upgrading 0.4-era layouts.
+
+    Args:
+        layout: ``auto`` (recognise 0.4-era files by key names and known hashes),
+            ``0.4`` or ``0.5``; see ``jetprof.pretrained.to_current_layout``.
 
     Returns:
         What was learnt about the checkpoint: ``{"path", "sha256", "legacy_04"}``.
@@ -162,8 +168,9 @@ def load_weights(built: BuiltModel, path: str | os.PathLike[str]) -> dict[str, A
     from jetprof import pretrained
 
     state = read_state_dict(path)
+    # 0.4-era key names differ: convert first, then check names and shapes
+    state, legacy = pretrained.to_current_layout(state, built.model, layout=layout)
     check_state_fits(built.model, state, str(path))
-    state, legacy = pretrained.to_current_layout(state, built.model)
     built.model.load_state_dict(state, strict=True)
     built.model.eval()
     return {"path": str(path), "sha256": sha256_file(path), "legacy_04": legacy}
