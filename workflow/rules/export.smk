@@ -29,20 +29,25 @@ rule export_model:
 
 rule fetch_pretrained:
     output:
-        f"results/pretrained/{MODEL}.pt",
+        state=f"results/pretrained/{MODEL}.pt",
+        record=f"results/pretrained/{MODEL}.json",
     log:
         f"results/logs/pretrained/{MODEL}.log",
     conda:
         "../../envs/profile.yaml"
     params:
         url=config["pretrained"]["url"],
-        sha256=config["pretrained"]["sha256"],
+        sha256=(
+            f"--sha256 {config['pretrained']['sha256']}"
+            if config["pretrained"]["sha256"]
+            else ""
+        ),
         layout=config["pretrained"]["layout"],
         data_config=config["weaver"]["data_config"],
     shell:
-        "jetprof fetch-weights --url '{params.url}' --sha256 '{params.sha256}'"
+        "jetprof fetch-weights --url '{params.url}' {params.sha256}"
         " --layout {params.layout} --data-config {params.data_config}"
-        " --out {output} > {log} 2>&1"
+        " --out {output.state} --record {output.record} > {log} 2>&1"
 
 
 rule export:
