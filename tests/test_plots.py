@@ -169,8 +169,11 @@ def test_op_breakdown_prefers_ops_table(tmp_path: Path) -> None:
     path = record_path(tmp_path, rec)
     path.parent.mkdir(parents=True)
     rec["ops_table"] = "bs4.ops.csv"
-    pd.DataFrame({"name": ["aten::addmm", "aten::gelu"], "self_ms": [3.0, 1.0],
-                  "calls": [10, 5]}).to_csv(path.parent / "bs4.ops.csv", index=False)
+    rec["profiler"] = {"calls": 2, "sorted_by": "self_device_ms", "tool": "torch.profiler"}
+    pd.DataFrame({"name": ["aten::addmm", "aten::gelu"], "calls": [10, 5],
+                  "self_cpu_ms": [1.0, 1.0], "cpu_total_ms": [2.0, 2.0],
+                  "self_device_ms": [3.0, 1.0], "device_total_ms": [3.0, 1.0]}).to_csv(
+        path.parent / "bs4.ops.csv", index=False)
     path.write_text(json.dumps(rec))
     data = plots.op_breakdown(load_records([tmp_path])).data
     shares = data.set_index("op").share_percent
@@ -288,3 +291,37 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     rc = main(["plot", "roofline", "--table", str(table), "--peak", str(peak), "--out", str(out)])
     assert rc == 1 and "peak.json: not a peak record" in capsys.readouterr().err
     assert not out.exists()
+
+
+REPORT_DIR = Path(__file__).resolve().parents[1] / "workflow" / "report"
+
+
+def test_every_figure_has_a_caption() -> None:
+    names = {p.stem for p in REPORT_DIR.glob("*.rst")}
+    expected = set(plots.FIGURES) | {"workflow", "summary_table", "validation", "model_card"}
+    assert expected <= names, sorted(expected - names)
+
+
+@pytest.mark.parametrize("caption", sorted(p.name for p in REPORT_DIR.glob("*.rst")))
+def test_captions_render_like_snakemake(caption: str) -> None:
+    """Jinja (with snakemake.config, as Snakemake's report does) then docutils, strictly."""
+    import types
+
+    import yaml
+    from docutils.core import publish_parts
+    from jinja2 import Environment, StrictUndefined
+
+    config = yaml.safe_load((REPORT_DIR.parents[1] / "config" / "config.yaml").read_text())
+    env = Environment(trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
+    text = env.from_string((REPORT_DIR / caption).read_text()).render(
+        snakemake=types.SimpleNamespace(config=config))
+    assert "{{" not in text and "{%" not in text
+    html = publish_parts(text, writer="html",
+                         settings_overrides={"halt_level": 2, "report_level": 2})["html_body"]
+    assert len(html) > 200
+    profile = config["profile"]
+    if caption == "workflow.rst":
+        assert ", ".join(str(b) for b in profile["batch_sizes"]) in html
+        assert f"{profile['repeats']} timed calls" in html
+    if caption == "latency_vs_multiplicity.rst":
+        assert ", ".join(str(n) for n in profile["multiplicity"]["particles"]) in html

@@ -707,7 +707,10 @@ def _ops_of(record: dict[str, Any], path: Path) -> list[tuple[str, float]]:
                 ops = pd.read_csv(csv_path)
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 ops = pd.DataFrame()
+            sorted_by = (record.get("profiler") or {}).get("sorted_by")
             time_cols = [c for c in ops.columns if c.startswith("self") and c.endswith("ms")]
+            if sorted_by in ops.columns:
+                time_cols = [sorted_by]
             if "name" in ops.columns and time_cols:
                 return [(str(n), float(t)) for n, t in zip(ops["name"], ops[time_cols[0]])
                         if np.isfinite(_num(t))]
@@ -721,8 +724,10 @@ def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], weights: str | 
                  particles: str | None = None, top: int = 8) -> Plot:
     """Share of profiled self time per op and batch size (top ops + "other").
 
-    One panel per (device, precision) of the eager backend: ONNX Runtime's
-    ops are invisible to torch.profiler.
+    One panel per (device, backend, precision) profiled with torch.profiler
+    (ONNX Runtime's own profiler names its nodes differently: left out). The
+    time column is the record's ``profiler.sorted_by`` (self CPU time, or self
+    device time on CUDA) of its ops table, else ``top_ops``.
     """
     usable = [(p, r) for p, r in records if r.get("status") == "ok" and r.get("backend") != "onnxruntime"]
     table = pd.DataFrame([{"device": r["device"], "backend": r["backend"],
