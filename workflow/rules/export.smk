@@ -10,7 +10,12 @@ rule export_model:
     output:
         onnx=f"results/export/{MODEL}.onnx",
         card=f"results/export/{MODEL}_card.json",
-        card_md=f"results/export/{MODEL}_card.md",
+        card_md=report(
+            f"results/export/{MODEL}_card.md",
+            caption="../report/model_card.rst",
+            category="2. Training",
+            subcategory="Model card",
+        ),
     log:
         f"results/logs/export/{MODEL}.log",
     benchmark:
