@@ -175,6 +175,7 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         with warnings.catch_warnings():
             # tracing ParT's shape asserts warns once per assert; the parity check below is the real test
             warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", category=DeprecationWarning)  # dynamo=False is deliberate
             torch.onnx.export(
                 model, example, str(tmp_onnx), input_names=names, output_names=list(info["output_names"]),
                 dynamic_axes=info["dynamic_axes"], opset_version=args.opset, dynamo=False,
