@@ -60,7 +60,8 @@ def content_sha256(path: Path, step_size: int = 100_000) -> tuple[str, int]:
     except JetprofError:
         raise
     except (OSError, ValueError, KeyError) as exc:
-        raise JetprofError(f"{path}: cannot read: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise JetprofError(f"{path}: cannot read as ROOT: {first}") from None
     total = hashlib.sha256()
     for name in names:
         total.update(digests[name].digest())
