@@ -232,3 +232,13 @@ def test_peak_matmul(tmp_path, capsys):
     peak = json.loads((tmp_path / "cpu.json").read_text())
     assert peak["device"] == "cpu" and peak["dtype"] == "fp32" and peak["matmul_flops_per_s"] > 1e8
     assert peak["env"]["cpu_model"]
+
+
+def test_flops_subset_keeps_the_longest_jet():
+    from jetprof.profiling.measure import FLOPS_JETS, _flops_subset
+
+    n = np.full(200, 10)
+    n[150] = 90
+    idx = _flops_subset(n)
+    assert len(idx) == FLOPS_JETS and 150 in idx and n[idx].max() == 90
+    assert list(_flops_subset(np.array([3, 5]))) == [0, 1]

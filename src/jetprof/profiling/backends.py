@@ -61,6 +61,16 @@ def export_onnx(model: Any, model_info: dict[str, Any], tensors: list[Any], path
         )
 
 
+def check_ort_device(device: Any) -> None:
+    """Fail early (before the export) when ONNX Runtime cannot run on ``device``."""
+    import onnxruntime as ort
+
+    if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise JetprofError("CUDA provider not available in this onnxruntime build")
+    if device.type not in ("cpu", "cuda"):
+        raise JetprofError(f"onnxruntime backend does not run on {device.type}")
+
+
 class OrtRunner:
     """An ONNX Runtime session fed only the inputs the exported graph kept.
 

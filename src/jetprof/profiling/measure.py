@@ -130,6 +130,7 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
     workdir = tempfile.mkdtemp(prefix="jetprof-child-")
     try:
         if onnx:
+            backends.check_ort_device(device)
             cpu_tensors = [torch.from_numpy(batch.arrays[n]) for n in names]
             onnx_path = os.path.join(workdir, "model.onnx")
             backends.export_onnx(model, built.model_info, cpu_tensors, onnx_path)
@@ -184,10 +185,14 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
             rec["memory_note"] = "ONNX Runtime allocates outside torch: not measured"
 
         # 4. FLOPs (fp32 count on the eager model, same inputs, after warm-up)
+        # large batches: count on FLOPS_JETS jets that include the longest one (same padded length)
+        idx = _flops_subset(batch.n_particles)
+        sub = [x.index_select(0, torch.as_tensor(idx, device=x.device)) for x in flops_inputs]
         n_seen = len(seen)
-        total = count_flops(flops_model, flops_inputs)
+        total = count_flops(flops_model, sub)
         flops_len = seen[-1] if len(seen) > n_seen else (rec["particles_padded"] if not onnx else length)
-        rec["flops_per_jet"] = total / point.batch_size
+        rec["flops_per_jet"] = total / len(idx)
+        rec["flops_counted_jets"] = len(idx)
         rec["flops_particles"] = int(flops_len)
         rec["flops_method"] = FLOPS_METHOD
         rec["achieved_flops_per_s"] = rec["flops_per_jet"] * rec["throughput_jets_per_s"]
@@ -197,6 +202,21 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
             _profiler_pass(rec, point, forward, device, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+FLOPS_JETS = 64
+
+
+def _flops_subset(n_particles: np.ndarray) -> np.ndarray:
+    """Indices of at most FLOPS_JETS jets, the longest among them (the trimmer keeps its length)."""
+    n = len(n_particles)
+    if n <= FLOPS_JETS:
+        return np.arange(n)
+    idx = np.arange(FLOPS_JETS)
+    longest = int(np.argmax(n_particles))
+    if longest >= FLOPS_JETS:
+        idx[-1] = longest
+    return idx
 
 
 def _cap_address_space(extra_bytes: int) -> None:
