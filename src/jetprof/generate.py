@@ -169,15 +169,6 @@ def pythia_seed(seed: int, process: str, split: str, index: int) -> int:
 # event record -> arrays
 
 
-@dataclass
-class _Truth:
-    """Truth information of one event."""
-
-    ref: tuple[float, float, float, float]  # (pt, eta, phi, pid) for aux_genpart_*
-    partons: list[tuple[float, float]]  # (eta, phi) of the decay partons to contain
-    refs: list[tuple[tuple[float, float, float, float], list[tuple[float, float]]]]
-
-
 def _decay_partons(ev: Any, i: int, out: list[tuple[int, float, float]]) -> None:
     """Collect (pid, eta, phi) of the decay partons below resonance entry ``i``."""
     bot = ev[ev[i].iBotCopyId()]
