@@ -8,9 +8,10 @@
 #
 # The node is this host with all its CPUs, its memory minus 512 MB, and one fake
 # GPU (gres gpu:1 backed by /dev/null), so that `--gpus=1` jobs are accepted and
-# scheduled; nothing in such a job sees a real GPU. Accounting is off (no sacct):
+# scheduled; nothing in such a job sees a real GPU. Two partitions share the node,
+# `cpu` (default) and `gpu`, the names in slurm/partitions.yaml. Accounting is off (no sacct):
 # use the Snakemake slurm plugin with `--slurm-status-command squeue`; MinJobAge
-# is 300 s so squeue still reports finished jobs for the plugin.
+# is 900 s so squeue still reports finished jobs for the plugin.
 #
 # Needs root (daemons, /etc/slurm/slurm.conf) and, on a fresh machine, apt-get.
 # State, logs and PID files live in $JETPROF_SLURM_DIR (default
@@ -85,7 +86,7 @@ SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=500
 GresTypes=gpu
 ReturnToService=2
-MinJobAge=300
+MinJobAge=900
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
@@ -94,7 +95,9 @@ SlurmdTimeout=30
 InactiveLimit=0
 KillWait=5
 NodeName=$host CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
-PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+# the names in slurm/partitions.yaml (the user profile's example), both on this node
+PartitionName=cpu Nodes=$host Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=$host Default=NO MaxTime=INFINITE State=UP
 EOF
     cat >"$CONF_DIR/gres.conf.tmp" <<EOF
 # Written by jetprof scripts/slurm_cluster.sh: one fake GPU (no device behind it).
