@@ -180,6 +180,17 @@ def test_download_extract_and_rerun(server: Server, dataset: dict[str, str], tmp
         assert f["tree"].num_entries == 20
     with uproot.open(dest / "test" / "HToBB_100.root") as f:
         assert f["tree"].num_entries == 8000
+    # tarballs deleted to save disk: the extracted files suffice, nothing is fetched
+    for tarball in (tmp_path / "cache").glob("*.tar"):
+        tarball.unlink()
+    assert main(_args(server, tmp_path, dataset)) == 0
+    assert len(server.requests) == 2
+    assert json.loads((dest / "download.json").read_text()) == record
+    # ... unless one is missing again: then the tarball is fetched again
+    (dest / "val" / "HToBB_120.root").unlink()
+    assert main(_args(server, tmp_path, dataset)) == 0
+    assert [r[0] for r in server.requests[2:]] == ["/files/JetClass_Pythia_val_5M.tar"]
+    assert (dest / "val" / "HToBB_120.root").is_file()
 
 
 def test_processes_filter(server: Server, dataset: dict[str, str], tmp_path: Path) -> None:

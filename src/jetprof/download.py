@@ -435,6 +435,23 @@ def split_example(path: Path, dest: Path, fractions: dict[str, float] | None = N
     return out
 
 
+def _done_files(done: Path, key: dict[str, Any], dest: Path) -> list[Path] | None:
+    """The files a finished part left, if its record matches and they are all intact."""
+    try:
+        data = json.loads(done.read_text())
+    except (OSError, ValueError):
+        return None
+    if any(data.get(k) != v for k, v in key.items()) or not data.get("files"):
+        return None
+    paths = []
+    for rel, size in data["files"].items():
+        p = dest / rel
+        if not p.is_file() or p.stat().st_size != size:
+            return None
+        paths.append(p)
+    return paths
+
+
 def download(
     source: str,
     parts: list[str],
@@ -463,16 +480,25 @@ def download(
     files: dict[str, list[str]] = {s: [] for s in jetclass.SPLITS}
     record_parts = []
     for remote in remotes(source, parts, base_url, md5, sha256):
-        path, fetched = fetch(remote, cache, retries=retries, backoff_s=backoff_s, progress=progress)
-        print(
-            f"jetprof download: {remote.filename}: {'downloaded' if fetched else 'cached'}, "
-            f"{remote.algorithm or 'unpinned'} ok",
-            file=sys.stderr,
-        )
-        if source == "example":
-            written = split_example(path, dest)
+        # a part whose files are all in place needs no tarball (it may have been deleted to save disk)
+        done = dest / f".done-{remote.filename}.json"
+        key = {"digest": remote.digest, "processes": sorted(prefixes) if prefixes else None}
+        written = _done_files(done, key, dest)
+        if written is not None:
+            print(f"jetprof download: {remote.filename}: files already in place", file=sys.stderr)
         else:
-            written = extract(path, split_of(remote.part), dest, prefixes)
+            path, fetched = fetch(remote, cache, retries=retries, backoff_s=backoff_s, progress=progress)
+            print(
+                f"jetprof download: {remote.filename}: {'downloaded' if fetched else 'cached'}, "
+                f"{remote.algorithm or 'unpinned'} ok",
+                file=sys.stderr,
+            )
+            if source == "example":
+                written = split_example(path, dest)
+            else:
+                written = extract(path, split_of(remote.part), dest, prefixes)
+            sizes = {w.relative_to(dest).as_posix(): w.stat().st_size for w in written}
+            _atomic_write_text(done, json.dumps({**key, "files": sizes}, indent=1) + "\n")
         for w in written:
             files[w.parent.name].append(w.relative_to(dest).as_posix())
         record_parts.append(
@@ -482,7 +508,6 @@ def download(
                 "file": remote.filename,
                 "algorithm": remote.algorithm,
                 "digest": remote.digest,
-                "bytes": path.stat().st_size,
                 "extracted": len(written),
             }
         )
