@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda")
     p.add_argument("--dry", action="store_true", help="tiny sizes (rehearsal on CPU)")
     p.add_argument("--checkpoint", default=None, help="also sweep trained weights (fp32)")
-    p.add_argument("--budget-s", type=float, default=300.0, help="skip the remaining points after this")
+    p.add_argument("--budget-s", type=float, default=270.0, help="skip the remaining points after this")
     p.add_argument("--work", default="/tmp/jetprof_reference")
     args = p.parse_args(argv)
 
@@ -105,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                 break
 
     run("random", "eager", "fp32", 128, sizes, profile_bs=2 if args.dry else 64)
-    for prec in precisions[1:]:
-        run("random", "eager", prec, 128, sizes)
     for n in mult_p:
         run("random", "eager", "fp32", n, [mult_bs])
+    for prec in precisions[1:]:
+        run("random", "eager", prec, 128, sizes)
     if oom_bs:
         run("random", "eager", "fp32", 128, [oom_bs])
     run("random", "onnxruntime", "fp32", 128, [1, 64] if not args.dry else [1])
