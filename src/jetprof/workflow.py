@@ -155,3 +155,25 @@ def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
         else:
             lines.append(f"{where}: {err.message}")
     return lines
+
+
+WEAVER_KEYS = (
+    "num_epochs",
+    "samples_per_epoch",
+    "samples_per_epoch_val",
+    "batch_size",
+    "start_lr",
+    "optimizer",
+    "lr_scheduler",
+    "fetch_step",
+    "num_workers",
+    "use_amp",
+)
+
+
+def weaver_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The study's ``train`` section as ``jetprof weaver --config-json`` takes it."""
+    train = config["train"]
+    out = {k: train[k] for k in WEAVER_KEYS if k in train}
+    out["batch_size_test"] = train["predict_batch_size"]
+    return out

@@ -1,4 +1,5 @@
 # Stage 3-4: train ParT with the weaver CLI, then evaluate it on the test split.
+# `jetprof weaver` seeds every generator weaver uses, then runs weaver's own main().
 
 
 rule train_model:
@@ -22,13 +23,22 @@ rule train_model:
         mem_mb=8000,
         runtime=12 * 60,
     params:
-        train=config["train"],
+        seed=config["train"]["seed"],
+        device=config["train"]["device"],
+        weaver=json.dumps(jw.weaver_config(config)),
         data_train=jw.split_glob("train"),
         data_val=jw.split_glob("val"),
         prefix=lambda wc, output: output.checkpoint.removesuffix("_best_epoch_state.pt"),
         tensorboard="results/train/tensorboard",
-    script:
-        "../../scripts/train_model.py"
+    shell:
+        # weaver writes <data config>.<hash>.auto.yaml beside its data config: give it a copy
+        "cp {input.data_config} {output.data_config} && "
+        "jetprof weaver --seed {params.seed} --threads {threads} --mode train"
+        " --config-json '{params.weaver}' --data-train '{params.data_train}'"
+        " --data-val '{params.data_val}' --data-config {output.data_config}"
+        " --network-config {input.network_config} --model-prefix {params.prefix}"
+        " --log {output.weaver_log} --tensorboard-dir {params.tensorboard}"
+        " --device {params.device} > {log} 2>&1"
 
 
 rule predict_test:
@@ -38,6 +48,7 @@ rule predict_test:
         network_config=config["weaver"]["network_config"],
     output:
         pred="results/evaluate/pred.root",
+        weaver_log="results/evaluate/predict.log",
     log:
         "results/logs/evaluate/predict_test.log",
     benchmark:
@@ -50,10 +61,16 @@ rule predict_test:
         mem_mb=4000,
         runtime=60,
     params:
-        train=config["train"],
+        seed=config["train"]["seed"],
+        device=config["train"]["device"],
+        weaver=json.dumps(jw.weaver_config(config)),
         data_test=jw.split_glob("test"),
-    script:
-        "../../scripts/predict_test.py"
+    shell:
+        "jetprof weaver --seed {params.seed} --threads {threads} --mode predict"
+        " --config-json '{params.weaver}' --data-test '{params.data_test}'"
+        " --data-config {input.data_config} --network-config {input.network_config}"
+        " --checkpoint {input.checkpoint} --predict-output {output.pred}"
+        " --log {output.weaver_log} --device {params.device} > {log} 2>&1"
 
 
 rule evaluate_model:
@@ -66,9 +83,11 @@ rule evaluate_model:
         "results/logs/evaluate/evaluate_model.log",
     conda:
         "../../envs/train.yaml"
+    params:
+        tensorboard="results/train/tensorboard",
     shell:
         "jetprof evaluate --pred {input.pred} --weaver-log {input.weaver_log}"
-        " --out {output.metrics} > {log} 2>&1"
+        " --tensorboard {params.tensorboard} --out {output.metrics} > {log} 2>&1"
 
 
 rule train:
