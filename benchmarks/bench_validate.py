@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--jets", type=int, default=20000, help="jets per generated file")
     p.add_argument("--nfiles", type=int, default=2)
-    p.add_argument("--plots", action="store_true", help="also keep the plot samples (as with --plots)")
+    p.add_argument(
+        "--plots", action="store_true", help="also keep the plot samples (as with --plots)"
+    )
     p.add_argument("files", nargs="*", type=Path)
     args = p.parse_args(argv)
     needs = load_data_config(args.data_config)
@@ -54,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
 
         tmp = tempfile.TemporaryDirectory()
         files = [
-            make_jetclass_file(Path(tmp.name) / f"mixed_{i:03d}.root", [j % 10 for j in range(args.jets)],
-                               n_jets=args.jets, seed=i)
+            make_jetclass_file(
+                Path(tmp.name) / f"mixed_{i:03d}.root",
+                [j % 10 for j in range(args.jets)],
+                n_jets=args.jets,
+                seed=i,
+            )
             for i in range(args.nfiles)
         ]
     _raw_read(files, needs.branches)  # warm the page cache

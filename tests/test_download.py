@@ -27,13 +27,25 @@ def tiny_root(path: Path, label: int, n: int = 20) -> bytes:
     rng = np.random.default_rng(label)
     counts = rng.integers(1, 6, n)
     with uproot.recreate(path) as f:
-        f.mktree("tree", {"part": ak.zip({"px": ak.unflatten(np.ones(counts.sum(), np.float32), counts)}).type,
-                          "jet_pt": np.float32, "label_Hbb": np.bool_})
-        f["tree"].extend({
-            "part": ak.zip({"px": ak.unflatten(rng.normal(size=counts.sum()).astype(np.float32), counts)}),
-            "jet_pt": rng.uniform(500, 1000, n).astype(np.float32),
-            "label_Hbb": np.full(n, label == 1),
-        })
+        f.mktree(
+            "tree",
+            {
+                "part": ak.zip(
+                    {"px": ak.unflatten(np.ones(counts.sum(), np.float32), counts)}
+                ).type,
+                "jet_pt": np.float32,
+                "label_Hbb": np.bool_,
+            },
+        )
+        f["tree"].extend(
+            {
+                "part": ak.zip(
+                    {"px": ak.unflatten(rng.normal(size=counts.sum()).astype(np.float32), counts)}
+                ),
+                "jet_pt": rng.uniform(500, 1000, n).astype(np.float32),
+                "label_Hbb": np.full(n, label == 1),
+            }
+        )
     return path.read_bytes()
 
 
@@ -126,7 +138,10 @@ def dataset(server: Server, tmp_path: Path) -> dict[str, str]:
     files.mkdir()
     roots = tmp_path / "roots"
     roots.mkdir()
-    val = {"HToBB_120.root": tiny_root(roots / "a.root", 1), "ZJetsToNuNu_120.root": tiny_root(roots / "b.root", 0)}
+    val = {
+        "HToBB_120.root": tiny_root(roots / "a.root", 1),
+        "ZJetsToNuNu_120.root": tiny_root(roots / "b.root", 0),
+    }
     # padding makes the tarball big enough to cut in the middle of a ROOT file
     test = {"HToBB_100.root": tiny_root(roots / "c.root", 1, n=8000)}
     return {
@@ -135,10 +150,27 @@ def dataset(server: Server, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _args(server: Server, tmp_path: Path, md5: dict[str, str], parts: str = "val_5M,test_20M") -> list[str]:
-    out = ["download", "--source", "zenodo", "--base-url", server.url, "--parts", parts,
-           "--dest", str(tmp_path / "dataset"), "--cache", str(tmp_path / "cache"),
-           "--backoff", "0", "--retries", "2", "--no-progress"]
+def _args(
+    server: Server, tmp_path: Path, md5: dict[str, str], parts: str = "val_5M,test_20M"
+) -> list[str]:
+    out = [
+        "download",
+        "--source",
+        "zenodo",
+        "--base-url",
+        server.url,
+        "--parts",
+        parts,
+        "--dest",
+        str(tmp_path / "dataset"),
+        "--cache",
+        str(tmp_path / "cache"),
+        "--backoff",
+        "0",
+        "--retries",
+        "2",
+        "--no-progress",
+    ]
     for part, digest in md5.items():
         out += ["--md5", f"{part}={digest}"]
     return out
@@ -153,7 +185,9 @@ def test_published_table() -> None:
     assert ex.filename == "JetClass_example_100k.root" and ex.algorithm == "sha256"
 
 
-def test_download_extract_and_rerun(server: Server, dataset: dict[str, str], tmp_path: Path) -> None:
+def test_download_extract_and_rerun(
+    server: Server, dataset: dict[str, str], tmp_path: Path
+) -> None:
     assert main(_args(server, tmp_path, dataset)) == 0
     dest = tmp_path / "dataset"
     record = json.loads((dest / "download.json").read_text())
@@ -196,12 +230,15 @@ def test_download_extract_and_rerun(server: Server, dataset: dict[str, str], tmp
 def test_processes_filter(server: Server, dataset: dict[str, str], tmp_path: Path) -> None:
     assert main([*_args(server, tmp_path, dataset, parts="val_5M"), "--processes", "QCD"]) == 0
     record = json.loads((tmp_path / "dataset" / "download.json").read_text())
-    assert record["files"]["val"] == ["val/ZJetsToNuNu_120.root"] and record["processes"] == ["ZJetsToNuNu"]
+    assert record["files"]["val"] == ["val/ZJetsToNuNu_120.root"] and record["processes"] == [
+        "ZJetsToNuNu"
+    ]
     assert not (tmp_path / "dataset" / "val" / "HToBB_120.root").exists()
 
 
-def test_resume_after_dropped_connection(server: Server, dataset: dict[str, str], tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_after_dropped_connection(
+    server: Server, dataset: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     size = (server.root / "files" / "JetClass_Pythia_test_20M.tar").stat().st_size
     cut = size * 3 // 4
     assert cut > 1 << 16  # past the first 64 KiB block the client writes
@@ -217,7 +254,9 @@ def test_resume_after_dropped_connection(server: Server, dataset: dict[str, str]
     assert "resuming (try 1/2)" in capsys.readouterr().err
 
 
-def test_resume_from_part_file_of_an_earlier_run(server: Server, dataset: dict[str, str], tmp_path: Path) -> None:
+def test_resume_from_part_file_of_an_earlier_run(
+    server: Server, dataset: dict[str, str], tmp_path: Path
+) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
     src = (server.root / "files" / "JetClass_Pythia_val_5M.tar").read_bytes()
@@ -227,16 +266,24 @@ def test_resume_from_part_file_of_an_earlier_run(server: Server, dataset: dict[s
     assert (cache / "JetClass_Pythia_val_5M.tar").read_bytes() == src
 
 
-def test_md5_mismatch(server: Server, dataset: dict[str, str], tmp_path: Path,
-                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_md5_mismatch(
+    server: Server, dataset: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     server.corrupt = True
     assert main(_args(server, tmp_path, dataset, parts="val_5M")) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     cache = tmp_path / "cache"
-    got = hashlib.md5(bytes(b ^ 0xFF for b in (server.root / "files" / "JetClass_Pythia_val_5M.tar").read_bytes()[:64])
-                      + (server.root / "files" / "JetClass_Pythia_val_5M.tar").read_bytes()[64:]).hexdigest()
-    assert err == (f"jetprof download: error: {cache / 'JetClass_Pythia_val_5M.tar'}: MD5 mismatch: "
-                   f"expected {dataset['val_5M']}, got {got}; the bad download was removed")
+    got = hashlib.md5(
+        bytes(
+            b ^ 0xFF
+            for b in (server.root / "files" / "JetClass_Pythia_val_5M.tar").read_bytes()[:64]
+        )
+        + (server.root / "files" / "JetClass_Pythia_val_5M.tar").read_bytes()[64:]
+    ).hexdigest()
+    assert err == (
+        f"jetprof download: error: {cache / 'JetClass_Pythia_val_5M.tar'}: MD5 mismatch: "
+        f"expected {dataset['val_5M']}, got {got}; the bad download was removed"
+    )
     assert list(cache.iterdir()) == []
     assert not (tmp_path / "dataset" / "download.json").exists()
     # the published MD5 (no override) does not match our test tarball either
@@ -246,33 +293,58 @@ def test_md5_mismatch(server: Server, dataset: dict[str, str], tmp_path: Path,
 
 
 @pytest.mark.parametrize("status", [500, 404])
-def test_server_error(server: Server, dataset: dict[str, str], tmp_path: Path, status: int,
-                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_server_error(
+    server: Server,
+    dataset: dict[str, str],
+    tmp_path: Path,
+    status: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     server.status = status
     assert main(_args(server, tmp_path, dataset, parts="val_5M")) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith(f"jetprof download: error: {server.url}/JetClass_Pythia_val_5M.tar: HTTP {status}")
+    assert err[-1].startswith(
+        f"jetprof download: error: {server.url}/JetClass_Pythia_val_5M.tar: HTTP {status}"
+    )
     assert len(server.requests) == 1  # not retried
     assert not (tmp_path / "dataset").exists()
 
 
-def test_gives_up_after_bounded_retries(server: Server, dataset: dict[str, str], tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_gives_up_after_bounded_retries(
+    server: Server, dataset: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     server.status = 503  # retried as transient
     assert main(_args(server, tmp_path, dataset, parts="val_5M")) == 1
     assert len(server.requests) == 3  # first try + 2 retries
     err = capsys.readouterr().err.strip().splitlines()
     assert "resuming (try 2/2)" in err[-2]
-    assert err[-1] == f"jetprof download: error: {server.url}/JetClass_Pythia_val_5M.tar: HTTP 503 Service Unavailable"
+    assert (
+        err[-1]
+        == f"jetprof download: error: {server.url}/JetClass_Pythia_val_5M.tar: HTTP 503 Service Unavailable"
+    )
 
 
-def test_example_source_split(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_source_split(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     files = server.root / "files"
     files.mkdir()
     data = tiny_root(files / "JetClass_example_100k.root", 1, n=100)
     sha = hashlib.sha256(data).hexdigest()
-    args = ["download", "--source", "example", "--base-url", server.url, "--dest", str(tmp_path / "ds"),
-            "--cache", str(tmp_path / "cache"), "--no-progress", "--backoff", "0"]
+    args = [
+        "download",
+        "--source",
+        "example",
+        "--base-url",
+        server.url,
+        "--dest",
+        str(tmp_path / "ds"),
+        "--cache",
+        str(tmp_path / "cache"),
+        "--no-progress",
+        "--backoff",
+        "0",
+    ]
     assert main([*args, "--sha256", f"example={sha}"]) == 0
     record = json.loads((tmp_path / "ds" / "download.json").read_text())
     assert record["files"]["train"] == ["train/JetClass_example_100k_train.root"]
@@ -283,9 +355,14 @@ def test_example_source_split(server: Server, tmp_path: Path, capsys: pytest.Cap
             entries[split] = t.num_entries
             assert {"part_px", "jet_pt", "label_Hbb"} <= set(t.keys())
     assert entries == {"train": 80, "val": 10, "test": 10}
-    with uproot.open(tmp_path / "ds" / "val" / "JetClass_example_100k_val.root") as f, \
-            uproot.open(files / "JetClass_example_100k.root") as g:
-        assert f["tree"]["jet_pt"].array(library="np").tolist() == g["tree"]["jet_pt"].array(library="np")[80:90].tolist()
+    with (
+        uproot.open(tmp_path / "ds" / "val" / "JetClass_example_100k_val.root") as f,
+        uproot.open(files / "JetClass_example_100k.root") as g,
+    ):
+        assert (
+            f["tree"]["jet_pt"].array(library="np").tolist()
+            == g["tree"]["jet_pt"].array(library="np")[80:90].tolist()
+        )
     # unpinned: downloads, warns with the hash to pin
     capsys.readouterr()
     assert main([*args, "--dest", str(tmp_path / "ds2"), "--cache", str(tmp_path / "cache2")]) == 0

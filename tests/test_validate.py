@@ -20,12 +20,26 @@ from jetprof.validate import histograms, load_data_config, needs_of, plot_featur
 REPO = Path(__file__).resolve().parents[1]
 FULL = REPO / "workflow" / "weaver" / "JetClass_full.yaml"
 
-PART_FLOAT = ["px", "py", "pz", "energy", "deta", "dphi", "d0val", "d0err", "dzval", "dzerr", "charge"]
+PART_FLOAT = [
+    "px",
+    "py",
+    "pz",
+    "energy",
+    "deta",
+    "dphi",
+    "d0val",
+    "d0err",
+    "dzval",
+    "dzerr",
+    "charge",
+]
 PART_INT = ["isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon"]
 JET = ["pt", "eta", "phi", "energy", "nparticles", "sdmass", "tau1", "tau2", "tau3", "tau4"]
 # JetClass's label dtypes are mixed (label_QCD float, label_H* bool, the rest int32)
-LABEL_DTYPES = {lab: (np.float32 if lab == "label_QCD" else np.bool_ if lab.startswith("label_H") else np.int32)
-                for lab in jetclass.LABELS}
+LABEL_DTYPES = {
+    lab: (np.float32 if lab == "label_QCD" else np.bool_ if lab.startswith("label_H") else np.int32)
+    for lab in jetclass.LABELS
+}
 
 
 def make_jetclass_file(
@@ -62,7 +76,9 @@ def make_jetclass_file(
     parts["px"] = (pt * np.cos(phi)).astype(np.float32)
     parts["py"] = (pt * np.sin(phi)).astype(np.float32)
     parts["pz"] = (pt * rng.normal(0, 1, total)).astype(np.float32)
-    parts["energy"] = np.sqrt(pt.astype(np.float64) ** 2 + parts["pz"].astype(np.float64) ** 2 + 0.01).astype(np.float32)
+    parts["energy"] = np.sqrt(
+        pt.astype(np.float64) ** 2 + parts["pz"].astype(np.float64) ** 2 + 0.01
+    ).astype(np.float32)
     for name in ["deta", "dphi"]:
         parts[name] = rng.normal(0, 0.2, total).astype(np.float32)
     for name in ["d0val", "dzval"]:
@@ -100,13 +116,17 @@ def make_jetclass_file(
             parts[key][counts[0] + 0] = np.nan  # first particle of jet 1
         else:
             data[nan_in][1] = np.nan
-    zipped = {k: ak.unflatten(v, counts) for k, v in parts.items() if f"part_{k}" not in (drop, ragged)}
+    zipped = {
+        k: ak.unflatten(v, counts) for k, v in parts.items() if f"part_{k}" not in (drop, ragged)
+    }
     data["part"] = ak.zip(zipped)
     if ragged is not None:
         key = ragged.removeprefix("part_")
         extra = counts.copy()
         extra[0] += 1
-        values = np.concatenate([parts[key][: counts[0]], [0.5], parts[key][counts[0]:]]).astype(parts[key].dtype)
+        values = np.concatenate([parts[key][: counts[0]], [0.5], parts[key][counts[0] :]]).astype(
+            parts[key].dtype
+        )
         data[ragged] = ak.unflatten(values, extra)
     if drop is not None and drop in data:
         del data[drop]
@@ -132,7 +152,16 @@ def test_needs_derived_from_config() -> None:
     needs = load_data_config(FULL)
     # derived variables resolve to the ROOT branches their expressions read
     assert "part_pt_log" not in needs.branches and "part_mask" not in needs.branches
-    for b in ["part_px", "part_py", "part_energy", "jet_pt", "jet_energy", "part_d0val", "part_dzval", "jet_tau4"]:
+    for b in [
+        "part_px",
+        "part_py",
+        "part_energy",
+        "jet_pt",
+        "jet_energy",
+        "part_d0val",
+        "part_dzval",
+        "jet_tau4",
+    ]:
         assert b in needs.branches
     assert needs.labels == list(jetclass.LABELS)
     assert needs.features[:2] == ["part_deta", "part_dphi"] and "part_pt_log" in needs.features
@@ -149,14 +178,29 @@ def test_needs_follow_a_custom_config() -> None:
         "observers": ["obs"],
     }
     needs = needs_of(cfg)
-    assert needs.branches == sorted(["jet_sdmass", "jet_pt", "x_raw", "y_raw", "z_raw", "lab_raw", "obs"])
+    assert needs.branches == sorted(
+        ["jet_sdmass", "jet_pt", "x_raw", "y_raw", "z_raw", "lab_raw", "obs"]
+    )
     assert needs.features == ["a", "m", "z_raw"]
 
 
-def test_good_files_report(good: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_good_files_report(
+    good: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = tmp_path / "out" / "report.json"
     plots = tmp_path / "out" / "features.png"
-    rc = main(["validate", "--data-config", str(FULL), "--report", str(report), "--plots", str(plots), *map(str, good)])
+    rc = main(
+        [
+            "validate",
+            "--data-config",
+            str(FULL),
+            "--report",
+            str(report),
+            "--plots",
+            str(plots),
+            *map(str, good),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0, err
     data = json.loads(report.read_text())
@@ -213,12 +257,17 @@ def _run_broken(path: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -
         ({"drop": "label_Tbl"}, "branch label_Tbl: missing"),
         ({"nan_in": "part_d0err"}, "branch part_d0err: 1 NaN and 0 inf values"),
         ({"nan_in": "jet_pt"}, "branch jet_pt: 1 NaN and 0 inf values"),
-        ({"two_labels_at": 3}, "labels not one-hot in 1 of 30 jets (2 labels set in 1; first: entry 3)"),
+        (
+            {"two_labels_at": 3},
+            "labels not one-hot in 1 of 30 jets (2 labels set in 1; first: entry 3)",
+        ),
         ({"ragged": "part_charge"}, "branch part_charge: particle count differs from"),
         ({"n_jets": 0}, "tree has no entries"),
     ],
 )
-def test_broken_content(kwargs: dict[str, Any], expected: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_broken_content(
+    kwargs: dict[str, Any], expected: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     kw = {"n_jets": 30, **kwargs}
     path = make_jetclass_file(tmp_path / "TTBar_007.root", 8, **kw)
     lines = _run_broken(path, tmp_path, capfd)
@@ -238,14 +287,27 @@ def test_not_root_truncated_and_no_tree(tmp_path: Path, capfd: pytest.CaptureFix
         f.mktree("events", {"x": np.float32})
         f["events"].extend({"x": np.ones(3, dtype=np.float32)})
     lines = _run_broken(text, tmp_path, capfd)
-    assert lines[0].startswith(f"{text}: not a readable ROOT file")
+    assert lines[0] == f"{text}: not a ROOT file (no 'root' signature at the start)"
     lines = _run_broken(truncated, tmp_path, capfd)
-    assert lines[0].startswith(f"{truncated}: ") and ("truncated" in lines[0] or "not a readable" in lines[0])
+    assert lines[0].startswith(f"{truncated}: ") and (
+        "truncated" in lines[0] or "not a readable" in lines[0]
+    )
     lines = _run_broken(other, tmp_path, capfd)
     assert lines[0] == f"{other}: no TTree 'tree'"
     # several files: every problem is listed, good files don't appear
     report = tmp_path / "rep.json"
-    rc = main(["validate", "--data-config", str(FULL), "--report", str(report), str(text), str(good_file), str(other)])
+    rc = main(
+        [
+            "validate",
+            "--data-config",
+            str(FULL),
+            "--report",
+            str(report),
+            str(text),
+            str(good_file),
+            str(other),
+        ]
+    )
     err = capfd.readouterr().err.splitlines()
     assert rc == 1 and not report.exists()
     assert len(err) == 3 and not any(str(good_file) in e for e in err[:2])
@@ -255,11 +317,15 @@ def test_not_root_truncated_and_no_tree(tmp_path: Path, capfd: pytest.CaptureFix
 def test_unusable_branch_type(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     path = make_jetclass_file(tmp_path / "a.root", 2, n_jets=10)
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("inputs:\n  g:\n    length: 4\n    vars:\n      - [name_str, null]\nlabels:\n  type: simple\n  value: [label_Hcc]\n")
+    cfg.write_text(
+        "inputs:\n  g:\n    length: 4\n    vars:\n      - [name_str, null]\nlabels:\n  type: simple\n  value: [label_Hcc]\n"
+    )
     strfile = tmp_path / "s.root"
     with uproot.recreate(strfile) as f:
         f.mktree("tree", {"name_str": np.dtype((np.float32, (3,))), "label_Hcc": np.int32})
-        f["tree"].extend({"name_str": np.ones((2, 3), dtype=np.float32), "label_Hcc": np.ones(2, dtype=np.int32)})
+        f["tree"].extend(
+            {"name_str": np.ones((2, 3), dtype=np.float32), "label_Hcc": np.ones(2, dtype=np.int32)}
+        )
     report = tmp_path / "r.json"
     rc = main(["validate", "--data-config", str(cfg), "--report", str(report), str(strfile)])
     err = capfd.readouterr().err
@@ -272,13 +338,42 @@ def test_cli_subprocess_one_line_errors(tmp_path: Path) -> None:
     bad_cfg = tmp_path / "bad.yaml"
     bad_cfg.write_text("new_variables:\n  x: np.log(\ninputs: {}\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "jetprof.cli", "validate", "--data-config", str(bad_cfg), "--report", str(tmp_path / "r.json"), "x.root"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "jetprof.cli",
+            "validate",
+            "--data-config",
+            str(bad_cfg),
+            "--report",
+            str(tmp_path / "r.json"),
+            "x.root",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith(f"jetprof validate: error: {bad_cfg}: new_variables.x: cannot parse expression")
-    proc = subprocess.run(
-        [sys.executable, "-m", "jetprof.cli", "validate", "--data-config", str(FULL), "--report", str(tmp_path / "r.json"), str(tmp_path / "nope.root")],
-        capture_output=True, text=True, check=False,
+    assert proc.stderr.startswith(
+        f"jetprof validate: error: {bad_cfg}: new_variables.x: cannot parse expression"
     )
-    assert proc.returncode == 1 and proc.stderr.splitlines()[0] == f"{tmp_path / 'nope.root'}: no such file"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jetprof.cli",
+            "validate",
+            "--data-config",
+            str(FULL),
+            "--report",
+            str(tmp_path / "r.json"),
+            str(tmp_path / "nope.root"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (
+        proc.returncode == 1
+        and proc.stderr.splitlines()[0] == f"{tmp_path / 'nope.root'}: no such file"
+    )

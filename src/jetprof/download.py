@@ -184,7 +184,12 @@ def _stamp_ok(path: Path, remote: Remote) -> bool:
 
 def _write_stamp(path: Path, algorithm: str | None, digest: str | None) -> None:
     st = path.stat()
-    body = {"algorithm": algorithm, "digest": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    body = {
+        "algorithm": algorithm,
+        "digest": digest,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+    }
     _atomic_write_text(_stamp_path(path), json.dumps(body, indent=1) + "\n")
 
 
@@ -251,7 +256,9 @@ def fetch(
             offset = part.stat().st_size if part.is_file() else 0
             headers = {"Range": f"bytes={offset}-"} if offset else {}
             try:
-                with session.get(remote.url, headers=headers, stream=True, timeout=timeout_s) as resp:
+                with session.get(
+                    remote.url, headers=headers, stream=True, timeout=timeout_s
+                ) as resp:
                     if resp.status_code == 416 and offset:
                         # .part already holds the whole file (or garbage): check it below
                         break
@@ -283,9 +290,15 @@ def fetch(
                             bar.update(len(block))
                     size = part.stat().st_size
                     if total is not None and size < total:
-                        raise requests.ConnectionError(f"connection closed at {size} of {total} bytes")
+                        raise requests.ConnectionError(
+                            f"connection closed at {size} of {total} bytes"
+                        )
                     break
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 failures += 1
                 if failures > retries:
                     raise JetprofError(
@@ -344,9 +357,13 @@ def extract(tarball: Path, split: str, dest: Path, processes: set[str] | None = 
     target_dir = dest / split
     try:
         with tarfile.open(tarball) as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and _wanted(Path(m.name).name, processes)]
+            members = [
+                m for m in tar.getmembers() if m.isfile() and _wanted(Path(m.name).name, processes)
+            ]
             if not members:
-                raise JetprofError(f"{tarball}: no <Process>_<NNN>.root files for the chosen processes")
+                raise JetprofError(
+                    f"{tarball}: no <Process>_<NNN>.root files for the chosen processes"
+                )
             names = [Path(m.name).name for m in members]
             if len(set(names)) != len(names):
                 raise JetprofError(f"{tarball}: the same file name appears twice")
@@ -487,7 +504,9 @@ def download(
         if written is not None:
             print(f"jetprof download: {remote.filename}: files already in place", file=sys.stderr)
         else:
-            path, fetched = fetch(remote, cache, retries=retries, backoff_s=backoff_s, progress=progress)
+            path, fetched = fetch(
+                remote, cache, retries=retries, backoff_s=backoff_s, progress=progress
+            )
             print(
                 f"jetprof download: {remote.filename}: {'downloaded' if fetched else 'cached'}, "
                 f"{remote.algorithm or 'unpinned'} ok",
@@ -525,17 +544,25 @@ def download(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof download``."""
     parser.add_argument("--source", choices=("zenodo", "example"), default="zenodo")
-    parser.add_argument("--base-url", default=None, help="folder URL holding the files (default: the official one)")
+    parser.add_argument(
+        "--base-url", default=None, help="folder URL holding the files (default: the official one)"
+    )
     parser.add_argument(
         "--parts",
         default=",".join(DEFAULT_PARTS),
         help="comma-separated Zenodo parts, e.g. train_100M_part0,val_5M,test_20M",
     )
-    parser.add_argument("--processes", default=None, help="comma-separated classes to keep (default: all)")
+    parser.add_argument(
+        "--processes", default=None, help="comma-separated classes to keep (default: all)"
+    )
     parser.add_argument("--dest", type=Path, default=Path("results/dataset"))
     parser.add_argument("--cache", type=Path, default=Path("results/downloads"))
-    parser.add_argument("--md5", action="append", default=[], metavar="PART=HEX", help="pin or override an MD5")
-    parser.add_argument("--sha256", action="append", default=[], metavar="PART=HEX", help="pin a SHA-256")
+    parser.add_argument(
+        "--md5", action="append", default=[], metavar="PART=HEX", help="pin or override an MD5"
+    )
+    parser.add_argument(
+        "--sha256", action="append", default=[], metavar="PART=HEX", help="pin a SHA-256"
+    )
     parser.add_argument("--retries", type=int, default=5, help="resumes after a cut connection")
     parser.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -544,7 +571,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``jetprof download``."""
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    processes = [p.strip() for p in args.processes.split(",") if p.strip()] if args.processes else None
+    processes = (
+        [p.strip() for p in args.processes.split(",") if p.strip()] if args.processes else None
+    )
     record = download(
         args.source,
         parts,

@@ -111,7 +111,11 @@ def _names_in(expr: str, where: str) -> set[str]:
     except SyntaxError as exc:
         raise JetprofError(f"{where}: cannot parse expression {expr!r}: {exc.msg}") from None
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return {n for n in names if n not in _MODULES and n not in dir(__builtins__) and n not in ("True", "False", "None")}
+    return {
+        n
+        for n in names
+        if n not in _MODULES and n not in dir(__builtins__) and n not in ("True", "False", "None")
+    }
 
 
 def needs_of(config: dict[str, Any], where: str = "data config") -> DataConfigNeeds:
@@ -166,7 +170,9 @@ def needs_of(config: dict[str, Any], where: str = "data config") -> DataConfigNe
             continue
         seen.add(name)
         if name in new_vars:
-            stack.extend(sorted(_names_in(new_vars[name], f"{where}: new_variables.{name}") - {name}))
+            stack.extend(
+                sorted(_names_in(new_vars[name], f"{where}: new_variables.{name}") - {name})
+            )
         else:
             raw.add(name)
     return DataConfigNeeds(sorted(raw), labels, features, new_vars)
@@ -202,6 +208,27 @@ def _leaf_dtype(interp: Any) -> tuple[np.dtype | None, int]:
     return None, depth
 
 
+def _header_problem(path: Path) -> str | None:
+    """A missing, non-ROOT or truncated file, told from the ROOT file header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror}"
+    if head[:4] != b"root":
+        return "not a ROOT file (no 'root' signature at the start)"
+    if len(head) < 20:
+        return f"truncated: {size} bytes, shorter than a ROOT file header"
+    version = int.from_bytes(head[4:8], "big")
+    end = int.from_bytes(head[12:20] if version >= 1000000 else head[12:16], "big")
+    if size < end:
+        return f"truncated: {size} bytes, the ROOT header says {end}"
+    return None
+
+
 def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> FileResult:
     """Run every check on one file.
 
@@ -221,19 +248,26 @@ def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> Fi
     def problem(msg: str, branch: str | None = None) -> None:
         res.problems.append(f"{path}: branch {branch}: {msg}" if branch else f"{path}: {msg}")
 
+    header = _header_problem(path)
+    if header:
+        problem(header)
+        return res
     try:
         rootfile = uproot.open(path)
-    except FileNotFoundError:
-        problem("no such file")
-        return res
     except Exception as exc:  # noqa: BLE001 - uproot raises many types for non-ROOT input
-        problem(f"not a readable ROOT file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})")
+        problem(
+            f"not a readable ROOT file ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]})"
+        )
         return res
     with rootfile:
         try:
             tree = rootfile[jetclass.TREE_NAME]
         except Exception as exc:  # noqa: BLE001
-            msg = "no TTree 'tree'" if isinstance(exc, KeyError) else f"cannot read TTree 'tree' ({type(exc).__name__})"
+            msg = (
+                "no TTree 'tree'"
+                if isinstance(exc, KeyError)
+                else f"cannot read TTree 'tree' ({type(exc).__name__})"
+            )
             problem(msg)
             return res
         if not isinstance(tree, uproot.behaviors.TTree.TTree):
@@ -251,7 +285,10 @@ def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> Fi
                 continue
             dtype, d = _leaf_dtype(tree[name].interpretation)
             if dtype is None or d > 1:
-                problem(f"unusable type {tree[name].typename!r} (need numbers, at most one jagged level)", name)
+                problem(
+                    f"unusable type {tree[name].typename!r} (need numbers, at most one jagged level)",
+                    name,
+                )
                 continue
             depth[name] = d
         if res.problems:
@@ -259,7 +296,10 @@ def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> Fi
         try:
             arrays = tree.arrays(needs.branches, library="ak", how=dict)
         except Exception as exc:  # noqa: BLE001 - truncated/corrupt baskets
-            problem(f"cannot read branches (file truncated or corrupt?): {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
+            detail = (str(exc).splitlines() or [""])[0][:160]
+            problem(
+                f"cannot read branches (file truncated or corrupt?): {type(exc).__name__}: {detail}"
+            )
             return res
 
     # flat numpy views of every branch: per-jet values, or the particles' content + counts
@@ -303,16 +343,22 @@ def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> Fi
             if depth.get(n) == 1:
                 problem("label branch is jagged; expected one value per jet", n)
         if all(depth.get(n) == 0 for n in needs.labels):
-            label_matrix = np.stack([flat_values[n].astype(np.float64) for n in needs.labels], axis=1)
+            label_matrix = np.stack(
+                [flat_values[n].astype(np.float64) for n in needs.labels], axis=1
+            )
             not01 = ~np.isin(label_matrix, (0.0, 1.0))
             for j in np.flatnonzero(not01.any(axis=0)):
-                problem(f"label values other than 0/1 in {int(not01[:, j].sum())} jets", needs.labels[j])
+                problem(
+                    f"label values other than 0/1 in {int(not01[:, j].sum())} jets", needs.labels[j]
+                )
             nset = (label_matrix == 1.0).sum(axis=1)
             bad = np.flatnonzero(nset != 1)
             if bad.size:
                 nbad = np.bincount(nset[bad].astype(np.int64))
                 what = ", ".join(f"{k} labels set in {int(c)}" for k, c in enumerate(nbad) if c)
-                problem(f"labels not one-hot in {bad.size} of {res.entries} jets ({what}; first: entry {int(bad[0])})")
+                problem(
+                    f"labels not one-hot in {bad.size} of {res.entries} jets ({what}; first: entry {int(bad[0])})"
+                )
     if res.problems:
         return res
     cls = None
@@ -331,7 +377,9 @@ def _flat(arr: Any) -> tuple[np.ndarray, np.ndarray | None]:
     layout = arr.layout
     if isinstance(layout, ak.contents.NumpyArray):
         return np.asarray(layout.data), None
-    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.NumpyArray):
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(
+        layout.content, ak.contents.NumpyArray
+    ):
         offsets = np.asarray(layout.offsets.data)
         return np.asarray(layout.content.data)[offsets[0] : offsets[-1]], np.diff(offsets)
     if arr.ndim > 1:
@@ -361,13 +409,22 @@ def _evaluate(
     if name in flat:
         return flat[name], name in jagged
     expr = new_vars[name]
-    deps = {d: _evaluate(d, flat, jagged, counts, new_vars, cache) for d in sorted(_names_in(expr, name)) if d in flat or d in new_vars}
+    deps = {
+        d: _evaluate(d, flat, jagged, counts, new_vars, cache)
+        for d in sorted(_names_in(expr, name))
+        if d in flat or d in new_vars
+    }
     per_particle = any(p for _, p in deps.values())
     scope = {
-        d: (np.repeat(v, counts) if per_particle and not p and counts is not None else v) for d, (v, p) in deps.items()
+        d: (np.repeat(v, counts) if per_particle and not p and counts is not None else v)
+        for d, (v, p) in deps.items()
     }
     with np.errstate(all="ignore"):
-        value = eval(compile(expr, f"<new_variables.{name}>", "eval"), {"np": np, "ak": ak, "math": math}, scope)  # noqa: S307 - the user's own data config, as weaver does
+        value = eval(
+            compile(expr, f"<new_variables.{name}>", "eval"),
+            {"np": np, "ak": ak, "math": math},
+            scope,
+        )  # noqa: S307 - the user's own data config, as weaver does
     if isinstance(value, ak.Array):
         value = ak.to_numpy(value)
     value = np.asarray(value)
@@ -396,7 +453,10 @@ def _summarise(
     picks: dict[bool, list[np.ndarray]] = {}
     if sample:
         jet_cls = cls if cls is not None else np.zeros(res.entries, dtype=np.int64)
-        for per_particle, value_cls in ((False, jet_cls), (True, np.repeat(jet_cls, counts) if counts is not None else None)):
+        for per_particle, value_cls in (
+            (False, jet_cls),
+            (True, np.repeat(jet_cls, counts) if counts is not None else None),
+        ):
             if value_cls is None:
                 continue
             picks[per_particle] = []
@@ -409,7 +469,9 @@ def _summarise(
         try:
             values, per_particle = _evaluate(feat, flat, jagged, counts, needs.new_variables, cache)
         except Exception as exc:  # noqa: BLE001 - an expression that fails on this file
-            res.problems.append(f"{res.path}: variable {feat}: cannot evaluate {needs.new_variables.get(feat)!r}: {exc}")
+            res.problems.append(
+                f"{res.path}: variable {feat}: cannot evaluate {needs.new_variables.get(feat)!r}: {exc}"
+            )
             continue
         total = sums[feat] if feat in sums else float(np.sum(values, dtype=np.float64))
         finite = None if math.isfinite(total) else np.isfinite(values)
@@ -440,7 +502,9 @@ def _summarise(
     del arrays
 
 
-def _feature_summary(results: list[FileResult], features: list[str]) -> dict[str, dict[str, float | int | None]]:
+def _feature_summary(
+    results: list[FileResult], features: list[str]
+) -> dict[str, dict[str, float | int | None]]:
     out: dict[str, dict[str, float | int | None]] = {}
     for feat in features:
         rows = [r.moments[feat] for r in results if feat in r.moments]
@@ -462,7 +526,9 @@ def _feature_summary(results: list[FileResult], features: list[str]) -> dict[str
     return out
 
 
-def histograms(results: list[FileResult], features: list[str], bins: int = 40) -> dict[str, dict[str, Any]]:
+def histograms(
+    results: list[FileResult], features: list[str], bins: int = 40
+) -> dict[str, dict[str, Any]]:
     """Normalised per-class histograms of each input feature from the kept samples.
 
     The range is the 0.5-99.5 % quantile range over all classes.
@@ -484,7 +550,10 @@ def histograms(results: list[FileResult], features: list[str], bins: int = 40) -
         if lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
         edges = np.linspace(lo, hi, bins + 1)
-        counts = {c: np.histogram(np.clip(v, lo, hi), bins=edges, density=True)[0] for c, v in merged.items()}
+        counts = {
+            c: np.histogram(np.clip(v, lo, hi), bins=edges, density=True)[0]
+            for c, v in merged.items()
+        }
         out[feat] = {"edges": edges, "counts": counts}
     return out
 
@@ -518,13 +587,22 @@ def plot_features(hists: dict[str, dict[str, Any]], out: Path) -> Any:
         ax.yaxis.set_major_locator(LogLocator(numticks=3))
         ax.yaxis.set_minor_locator(NullLocator())
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     if names:
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", ncol=min(10, len(labels)), fontsize=8, frameon=False)
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            ncol=min(10, len(labels)),
+            fontsize=8,
+            frameon=False,
+        )
     # fixed spacing: tight_layout costs seconds per figure with this many log axes
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.07, top=1 - 0.35 / nrows, hspace=0.5, wspace=0.3)
+    fig.subplots_adjust(
+        left=0.06, right=0.98, bottom=0.07, top=1 - 0.35 / nrows, hspace=0.5, wspace=0.3
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
     fig.savefig(tmp, dpi=90)
@@ -533,7 +611,9 @@ def plot_features(hists: dict[str, dict[str, Any]], out: Path) -> Any:
     return fig
 
 
-def validate(files: list[Path], needs: DataConfigNeeds, *, sample: bool = True) -> tuple[list[FileResult], dict[str, Any]]:
+def validate(
+    files: list[Path], needs: DataConfigNeeds, *, sample: bool = True
+) -> tuple[list[FileResult], dict[str, Any]]:
     """Check every file and build the report (not written).
 
     Returns:
@@ -553,7 +633,12 @@ def validate(files: list[Path], needs: DataConfigNeeds, *, sample: bool = True) 
         "labels": needs.labels,
         "features": needs.features,
         "files": [
-            {"path": r.path, "entries": r.entries, "class_counts": r.class_counts, "ok": not r.problems}
+            {
+                "path": r.path,
+                "entries": r.entries,
+                "class_counts": r.class_counts,
+                "ok": not r.problems,
+            }
             for r in results
         ],
         "entries": sum(r.entries for r in results),
@@ -566,9 +651,13 @@ def validate(files: list[Path], needs: DataConfigNeeds, *, sample: bool = True) 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof validate``."""
-    parser.add_argument("--data-config", type=Path, default=DEFAULT_DATA_CONFIG, help="weaver data config (YAML)")
+    parser.add_argument(
+        "--data-config", type=Path, default=DEFAULT_DATA_CONFIG, help="weaver data config (YAML)"
+    )
     parser.add_argument("--report", type=Path, required=True, help="JSON report to write")
-    parser.add_argument("--plots", type=Path, default=None, help="feature histogram figure (PNG/PDF)")
+    parser.add_argument(
+        "--plots", type=Path, default=None, help="feature histogram figure (PNG/PDF)"
+    )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
 
@@ -581,7 +670,9 @@ def run(args: argparse.Namespace) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         nbad = sum(1 for r in results if r.problems)
-        raise JetprofError(f"{len(problems)} problem(s) in {nbad} of {len(results)} file(s); no report written")
+        raise JetprofError(
+            f"{len(problems)} problem(s) in {nbad} of {len(results)} file(s); no report written"
+        )
     for feat, summary in report["feature_summary"].items():
         if summary["non_finite"]:
             print(
@@ -599,5 +690,8 @@ def run(args: argparse.Namespace) -> int:
     tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
     os.replace(tmp, args.report)
     counts = ", ".join(f"{k} {v}" for k, v in report["class_counts_short"].items())
-    print(f"jetprof validate: {len(results)} file(s), {report['entries']} jets ok ({counts})", file=sys.stderr)
+    print(
+        f"jetprof validate: {len(results)} file(s), {report['entries']} jets ok ({counts})",
+        file=sys.stderr,
+    )
     return 0
