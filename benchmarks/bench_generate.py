@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from jetprof import jetclass
-from jetprof.generate import Generator, write_file
+from jetprof.generate import Generator, GeneratorSettings, write_file
 
 
 def main() -> None:
@@ -23,11 +23,14 @@ def main() -> None:
     parser.add_argument("--jets", type=int, default=100)
     parser.add_argument("--processes", default=",".join(p.short for p in jetclass.PROCESSES))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mpi", action=argparse.BooleanOptionalAction, default=False,
+                        help="multi-parton interactions (the default study runs without: --no-mpi)")
     args = parser.parse_args()
+    print(f"multi-parton interactions: {'on' if args.mpi else 'off'}")
     print(f"{'class':<6} {'jets':>5} {'events':>7} {'cpu_s':>7} {'wall_s':>7} {'jets_per_cpu_s':>15}")
     with tempfile.TemporaryDirectory() as tmp:
         for short in args.processes.split(","):
-            gen = Generator(short, "train", 0, args.seed)
+            gen = Generator(short, "train", 0, args.seed, GeneratorSettings(mpi=args.mpi))
             c0, w0 = time.process_time(), time.perf_counter()
             n = write_file(Path(tmp) / f"{short}.root", gen, args.jets, chunk_size=200)
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0

@@ -20,11 +20,12 @@ if config["dataset"]["source"] == "generate":
             jets=lambda wc: config["dataset"]["generate"]["jets"][wc.split],
             seed=config["dataset"]["generate"]["seed"],
             chunk=config["dataset"]["generate"]["chunk_size"],
+            mpi="--mpi" if config["dataset"]["generate"]["mpi"] else "--no-mpi",
             index=lambda wc: int(wc.index),
         shell:
             "jetprof generate --process {wildcards.prefix} --split {wildcards.split}"
             " --index {params.index} --jets {params.jets} --seed {params.seed}"
-            " --chunk-size {params.chunk} --out {output} > {log} 2>&1"
+            " --chunk-size {params.chunk} {params.mpi} --out {output} > {log} 2>&1"
 
     rule write_manifest:
         input:
