@@ -6,8 +6,9 @@ from jetprof import workflow as jw
 
 min_version("9.0")
 
-# measurements must not share the CPU: at most one `measure_slot` job at a time
-# (raise it with --resources measure_slot=N on a cluster)
+# measurements must not share the CPU with each other or with training, prediction
+# or export: those rules all take the one `measure_slot` (raise it with
+# --resources measure_slot=N on a cluster where each job has its own node)
 workflow.global_resources.setdefault("measure_slot", 1)
 
 

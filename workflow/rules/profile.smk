@@ -1,6 +1,6 @@
 # Stage 6: one isolated measurement per grid point, one record each.
 # Each job measures in a fresh child process; `measure_slot` (see the Snakefile)
-# keeps two measurements from sharing the CPU at once.
+# keeps measurements from sharing the CPU with each other or with training.
 
 
 rule profile_point:

@@ -20,6 +20,7 @@ rule train_model:
     threads: config["train"]["threads"]
     resources:
         gpu=1 if config["train"]["device"] == "cuda" else 0,
+        measure_slot=1,
         mem_mb=8000,
         runtime=12 * 60,
     params:
@@ -58,6 +59,7 @@ rule predict_test:
     threads: config["train"]["threads"]
     resources:
         gpu=1 if config["train"]["device"] == "cuda" else 0,
+        measure_slot=1,
         mem_mb=4000,
         runtime=60,
     params:
