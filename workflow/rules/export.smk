@@ -22,6 +22,8 @@ rule export_model:
         "results/benchmarks/export_model.tsv"
     conda:
         "../../envs/profile.yaml"
+    resources:
+        measure_slot=1,
     params:
         data=jw.split_glob("val"),
         training=json.dumps(config["train"]),
