@@ -53,6 +53,11 @@ def _load_training_config(value: str | None) -> tuple[Any, str | None]:
     """``--training-config``: a JSON/YAML file or an inline JSON object → (config, path or None)."""
     if value is None:
         return None, None
+    if value.lstrip().startswith("{"):
+        try:
+            return json.loads(value), None
+        except json.JSONDecodeError as exc:
+            raise JetprofError(f"--training-config: not a valid JSON object ({exc})") from None
     path = Path(value)
     if path.is_file():
         text = path.read_text()
