@@ -144,3 +144,34 @@ def test_report_is_self_contained(study):
     proc = snakemake(work, "--report", "report.zip", timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (work / "report.zip").stat().st_size > 50_000
+
+
+def test_interrupted_run_resumes_without_redoing_finished_stages(study):
+    """Kill Snakemake in the middle of a profile job; --rerun-incomplete redoes only what is left."""
+    import signal
+    import time
+
+    work, _ = study
+    record = work / "results/profile/ParT_full/trained/cpu/eager-fp32/preal/bs4.json"
+    log = work / "results/logs/profile/ParT_full/trained/cpu/eager-fp32/preal/bs4.log"
+    record.unlink()
+    log.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", CONFIG]
+    proc = subprocess.Popen(
+        cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 300
+    while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert log.exists(), "the profile job never started"
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not record.exists() or record.stat().st_size >= 0
+    resumed = snakemake(work, "--rerun-incomplete", timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    ran = jobs_run(resumed.stdout + resumed.stderr)
+    assert "profile_point" in ran, ran
+    upstream = {"generate_dataset", "write_manifest", "validate_dataset", "train_model", "predict_test"}
+    assert not upstream & set(ran), ran
+    assert json.loads(record.read_text())["status"] == "ok"
