@@ -69,10 +69,10 @@ def parse_batch_sizes(text: str) -> list[int]:
 
 def check_device(device: str) -> str:
     """Normalise and check the device exists here (cuda → cuda:0)."""
+    if device == "cpu":
+        return device  # no torch import: the parent process stays light
     import torch
 
-    if device == "cpu":
-        return device
     if device == "mps":
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
             raise JetprofError("--device mps: MPS is not available on this machine")
