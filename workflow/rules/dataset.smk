@@ -54,7 +54,15 @@ else:
             runtime=24 * 60,
         params:
             source=config["dataset"]["source"],
-            base_url=config["dataset"]["download"]["base_url"],
+            base_url=(
+                f"--base-url {config['dataset']['download']['base_url']}"
+                if config["dataset"]["download"]["base_url"]
+                else ""
+            ),
+            sha256=" ".join(
+                f"--sha256 {part}={digest}"
+                for part, digest in config["dataset"]["download"]["sha256"].items()
+            ),
             parts=",".join(config["dataset"]["download"]["parts"]),
             cache=config["dataset"]["download"]["cache"],
             processes=",".join(
@@ -63,7 +71,7 @@ else:
                 if jw_process.short in config["dataset"]["processes"]
             ),
         shell:
-            "jetprof download --source {params.source} --base-url {params.base_url}"
+            "jetprof download --source {params.source} {params.base_url} {params.sha256}"
             " --parts {params.parts} --processes {params.processes}"
             " --dest results/dataset --cache {params.cache} > {log} 2>&1"
 
