@@ -15,6 +15,7 @@ workflow.global_resources.setdefault("measure_slot", 1)
 configfile: "config/config.yaml"
 
 
+jw.normalize_cli_flags(config)
 # a wrong key or type stops the run here, before any job, naming the key
 _problems = jw.config_problems(
     config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"

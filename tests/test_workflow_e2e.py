@@ -26,7 +26,8 @@ PLOT_RULES = {"summarize_records", "answer_weights_question", "figures"}
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", CONFIG, *args]
+    # targets and flags first: --configfile takes several values and would swallow a target
+    cmd = [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", CONFIG]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -78,7 +79,11 @@ def test_every_point_has_a_positive_record(study):
         assert rec["throughput_jets_per_s"] == pytest.approx(
             rec["batch_size"] / rec["latency_ms_p50"] * 1000, rel=1e-6
         )
-        assert rec["peak_memory_bytes"] > 0
+        if rec["backend"] == "eager":
+            assert rec["peak_memory_bytes"] > 0
+            assert rec["memory_method"] == "profiler_memory_events"
+        else:  # ONNX Runtime's allocator is not instrumented: said, not faked
+            assert rec["peak_memory_bytes"] is None and rec["memory_method"] == "not_measured"
         assert rec["params"] == 2_143_486
 
 
@@ -165,9 +170,11 @@ def test_interrupted_run_resumes_without_redoing_finished_stages(study):
         time.sleep(0.2)
     assert log.exists(), "the profile job never started"
     time.sleep(1.0)
-    os.killpg(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)  # as hard as a power cut: no clean-up at all
     proc.wait()
-    assert not record.exists() or record.stat().st_size >= 0
+    assert not record.exists()
+    # a killed Snakemake leaves its lock behind: --unlock, then --rerun-incomplete
+    assert snakemake(work, "--unlock", timeout=300).returncode == 0
     resumed = snakemake(work, "--rerun-incomplete", timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     ran = jobs_run(resumed.stdout + resumed.stderr)

@@ -92,3 +92,11 @@ def test_fp16_only_on_gpu(config):
     config["profile"]["backends"] = ["eager-fp16"]
     points = jw.profile_points(config)
     assert points and all(p.device == "cuda:0" for p in points if p.precision == "fp16")
+
+
+@pytest.mark.parametrize(("given", "expected"), [("true", True), ("False", False), (1, True), (True, True)])
+def test_regenerate_flag_from_the_command_line(config, repo_root, given, expected):
+    config["regenerate"] = given
+    jw.normalize_cli_flags(config)
+    assert config["regenerate"] is expected
+    assert jw.config_problems(config, str(repo_root / "workflow/schemas/config.schema.yaml")) == []

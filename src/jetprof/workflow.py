@@ -177,3 +177,12 @@ def weaver_config(config: dict[str, Any]) -> dict[str, Any]:
     out = {k: train[k] for k in WEAVER_KEYS if k in train}
     out["batch_size_test"] = train["predict_batch_size"]
     return out
+
+
+def normalize_cli_flags(config: dict[str, Any]) -> None:
+    """Turn ``--config regenerate=true`` (a string or 1 from the command line) into a bool."""
+    value = config.get("regenerate")
+    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        config["regenerate"] = value.lower() in ("true", "yes", "on", "1")
+    elif isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+        config["regenerate"] = bool(value)
