@@ -159,8 +159,10 @@ def test_interrupted_run_resumes_without_redoing_finished_stages(study):
     work, _ = study
     record = work / "results/profile/ParT_full/trained/cpu/eager-fp32/preal/bs4.json"
     log = work / "results/logs/profile/ParT_full/trained/cpu/eager-fp32/preal/bs4.log"
+    # as if the first run had been cut during this point: record and everything downstream absent
     record.unlink()
     log.unlink(missing_ok=True)
+    (work / "results/summary/points.csv").unlink()
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", CONFIG]
     proc = subprocess.Popen(
         cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
