@@ -13,6 +13,8 @@ rule profile_point:
         "results/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{bs}.json",
     log:
         "results/logs/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{bs}.log",
+    benchmark:
+        "results/benchmarks/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{bs}.tsv"
     conda:
         "../../envs/profile.yaml"
     threads: config["profile"]["threads"]
