@@ -391,42 +391,42 @@ def _top_headroom(ax: Any, data: pd.DataFrame) -> None:
 # figures from the table
 
 
-@_styled
-def latency_vs_batch(table: pd.DataFrame, weights: str | None = None,
-                     particles: str | None = None) -> Plot:
-    """Median forward latency (p5–p95 band) against batch size."""
+def _batch_curve(table: pd.DataFrame, weights: str | None, particles: str | None,
+                 values: Any, ylabel: str, title: str) -> Plot:
+    """One curve per device x backend/precision against batch size, log-log, with a band."""
     rows, weights, particles = main_grid(table, weights, particles)
     fig, axes = _new_figure()
     ax = axes[0][0]
     if rows.empty:
         _no_data(fig, ax, "no profile points in the table")
         return Plot(fig, pd.DataFrame())
-    data = _xy_series_plot(
-        rows, "batch_size",
-        lambda r: (_col(r, "latency_ms_p50"), _col(r, "latency_ms_p5"), _col(r, "latency_ms_p95")),
-        ax=ax)
+    data = _xy_series_plot(rows, "batch_size", values, ax=ax)
     ax.set_yscale("log")
     _log_batch_axis(ax, data)
     _top_headroom(ax, data)
-    ax.set_ylabel("forward latency per batch [ms]")
+    ax.set_ylabel(ylabel)
     ax.legend(loc="upper left", fontsize=12, title=_selection_text(weights, particles),
               title_fontsize=11)
     ax.grid(True, which="major", alpha=0.3)
-    _label(ax, "forward pass, median and p5–p95")
+    _label(ax, title)
     _finish(fig, footer_text(rows))
     return Plot(fig, data)
+
+
+@_styled
+def latency_vs_batch(table: pd.DataFrame, weights: str | None = None,
+                     particles: str | None = None) -> Plot:
+    """Median forward latency (p5–p95 band) against batch size."""
+    return _batch_curve(
+        table, weights, particles,
+        lambda r: (_col(r, "latency_ms_p50"), _col(r, "latency_ms_p5"), _col(r, "latency_ms_p95")),
+        "forward latency per batch [ms]", "forward pass, median and p5–p95")
 
 
 @_styled
 def throughput_vs_batch(table: pd.DataFrame, weights: str | None = None,
                         particles: str | None = None) -> Plot:
     """Jets per second (batch / median latency; band from p95/p5) against batch size."""
-    rows, weights, particles = main_grid(table, weights, particles)
-    fig, axes = _new_figure()
-    ax = axes[0][0]
-    if rows.empty:
-        _no_data(fig, ax, "no profile points in the table")
-        return Plot(fig, pd.DataFrame())
 
     def values(r: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         batch = _col(r, "batch_size")
@@ -435,17 +435,8 @@ def throughput_vs_batch(table: pd.DataFrame, weights: str | None = None,
         central[missing] = (batch * 1e3 / _col(r, "latency_ms_p50"))[missing]
         return central, batch * 1e3 / _col(r, "latency_ms_p95"), batch * 1e3 / _col(r, "latency_ms_p5")
 
-    data = _xy_series_plot(rows, "batch_size", values, ax=ax)
-    ax.set_yscale("log")
-    _log_batch_axis(ax, data)
-    _top_headroom(ax, data)
-    ax.set_ylabel("throughput [jets/s]")
-    ax.legend(loc="upper left", fontsize=12, title=_selection_text(weights, particles),
-              title_fontsize=11)
-    ax.grid(True, which="major", alpha=0.3)
-    _label(ax, "forward pass, from median latency")
-    _finish(fig, footer_text(rows))
-    return Plot(fig, data)
+    return _batch_curve(table, weights, particles, values, "throughput [jets/s]",
+                        "forward pass, from median latency")
 
 
 @_styled
