@@ -20,26 +20,11 @@ from jetprof.validate import histograms, load_data_config, needs_of, plot_featur
 REPO = Path(__file__).resolve().parents[1]
 FULL = REPO / "workflow" / "weaver" / "JetClass_full.yaml"
 
-PART_FLOAT = [
-    "px",
-    "py",
-    "pz",
-    "energy",
-    "deta",
-    "dphi",
-    "d0val",
-    "d0err",
-    "dzval",
-    "dzerr",
-    "charge",
-]
-PART_INT = ["isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon"]
-JET = ["pt", "eta", "phi", "energy", "nparticles", "sdmass", "tau1", "tau2", "tau3", "tau4"]
-# JetClass's label dtypes are mixed (label_QCD float, label_H* bool, the rest int32)
-LABEL_DTYPES = {
-    lab: (np.float32 if lab == "label_QCD" else np.bool_ if lab.startswith("label_H") else np.int32)
-    for lab in jetclass.LABELS
-}
+# the JetClass branch table; the flags are written as int here (any numeric type is usable)
+PART_INT = [f for f in jetclass.PARTICLE_FEATURES if f.startswith("is")]
+PART_FLOAT = [f for f in jetclass.PARTICLE_FEATURES if not f.startswith("is")]
+JET = [f.removeprefix("jet_") for f in jetclass.JET_FEATURES]
+LABEL_DTYPES = {lab: np.dtype(dt).type for lab, dt in jetclass.LABEL_DTYPES.items()}
 
 
 def make_jetclass_file(
