@@ -47,6 +47,7 @@ from jetprof.summarize import (  # noqa: E402
     BACKEND_ORDER,
     PRECISION_ORDER,
     WEIGHTS_ORDER,
+    device_hardware,
     load_records,
     write_atomic,
 )
@@ -257,12 +258,8 @@ def footer_text(table: pd.DataFrame) -> str:
         return ""
     parts = []
     for device, group in table.groupby("device", sort=True):
-        first = group.iloc[0]
-        hardware = first.get("env_gpu_name") if str(device) != "cpu" else None
-        if not isinstance(hardware, str) or not hardware:
-            hardware = first.get("env_cpu_model")
-        text = f"{device}: {hardware}" if isinstance(hardware, str) and hardware else str(device)
-        parts.append(text)
+        hardware = device_hardware(device, group)
+        parts.append(f"{device}: {hardware}" if hardware else str(device))
     extra = []
     torch_versions = sorted({str(v) for v in table.get("env_torch", pd.Series()).dropna()})
     if torch_versions:

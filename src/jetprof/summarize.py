@@ -263,6 +263,15 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def device_hardware(device: object, group: pd.DataFrame) -> str | None:
+    """The GPU name of a GPU device's rows, else the CPU model (None if unknown)."""
+    first = group.iloc[0]
+    hardware = first.get("env_gpu_name") if str(device) != "cpu" else None
+    if not isinstance(hardware, str) or not hardware:
+        hardware = first.get("env_cpu_model")
+    return hardware if isinstance(hardware, str) and hardware else None
+
+
 def environment_summary(table: pd.DataFrame) -> str:
     """One line per device: CPU/GPU model, torch version and threads."""
     if table.empty:
@@ -270,12 +279,10 @@ def environment_summary(table: pd.DataFrame) -> str:
     parts = []
     for device, group in table.groupby("device", sort=True):
         first = group.iloc[0]
-        hardware = first.get("env_gpu_name") if str(device) != "cpu" else None
-        if not isinstance(hardware, str) or not hardware:
-            hardware = first.get("env_cpu_model")
+        hardware = device_hardware(device, group)
         torch_version = first.get("env_torch")
         threads = first.get("env_threads")
-        text = f"{device}: {hardware if isinstance(hardware, str) else 'unknown hardware'}"
+        text = f"{device}: {hardware or 'unknown hardware'}"
         if isinstance(torch_version, str):
             text += f", torch {torch_version}"
         if threads is not None and not (isinstance(threads, float) and math.isnan(threads)):
