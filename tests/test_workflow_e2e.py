@@ -118,8 +118,12 @@ def test_evaluation_and_export(study):
 
 
 def test_figures_are_real_pngs(study):
+    from jetprof.workflow import FIGURES
+
     work, _ = study
-    for png in (work / "results/figures").glob("*.png"):
+    pngs = sorted((work / "results/figures").glob("*.png"))
+    assert sorted(p.stem for p in pngs) == sorted(FIGURES)
+    for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert png.stat().st_size > 10_000, png
 
