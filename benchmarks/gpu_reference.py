@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.dry:
         sizes, mult_bs, mult_p, precisions, oom_bs = [1, 2], 2, [8], ["fp32", "bf16"], None
-        common = ["--repeats", "3", "--warmup", "6"]
+        common = ["--repeats", "3", "--warmup", "1"]
     else:
         sizes, mult_bs, mult_p, precisions = [1, 4, 16, 64, 256, 1024, 4096, 16384], 256, [8, 16, 32, 64], \
             ["fp32", "bf16", "fp16"]
         oom_bs = None  # 16384 at the end of the size list is the real OOM probe
-        common = ["--repeats", "20", "--warmup", "10"]
+        common = ["--repeats", "20", "--warmup", "5"]
     if args.device == "cpu":
         precisions = [x for x in precisions if x != "fp16"]
 

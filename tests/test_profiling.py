@@ -50,7 +50,7 @@ def _warm(model, xs, n=6):
 
 def _point(tmp_path: Path, **kw) -> Point:
     base = dict(device="cpu", batch_size=2, weights="random", backend="eager", precision="fp32",
-                particles=32, out_dir=str(tmp_path), repeats=3, warmup=6, profiler_pass=False,
+                particles=32, out_dir=str(tmp_path), repeats=3, warmup=1, profiler_pass=False,
                 network_config=str(Path("workflow/weaver/ParT.py").resolve()),
                 data_config=str(Path("workflow/weaver/JetClass_full.yaml").resolve()))
     base.update(kw)
@@ -101,6 +101,8 @@ def test_record_of_one_point(tmp_path):
         on_disk["flops_per_jet"] * on_disk["throughput_jets_per_s"])
     assert on_disk["memory_method"] == "profiler_memory_events" and on_disk["peak_memory_bytes"] > 0
     assert on_disk["wall_over_cpu"] > 0 and on_disk["env"]["threads"] == 1
+    # ParT's trimmer leaves 5 calls untrimmed: they run first, then the 1 configured warm-up call
+    assert on_disk["model_warmup_calls"] == 5 and on_disk["warmup_calls"] == 6
     assert "at::get_num_threads() : 1" in on_disk["env"]["parallel_info"]
     assert on_disk["env"]["weaver"] == "0.5.3" and on_disk["env"]["cpu_model"]
     # the separate profiler pass: per-op table and a gzipped Chrome trace
@@ -202,7 +204,7 @@ BAD_INPUTS = [
     (["--weights", "trained"], "--checkpoint"),
     (["--particles", "real"], "--data"),
     (["--particles", "real", "--data", "/nonexistent/*.root"], "no data files"),
-    (["--warmup", "5"], "at least 6"),
+    (["--warmup", "0"], "at least 1"),
     (["--weights", "trained", "--checkpoint", "/nonexistent/x.pt"], "checkpoint not found"),
     (["--weights", "trained", "--checkpoint", "BAD"], "does not fit the model"),
     (["--particles", "300"], "between 1 and 128"),

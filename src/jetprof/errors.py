@@ -10,3 +10,12 @@ class JetprofError(Exception):
     non-zero instead of showing a traceback. Messages name the file and, where
     there is one, the branch, key or value at fault.
     """
+
+
+class BadInputError(JetprofError):
+    """Input that no point of a sweep could be measured with (a checkpoint that does
+    not fit the model, an unusable network or data config).
+
+    Found by the first measuring process; the sweep stops with the one-line
+    message instead of writing an ``error`` record for every point.
+    """

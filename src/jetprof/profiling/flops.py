@@ -35,6 +35,11 @@ def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args: Any, out_shape=N
 
 def count_flops(model: Any, inputs: list[Any]) -> int:
     """Total FLOPs of ``model(*inputs)`` (one forward, fp32, no autocast)."""
+    return count_flops_and_output(model, inputs)[0]
+
+
+def count_flops_and_output(model: Any, inputs: list[Any]) -> tuple[int, Any]:
+    """(total FLOPs, output) of one fp32 forward ``model(*inputs)``."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -45,7 +50,7 @@ def count_flops(model: Any, inputs: list[Any]) -> int:
         model.requires_grad_(False)
         counter = FlopCounterMode(display=False, custom_mapping=custom)
         with torch.inference_mode(), counter:
-            model(*inputs)
-        return int(counter.get_total_flops())
+            out = model(*inputs)
+        return int(counter.get_total_flops()), out
     finally:
         torch.backends.mha.set_fastpath_enabled(was_fastpath)

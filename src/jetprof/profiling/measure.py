@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jetprof.errors import JetprofError
+from jetprof.errors import BadInputError, JetprofError
 from jetprof.profiling.point import Point
 from jetprof.profiling.record import atomic_write_text, blank_record, write_record
 
@@ -66,6 +66,8 @@ def measure_point(point: Point) -> dict[str, Any]:
     try:
         _measure_into(rec, point)
         rec["status"], rec["error"] = "ok", None
+    except BadInputError:
+        raise  # no record: the sweep stops with this one line (see child.measure_here)
     except JetprofError as exc:
         failure = ("error", str(exc))
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
@@ -93,7 +95,7 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
 
     from jetprof.model import build_model, load_weights
     from jetprof.profiling import backends, inputs, memory
-    from jetprof.profiling.flops import FLOPS_METHOD, count_flops
+    from jetprof.profiling.flops import FLOPS_METHOD, count_flops_and_output
 
     torch.set_num_threads(point.threads)
     try:
@@ -104,15 +106,22 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
     fault = _fault(point)
     if fault == "crash":
         os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "hang":
+        time.sleep(3600)
 
     torch.manual_seed(point.seed)
     np.random.seed(point.seed)
     onnx = point.backend == "onnxruntime"
-    built = build_model(point.network_config, point.data_config, for_inference=onnx)
-    if point.checkpoint:
-        rec["checkpoint"] = load_weights(built, point.checkpoint)
+    try:
+        built = build_model(point.network_config, point.data_config, for_inference=onnx)
+        if point.checkpoint:
+            rec["checkpoint"] = load_weights(built, point.checkpoint)
+    except JetprofError as exc:  # every point would fail the same way: stop the sweep
+        raise BadInputError(str(exc)) from None
     model = built.model.eval().requires_grad_(False)
     rec["params"] = built.num_params
+    rec["process"] = point.process
+    clear_outputs(point)  # the model is good: this point's old files go now
 
     if point.particles == "real":
         batch = inputs.real_batch(point.data, built.data_config, point.batch_size)
@@ -132,8 +141,8 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
         if onnx:
             backends.check_ort_device(device)
             cpu_tensors = [torch.from_numpy(batch.arrays[n]) for n in names]
-            onnx_path = os.path.join(workdir, "model.onnx")
-            backends.export_onnx(model, built.model_info, cpu_tensors, onnx_path)
+            onnx_path, exported = _onnx_file(point, model, built.model_info, cpu_tensors, workdir)
+            rec["onnx"] = {"exported_by_this_point": exported}
             forward = backends.OrtRunner(onnx_path, device, point.threads, batch.arrays)
             flops_model, flops_inputs = model, cpu_tensors
         else:
@@ -149,10 +158,15 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
             if type(mod).__name__ == "SequenceTrimmer":
                 mod.register_forward_hook(lambda _m, _i, out: seen.append(int(out[0].shape[-1])))
 
-        # 1. warm-up
-        for _ in range(point.warmup):
+        # 1. warm-up: the model's own warm-up calls (ParT's SequenceTrimmer does not
+        # trim its first 5), then point.warmup calls in the steady state
+        model_warmup = model_warmup_calls(model)
+        rec["model_warmup_calls"] = model_warmup
+        rec["warmup_calls"] = model_warmup + point.warmup
+        for _ in range(rec["warmup_calls"]):
             out = forward()
         backends.synchronize(device)
+        warm_out = out if onnx else None  # kept to check ONNX Runtime against eager below
         del out
         rec["particles_padded"] = seen[-1] if seen else length
 
@@ -189,7 +203,14 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
         idx = _flops_subset(batch.n_particles)
         sub = [x.index_select(0, torch.as_tensor(idx, device=x.device)) for x in flops_inputs]
         n_seen = len(seen)
-        total = count_flops(flops_model, sub)
+        total, sub_out = count_flops_and_output(flops_model, sub)
+        if onnx:
+            diff = float(np.max(np.abs(np.asarray(warm_out[0])[idx] - sub_out.float().cpu().numpy())))
+            rec["onnx"]["max_abs_diff_vs_eager"] = diff
+            if not diff <= ONNX_TOLERANCE:
+                raise JetprofError(f"ONNX Runtime's output differs from eager by {diff:.3g} "
+                                   f"(> {ONNX_TOLERANCE}): the exported model is not the measured one")
+        del warm_out, sub_out
         flops_len = seen[-1] if len(seen) > n_seen else (rec["particles_padded"] if not onnx else length)
         rec["flops_per_jet"] = total / len(idx)
         rec["flops_counted_jets"] = len(idx)
@@ -205,6 +226,63 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
 
 
 FLOPS_JETS = 64
+# ONNX Runtime vs eager on the same jets: max |Δ| of the softmax outputs (fp32: ~1e-6)
+ONNX_TOLERANCE = 1e-4
+
+
+def model_warmup_calls(model: Any) -> int:
+    """Calls before the model reaches its steady state: the untrimmed warm-up calls
+    still left to an enabled SequenceTrimmer (weaver's ``warmup_steps``, 5 for ParT),
+    0 for models without one and for the exported (``for_inference``) graph."""
+    left = 0
+    for mod in model.modules():
+        if type(mod).__name__ == "SequenceTrimmer" and getattr(mod, "enabled", False):
+            done = int(mod._counter.item()) if hasattr(mod, "_counter") else 0
+            left = max(left, int(getattr(mod, "warmup_steps", 0)) - done)
+    return left
+
+
+def clear_outputs(point: Point) -> None:
+    """Remove this point's record, per-op table and trace from an earlier run."""
+    stem = f"bs{point.batch_size}"
+    for old in (f"{stem}.json", f"{stem}.ops.csv", f"{stem}.trace.json.gz"):
+        (Path(point.out_dir) / old).unlink(missing_ok=True)
+
+
+def _onnx_file(point: Point, model: Any, model_info: dict[str, Any], tensors: list[Any],
+               workdir: str) -> tuple[str, bool]:
+    """The ONNX export of ``model``: (path, exported by this call).
+
+    Every point of one sweep builds the same weights (same seed or checkpoint), so
+    the first ONNX Runtime point exports into the sweep's ``cache_dir`` and the
+    others reuse that file. The graph has dynamic batch and particle axes; every
+    point checks its outputs against eager on its own jets.
+    """
+    import torch
+
+    from jetprof.profiling import backends
+
+    # traced on two jets: an export traced on one jet hard-codes a batch of 1 in a reshape
+    example = [t[:2] if t.shape[0] >= 2 else torch.cat([t, t]) for t in tensors]
+    if not point.cache_dir:
+        path = os.path.join(workdir, "model.onnx")
+        backends.export_onnx(model, model_info, example, path)
+        return path, True
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps([point.weights, point.checkpoint, point.seed, point.network_config,
+                                     point.data_config]).encode()).hexdigest()[:16]
+    cached = Path(point.cache_dir) / f"{key}.onnx"
+    if cached.is_file():
+        return str(cached), False
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    try:
+        backends.export_onnx(model, model_info, example, str(tmp))
+        os.replace(tmp, cached)  # whole files only: a child killed mid-export leaves no cache entry
+    finally:
+        tmp.unlink(missing_ok=True)
+    return str(cached), True
 
 
 def _flops_subset(n_particles: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ class Point:
     checkpoint: str | None = None
     data: list[str] = field(default_factory=list)
     threads: int = 1
-    warmup: int = 6
+    warmup: int = 1
     repeats: int = 20
     min_time_s: float = 0.0
     profiler_pass: bool = True
@@ -40,6 +40,10 @@ class Point:
     data_config: str = ""
     seed: int = 0
     config_hash: str | None = None
+    # a folder the points of one sweep share (the ONNX export of their common weights)
+    cache_dir: str | None = None
+    # how the measuring process was made: "fork" (from the sweep's warm parent) or "spawn"
+    process: str = "spawn"
 
     @property
     def record_path(self) -> Path:
