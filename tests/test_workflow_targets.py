@@ -73,6 +73,34 @@ def test_profile_points_cover_the_grid_once(config):
     assert "results/profile/ParT_full/trained/cpu/onnxruntime-fp32/p64/bs8.json" in records
 
 
+def test_profile_series_are_products_that_cover_every_point_once(config):
+    series = jw.profile_series(config)
+    records = [r for s in series for r in s.records]
+    assert sorted(records) == sorted(jw.profile_records(config))  # each point in exactly one series
+    assert len({s.rule_name for s in series}) == len(series)
+    for s in series:
+        assert len(s.records) == len(s.particles) * len(s.batch_sizes)
+        assert s.rule_name.isidentifier()
+        assert all(r.startswith(s.out_pattern.split("{particles}")[0]) for r in s.records)
+    # the default study: 20 points in 6 calls (real-jet batch curves and multiplicity curves)
+    assert len(records) == 20 and len(series) == 6
+    mult = next(s for s in series if s.rule_name == "profile_trained_cpu_eager_fp32_p16_32_64_128")
+    assert mult.batch_sizes == (8,)
+
+
+def test_profile_series_merge_a_particle_count_shared_by_grid_and_curve(config):
+    # 128 particles in the main grid (bs 1, 8, 32) and on the multiplicity curve (bs 8):
+    # its points join the grid's series, once
+    config["profile"]["particles"] = ["real", 128]
+    series = jw.profile_series(config)
+    records = [r for s in series for r in s.records]
+    assert len(records) == len(set(records)) == len(jw.profile_records(config))
+    grid = next(s for s in series if s.weights == "trained" and s.backend == "eager" and "real" in s.particles)
+    assert grid.particles == ("real", "128") and grid.batch_sizes == (1, 8, 32)
+    curve = next(s for s in series if s.weights == "trained" and s.backend == "eager" and "16" in s.particles)
+    assert curve.particles == ("16", "32", "64")
+
+
 def test_pretrained_points_only_when_enabled(config):
     config["profile"]["weights"] = ["random", "pretrained"]
     assert not any(p.weights == "pretrained" for p in jw.profile_points(config))

@@ -112,6 +112,76 @@ def profile_records(config: dict[str, Any]) -> list[str]:
     return [p.record for p in profile_points(config)]
 
 
+@dataclass(frozen=True)
+class Series:
+    """Points measured by one ``jetprof profile`` call (one Snakemake job).
+
+    Same model, weights, device, backend and precision, and the product of
+    ``particles`` and ``batch_sizes``: the call imports torch and weaver once and
+    forks a fresh process per point (on CPU).
+    """
+
+    model: str
+    weights: str
+    device: str
+    backend: str
+    precision: str
+    particles: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+
+    @property
+    def folder(self) -> str:
+        return f"{self.model}/{self.weights}/{self.device}/{self.backend}-{self.precision}"
+
+    @property
+    def tag(self) -> str:
+        """``p16_32_64`` / ``preal``: the particle counts, for the rule, log and benchmark names."""
+        return "p" + "_".join(self.particles)
+
+    @property
+    def rule_name(self) -> str:
+        parts = (self.weights, self.device.replace(":", ""), self.backend, self.precision, self.tag)
+        return "profile_" + "_".join(parts)
+
+    @property
+    def points(self) -> list[Point]:
+        return [Point(self.model, self.weights, self.device, self.backend, self.precision, n, bs)
+                for n in self.particles for bs in self.batch_sizes]
+
+    @property
+    def records(self) -> list[str]:
+        return [p.record for p in self.points]
+
+    @property
+    def out_pattern(self) -> str:
+        """``--out`` of the call: the record folder with a ``{particles}`` placeholder."""
+        return f"{RESULTS}/profile/{self.folder}/p{{particles}}"
+
+
+def profile_series(config: dict[str, Any]) -> list[Series]:
+    """The study's points grouped into as few products (particles × batch sizes) as they allow.
+
+    Points that share model, weights, device, backend and precision are grouped by
+    particle count; particle counts with the same set of batch sizes form one
+    series. The default study's 20 points make 6 series. Every point lands in
+    exactly one series.
+    """
+    groups: dict[tuple[str, ...], dict[str, list[int]]] = {}
+    for pt in profile_points(config):
+        key = (pt.model, pt.weights, pt.device, pt.backend, pt.precision)
+        sizes = groups.setdefault(key, {}).setdefault(pt.particles, [])
+        if pt.batch_size not in sizes:
+            sizes.append(pt.batch_size)
+    series: list[Series] = []
+    for key, by_particles in groups.items():
+        by_sizes: dict[tuple[int, ...], list[str]] = {}
+        for particles, sizes in by_particles.items():
+            by_sizes.setdefault(tuple(sorted(sizes)), []).append(particles)
+        for sizes, particles in by_sizes.items():
+            series.append(Series(*key, particles=tuple(particles), batch_sizes=sizes))
+    return series
+
+
 def profile_devices(config: dict[str, Any]) -> list[str]:
     return list(config["profile"]["devices"])
 

@@ -42,6 +42,21 @@ def get_checkpoint(wildcards):
     return []
 
 
+def series_checkpoint(series):
+    """The checkpoint a profile series loads ([] for random weights)."""
+    return get_checkpoint(series)
+
+
+def series_checkpoint_flag(series):
+    path = series_checkpoint(series)
+    return f"--checkpoint {path}" if path else ""
+
+
+def series_real_data(series):
+    """Series on real jets need the validated dataset."""
+    return ["results/validate/report.json"] if "real" in series.particles else []
+
+
 def get_real_data(wildcards):
     """Points on real jets need the validated dataset."""
     return ["results/validate/report.json"] if wildcards.particles == "real" else []

@@ -1,6 +1,71 @@
 # Stage 6: one isolated measurement per grid point, one record each.
-# Each job measures in a fresh child process; `measure_slot` (see the Snakefile)
-# keeps measurements from sharing the CPU with each other or with training.
+# `measure_slot` (see the Snakefile) keeps measurements from sharing the CPU with
+# each other or with training.
+#
+# The study's points run as series (jw.profile_series): one job per product of
+# particle counts x batch sizes with the same weights, device, backend and
+# precision. A series' `jetprof profile` imports torch and weaver once and makes
+# a fresh process per point (forked on CPU), so a point costs its measurement,
+# not seconds of imports. These rules have no wildcards, so Snakemake prefers
+# them over `profile_point`, which measures any other single point asked for by
+# its path (e.g. `snakemake results/profile/ParT_full/random/cpu/eager-fp32/p64/bs4.json`).
+
+for _series in jw.profile_series(config):
+
+    rule:
+        name:
+            _series.rule_name
+        input:
+            checkpoint=series_checkpoint(_series),
+            data=series_real_data(_series),
+            data_config=config["weaver"]["data_config"],
+            network_config=config["weaver"]["network_config"],
+        output:
+            _series.records,
+        log:
+            f"results/logs/profile/{_series.folder}/{_series.tag}.log",
+        benchmark:
+            f"results/benchmarks/profile/{_series.folder}/{_series.tag}.tsv"
+        conda:
+            "../../envs/profile.yaml"
+        threads: config["profile"]["threads"]
+        resources:
+            gpu=1 if _series.device.startswith("cuda") else 0,
+            measure_slot=1,
+            mem_mb=8000,
+            runtime=max(30, 10 * len(_series.records)),
+        params:
+            checkpoint=series_checkpoint_flag(_series),
+            data=(
+                f"--data '{jw.split_glob('val')}'"
+                if "real" in _series.particles
+                else ""
+            ),
+            particles=",".join(_series.particles),
+            batch_sizes=",".join(str(bs) for bs in _series.batch_sizes),
+            # a function: Snakemake would read {particles} in a plain string as a wildcard
+            out=lambda wildcards, pattern=_series.out_pattern: pattern,
+            point=dict(
+                model=_series.model,
+                weights=_series.weights,
+                device=_series.device,
+                backend=_series.backend,
+                precision=_series.precision,
+            ),
+            prof=config["profile"],
+            profiler_pass=(
+                "" if config["profile"]["profiler_pass"] else "--no-profiler-pass"
+            ),
+            config_hash=CONFIG_HASH,
+        shell:
+            "jetprof profile --device {params.point[device]} --weights {params.point[weights]}"
+            " {params.checkpoint} --backend {params.point[backend]}"
+            " --precision {params.point[precision]} --particles {params.particles}"
+            " --batch-sizes {params.batch_sizes} {params.data} --threads {threads}"
+            " --warmup {params.prof[warmup]} --repeats {params.prof[repeats]}"
+            " {params.profiler_pass} --model-name {params.point[model]}"
+            " --network-config {input.network_config} --data-config {input.data_config}"
+            " --config-hash {params.config_hash} --out '{params.out}' > {log} 2>&1"
 
 
 rule profile_point:
