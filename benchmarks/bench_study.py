@@ -52,6 +52,11 @@ def main() -> int:
         rows.append((str(tsv.relative_to(bench)), float(rec["s"]), rec.get("max_rss", "")))
     total_gen = sum(s for name, s, _ in rows if name.startswith("generate_dataset/"))
     print(f"  generate_dataset (all files, summed job time): {total_gen:.0f} s")
+    # the profile grid: its jobs hold the one measure_slot, so they run one after another
+    grid = [s for name, s, _ in rows if name.startswith("profile/") and "/peak/" not in name]
+    n_points = len(list((clone / "results" / "profile").glob("*/*/*/*/*/bs*.json")))
+    print(f"  profile grid: {n_points} points in {len(grid)} jobs, {sum(grid):.0f} s summed job time "
+          f"(target < 180 s)")
     for name, s, rss in rows:
         if not name.startswith("generate_dataset/"):
             print(f"  {name:<40} {s:8.1f} s   max RSS {rss} MB")
