@@ -82,9 +82,25 @@ def test_every_point_has_a_positive_record(study):
         if rec["backend"] == "eager":
             assert rec["peak_memory_bytes"] > 0
             assert rec["memory_method"] == "profiler_memory_events"
+            assert rec["warmup_calls"] == rec["model_warmup_calls"] + 1 == 6
         else:  # ONNX Runtime's allocator is not instrumented: said, not faked
             assert rec["peak_memory_bytes"] is None and rec["memory_method"] == "not_measured"
+            assert rec["onnx"]["max_abs_diff_vs_eager"] < 1e-4
         assert rec["params"] == 2_143_486
+        assert rec["process"] == "fork"  # CPU points: forked from their series' warm parent
+
+
+def test_the_study_runs_as_series_and_single_points_still_on_demand(study):
+    work, log = study
+    ran = jobs_run(log)
+    series = {r: n for r, n in ran.items() if r.startswith("profile_") and r != "profile_point"}
+    # test config: random/trained x eager/onnxruntime on real jets, plus the trained eager curve
+    assert len(series) == 5 and set(series.values()) == {1}, ran
+    assert "profile_point" not in ran
+    # a point outside the config is still one path away, through the per-point rule
+    dry = snakemake(work, "-n", "results/profile/ParT_full/random/cpu/eager-fp32/p64/bs4.json", timeout=300)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert jobs_run(dry.stdout + dry.stderr) == {"profile_point": 1}
 
 
 def test_checkpoint_loads_into_the_model(study):
@@ -162,7 +178,7 @@ def test_interrupted_run_resumes_without_redoing_finished_stages(study):
 
     work, _ = study
     record = work / "results/profile/ParT_full/trained/cpu/eager-fp32/preal/bs4.json"
-    log = work / "results/logs/profile/ParT_full/trained/cpu/eager-fp32/preal/bs4.log"
+    log = work / "results/logs/profile/ParT_full/trained/cpu/eager-fp32/preal.log"
     # as if the first run had been cut during this point: record and everything downstream absent
     record.unlink()
     log.unlink(missing_ok=True)
@@ -184,7 +200,7 @@ def test_interrupted_run_resumes_without_redoing_finished_stages(study):
     resumed = snakemake(work, "--rerun-incomplete", timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     ran = jobs_run(resumed.stdout + resumed.stderr)
-    assert "profile_point" in ran, ran
+    assert "profile_trained_cpu_eager_fp32_preal" in ran, ran
     upstream = {"generate_dataset", "write_manifest", "validate_dataset", "train_model", "predict_test"}
     assert not upstream & set(ran), ran
     assert json.loads(record.read_text())["status"] == "ok"

@@ -123,9 +123,9 @@ def _md(card: dict[str, Any]) -> str:
         f"- Parameters: {card['params']:,}",
         f"- FLOPs per jet: {card['flops_per_jet'] / 1e6:.1f} MFLOP at {card['flops_particles']} particles "
         f"({card['flops_method']}; elementwise ops not counted)",
-        f"- Inputs: " + ", ".join(f"`{n}` {card['input_shapes'][n]}" for n in card["onnx_inputs"]),
-        f"- Outputs: " + ", ".join(f"`{n}`" for n in card["output_names"]),
-        f"- Dynamic axes: " + "; ".join(f"`{k}`: {v}" for k, v in card["dynamic_axes"].items()),
+        "- Inputs: " + ", ".join(f"`{n}` {card['input_shapes'][n]}" for n in card["onnx_inputs"]),
+        "- Outputs: " + ", ".join(f"`{n}`" for n in card["output_names"]),
+        "- Dynamic axes: " + "; ".join(f"`{k}`: {v}" for k, v in card["dynamic_axes"].items()),
         f"- ONNX opset {card['opset']}, exported with torch.onnx.export(dynamo=False)",
         f"- Parity vs eager PyTorch on {p['jets']} real jets (padded and trimmed): max |Δ softmax| = "
         f"{p['max_abs_diff_softmax']:.2e} (tolerance {p['tolerance']:.0e}): {'passed' if p['passed'] else 'FAILED'}",

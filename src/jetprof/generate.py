@@ -462,7 +462,7 @@ class Generator:
         chosen: list[tuple[int, np.ndarray, tuple[float, float, float, float], bool]] = []
         for iev in range(len(particles)):
             jpx, jpy = np.asarray(jets.px[iev]), np.asarray(jets.py[iev])
-            jpz, je = np.asarray(jets.pz[iev]), np.asarray(jets.E[iev])
+            jpz = np.asarray(jets.pz[iev])
             jpt = np.hypot(jpx, jpy)
             jeta = np.arcsinh(jpz / np.maximum(jpt, 1e-9))
             jphi = np.arctan2(jpy, jpx)

@@ -240,7 +240,6 @@ def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> Fi
     Returns:
         The result; ``problems`` lists one line per problem.
     """
-    import awkward as ak
     import uproot
 
     res = FileResult(str(path))

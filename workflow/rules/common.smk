@@ -42,6 +42,11 @@ def get_checkpoint(wildcards):
     return []
 
 
+def gpu_model(device):
+    """The `gpu_model` resource of a measuring job: profile.gpu_model on cuda, else none."""
+    return config["profile"].get("gpu_model", "") if device.startswith("cuda") else ""
+
+
 def series_checkpoint(series):
     """The checkpoint a profile series loads ([] for random weights)."""
     return get_checkpoint(series)

@@ -31,6 +31,7 @@ for _series in jw.profile_series(config):
         threads: config["profile"]["threads"]
         resources:
             gpu=1 if _series.device.startswith("cuda") else 0,
+            gpu_model=gpu_model(_series.device),
             measure_slot=1,
             mem_mb=8000,
             runtime=max(30, 10 * len(_series.records)),
@@ -85,6 +86,7 @@ rule profile_point:
     threads: config["profile"]["threads"]
     resources:
         gpu=lambda wc: 1 if wc.device.startswith("cuda") else 0,
+        gpu_model=lambda wc: gpu_model(wc.device),
         measure_slot=1,
         mem_mb=8000,
         runtime=30,
@@ -121,6 +123,7 @@ rule measure_peak:
     threads: config["profile"]["threads"]
     resources:
         gpu=lambda wc: 1 if wc.device.startswith("cuda") else 0,
+        gpu_model=lambda wc: gpu_model(wc.device),
         measure_slot=1,
         runtime=10,
     shell:
