@@ -169,6 +169,21 @@ def test_onnxruntime_matches_eager_and_runs_as_a_point(tmp_path):
     assert any(op["name"] in ("MatMul", "Gemm", "FusedMatMul") for op in rec["top_ops"])
 
 
+def test_onnxruntime_output_that_differs_from_eager_fails_the_point(tmp_path, monkeypatch):
+    from jetprof.profiling import backends
+
+    real_call = backends.OrtRunner.__call__
+
+    def off_by_a_bit(self):
+        out = real_call(self)
+        return [out[0] + 1e-3] + list(out[1:])
+
+    monkeypatch.setattr(backends.OrtRunner, "__call__", off_by_a_bit)
+    rec = measure_point(_point(tmp_path, backend="onnxruntime"))
+    assert rec["status"] == "error" and "differs from eager by 0.001" in rec["error"]
+    assert rec["onnx"]["max_abs_diff_vs_eager"] == pytest.approx(1e-3, rel=1e-3)
+
+
 def test_oom_is_recorded_not_raised(tmp_path, monkeypatch):
     # test hook: raise torch.OutOfMemoryError in the first timed call (exercises the handling only)
     monkeypatch.setenv("JETPROF_TEST_FAULT", "oom@2")

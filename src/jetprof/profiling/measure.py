@@ -207,9 +207,10 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
         if onnx:
             diff = float(np.max(np.abs(np.asarray(warm_out[0])[idx] - sub_out.float().cpu().numpy())))
             rec["onnx"]["max_abs_diff_vs_eager"] = diff
-            if not diff <= ONNX_TOLERANCE:
+            tolerance = ONNX_TOLERANCE.get(device.type, 1e-4)
+            if not diff <= tolerance:
                 raise JetprofError(f"ONNX Runtime's output differs from eager by {diff:.3g} "
-                                   f"(> {ONNX_TOLERANCE}): the exported model is not the measured one")
+                                   f"(> {tolerance}): the exported model is not the measured one")
         del warm_out, sub_out
         flops_len = seen[-1] if len(seen) > n_seen else (rec["particles_padded"] if not onnx else length)
         rec["flops_per_jet"] = total / len(idx)
@@ -226,8 +227,10 @@ def _measure_into(rec: dict[str, Any], point: Point) -> None:
 
 
 FLOPS_JETS = 64
-# ONNX Runtime vs eager on the same jets: max |Δ| of the softmax outputs (fp32: ~1e-6)
-ONNX_TOLERANCE = 1e-4
+# ONNX Runtime vs eager (fp32, CPU) on the same jets: max |Δ| of the softmax outputs.
+# CPU provider: ~1e-7 measured; CUDA provider: its matmuls may run in TF32 (10-bit
+# mantissa), so a looser bound there
+ONNX_TOLERANCE = {"cpu": 1e-4, "cuda": 1e-2}
 
 
 def model_warmup_calls(model: Any) -> int:
