@@ -259,3 +259,22 @@ def test_flops_subset_keeps_the_longest_jet():
     idx = _flops_subset(n)
     assert len(idx) == FLOPS_JETS and 150 in idx and n[idx].max() == 90
     assert list(_flops_subset(np.array([3, 5]))) == [0, 1]
+
+
+def test_process_mode_forks_only_cpu_points_from_a_torch_free_parent():
+    import subprocess
+    import sys
+
+    from jetprof.profiling.cli import process_mode
+
+    # this test process has imported torch: it could no longer pin threads before it
+    assert process_mode("auto", "cpu") == "spawn"
+    assert process_mode("spawn", "cpu") == "spawn"
+    assert process_mode("auto", "cuda:0") == "spawn"  # a forked child must never inherit CUDA state
+    with pytest.raises(JetprofError, match="already imported"):
+        process_mode("fork", "cpu")
+    with pytest.raises(JetprofError, match="only CPU points"):
+        process_mode("fork", "cuda:0")
+    code = "from jetprof.profiling.cli import process_mode; print(process_mode('auto', 'cpu'))"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert fresh.stdout.strip() == "fork"
