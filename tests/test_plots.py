@@ -325,3 +325,51 @@ def test_captions_render_like_snakemake(caption: str) -> None:
         assert f"{profile['repeats']} timed calls" in html
     if caption == "latency_vs_multiplicity.rst":
         assert ", ".join(str(n) for n in profile["multiplicity"]["particles"]) in html
+
+
+def test_models_figure_compares_models_and_one_model_figures_do_not_mix_them(tmp_path: Path) -> None:
+    root = tmp_path / "profile"
+    records = write_study(root, oom_at=None)
+    extra = []
+    for backend in ("eager", "onnxruntime"):
+        for batch in (1, 8, 32, 64):
+            rec = make_record(weights="random", backend=backend, batch_size=batch, seed=11)
+            rec["model"] = "ParT_kin"
+            rec["latency_ms_p50"] *= 0.9  # a distinct value to find
+            extra.append(rec)
+    for rec in extra:
+        path = record_path(root, rec)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+    summarize([root], tmp_path / "points.csv")
+    table = plots.load_table(tmp_path / "points.csv")
+
+    plot = plots.models_comparison(table)
+    data = plot.data
+    assert set(data.model) == {"ParT_full", "ParT_kin"} and len(data) == 16
+    for rec in extra:
+        row = data[(data.model == "ParT_kin") & (data.backend == rec["backend"]) & (data.x == rec["batch_size"])]
+        assert row.y.iloc[0] == pytest.approx(rec["latency_ms_p50"])
+    labels = {line.get_label() for line in plot.figure.axes[0].lines}
+    assert "ParT_kin · cpu · eager fp32" in labels and "ParT_full · cpu · onnxruntime fp32" in labels
+    # the trained model is the default of one-model figures, even when only random weights are asked for
+    assert plots.default_model(table) == "ParT_full"
+    out = tmp_path / "lat.png"
+    args = ["plot", "latency_vs_batch", "--table", str(tmp_path / "points.csv"), "--weights", "random",
+            "--out", str(out)]
+    assert main(args) == 0
+    args = _plot_args("latency_vs_batch", "--table", str(tmp_path / "points.csv"), "--weights", "random")
+    drawn = plots.make_plot("latency_vs_batch", args).data
+    full = [r for r in records if r["weights"] == "random" and r["particles"] == "real"]
+    assert len(drawn) == len(full) == 8  # ParT_full's 8 points, not ParT_kin's on the same curves
+    # a one-model study says so on the models figure instead of pretending to compare
+    single = plots.models_comparison(table[table.model == "ParT_full"])
+    assert "one model measured" in single.figure.axes[0].get_legend().get_title().get_text()
+
+
+def _plot_args(figure: str, *options: str) -> Any:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    plots.add_arguments(parser)
+    return parser.parse_args([figure, *options, "--out", "x.png"])

@@ -70,8 +70,10 @@ def records(work: Path) -> list[dict]:
 def test_every_point_has_a_positive_record(study):
     work, _ = study
     recs = records(work)
-    # test config: 2 weights x 2 backends x 2 batch sizes (real jets) + 2 multiplicity points
-    assert len(recs) == 10
+    # test config: 2 weights x 2 backends x 2 batch sizes (real jets) + 2 multiplicity points,
+    # and ParT_kin with random weights x 2 backends x 2 batch sizes
+    assert len(recs) == 14
+    assert sum(rec["model"] == "ParT_kin" for rec in recs) == 4
     for rec in recs:
         assert rec["status"] == "ok", rec.get("error")
         assert rec["latency_ms_p50"] > 0
@@ -86,7 +88,9 @@ def test_every_point_has_a_positive_record(study):
         else:  # ONNX Runtime's allocator is not instrumented: said, not faked
             assert rec["peak_memory_bytes"] is None and rec["memory_method"] == "not_measured"
             assert rec["onnx"]["max_abs_diff_vs_eager"] < 1e-4
-        assert rec["params"] == 2_143_486
+        # 17 input features vs the 7 kinematic ones: only the input embedding differs
+        assert rec["params"] == {"ParT_full": 2_143_486, "ParT_kin": 2_142_166}[rec["model"]]
+        assert rec["weights"] == "random" or rec["model"] == "ParT_full"
         assert rec["process"] == "fork"  # CPU points: forked from their series' warm parent
 
 
@@ -94,8 +98,10 @@ def test_the_study_runs_as_series_and_single_points_still_on_demand(study):
     work, log = study
     ran = jobs_run(log)
     series = {r: n for r, n in ran.items() if r.startswith("profile_") and r != "profile_point"}
-    # test config: random/trained x eager/onnxruntime on real jets, plus the trained eager curve
-    assert len(series) == 5 and set(series.values()) == {1}, ran
+    # test config: random/trained x eager/onnxruntime on real jets, the trained eager curve,
+    # and ParT_kin's random eager and onnxruntime series
+    assert len(series) == 7 and set(series.values()) == {1}, ran
+    assert "profile_ParT_kin_random_cpu_onnxruntime_fp32_preal" in series
     assert "profile_point" not in ran
     # a point outside the config is still one path away, through the per-point rule
     dry = snakemake(work, "-n", "results/profile/ParT_full/random/cpu/eager-fp32/p64/bs4.json", timeout=300)
@@ -119,9 +125,10 @@ def test_summary_table_equals_records(study):
     table = pd.read_csv(work / "results/summary/points.csv")
     recs = records(work)
     assert len(table) == len(recs)
-    by_key = {(r["weights"], r["backend"], str(r["particles"]), r["batch_size"]): r for r in recs}
+    by_key = {(r["model"], r["weights"], r["backend"], str(r["particles"]), r["batch_size"]): r for r in recs}
+    assert len(by_key) == len(recs)
     for row in table.itertuples():
-        rec = by_key[(row.weights, row.backend, str(row.particles), row.batch_size)]
+        rec = by_key[(row.model, row.weights, row.backend, str(row.particles), row.batch_size)]
         assert row.latency_ms_p50 == pytest.approx(rec["latency_ms_p50"])
 
 
@@ -200,7 +207,7 @@ def test_interrupted_run_resumes_without_redoing_finished_stages(study):
     resumed = snakemake(work, "--rerun-incomplete", timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     ran = jobs_run(resumed.stdout + resumed.stderr)
-    assert "profile_trained_cpu_eager_fp32_preal" in ran, ran
+    assert "profile_ParT_full_trained_cpu_eager_fp32_preal" in ran, ran
     upstream = {"generate_dataset", "write_manifest", "validate_dataset", "train_model", "predict_test"}
     assert not upstream & set(ran), ran
     assert json.loads(record.read_text())["status"] == "ok"

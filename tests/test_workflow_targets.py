@@ -84,7 +84,7 @@ def test_profile_series_are_products_that_cover_every_point_once(config):
         assert all(r.startswith(s.out_pattern.split("{particles}")[0]) for r in s.records)
     # the default study: 20 points in 6 calls (real-jet batch curves and multiplicity curves)
     assert len(records) == 20 and len(series) == 6
-    mult = next(s for s in series if s.rule_name == "profile_trained_cpu_eager_fp32_p16_32_64_128")
+    mult = next(s for s in series if s.rule_name == "profile_ParT_full_trained_cpu_eager_fp32_p16_32_64_128")
     assert mult.batch_sizes == (8,)
 
 
@@ -99,6 +99,29 @@ def test_profile_series_merge_a_particle_count_shared_by_grid_and_curve(config):
     assert grid.particles == ("real", "128") and grid.batch_sizes == (1, 8, 32)
     curve = next(s for s in series if s.weights == "trained" and s.backend == "eager" and "16" in s.particles)
     assert curve.particles == ("16", "32", "64")
+
+
+def test_more_models_get_random_weights_over_the_main_grid(config, repo_root):
+    config["profile"]["models"] = [{"name": "ParT_kin", "network_config": "workflow/weaver/ParT.py",
+                                    "data_config": "workflow/weaver/JetClass_kin.yaml"}]
+    points = jw.profile_points(config)
+    kin = [p for p in points if p.model == "ParT_kin"]
+    prof = config["profile"]
+    assert len(kin) == len(prof["backends"]) * len(prof["particles"]) * len(prof["batch_sizes"])
+    assert {p.weights for p in kin} == {"random"}  # no checkpoint for it
+    assert len(points) == 20 + len(kin)
+    models = jw.profile_models(config)
+    assert list(models) == ["ParT_full", "ParT_kin"]
+    assert models["ParT_kin"] == ("workflow/weaver/ParT.py", "workflow/weaver/JetClass_kin.yaml")
+    series = jw.profile_series(config)
+    assert len({s.rule_name for s in series}) == len(series) == 8
+    schema = str(repo_root / "workflow/schemas/config.schema.yaml")
+    assert jw.config_problems(config, schema) == []
+    config["profile"]["models"].append({"name": "ParT_full", "network_config": "workflow/weaver/ParT.py",
+                                        "data_config": "workflow/weaver/nope.yaml"})
+    problems = jw.config_problems(config, schema)
+    assert any(p.startswith("profile.models[1].name: 'ParT_full' names two models") for p in problems)
+    assert "profile.models[1].data_config: workflow/weaver/nope.yaml not found" in problems
 
 
 def test_pretrained_points_only_when_enabled(config):

@@ -420,6 +420,74 @@ def latency_vs_batch(table: pd.DataFrame, weights: str | None = None,
         "forward latency per batch [ms]", "forward pass, median and p5–p95")
 
 
+#: Colours of the models in the models figure (the device colours are for devices).
+MODEL_COLOURS = ("#3f90da", "#bd1f01", "#832db6", "#e76300", "#a96b59", "#94a4a2", "#92dadd", "#717581")
+
+
+def default_model(table: pd.DataFrame) -> str | None:
+    """The model single-model figures show: the one with trained weights, else the most measured."""
+    if table.empty or "model" not in table.columns:
+        return None
+    trained = table[table["weights"] == "trained"]["model"]
+    pool = trained if not trained.empty else table["model"]
+    return str(pool.value_counts().index[0])
+
+
+@_styled
+def models_comparison(table: pd.DataFrame, particles: str | None = None) -> Plot:
+    """Median latency against batch size for every model, random weights (the state all share)."""
+    rows, _, particles = main_grid(table, "random", particles)
+    fig, axes = _new_figure()
+    ax = axes[0][0]
+    if rows.empty:
+        _no_data(fig, ax, "no random-weight points in the table")
+        return Plot(fig, pd.DataFrame())
+    counts = rows["model"].value_counts()
+    models = sorted(counts.index, key=lambda m: (-counts[m], str(m)))
+    drawn = []
+    for i, model in enumerate(models):
+        colour = MODEL_COLOURS[i % len(MODEL_COLOURS)]
+        for device, backend, precision in _series(rows[rows["model"] == model]):
+            group = rows[(rows["model"] == model) & (rows["device"] == device) & (rows["backend"] == backend)
+                         & (rows["precision"] == precision)].copy()
+            group["_x"] = group["batch_size"].map(_num)
+            group = group.sort_values("_x")
+            ok = group[group["status"] == "ok"]
+            ok = ok[np.isfinite(_col(ok, "latency_ms_p50"))] if not ok.empty else ok
+            label = f"{model} · {series_label(device, backend, precision)}"
+            if not ok.empty:
+                xs = ok["_x"].to_numpy(dtype=float)
+                central, low, high = (_col(ok, c) for c in ("latency_ms_p50", "latency_ms_p5", "latency_ms_p95"))
+                ax.plot(xs, central, linestyle=BACKEND_STYLES.get(backend, "-."),
+                        marker=PRECISION_MARKERS.get(precision, "D"), color=colour, label=label,
+                        linewidth=2, markersize=7)
+                if np.isfinite(low).all() and np.isfinite(high).all():
+                    ax.fill_between(xs, low, high, color=colour, alpha=0.18, linewidth=0)
+                drawn += [{"model": model, "device": device, "backend": backend, "precision": precision,
+                           "x": x, "y": c, "y_low": lo, "y_high": hi, "status": "ok"}
+                          for x, c, lo, hi in zip(xs, central, low, high)]
+            failed = group[group["status"] != "ok"]
+            if not failed.empty:
+                _mark_failures(ax, failed, "_x", colour)
+                drawn += [{"model": model, "device": device, "backend": backend, "precision": precision,
+                           "x": row["_x"], "y": math.nan, "y_low": math.nan, "y_high": math.nan,
+                           "status": row["status"]} for _, row in failed.iterrows()]
+    data = pd.DataFrame(drawn, columns=["model", "device", "backend", "precision", "x", "y",
+                                       "y_low", "y_high", "status"])
+    ax.set_yscale("log")
+    _log_batch_axis(ax, data)
+    _top_headroom(ax, data)
+    ax.set_ylabel("forward latency per batch [ms]")
+    title = _selection_text("random", particles)
+    if len(models) == 1:
+        title += "\none model measured: list more under profile.models"
+    ax.legend(loc="upper left", fontsize=11, title=title, title_fontsize=11)
+    ax.grid(True, which="major", alpha=0.3)
+    _label(ax, "models compared, median and p5–p95")
+    _finish(fig, footer_text(rows))
+    return Plot(fig, data)
+
+
 @_styled
 def throughput_vs_batch(table: pd.DataFrame, weights: str | None = None,
                         particles: str | None = None) -> Plot:
@@ -1094,7 +1162,7 @@ def weights_answer(table: pd.DataFrame, fmt: str = "md") -> tuple[str, pd.DataFr
 # command line
 
 TABLE_FIGURES = ("latency_vs_batch", "throughput_vs_batch", "memory_vs_batch",
-                 "weights_comparison", "latency_vs_multiplicity", "roofline")
+                 "weights_comparison", "latency_vs_multiplicity", "roofline", "models_comparison")
 RECORD_FIGURES = ("op_breakdown",)
 METRICS_FIGURES = ("training_curves", "roc", "confusion_matrix")
 FIGURES = (*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, "weights_answer")
@@ -1121,11 +1189,17 @@ def make_plot(name: str, args: argparse.Namespace) -> Plot:
             records = load_records([p for p in table["record_path"].dropna() if Path(p).is_file()])
         else:
             raise JetprofError("figure op_breakdown needs --records-dir (or --table)")
+        model = args.model or default_model(pd.DataFrame([r for _, r in records]))
+        records = [(path, r) for path, r in records if model is None or str(r.get("model")) == model]
         return op_breakdown(records, weights=args.weights, particles=args.particles)
     if not args.table:
         raise JetprofError(f"figure {name} needs --table (results/summary/points.csv)")
     table = load_table(args.table)
-    table = apply_filters(table, model=args.model)
+    if name == "models_comparison":
+        return models_comparison(apply_filters(table, device=args.device, backend=args.backend,
+                                               precision=args.precision), particles=args.particles)
+    # the other figures show one model: the one asked for, else the trained one
+    table = apply_filters(table, model=args.model or default_model(table))
     if name in ("latency_vs_batch", "throughput_vs_batch", "memory_vs_batch"):
         table = apply_filters(table, device=args.device, backend=args.backend,
                               precision=args.precision)

@@ -6,6 +6,7 @@ logic about which files a study makes, so pytest can check them directly.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -20,6 +21,7 @@ FIGURES: tuple[str, ...] = (
     "weights_comparison",
     "latency_vs_multiplicity",
     "roofline",
+    "models_comparison",
     "training_curves",
     "roc",
     "confusion_matrix",
@@ -82,14 +84,19 @@ def profile_points(config: dict[str, Any]) -> list[Point]:
     if not config.get("pretrained", {}).get("enabled", False):
         weights = [w for w in weights if w != "pretrained"]
 
-    def grid() -> Iterator[Point]:
-        for w in weights:
+    def main_grid(name: str, states: list[str]) -> Iterator[Point]:
+        for w in states:
             for dev in prof["devices"]:
                 for pair in prof["backends"]:
                     backend, precision = _split_backend(pair)
                     for p in prof["particles"]:
                         for bs in prof["batch_sizes"]:
-                            yield Point(model, w, dev, backend, precision, str(p), int(bs))
+                            yield Point(name, w, dev, backend, precision, str(p), int(bs))
+
+    def grid() -> Iterator[Point]:
+        yield from main_grid(model, weights)
+        for extra in prof.get("models", []):
+            yield from main_grid(extra["name"], ["random"])  # no checkpoint: random weights only
         mult = prof["multiplicity"]
         mw = mult["weights"]
         if mw == "pretrained" and not config.get("pretrained", {}).get("enabled", False):
@@ -110,6 +117,16 @@ def profile_points(config: dict[str, Any]) -> list[Point]:
 
 def profile_records(config: dict[str, Any]) -> list[str]:
     return [p.record for p in profile_points(config)]
+
+
+def profile_models(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Model name -> (weaver network config, data config): the trained model first, then
+    ``profile.models``."""
+    weaver = config["weaver"]
+    models = {weaver["model_name"]: (weaver["network_config"], weaver["data_config"])}
+    for extra in config["profile"].get("models", []):
+        models.setdefault(extra["name"], (extra["network_config"], extra["data_config"]))
+    return models
 
 
 @dataclass(frozen=True)
@@ -140,7 +157,7 @@ class Series:
 
     @property
     def rule_name(self) -> str:
-        parts = (self.weights, self.device.replace(":", ""), self.backend, self.precision, self.tag)
+        parts = (self.model, self.weights, self.device.replace(":", ""), self.backend, self.precision, self.tag)
         return "profile_" + "_".join(parts)
 
     @property
@@ -224,6 +241,16 @@ def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
             )
         else:
             lines.append(f"{where}: {err.message}")
+    if not lines:
+        names = [config["weaver"]["model_name"]] + [m["name"] for m in config["profile"].get("models", [])]
+        for i, extra in enumerate(config["profile"].get("models", [])):
+            where = f"profile.models[{i}]"
+            if names.count(extra["name"]) > 1:
+                lines.append(f"{where}.name: {extra['name']!r} names two models "
+                             f"(weaver.model_name and profile.models share one namespace)")
+            for key in ("network_config", "data_config"):
+                if not os.path.isfile(extra[key]):
+                    lines.append(f"{where}.{key}: {extra[key]} not found")
     return lines
 
 

@@ -7,13 +7,15 @@ from jetprof.jetclass import PROCESSES
 
 REGENERATE = bool(config.get("regenerate", False))
 MODEL = config["weaver"]["model_name"]
+# every profiled model -> (network config, data config); MODEL first
+MODELS = jw.profile_models(config)
 
 
 wildcard_constraints:
     split="train|val|test",
     prefix="|".join(p.file_prefix for p in PROCESSES),
     index=r"\d{3}",
-    model=MODEL,
+    model="|".join(MODELS),
     weights="random|trained|pretrained",
     device=r"cpu|mps|cuda(:\d+)?",
     backend="eager|onnxruntime|compile",
@@ -45,6 +47,12 @@ def get_checkpoint(wildcards):
 def gpu_model(device):
     """The `gpu_model` resource of a measuring job: profile.gpu_model on cuda, else none."""
     return config["profile"].get("gpu_model", "") if device.startswith("cuda") else ""
+
+
+def model_configs(wildcards):
+    """The weaver network and data configs of a profiled model."""
+    network, data = MODELS[wildcards.model]
+    return {"network_config": network, "data_config": data}
 
 
 def series_checkpoint(series):

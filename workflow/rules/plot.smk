@@ -83,9 +83,16 @@ for _figure in jw.FIGURES:
                 if _figure == "roofline"
                 else ""
             ),
+            # one-model figures show the trained model (with stored records only:
+            # the model that has trained weights, picked by jetprof plot)
+            model=(
+                f"--model {MODEL}"
+                if not REGENERATE and _figure != "models_comparison"
+                else ""
+            ),
         shell:
             "jetprof plot {params.figure} --table {input.table} --records-dir results/profile"
-            " {params.metrics} {params.peak} --out {output} > {log} 2>&1"
+            " {params.metrics} {params.peak} {params.model} --out {output} > {log} 2>&1"
 
 
 rule figures:

@@ -16,10 +16,9 @@ for _series in jw.profile_series(config):
         name:
             _series.rule_name
         input:
+            **model_configs(_series),
             checkpoint=series_checkpoint(_series),
             data=series_real_data(_series),
-            data_config=config["weaver"]["data_config"],
-            network_config=config["weaver"]["network_config"],
         output:
             _series.records,
         log:
@@ -71,10 +70,9 @@ for _series in jw.profile_series(config):
 
 rule profile_point:
     input:
+        unpack(model_configs),
         checkpoint=get_checkpoint,
         data=get_real_data,
-        data_config=config["weaver"]["data_config"],
-        network_config=config["weaver"]["network_config"],
     output:
         "results/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{bs}.json",
     log:
