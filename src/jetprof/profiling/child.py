@@ -39,10 +39,12 @@ import os
 import sys
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
 def pin_threads(threads: int) -> None:
     """Set the thread-count variables; must run before torch is imported."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
 
 
 EXIT_BAD_INPUT = 3

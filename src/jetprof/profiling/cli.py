@@ -36,9 +36,9 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jetprof.errors import JetprofError
+from jetprof.errors import BadInputError, JetprofError
 from jetprof.model import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
-from jetprof.profiling.child import EXIT_BAD_INPUT, pin_threads
+from jetprof.profiling.child import EXIT_BAD_INPUT, THREAD_VARIABLES, pin_threads
 from jetprof.profiling.point import BACKENDS, PRECISIONS, WEIGHTS, Point
 
 PROCESSES = ("auto", "fork", "spawn")
@@ -226,15 +226,9 @@ def child_command(point_file: str) -> list[str]:
     return [sys.executable, "-m", "jetprof.profiling.child", point_file]
 
 
-class BadInput(JetprofError):
-    """The first child found input no point can use (see child.EXIT_BAD_INPUT)."""
-
-
 def _spawn(point: Point, timeout_s: float | None) -> tuple[int | None, str]:
     """Run ``point`` in a new interpreter: (exit status or None on timeout, stderr)."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-        env[var] = str(point.threads)
+    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(point.threads))}
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with tempfile.NamedTemporaryFile("w", suffix=".point.json", delete=False) as f:
@@ -300,7 +294,8 @@ def run_point(point: Point, timeout_s: float | None = None) -> dict:
     """Run one point in a fresh process (``point.process``); write an error record if it died.
 
     Raises:
-        BadInput: the child found that no point can be measured with this input.
+        BadInputError: the child found that no point can be measured with this input
+            (child.EXIT_BAD_INPUT); the sweep stops with its one line.
     """
     started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
@@ -308,7 +303,7 @@ def run_point(point: Point, timeout_s: float | None = None) -> dict:
     record_path = point.record_path
     if rc == EXIT_BAD_INPUT:
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
-        raise BadInput(lines[-1] if lines else "the measuring process refused the input")
+        raise BadInputError(lines[-1] if lines else "the measuring process refused the input")
     if rc == 0 and record_path.is_file():
         return json.loads(record_path.read_text())
     if rc is None:
@@ -360,10 +355,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for point in points:
             point.process, point.cache_dir = mode, cache_dir
-            try:
-                rec = run_point(point, args.timeout_s)
-            except BadInput as exc:
-                raise JetprofError(str(exc)) from None
+            rec = run_point(point, args.timeout_s)
             failed += rec["status"] != "ok"
             print(f"jetprof profile: {point.device} {point.backend}-{point.precision} "
                   f"p{point.particles} {_summary(rec)}", file=sys.stderr)

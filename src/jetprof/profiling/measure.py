@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import gc
 import gzip
+import hashlib
 import io
+import json
 import os
 import resource
 import shutil
@@ -258,7 +260,7 @@ def _onnx_file(point: Point, model: Any, model_info: dict[str, Any], tensors: li
 
     Every point of one sweep builds the same weights (same seed or checkpoint), so
     the first ONNX Runtime point exports into the sweep's ``cache_dir`` and the
-    others reuse that file. The graph has dynamic batch and particle axes; every
+    others reuse that file (a point without one exports into its own ``workdir``). The graph has dynamic batch and particle axes; every
     point checks its outputs against eager on its own jets.
     """
     import torch
@@ -267,16 +269,9 @@ def _onnx_file(point: Point, model: Any, model_info: dict[str, Any], tensors: li
 
     # traced on two jets: an export traced on one jet hard-codes a batch of 1 in a reshape
     example = [t[:2] if t.shape[0] >= 2 else torch.cat([t, t]) for t in tensors]
-    if not point.cache_dir:
-        path = os.path.join(workdir, "model.onnx")
-        backends.export_onnx(model, model_info, example, path)
-        return path, True
-    import hashlib
-    import json
-
     key = hashlib.sha256(json.dumps([point.weights, point.checkpoint, point.seed, point.network_config,
                                      point.data_config]).encode()).hexdigest()[:16]
-    cached = Path(point.cache_dir) / f"{key}.onnx"
+    cached = Path(point.cache_dir or workdir) / f"{key}.onnx"
     if cached.is_file():
         return str(cached), False
     tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
