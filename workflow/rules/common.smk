@@ -36,10 +36,11 @@ def get_dataset_ready():
     return "results/dataset/download.json"
 
 
-def get_checkpoint(wildcards):
-    if wildcards.weights == "trained":
+def get_checkpoint(point):
+    """The checkpoint a profile series or point (wildcards) loads; [] for random weights."""
+    if point.weights == "trained":
         return "results/train/net_best_epoch_state.pt"
-    if wildcards.weights == "pretrained":
+    if point.weights == "pretrained":
         return f"results/pretrained/{MODEL}.pt"
     return []
 
@@ -49,30 +50,30 @@ def gpu_model(device):
     return config["profile"].get("gpu_model", "") if device.startswith("cuda") else ""
 
 
-def model_configs(wildcards):
+def model_configs(point):
     """The weaver network and data configs of a profiled model."""
-    network, data = MODELS[wildcards.model]
+    network, data = MODELS[point.model]
     return {"network_config": network, "data_config": data}
 
 
-def series_checkpoint(series):
-    """The checkpoint a profile series loads ([] for random weights)."""
-    return get_checkpoint(series)
+def _reads_real_jets(point):
+    """A series (particles: a tuple) or a point (particles: a string) on real jets."""
+    particles = point.particles
+    return "real" in ([particles] if isinstance(particles, str) else particles)
 
 
-def series_checkpoint_flag(series):
-    path = series_checkpoint(series)
+def get_real_data(point):
+    """Points on real jets need the validated dataset."""
+    return ["results/validate/report.json"] if _reads_real_jets(point) else []
+
+
+def checkpoint_flag(point):
+    path = get_checkpoint(point)
     return f"--checkpoint {path}" if path else ""
 
 
-def series_real_data(series):
-    """Series on real jets need the validated dataset."""
-    return ["results/validate/report.json"] if "real" in series.particles else []
-
-
-def get_real_data(wildcards):
-    """Points on real jets need the validated dataset."""
-    return ["results/validate/report.json"] if wildcards.particles == "real" else []
+def data_flag(point):
+    return f"--data '{jw.split_glob('val')}'" if _reads_real_jets(point) else ""
 
 
 def get_profile_records():
@@ -109,3 +110,16 @@ def get_report_inputs():
 
 # a short hash of the config, written into every record's environment block
 CONFIG_HASH = jw.config_hash(config)
+
+PROFILER_PASS_FLAG = "" if config["profile"]["profiler_pass"] else "--no-profiler-pass"
+# the one command of the profile rules (a series or a single point), from their params
+PROFILE_COMMAND = (
+    "jetprof profile --device {params.point[device]} --weights {params.point[weights]}"
+    " {params.checkpoint} --backend {params.point[backend]}"
+    " --precision {params.point[precision]} --particles {params.particles}"
+    " --batch-sizes {params.batch_sizes} {params.data} --threads {threads}"
+    " --warmup {params.prof[warmup]} --repeats {params.prof[repeats]}"
+    " {params.profiler_pass} --model-name {params.point[model]}"
+    " --network-config {input.network_config} --data-config {input.data_config}"
+    " --config-hash {params.config_hash} --out '{params.out}' > {log} 2>&1"
+)

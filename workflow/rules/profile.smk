@@ -17,8 +17,8 @@ for _series in jw.profile_series(config):
             _series.rule_name
         input:
             **model_configs(_series),
-            checkpoint=series_checkpoint(_series),
-            data=series_real_data(_series),
+            checkpoint=get_checkpoint(_series),
+            data=get_real_data(_series),
         output:
             _series.records,
         log:
@@ -35,37 +35,18 @@ for _series in jw.profile_series(config):
             mem_mb=8000,
             runtime=max(30, 10 * len(_series.records)),
         params:
-            checkpoint=series_checkpoint_flag(_series),
-            data=(
-                f"--data '{jw.split_glob('val')}'"
-                if "real" in _series.particles
-                else ""
-            ),
+            point=vars(_series),
+            checkpoint=checkpoint_flag(_series),
+            data=data_flag(_series),
             particles=",".join(_series.particles),
             batch_sizes=",".join(str(bs) for bs in _series.batch_sizes),
             # a function: Snakemake would read {particles} in a plain string as a wildcard
             out=lambda wildcards, pattern=_series.out_pattern: pattern,
-            point=dict(
-                model=_series.model,
-                weights=_series.weights,
-                device=_series.device,
-                backend=_series.backend,
-                precision=_series.precision,
-            ),
             prof=config["profile"],
-            profiler_pass=(
-                "" if config["profile"]["profiler_pass"] else "--no-profiler-pass"
-            ),
+            profiler_pass=PROFILER_PASS_FLAG,
             config_hash=CONFIG_HASH,
         shell:
-            "jetprof profile --device {params.point[device]} --weights {params.point[weights]}"
-            " {params.checkpoint} --backend {params.point[backend]}"
-            " --precision {params.point[precision]} --particles {params.particles}"
-            " --batch-sizes {params.batch_sizes} {params.data} --threads {threads}"
-            " --warmup {params.prof[warmup]} --repeats {params.prof[repeats]}"
-            " {params.profiler_pass} --model-name {params.point[model]}"
-            " --network-config {input.network_config} --data-config {input.data_config}"
-            " --config-hash {params.config_hash} --out '{params.out}' > {log} 2>&1"
+            PROFILE_COMMAND
 
 
 rule profile_point:
@@ -89,26 +70,17 @@ rule profile_point:
         mem_mb=8000,
         runtime=30,
     params:
-        checkpoint=lambda wc, input: (
-            f"--checkpoint {input.checkpoint}" if input.checkpoint else ""
-        ),
-        data=lambda wc: (
-            f"--data '{jw.split_glob('val')}'" if wc.particles == "real" else ""
-        ),
-        outdir=lambda wc, output: os.path.dirname(output[0]),
+        point=lambda wc: dict(wc.items()),
+        checkpoint=checkpoint_flag,
+        data=data_flag,
+        particles=lambda wc: wc.particles,
+        batch_sizes=lambda wc: wc.bs,
+        out=lambda wc, output: os.path.dirname(output[0]),
         prof=config["profile"],
-        profiler_pass=lambda wc: (
-            "" if config["profile"]["profiler_pass"] else "--no-profiler-pass"
-        ),
+        profiler_pass=PROFILER_PASS_FLAG,
         config_hash=CONFIG_HASH,
     shell:
-        "jetprof profile --device {wildcards.device} --weights {wildcards.weights}"
-        " {params.checkpoint} --backend {wildcards.backend} --precision {wildcards.precision}"
-        " --batch-sizes {wildcards.bs} --particles {wildcards.particles} {params.data}"
-        " --threads {threads} --warmup {params.prof[warmup]} --repeats {params.prof[repeats]}"
-        " {params.profiler_pass} --model-name {wildcards.model}"
-        " --network-config {input.network_config} --data-config {input.data_config}"
-        " --config-hash {params.config_hash} --out {params.outdir} > {log} 2>&1"
+        PROFILE_COMMAND
 
 
 rule measure_peak:
