@@ -65,6 +65,8 @@ DEVICE_COLOURS: dict[str, str] = {
     "mps": "#ffa90e",
 }
 _SPARE_COLOURS = ("#94a4a2", "#b9ac70", "#717581", "#92dadd")
+#: Colours of the models in the models figure (one device's colour would not tell them apart).
+MODEL_COLOURS = ("#3f90da", "#bd1f01", "#832db6", "#e76300", "#a96b59", "#94a4a2", "#92dadd", "#717581")
 BACKEND_STYLES: dict[str, str] = {"eager": "-", "onnxruntime": "--", "compile": ":"}
 PRECISION_MARKERS: dict[str, str] = {"fp32": "o", "bf16": "s", "fp16": "^"}
 #: Shade of a device's colour for each weight state (bar charts).
@@ -304,6 +306,7 @@ def _xy_series_plot(
     *,
     ax: Any,
     label_extra: Callable[[pd.DataFrame], str] | None = None,
+    by_model: bool = False,
 ) -> pd.DataFrame:
     """One curve + band per (device, backend, precision); failures marked.
 
@@ -313,45 +316,58 @@ def _xy_series_plot(
         y: from the ok rows (sorted by x), the (central, low, high) arrays.
         ax: the axes.
         label_extra: optional text appended to each legend entry.
+        by_model: one curve per model and series, coloured by model (most
+            measured first) instead of by device.
 
     Returns:
-        The tidy data drawn: series keys, x, y, y_low, y_high, status.
+        The tidy data drawn: [model,] series keys, x, y, y_low, y_high, status.
     """
     drawn = []
-    for device, backend, precision in _series(rows):
-        group = rows[(rows["device"] == device) & (rows["backend"] == backend)
-                     & (rows["precision"] == precision)].copy()
-        group["_x"] = group[x_column].map(_num)
-        group = group.sort_values("_x")
-        ok = group[group["status"] == "ok"]
-        ok = ok[np.isfinite(y(ok)[0])] if not ok.empty else ok
-        colour = device_colour(device)
-        label = series_label(device, backend, precision)
-        if label_extra is not None:
-            label += label_extra(group)
-        if not ok.empty:
-            central, low, high = y(ok)
-            xs = ok["_x"].to_numpy(dtype=float)
-            ax.plot(xs, central, linestyle=BACKEND_STYLES.get(backend, "-."),
-                    marker=PRECISION_MARKERS.get(precision, "D"), color=colour,
-                    label=label, linewidth=2, markersize=7)
-            if np.isfinite(low).all() and np.isfinite(high).all():
-                ax.fill_between(xs, low, high, color=colour, alpha=0.22, linewidth=0)
-            for x, c, lo, hi in zip(xs, central, low, high):
-                drawn.append({"device": device, "backend": backend, "precision": precision,
-                              "x": x, "y": c, "y_low": lo, "y_high": hi, "status": "ok"})
-        failed = group[group["status"] != "ok"]
-        if not failed.empty:
-            if ok.empty:
-                ax.plot([], [], linestyle=BACKEND_STYLES.get(backend, "-."), color=colour,
-                        marker="x", label=label + " (failed)")
-            _mark_failures(ax, failed, "_x", colour)
-            for _, row in failed.iterrows():
-                drawn.append({"device": device, "backend": backend, "precision": precision,
-                              "x": row["_x"], "y": math.nan, "y_low": math.nan,
-                              "y_high": math.nan, "status": row["status"]})
-    return pd.DataFrame(drawn, columns=["device", "backend", "precision", "x", "y",
-                                        "y_low", "y_high", "status"])
+    if by_model:
+        counts = rows["model"].value_counts()
+        models: list[str | None] = sorted(counts.index, key=lambda m: (-counts[m], str(m)))
+    else:
+        models = [None]
+    for index, model in enumerate(models):
+        part = rows if model is None else rows[rows["model"] == model]
+        for device, backend, precision in _series(part):
+            group = part[(part["device"] == device) & (part["backend"] == backend)
+                         & (part["precision"] == precision)].copy()
+            group["_x"] = group[x_column].map(_num)
+            group = group.sort_values("_x")
+            ok = group[group["status"] == "ok"]
+            ok = ok[np.isfinite(y(ok)[0])] if not ok.empty else ok
+            colour = device_colour(device) if model is None else MODEL_COLOURS[index % len(MODEL_COLOURS)]
+            label = series_label(device, backend, precision)
+            if model is not None:
+                label = f"{model} · {label}"
+            if label_extra is not None:
+                label += label_extra(group)
+            keys = {"device": device, "backend": backend, "precision": precision}
+            if model is not None:
+                keys = {"model": model, **keys}
+            if not ok.empty:
+                central, low, high = y(ok)
+                xs = ok["_x"].to_numpy(dtype=float)
+                ax.plot(xs, central, linestyle=BACKEND_STYLES.get(backend, "-."),
+                        marker=PRECISION_MARKERS.get(precision, "D"), color=colour,
+                        label=label, linewidth=2, markersize=7)
+                if np.isfinite(low).all() and np.isfinite(high).all():
+                    ax.fill_between(xs, low, high, color=colour, alpha=0.22, linewidth=0)
+                for x, c, lo, hi in zip(xs, central, low, high):
+                    drawn.append({**keys, "x": x, "y": c, "y_low": lo, "y_high": hi, "status": "ok"})
+            failed = group[group["status"] != "ok"]
+            if not failed.empty:
+                if ok.empty:
+                    ax.plot([], [], linestyle=BACKEND_STYLES.get(backend, "-."), color=colour,
+                            marker="x", label=label + " (failed)")
+                _mark_failures(ax, failed, "_x", colour)
+                for _, row in failed.iterrows():
+                    drawn.append({**keys, "x": row["_x"], "y": math.nan, "y_low": math.nan,
+                                  "y_high": math.nan, "status": row["status"]})
+    columns = (["model"] if by_model else []) + ["device", "backend", "precision", "x", "y",
+                                                 "y_low", "y_high", "status"]
+    return pd.DataFrame(drawn, columns=columns)
 
 
 def _col(rows: pd.DataFrame, name: str) -> np.ndarray:
@@ -389,25 +405,33 @@ def _top_headroom(ax: Any, data: pd.DataFrame) -> None:
 
 
 def _batch_curve(table: pd.DataFrame, weights: str | None, particles: str | None,
-                 values: Any, ylabel: str, title: str) -> Plot:
-    """One curve per device x backend/precision against batch size, log-log, with a band."""
+                 values: Any, ylabel: str, title: str, by_model: bool = False) -> Plot:
+    """One curve per device x backend/precision (x model) against batch size, log-log, with a band."""
     rows, weights, particles = main_grid(table, weights, particles)
     fig, axes = _new_figure()
     ax = axes[0][0]
     if rows.empty:
-        _no_data(fig, ax, "no profile points in the table")
+        _no_data(fig, ax, f"no {weights + '-weight ' if by_model else ''}profile points in the table")
         return Plot(fig, pd.DataFrame())
-    data = _xy_series_plot(rows, "batch_size", values, ax=ax)
+    data = _xy_series_plot(rows, "batch_size", values, ax=ax, by_model=by_model)
     ax.set_yscale("log")
     _log_batch_axis(ax, data)
     _top_headroom(ax, data)
     ax.set_ylabel(ylabel)
-    ax.legend(loc="upper left", fontsize=12, title=_selection_text(weights, particles),
+    legend_title = _selection_text(weights, particles)
+    if by_model and rows["model"].nunique() == 1:
+        legend_title += "\none model measured: list more under profile.models"
+    ax.legend(loc="upper left", fontsize=12 if not by_model else 11, title=legend_title,
               title_fontsize=11)
     ax.grid(True, which="major", alpha=0.3)
     _label(ax, title)
     _finish(fig, footer_text(rows))
     return Plot(fig, data)
+
+
+def _latency_band(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median latency with its p5 and p95, per row."""
+    return _col(rows, "latency_ms_p50"), _col(rows, "latency_ms_p5"), _col(rows, "latency_ms_p95")
 
 
 @_styled
@@ -416,12 +440,8 @@ def latency_vs_batch(table: pd.DataFrame, weights: str | None = None,
     """Median forward latency (p5–p95 band) against batch size."""
     return _batch_curve(
         table, weights, particles,
-        lambda r: (_col(r, "latency_ms_p50"), _col(r, "latency_ms_p5"), _col(r, "latency_ms_p95")),
+        _latency_band,
         "forward latency per batch [ms]", "forward pass, median and p5–p95")
-
-
-#: Colours of the models in the models figure (the device colours are for devices).
-MODEL_COLOURS = ("#3f90da", "#bd1f01", "#832db6", "#e76300", "#a96b59", "#94a4a2", "#92dadd", "#717581")
 
 
 def default_model(table: pd.DataFrame) -> str | None:
@@ -436,56 +456,10 @@ def default_model(table: pd.DataFrame) -> str | None:
 @_styled
 def models_comparison(table: pd.DataFrame, particles: str | None = None) -> Plot:
     """Median latency against batch size for every model, random weights (the state all share)."""
-    rows, _, particles = main_grid(table, "random", particles)
-    fig, axes = _new_figure()
-    ax = axes[0][0]
-    if rows.empty:
-        _no_data(fig, ax, "no random-weight points in the table")
-        return Plot(fig, pd.DataFrame())
-    counts = rows["model"].value_counts()
-    models = sorted(counts.index, key=lambda m: (-counts[m], str(m)))
-    drawn = []
-    for i, model in enumerate(models):
-        colour = MODEL_COLOURS[i % len(MODEL_COLOURS)]
-        for device, backend, precision in _series(rows[rows["model"] == model]):
-            group = rows[(rows["model"] == model) & (rows["device"] == device) & (rows["backend"] == backend)
-                         & (rows["precision"] == precision)].copy()
-            group["_x"] = group["batch_size"].map(_num)
-            group = group.sort_values("_x")
-            ok = group[group["status"] == "ok"]
-            ok = ok[np.isfinite(_col(ok, "latency_ms_p50"))] if not ok.empty else ok
-            label = f"{model} · {series_label(device, backend, precision)}"
-            if not ok.empty:
-                xs = ok["_x"].to_numpy(dtype=float)
-                central, low, high = (_col(ok, c) for c in ("latency_ms_p50", "latency_ms_p5", "latency_ms_p95"))
-                ax.plot(xs, central, linestyle=BACKEND_STYLES.get(backend, "-."),
-                        marker=PRECISION_MARKERS.get(precision, "D"), color=colour, label=label,
-                        linewidth=2, markersize=7)
-                if np.isfinite(low).all() and np.isfinite(high).all():
-                    ax.fill_between(xs, low, high, color=colour, alpha=0.18, linewidth=0)
-                drawn += [{"model": model, "device": device, "backend": backend, "precision": precision,
-                           "x": x, "y": c, "y_low": lo, "y_high": hi, "status": "ok"}
-                          for x, c, lo, hi in zip(xs, central, low, high)]
-            failed = group[group["status"] != "ok"]
-            if not failed.empty:
-                _mark_failures(ax, failed, "_x", colour)
-                drawn += [{"model": model, "device": device, "backend": backend, "precision": precision,
-                           "x": row["_x"], "y": math.nan, "y_low": math.nan, "y_high": math.nan,
-                           "status": row["status"]} for _, row in failed.iterrows()]
-    data = pd.DataFrame(drawn, columns=["model", "device", "backend", "precision", "x", "y",
-                                       "y_low", "y_high", "status"])
-    ax.set_yscale("log")
-    _log_batch_axis(ax, data)
-    _top_headroom(ax, data)
-    ax.set_ylabel("forward latency per batch [ms]")
-    title = _selection_text("random", particles)
-    if len(models) == 1:
-        title += "\none model measured: list more under profile.models"
-    ax.legend(loc="upper left", fontsize=11, title=title, title_fontsize=11)
-    ax.grid(True, which="major", alpha=0.3)
-    _label(ax, "models compared, median and p5–p95")
-    _finish(fig, footer_text(rows))
-    return Plot(fig, data)
+    return _batch_curve(
+        table, "random", particles,
+        _latency_band,
+        "forward latency per batch [ms]", "models compared, median and p5–p95", by_model=True)
 
 
 @_styled
@@ -571,7 +545,7 @@ def latency_vs_multiplicity(table: pd.DataFrame, weights: str | None = None,
     rows = numeric[numeric["batch_size"].astype(int) == int(batch_size)]
     data = _xy_series_plot(
         rows, "particles",
-        lambda r: (_col(r, "latency_ms_p50"), _col(r, "latency_ms_p5"), _col(r, "latency_ms_p95")),
+        _latency_band,
         ax=ax)
     ax.set_xscale("log", base=2)
     xs = sorted({int(x) for x in data["x"].dropna()})
