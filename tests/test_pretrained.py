@@ -335,64 +335,30 @@ def test_fetch_05_checkpoint_from_local_path_unchanged(
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_fetch_wrong_sha256(served: dict[str, Any], tmp_path: Path, capsys) -> None:
-    out = tmp_path / "p" / "ParT.pt"
-    assert (
-        _fetch(
-            served,
-            out,
-            "--url",
-            f"{served['url']}/v05.pt",
-            "--sha256",
-            "0" * 64,
-            "--data-config",
-            str(FULL_DC),
-        )
-        == 1
-    )
+def _refused(served: dict[str, Any], out: Path, capsys, url_path: str, sha256: str) -> str:
+    """Fetch ``url_path`` with ``sha256``: one error line, nothing left behind; the line."""
+    code = _fetch(served, out, "--url", f"{served['url']}/{url_path}", "--sha256", sha256,
+                  "--data-config", str(FULL_DC))
+    assert code == 1
     err = _only_error_line(capsys)
-    assert "sha256 mismatch" in err and "v05.pt" in err and _sha(served["root"] / "v05.pt") in err
     _nothing_left(out)
+    return err
+
+
+def test_fetch_wrong_sha256(served: dict[str, Any], tmp_path: Path, capsys) -> None:
+    err = _refused(served, tmp_path / "p" / "ParT.pt", capsys, "v05.pt", "0" * 64)
+    assert "sha256 mismatch" in err and "v05.pt" in err and _sha(served["root"] / "v05.pt") in err
 
 
 def test_fetch_truncated_file(served: dict[str, Any], tmp_path: Path, capsys) -> None:
-    src, out = served["root"] / "truncated.pt", tmp_path / "p" / "ParT.pt"
-    assert (
-        _fetch(
-            served,
-            out,
-            "--url",
-            f"{served['url']}/truncated.pt",
-            "--sha256",
-            _sha(src),
-            "--data-config",
-            str(FULL_DC),
-        )
-        == 1
-    )
-    err = _only_error_line(capsys)
+    err = _refused(served, tmp_path / "p" / "ParT.pt", capsys, "truncated.pt", _sha(served["root"] / "truncated.pt"))
     assert "cannot read checkpoint" in err and "truncated" in err
-    _nothing_left(out)
 
 
 def test_fetch_connection_breaks_off(served: dict[str, Any], tmp_path: Path, capsys) -> None:
-    src, out = served["root"] / "v05.pt", tmp_path / "p" / "ParT.pt"
-    assert (
-        _fetch(
-            served,
-            out,
-            "--url",
-            f"{served['url']}/lying/v05.pt",
-            "--sha256",
-            _sha(src),
-            "--data-config",
-            str(FULL_DC),
-        )
-        == 1
-    )
-    err = _only_error_line(capsys)
+    # the server sends fewer bytes than it announced
+    err = _refused(served, tmp_path / "p" / "ParT.pt", capsys, "lying/v05.pt", _sha(served["root"] / "v05.pt"))
     assert "/lying/v05.pt: download" in err
-    _nothing_left(out)
 
 
 def test_fetch_http_404_and_missing_sha(served: dict[str, Any], tmp_path: Path, capsys) -> None:
