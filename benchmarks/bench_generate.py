@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from jetprof import jetclass
-from jetprof.generate import Generator, GeneratorSettings, write_file
+from jetprof.data import jetclass
+from jetprof.data.generate import Generator, GeneratorSettings, write_file
 
 
 def main() -> None:

@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.utils.benchmark as tb
 
-    from jetprof.model import build_model
+    from jetprof.model.build import build_model
     from jetprof.profiling.backends import synchronize, torch_forward
-    from jetprof.profiling.inputs import synthetic_batch
+    from jetprof.model.inputs import synthetic_batch
     from jetprof.profiling.measure import _time
     from jetprof.profiling.point import Point
 

@@ -35,7 +35,7 @@ def main() -> int:
     assert spec and spec.loader
     tt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tt)
-    from jetprof.evaluate import parse_weaver_log
+    from jetprof.train.evaluate import parse_weaver_log
 
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)

@@ -6,7 +6,7 @@ Usage::
 
 Without files it writes a few JetClass-format files (the test suite's maker,
 ``--jets`` jets each) into a temporary folder. Prints jets/s for a bare
-``tree.arrays(branches)`` and for ``jetprof.validate.validate`` on the same
+``tree.arrays(branches)`` and for ``jetprof.data.validate.validate`` on the same
 files (best of ``--repeats``, files already in the page cache), and their ratio
 (1.0 = validation costs nothing beyond reading).
 """
@@ -35,7 +35,7 @@ def _raw_read(files: list[Path], branches: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the ratio."""
-    from jetprof.validate import load_data_config, validate
+    from jetprof.data.validate import read_data_config_needs, validate
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-config", type=Path, default=REPO / "workflow/weaver/JetClass_full.yaml")
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("files", nargs="*", type=Path)
     args = p.parse_args(argv)
-    needs = load_data_config(args.data_config)
+    needs = read_data_config_needs(args.data_config)
     tmp = None
     files = list(args.files)
     if not files:

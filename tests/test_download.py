@@ -17,7 +17,7 @@ import pytest
 import uproot
 
 from jetprof.cli import main
-from jetprof.download import ZENODO_MD5, remotes
+from jetprof.data.download import ZENODO_MD5, remotes
 
 
 def tiny_root(path: Path, label: int, n: int = 20) -> bytes:

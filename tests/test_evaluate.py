@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jetprof.cli import main
-from jetprof.evaluate import auc, parse_weaver_log, rejection_at, roc_curve
+from jetprof.train.evaluate import auc, parse_weaver_log, rejection_at, roc_curve
 
 # (true class, scores for QCD, Hbb, Tbl)
 JETS = [

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from jetprof.cli import main
-from jetprof.model import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, REPO_ROOT, sha256_file
+from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
+from jetprof.model.build import sha256_file
 
 
 # inline JSON longer than a file name may be (the workflow passes the whole train config)
@@ -27,7 +28,7 @@ write_fake_jetclass = _tt.write_fake_jetclass
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import torch
 
-    from jetprof.model import build_model
+    from jetprof.model.build import build_model
 
     root = tmp_path_factory.mktemp("export")
     write_fake_jetclass(root / "val" / "Fake_000.root", 4, seed=5)
@@ -51,8 +52,8 @@ def test_export_parity_and_card(setup: dict[str, Path]) -> None:
     import onnxruntime as ort
     import torch
 
-    from jetprof.model import build_model, load_weights
-    from jetprof.profiling.inputs import real_batch, synthetic_batch
+    from jetprof.model.build import build_model, load_weights
+    from jetprof.model.inputs import real_batch, synthetic_batch
 
     rc, out = _export(setup, setup["ckpt"], "ok")
     assert rc == 0
@@ -100,9 +101,9 @@ def test_truncated_checkpoint(setup: dict[str, Path], capsys: pytest.CaptureFixt
 def test_mismatched_checkpoint(setup: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
-    from jetprof.model import build_model
+    from jetprof.model.build import build_model
 
-    kin = build_model(DEFAULT_NETWORK_CONFIG, REPO_ROOT / "workflow" / "weaver" / "JetClass_kin.yaml").model
+    kin = build_model(DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS / "JetClass_kin.yaml").model
     bad = setup["root"] / "kin_state.pt"
     torch.save(kin.state_dict(), bad)
     rc, out = _export(setup, bad, "mismatch")

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import uproot
 
-from jetprof import jetclass
+from jetprof.data import jetclass
 from jetprof.cli import main
 from jetprof.errors import JetprofError
-from jetprof.generate import Generator, pythia_seed, write_file
+from jetprof.data.generate import Generator, pythia_seed, write_file
 
 REPO = Path(__file__).resolve().parents[1]
 N_PHYSICS = 80  # jets per class for the physics checks

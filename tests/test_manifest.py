@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from jetprof.cli import main
-from jetprof.generate import Generator, GeneratorSettings, write_file
-from jetprof.manifest import content_sha256
+from jetprof.data.generate import Generator, GeneratorSettings, write_file
+from jetprof.data.manifest import content_sha256
 
 
 @pytest.fixture(scope="module")

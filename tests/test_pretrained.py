@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import torch
 
-from jetprof import cli, pretrained
+from jetprof import cli
+from jetprof.model import pretrained
 from jetprof.errors import JetprofError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -233,7 +234,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, state04: dict[str, Any], io
     )
     (root / "v04.pt").write_bytes(STATE_04.read_bytes())
     torch.manual_seed(7)
-    from jetprof.model import build_model
+    from jetprof.model.build import build_model
 
     torch.save(build_model(net, FULL_DC).model.state_dict(), root / "v05.pt")
     torch.save(build_model(net, KIN_DC).model.state_dict(), root / "kin.pt")
@@ -413,7 +414,7 @@ def test_fetch_official_url_checks_git_blob_id(
 
 
 def test_load_weights_accepts_04_checkpoint(served: dict[str, Any], io04: dict[str, Any]) -> None:
-    from jetprof.model import build_model, load_weights
+    from jetprof.model.build import build_model, load_weights
 
     built = build_model(served["net"], FULL_DC)
     info = load_weights(built, STATE_04)

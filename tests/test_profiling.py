@@ -18,9 +18,9 @@ torch = pytest.importorskip("torch")
 
 from jetprof.cli import main as jetprof_main  # noqa: E402
 from jetprof.errors import JetprofError  # noqa: E402
-from jetprof.model import build_model  # noqa: E402
-from jetprof.profiling import inputs  # noqa: E402
-from jetprof.profiling.flops import count_flops  # noqa: E402
+from jetprof.model.build import build_model  # noqa: E402
+from jetprof.model import inputs  # noqa: E402
+from jetprof.model.flops import count_flops  # noqa: E402
 from jetprof.profiling.measure import is_oom, measure_point  # noqa: E402
 from jetprof.profiling.memory import cpu_peak_bytes  # noqa: E402
 from jetprof.profiling.point import Point  # noqa: E402

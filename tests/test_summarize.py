@@ -16,7 +16,7 @@ import pytest
 
 from jetprof.cli import main
 from jetprof.errors import JetprofError
-from jetprof.summarize import build_table, load_records, markdown_table, summarize
+from jetprof.report.summarize import build_table, load_records, markdown_table, summarize
 
 TOP_OPS = ["aten::addmm", "aten::_scaled_dot_product_flash_attention_for_cpu", "aten::gelu",
            "aten::native_layer_norm", "aten::bmm", "aten::mul", "aten::add", "aten::copy_",

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from jetprof.errors import JetprofError
-from jetprof.jetclass import LABELS
-from jetprof.model import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
-from jetprof.train import weaver_predict_args, weaver_train_args
+from jetprof.data.jetclass import LABELS
+from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
+from jetprof.train.launcher import weaver_predict_args, weaver_train_args
 
 JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_nparticles", "jet_sdmass",
                 "jet_tau1", "jet_tau2", "jet_tau3", "jet_tau4")
@@ -211,7 +211,7 @@ def test_log_shows_seed_and_start_lr(runs: dict[str, Path]) -> None:
 
 
 def test_training_learns(runs: dict[str, Path]) -> None:
-    from jetprof.evaluate import parse_weaver_log
+    from jetprof.train.evaluate import parse_weaver_log
 
     curves = parse_weaver_log(runs["a"] / "weaver.log")
     assert curves["epochs"] == [0, 1]

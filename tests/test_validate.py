@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import uproot
 
-from jetprof import jetclass
+from jetprof.data import jetclass
 from jetprof.cli import main
-from jetprof.validate import histograms, load_data_config, needs_of, plot_features, validate
+from jetprof.data.validate import histograms, read_data_config_needs, needs_of, plot_features, validate
 
 REPO = Path(__file__).resolve().parents[1]
 FULL = REPO / "workflow" / "weaver" / "JetClass_full.yaml"
@@ -134,7 +134,7 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_needs_derived_from_config() -> None:
-    needs = load_data_config(FULL)
+    needs = read_data_config_needs(FULL)
     # derived variables resolve to the ROOT branches their expressions read
     assert "part_pt_log" not in needs.branches and "part_mask" not in needs.branches
     for b in [
@@ -196,7 +196,7 @@ def test_good_files_report(
     assert data["class_counts"]["label_Hbb"] == 40 + 6 and data["class_counts"]["label_QCD"] == 6
     assert data["class_counts_short"]["Hbb"] == 46
     fs = data["feature_summary"]
-    assert set(fs) == set(load_data_config(FULL).features)
+    assert set(fs) == set(read_data_config_needs(FULL).features)
     # part_mask is 1 for every particle; particle counts agree with the file
     with uproot.open(good[0]) as f:
         n0 = int(ak.sum(ak.num(f["tree"]["part_px"].array())))
@@ -209,7 +209,7 @@ def test_good_files_report(
 
 
 def test_histograms_and_figure_content(good: list[Path], tmp_path: Path) -> None:
-    needs = load_data_config(FULL)
+    needs = read_data_config_needs(FULL)
     results, _ = validate(good, needs)
     hists = histograms(results, needs.features, bins=20)
     assert set(hists) == set(needs.features)

@@ -110,7 +110,7 @@ def test_the_study_runs_as_series_and_single_points_still_on_demand(study):
 
 
 def test_checkpoint_loads_into_the_model(study):
-    from jetprof.model import build_model, load_weights
+    from jetprof.model.build import build_model, load_weights
 
     work, _ = study
     built = build_model(work / "workflow/weaver/ParT.py", work / "workflow/weaver/JetClass_full.yaml")

@@ -15,17 +15,17 @@ from jetprof.errors import JetprofError
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "generate": ("jetprof.generate", "generate one JetClass-format ROOT file with Pythia 8 + FastJet"),
-    "manifest": ("jetprof.manifest", "write a dataset manifest (counts, content hashes, settings)"),
-    "download": ("jetprof.download", "download JetClass from Zenodo (MD5-checked, resumable)"),
-    "validate": ("jetprof.validate", "check JetClass ROOT files and write a validation report"),
-    "weaver": ("jetprof.train", "run the weaver CLI with every random generator seeded"),
-    "evaluate": ("jetprof.evaluate", "metrics and figures from weaver --predict output"),
-    "export": ("jetprof.export", "export a checkpoint to ONNX and write its model card"),
-    "fetch-weights": ("jetprof.pretrained", "fetch an official ParT checkpoint and convert it"),
+    "generate": ("jetprof.data.generate", "generate one JetClass-format ROOT file with Pythia 8 + FastJet"),
+    "manifest": ("jetprof.data.manifest", "write a dataset manifest (counts, content hashes, settings)"),
+    "download": ("jetprof.data.download", "download JetClass from Zenodo (MD5-checked, resumable)"),
+    "validate": ("jetprof.data.validate", "check JetClass ROOT files and write a validation report"),
+    "weaver": ("jetprof.train.launcher", "run the weaver CLI with every random generator seeded"),
+    "evaluate": ("jetprof.train.evaluate", "metrics and figures from weaver --predict output"),
+    "export": ("jetprof.model.export", "export a checkpoint to ONNX and write its model card"),
+    "fetch-weights": ("jetprof.model.pretrained", "fetch an official ParT checkpoint and convert it"),
     "profile": ("jetprof.profiling.cli", "profile ParT's forward pass over a grid of points"),
-    "summarize": ("jetprof.summarize", "collect profile records into one table"),
-    "plot": ("jetprof.plots", "draw the study's figures from stored records"),
+    "summarize": ("jetprof.report.summarize", "collect profile records into one table"),
+    "plot": ("jetprof.report.plots", "draw the study's figures from stored records"),
 }
 
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from jetprof.jetclass import SPLITS, process
+from jetprof.data.jetclass import SPLITS, process
 
 RESULTS = "results"
 FIGURES: tuple[str, ...] = (

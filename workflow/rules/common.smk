@@ -3,7 +3,7 @@ import glob
 import json
 
 from jetprof import workflow as jw
-from jetprof.jetclass import PROCESSES
+from jetprof.data.jetclass import PROCESSES
 
 REGENERATE = bool(config.get("regenerate", False))
 MODEL = config["weaver"]["model_name"]

@@ -16,7 +16,7 @@ the batch, then:
 2. timed repeats of the plain, un-profiled forward with device synchronisation
    (CUDA events on CUDA; ``perf_counter`` and process CPU time on CPU);
 3. one forward for the memory figure (see :mod:`jetprof.profiling.memory`);
-4. FLOPs of one forward (see :mod:`jetprof.profiling.flops`);
+4. FLOPs of one forward (see :mod:`jetprof.model.flops`);
 5. a separate short torch.profiler pass (or ORT's profiler) for the per-op
    table and the trace — nothing is timed inside it.
 

@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jetprof.errors import BadInputError, JetprofError
-from jetprof.model import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
+from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
 from jetprof.profiling.child import EXIT_BAD_INPUT, THREAD_VARIABLES, pin_threads
 from jetprof.profiling.point import BACKENDS, PRECISIONS, WEIGHTS, Point
 
@@ -136,7 +136,7 @@ def parse_particles(text: str) -> list[int | str]:
 
 def build_points(args: argparse.Namespace) -> list[Point]:
     """Check every option up front (no work yet) and make one Point per (particles, batch size)."""
-    from jetprof.profiling.inputs import expand_data_glob
+    from jetprof.model.inputs import expand_data_glob
 
     sizes = list(dict.fromkeys(parse_batch_sizes(args.batch_sizes)))
     particles = parse_particles(args.particles)
@@ -209,8 +209,9 @@ def warm_parent(points: list[Point]) -> None:
     import torch.profiler  # noqa: F401
     import torch.utils.flop_counter  # noqa: F401
 
-    from jetprof.model import import_network_config, load_data_config
-    from jetprof.profiling import backends, env, flops, inputs, measure, memory, record  # noqa: F401
+    from jetprof.model.build import import_network_config, load_data_config
+    from jetprof.model import flops, inputs  # noqa: F401
+    from jetprof.profiling import backends, env, measure, memory, record  # noqa: F401
 
     first = points[0]
     data_config = load_data_config(first.data_config)

@@ -9,7 +9,6 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from jetprof.model import REPO_ROOT
 
 
 def _version(dist: str) -> str | None:
@@ -32,14 +31,15 @@ def cpu_model() -> str | None:
 
 
 def git_revision() -> str | None:
-    """The repository's HEAD commit (with ``-dirty`` if files changed), or None."""
+    """HEAD of the git checkout the study runs in (the working directory), with ``-dirty``
+    if tracked files changed; None outside a checkout."""
     try:
         rev = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+            ["git", "rev-parse", "HEAD"],
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no"],
             capture_output=True, text=True, timeout=10,
         ).stdout.strip()
         return rev + ("-dirty" if dirty else "") if rev else None

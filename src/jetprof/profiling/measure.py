@@ -95,9 +95,10 @@ def measure_point(point: Point) -> dict[str, Any]:
 def _measure_into(rec: dict[str, Any], point: Point) -> None:
     import torch
 
-    from jetprof.model import build_model, load_weights
-    from jetprof.profiling import backends, inputs, memory
-    from jetprof.profiling.flops import FLOPS_METHOD, count_flops_and_output
+    from jetprof.model.build import build_model, load_weights
+    from jetprof.model import inputs
+    from jetprof.profiling import backends, memory
+    from jetprof.model.flops import FLOPS_METHOD, count_flops_and_output
 
     torch.set_num_threads(point.threads)
     try:

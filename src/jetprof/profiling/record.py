@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from jetprof.errors import JetprofError
-from jetprof.model import REPO_ROOT
 from jetprof.profiling.point import Point
 
-SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "record.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "record.schema.json"
 
 
 @lru_cache(maxsize=1)

@@ -385,7 +385,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     g = parser.add_argument_group("config mode (instead of raw weaver arguments)")
     g.add_argument("--mode", choices=("train", "predict"), help="build weaver's arguments from a config")
-    g.add_argument("--config-json", help="training config as JSON (keys: see jetprof.train.DEFAULT_CONFIG)")
+    g.add_argument("--config-json", help="training config as JSON (keys: see jetprof.train.launcher.DEFAULT_CONFIG)")
     g.add_argument("--data-train", help="glob of training files")
     g.add_argument("--data-val", help="glob of validation files")
     g.add_argument("--data-test", help="glob of test files (predict)")

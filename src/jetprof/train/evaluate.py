@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from jetprof.errors import JetprofError
-from jetprof.jetclass import PROCESSES
+from jetprof.data.jetclass import PROCESSES
 
 WORKING_POINTS: dict[str, float] = {
     "Hbb": 0.50, "Hcc": 0.50, "Hgg": 0.50, "H4q": 0.50, "Hqql": 0.99,
@@ -287,7 +287,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetprof.model import sha256_file
+    from jetprof.model.build import sha256_file
 
     labels, truth, scores = read_predictions(args.pred)
     metrics: dict[str, Any] = {"schema_version": 1, "pred_file": str(args.pred), "pred_sha256": sha256_file(args.pred)}

@@ -11,12 +11,12 @@ input, so ONNX Runtime is fed only ``session.get_inputs()``.
 
 Parity: ``--batches`` batches of real jets from ``--data`` (the first jets of the
 sorted files, preprocessed by weaver's own code, see
-:mod:`jetprof.profiling.inputs`) run through eager PyTorch and ONNX Runtime,
+:mod:`jetprof.model.inputs`) run through eager PyTorch and ONNX Runtime,
 once padded to the config's length (128) and once cut to the batch's longest
 jet (exercising the dynamic particle axis). The largest |Δ softmax| goes into
 the card; above ``--tolerance`` (1e-4) the export fails and nothing is written.
 
-FLOPs per jet: :func:`jetprof.profiling.flops.count_flops` (torch's
+FLOPs per jet: :func:`jetprof.model.flops.count_flops` (torch's
 FlopCounterMode plus the CPU attention kernel; elementwise ops not counted) on
 one synthetic jet with ``--flops-particles`` (128) real particles.
 """
@@ -76,7 +76,7 @@ def _load_training_config(value: str | None) -> tuple[Any, str | None]:
 
 
 def _batches(files: list[str], data_config: Any, n_batches: int, batch_size: int) -> list[dict[str, np.ndarray]]:
-    from jetprof.profiling.inputs import real_batch
+    from jetprof.model.inputs import real_batch
 
     whole = real_batch(files, data_config, n_batches * batch_size)
     if whole.source.get("repeated"):
@@ -155,9 +155,9 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     import onnxruntime as ort
     import torch
 
-    from jetprof.model import build_model, load_weights, sha256_file
-    from jetprof.profiling.flops import FLOPS_METHOD, count_flops
-    from jetprof.profiling.inputs import expand_data_glob, synthetic_batch
+    from jetprof.model.build import build_model, load_weights, sha256_file
+    from jetprof.model.flops import FLOPS_METHOD, count_flops
+    from jetprof.model.inputs import expand_data_glob, synthetic_batch
 
     training_config, training_config_path = _load_training_config(args.training_config)
     files = expand_data_glob(args.data)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jetprof import jetclass
+from jetprof.data import jetclass
 from jetprof.errors import JetprofError
 
 ZENODO_URL = "https://zenodo.org/records/6619768/files"

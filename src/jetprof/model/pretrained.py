@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jetprof.contract import DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 from jetprof.errors import JetprofError
 
 LAYOUTS = ("auto", "0.4", "0.5")
@@ -67,7 +68,7 @@ class OfficialCheckpoint:
     name: str
     repo_path: str
     git_blob_sha1: str
-    data_config: str  # file name under workflow/weaver/
+    data_config: str  # file name under jetprof/model/weaver/
     layout: str = "0.4"
 
     @property
@@ -346,7 +347,7 @@ def fetch_weights(
     """
     import torch
 
-    from jetprof import model as jmodel
+    from jetprof.model import build as jmodel
 
     if layout not in LAYOUTS:
         raise JetprofError(
@@ -391,13 +392,10 @@ def fetch_weights(
         found = detect_layout(state)
         effective = "0.4" if official is not None and layout == "auto" else layout
         if data_config is None:
-            data_config = (
-                jmodel.REPO_ROOT
-                / "workflow"
-                / "weaver"
-                / (official.data_config if official else "JetClass_full.yaml")
+            data_config = WEAVER_CONFIGS / (
+                official.data_config if official else "JetClass_full.yaml"
             )
-        built = jmodel.build_model(network_config or jmodel.DEFAULT_NETWORK_CONFIG, data_config)
+        built = jmodel.build_model(network_config or DEFAULT_NETWORK_CONFIG, data_config)
         converted, legacy = to_current_layout(state, built.model, effective)
         jmodel.check_state_fits(
             built.model, converted, f"{source} (with data config {data_config})"

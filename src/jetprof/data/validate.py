@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from jetprof import jetclass
+from jetprof.data import jetclass
+from jetprof.contract import DEFAULT_DATA_CONFIG
 from jetprof.errors import JetprofError
 
-DEFAULT_DATA_CONFIG = Path("workflow/weaver/JetClass_full.yaml")
 _MODULES = {"np", "numpy", "ak", "awkward", "math"}
 _SAMPLE_PER_CLASS = 4000  # values kept per feature, class and file for the plots
 
@@ -178,7 +178,7 @@ def needs_of(config: dict[str, Any], where: str = "data config") -> DataConfigNe
     return DataConfigNeeds(sorted(raw), labels, features, new_vars)
 
 
-def load_data_config(path: Path) -> DataConfigNeeds:
+def read_data_config_needs(path: Path) -> DataConfigNeeds:
     """Read a weaver data config (YAML) and return what it needs."""
     import yaml
 
@@ -662,7 +662,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``jetprof validate``."""
-    needs = load_data_config(args.data_config)
+    needs = read_data_config_needs(args.data_config)
     results, report = validate(list(args.files), needs, sample=args.plots is not None)
     problems = [p for r in results for p in r.problems]
     if problems:

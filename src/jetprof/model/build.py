@@ -18,9 +18,7 @@ from typing import Any
 
 from jetprof.errors import JetprofError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_NETWORK_CONFIG = REPO_ROOT / "workflow" / "weaver" / "ParT.py"
-DEFAULT_DATA_CONFIG = REPO_ROOT / "workflow" / "weaver" / "JetClass_full.yaml"
+from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 
 
 def _quiet_weaver() -> None:
@@ -160,12 +158,12 @@ def load_weights(
 
     Args:
         layout: ``auto`` (recognise 0.4-era files by key names and known hashes),
-            ``0.4`` or ``0.5``; see ``jetprof.pretrained.to_current_layout``.
+            ``0.4`` or ``0.5``; see ``jetprof.model.pretrained.to_current_layout``.
 
     Returns:
         What was learnt about the checkpoint: ``{"path", "sha256", "legacy_04"}``.
     """
-    from jetprof import pretrained
+    from jetprof.model import pretrained
 
     state = read_state_dict(path)
     # 0.4-era key names differ: convert first, then check names and shapes

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from jetprof import jetclass
+from jetprof.data import jetclass
 from jetprof.errors import JetprofError
 
 _NAME = re.compile(r"^(?P<prefix>[A-Za-z0-9]+)_(?P<index>\d+)\.root$")
@@ -125,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the manifest atomically."""
     if args.settings_json is None:
-        from jetprof.generate import GeneratorSettings
+        from jetprof.data.generate import GeneratorSettings
 
         settings: Any = GeneratorSettings().as_dict()
     else:

@@ -43,7 +43,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from jetprof.errors import JetprofError  # noqa: E402
-from jetprof.summarize import (  # noqa: E402
+from jetprof.report.summarize import (  # noqa: E402
     BACKEND_ORDER,
     PRECISION_ORDER,
     WEIGHTS_ORDER,
@@ -835,7 +835,7 @@ def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], weights: str | 
 # ----------------------------------------------------------------------------
 # figures from the evaluation metrics (jetprof evaluate)
 #
-# metrics.json is written by ``jetprof evaluate`` (see jetprof.evaluate's docstring).
+# metrics.json is written by ``jetprof evaluate`` (see jetprof.train.evaluate's docstring).
 # Keys read here:
 #   "classes":   ["QCD", "Hbb", ...]
 #   "accuracy":  float;  "auc_ovr": {class: AUC one-vs-rest}

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from jetprof import jetclass
+from jetprof.data import jetclass
 from jetprof.errors import JetprofError
 
 # --------------------------------------------------------------------------

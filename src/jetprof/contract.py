@@ -1,0 +1,360 @@
+"""The one contract between the stages: where shipped files live and which values every
+axis of the study may take.
+
+Everything that names an axis value (the CLI's choices, the Snakemake wildcard
+constraints, the config and record schemas, the report's orderings) takes it from
+here, or is checked against it by ``tests/test_contract.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: the installed package; its data files travel with it (``pip install .`` works anywhere)
+PACKAGE = Path(__file__).resolve().parent
+SCHEMAS = PACKAGE / "schemas"
+CONFIG_SCHEMA = SCHEMAS / "config.schema.yaml"
+RECORD_SCHEMA = SCHEMAS / "record.schema.json"
+#: the weaver network and data configs shipped with jetprof (``workflow/weaver/`` links here)
+WEAVER_CONFIGS = PACKAGE / "model" / "weaver"
+DEFAULT_NETWORK_CONFIG = WEAVER_CONFIGS / "ParT.py"
+DEFAULT_DATA_CONFIG = WEAVER_CONFIGS / "JetClass_full.yaml"
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator
+
+#: results live under this folder, at deterministic paths (never timestamps)
+RESULTS = "results"
+
+# ---------------------------------------------------------------------------
+# the axes of the study and the values each may take
+
+WEIGHTS: tuple[str, ...] = ("random", "trained", "pretrained")
+#: eager PyTorch, torch.compile, ONNX Runtime fed each batch trimmed to its longest jet,
+#: and ONNX Runtime on the batch padded to the data config's length (a naive deployment)
+BACKENDS: tuple[str, ...] = ("eager", "compile", "onnxruntime", "onnxruntime_padded")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+DEVICE_PATTERN = r"cpu|mps|cuda(:[0-9]+)?"
+STATUSES: tuple[str, ...] = ("ok", "oom", "error")
+#: how a record's ``peak_memory_bytes`` was measured (see jetprof.profiling.memory)
+MEMORY_METHODS: tuple[str, ...] = (
+    "profiler_memory_events", "cuda_max_memory_allocated", "mps_current_allocated", "not_measured",
+)
+#: what a comparison changes between its two sides; ``control`` is the A/A check
+AXES: tuple[str, ...] = ("weights", "backend", "precision", "model", "control")
+#: the side every comparison along an axis is measured against
+BASELINE = {"weights": "random", "backend": "eager", "precision": "fp32"}
+VERDICTS: tuple[str, ...] = ("same", "different", "inconclusive")
+ONNX_BACKENDS = ("onnxruntime", "onnxruntime_padded")
+
+
+def split_pair(pair: str) -> tuple[str, str]:
+    """``"onnxruntime-fp32"`` -> ``("onnxruntime", "fp32")``; ValueError for an unknown pair."""
+    backend, sep, precision = pair.rpartition("-")
+    if not sep or backend not in BACKENDS or precision not in PRECISIONS:
+        raise ValueError(f"{pair!r}: not a backend-precision pair ({'|'.join(BACKENDS)})-"
+                         f"({'|'.join(PRECISIONS)})")
+    return backend, precision
+
+
+def pair_problem(backend: str, precision: str, device: str) -> str | None:
+    """Why ``backend``-``precision`` cannot run on ``device`` (None if it can)."""
+    kind = device.split(":")[0]
+    if backend in ONNX_BACKENDS and precision != "fp32":
+        return f"{backend}-{precision}: the ONNX export is fp32 only"
+    if backend in ONNX_BACKENDS and kind == "mps":
+        return f"{backend}-{precision}: ONNX Runtime does not run on mps"
+    if precision == "fp16" and kind == "cpu":
+        return f"{backend}-{precision}: autocast fp16 runs on cuda and mps only (use bf16 on cpu)"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# points, variants and comparison groups
+
+
+@dataclass(frozen=True, order=True)
+class Variant:
+    """What is compared inside a group: a model with weights, run by a backend at a precision.
+
+    ``replica`` 1 is a second, independent instance of the same variant (same seed or
+    checkpoint): the A/A control, which has no record of its own.
+    """
+
+    model: str
+    weights: str
+    backend: str
+    precision: str
+    replica: int = 0
+
+    @property
+    def label(self) -> str:
+        text = f"{self.model}/{self.weights}/{self.backend}-{self.precision}"
+        return text + (f"#{self.replica + 1}" if self.replica else "")
+
+
+@dataclass(frozen=True, order=True)
+class Point:
+    """One measured point of the grid: one record."""
+
+    model: str
+    weights: str
+    device: str
+    backend: str
+    precision: str
+    particles: str  # "real" or a particle count, as text
+    batch_size: int
+
+    @property
+    def record(self) -> str:
+        """The record's path under the results folder."""
+        return record_path(self.model, self.weights, self.device, self.backend, self.precision,
+                           self.particles, self.batch_size)
+
+    @property
+    def variant(self) -> Variant:
+        return Variant(self.model, self.weights, self.backend, self.precision)
+
+    @classmethod
+    def of_record(cls, record: dict[str, Any]) -> Point:
+        return cls(str(record["model"]), str(record["weights"]), str(record["device"]),
+                   str(record["backend"]), str(record["precision"]), str(record["particles"]),
+                   int(record["batch_size"]))
+
+
+def record_path(model: str, weights: str, device: str, backend: str, precision: str,
+                particles: str | int, batch_size: int | str, root: str = RESULTS) -> str:
+    """``results/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{N}.json``."""
+    return (f"{root}/profile/{model}/{weights}/{device}/{backend}-{precision}/"
+            f"p{particles}/bs{batch_size}.json")
+
+
+def group_path(device: str, particles: str | int, batch_size: int | str, root: str = RESULTS) -> str:
+    """``results/paired/{device}/p{particles}/bs{N}.json``: the rounds of one comparison group."""
+    return f"{root}/paired/{device}/p{particles}/bs{batch_size}.json"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two variants of a group compared along one axis: ``variant`` ÷ ``baseline``."""
+
+    axis: str
+    baseline: Variant
+    variant: Variant
+
+    @property
+    def control(self) -> bool:
+        return self.axis == "control"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Variants measured together at one (device, particles, batch size): the same jets,
+    one process, interleaved in time over rounds. Every comparison the study states is
+    between two variants of one group."""
+
+    device: str
+    particles: str
+    batch_size: int
+    variants: tuple[Variant, ...]
+
+    @property
+    def path(self) -> str:
+        return group_path(self.device, self.particles, self.batch_size)
+
+    @property
+    def points(self) -> list[Point]:
+        """The measured points (the control replica has no record)."""
+        return [Point(v.model, v.weights, self.device, v.backend, v.precision, self.particles,
+                      self.batch_size) for v in self.variants if not v.replica]
+
+    def pairs(self, main_model: str | None = None) -> list[Pair]:
+        return compared_pairs(self.variants, main_model)
+
+
+def compared_pairs(variants: tuple[Variant, ...] | list[Variant],
+                   main_model: str | None = None) -> list[Pair]:
+    """The comparisons a group's variants allow.
+
+    Two variants are compared when they differ along exactly one axis and one of them
+    holds that axis's baseline: weights against ``random``, backends against ``eager``,
+    precisions against ``fp32``, models against ``main_model`` (the first variant's model
+    by default); a replica against its original is the A/A control.
+    """
+    if not variants:
+        return []
+    main = main_model or variants[0].model
+    pairs: list[Pair] = []
+    originals = [v for v in variants if not v.replica]
+    for v in variants:
+        if v.replica:
+            base = Variant(v.model, v.weights, v.backend, v.precision)
+            if base in originals:
+                pairs.append(Pair("control", base, v))
+    for b in originals:
+        for v in originals:
+            if b == v:
+                continue
+            diff = [a for a in ("model", "weights", "backend", "precision")
+                    if getattr(b, a) != getattr(v, a)]
+            if len(diff) != 1:
+                continue
+            axis = diff[0]
+            reference = main if axis == "model" else BASELINE[axis]
+            if getattr(b, axis) == reference:
+                pairs.append(Pair(axis, b, v))
+    return pairs
+
+
+def variants_of(model: str, weights: list[str] | tuple[str, ...], pairs: list[str] | tuple[str, ...],
+                extra_models: list[str] | tuple[str, ...] = (), control: bool = True) -> list[Variant]:
+    """The variants of a group: ``model`` under every weight state and backend-precision
+    pair, each extra model with random weights (they have no checkpoint) under every
+    pair, and, with ``control``, a replica of the first variant (the A/A control)."""
+    out: list[Variant] = []
+    for w in weights:
+        for pair in pairs:
+            out.append(Variant(model, w, *split_pair(pair)))
+    for extra in extra_models:
+        for pair in pairs:
+            out.append(Variant(extra, "random", *split_pair(pair)))
+    out = list(dict.fromkeys(out))
+    if control and out:
+        first = out[0]
+        out.insert(1, Variant(first.model, first.weights, first.backend, first.precision, 1))
+    return out
+
+
+def study_weights(config: dict[str, Any]) -> list[str]:
+    """``profile.weights``, without ``pretrained`` unless ``pretrained.enabled``."""
+    enabled = bool(config.get("pretrained", {}).get("enabled", False))
+    return [w for w in config["profile"]["weights"] if w != "pretrained" or enabled]
+
+
+def study_groups(config: dict[str, Any]) -> list[Group]:
+    """Every comparison group of a study: the main grid and the multiplicity curve.
+
+    The main grid measures, at each device × particles × batch size, the trained
+    model under every weight state and backend-precision pair together with the
+    extra models (``profile.models``, random weights); the multiplicity curve
+    measures its weights and pairs at each particle count. Groups that meet at the same
+    (device, particles, batch size) are merged, so a point is measured once. Pairs that
+    cannot run on a device (``pair_problem``) are left out; the config check refuses
+    them before any job (``jetprof.workflow.config_problems``).
+    """
+    prof = config["profile"]
+    model = config["weaver"]["model_name"]
+    control = bool(prof.get("compare", {}).get("control", True))
+    extras = [m["name"] for m in prof.get("models", [])]
+    mult = prof["multiplicity"]
+    mult_weights = mult["weights"]
+    if mult_weights not in study_weights(config):
+        mult_weights = "trained" if mult_weights == "pretrained" else mult_weights
+    merged: dict[tuple[str, str, int], list[Variant]] = {}
+
+    def add(device: str, particles: Any, bs: int, weights: list[str], pairs: list[str],
+            extra: list[str]) -> None:
+        usable = [p for p in pairs if pair_problem(*split_pair(p), device) is None]
+        if not usable:
+            return
+        variants = merged.setdefault((device, str(particles), int(bs)), [])
+        for v in variants_of(model, weights, usable, extra, control):
+            if v not in variants:
+                variants.append(v)
+
+    for device in prof["devices"]:
+        for particles in prof["particles"]:
+            for bs in prof["batch_sizes"]:
+                add(device, particles, bs, study_weights(config), prof["backends"], extras)
+        for n in mult["particles"]:
+            add(device, n, mult["batch_size"], [mult_weights], mult["backends"], [])
+    groups = []
+    for (device, particles, bs), variants in merged.items():
+        originals = [v for v in variants if not v.replica]
+        replicas = [v for v in variants if v.replica][:1]  # one control per group
+        ordered = originals[:1] + replicas + originals[1:]
+        groups.append(Group(device, particles, bs, tuple(ordered)))
+    return groups
+
+
+def study_points(config: dict[str, Any]) -> list[Point]:
+    return [p for g in study_groups(config) for p in g.points]
+
+
+@dataclass(frozen=True)
+class Job:
+    """The groups one ``jetprof profile`` call measures (one Snakemake job): the product
+    of ``particles`` and ``batch_sizes`` on one device with the same variants."""
+
+    device: str
+    variants: tuple[Variant, ...]
+    particles: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+
+    @property
+    def groups(self) -> list[Group]:
+        return [Group(self.device, n, bs, self.variants) for n in self.particles
+                for bs in self.batch_sizes]
+
+    @property
+    def records(self) -> list[str]:
+        return [p.record for g in self.groups for p in g.points]
+
+    @property
+    def group_files(self) -> list[str]:
+        return [g.path for g in self.groups]
+
+    @property
+    def tag(self) -> str:
+        """``p16_32_64_128`` / ``preal``: the particle counts, for rule, log and benchmark names."""
+        return "p" + "_".join(self.particles)
+
+    @property
+    def name(self) -> str:
+        return f"{self.device.replace(':', '')}_{self.tag}_bs{'_'.join(map(str, self.batch_sizes))}"
+
+    @property
+    def reads_real_jets(self) -> bool:
+        return "real" in self.particles
+
+    @property
+    def weights(self) -> list[str]:
+        return list(dict.fromkeys(v.weights for v in self.variants))
+
+    @property
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(v.model for v in self.variants))
+
+
+def study_jobs(config: dict[str, Any]) -> list[Job]:
+    """The study's groups in as few ``jetprof profile`` calls as they allow: groups with
+    the same device and variants, as products of particle counts × batch sizes."""
+    by_variants: dict[tuple[str, tuple[Variant, ...]], dict[str, list[int]]] = {}
+    for g in study_groups(config):
+        sizes = by_variants.setdefault((g.device, g.variants), {}).setdefault(g.particles, [])
+        sizes.append(g.batch_size)
+    jobs = []
+    for (device, variants), by_particles in by_variants.items():
+        by_sizes: dict[tuple[int, ...], list[str]] = {}
+        for particles, sizes in by_particles.items():
+            by_sizes.setdefault(tuple(sorted(set(sizes))), []).append(particles)
+        for sizes, particles in by_sizes.items():
+            jobs.append(Job(device, variants, tuple(particles), sizes))
+    return jobs
+
+
+def to_json(obj: Any) -> str:
+    """Canonical JSON (sorted keys): the same value always gives the same text."""
+    return json.dumps(obj if not hasattr(obj, "__dataclass_fields__") else asdict(obj),
+                      sort_keys=True, separators=(",", ":"), default=str)
+
+
+def iter_axis_values() -> Iterator[tuple[str, tuple[str, ...]]]:
+    yield "weights", WEIGHTS
+    yield "backend", BACKENDS
+    yield "precision", PRECISIONS
+    yield "status", STATUSES
+    yield "memory_method", MEMORY_METHODS
+    yield "axis", AXES
+    yield "verdict", VERDICTS

@@ -1,0 +1,1 @@
+"""Stage 7-8: records -> summary table and paired comparisons -> answers and figures."""

@@ -1,0 +1,1 @@
+"""Stage 3-4: train with the ``weaver`` CLI (seeded) and evaluate its predictions."""
