@@ -11,7 +11,7 @@ import pytest
 
 from jetprof.cli import main
 from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
-from jetprof.model.build import sha256_file
+from jetprof.io import sha256_file
 
 
 # inline JSON longer than a file name may be (the workflow passes the whole train config)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jetprof.errors import JetprofError
+from jetprof.io import sha256_file
 
 from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 
@@ -172,11 +173,3 @@ def load_weights(
     built.model.load_state_dict(state, strict=True)
     built.model.eval()
     return {"path": str(path), "sha256": sha256_file(path), "legacy_04": legacy}
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

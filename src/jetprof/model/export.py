@@ -155,7 +155,8 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     import onnxruntime as ort
     import torch
 
-    from jetprof.model.build import build_model, load_weights, sha256_file
+    from jetprof.io import sha256_file
+    from jetprof.model.build import build_model, load_weights
     from jetprof.model.flops import FLOPS_METHOD, count_flops
     from jetprof.model.inputs import expand_data_glob, synthetic_batch
 

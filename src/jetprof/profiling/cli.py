@@ -369,7 +369,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_peak(args: argparse.Namespace) -> int:
     from jetprof.profiling.peak import measure_peak
-    from jetprof.profiling.record import atomic_write_text
+    from jetprof.io import atomic_write_text
 
     if args.threads < 1:
         raise JetprofError(f"--threads {args.threads}: must be at least 1")

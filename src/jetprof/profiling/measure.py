@@ -22,7 +22,8 @@ import numpy as np
 
 from jetprof.errors import BadInputError, JetprofError
 from jetprof.profiling.point import Point
-from jetprof.profiling.record import atomic_write_text, blank_record, write_record
+from jetprof.io import atomic_write_text
+from jetprof.profiling.record import blank_record, write_record
 
 OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
 TOP_OPS = 15

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jetprof.errors import JetprofError
+from jetprof.io import atomic_write_text
 from jetprof.profiling.point import Point
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "record.schema.json"
@@ -31,21 +31,6 @@ def validate_record(record: dict[str, Any], source: str = "record") -> None:
         err = errors[0]
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise JetprofError(f"{source}: invalid profile record at {where}: {err.message}")
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_record(record: dict[str, Any], path: str | os.PathLike[str]) -> None:

@@ -43,13 +43,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 from jetprof.errors import JetprofError  # noqa: E402
+from jetprof.io import atomic_write, atomic_write_text  # noqa: E402
 from jetprof.report.summarize import (  # noqa: E402
     BACKEND_ORDER,
     PRECISION_ORDER,
     WEIGHTS_ORDER,
     device_hardware,
     load_records,
-    write_atomic,
 )
 
 # ----------------------------------------------------------------------------
@@ -1199,7 +1199,7 @@ def save_figure(plot: Plot, out: str | os.PathLike[str]) -> None:
     if suffix not in ("png", "pdf", "svg"):
         raise JetprofError(f"{out}: figure output must end in .png, .pdf or .svg")
     with plt.style.context(STYLE):
-        write_atomic(out, writer=lambda tmp: plot.figure.savefig(tmp, format=suffix, dpi=110))
+        atomic_write(out, lambda tmp: plot.figure.savefig(tmp, format=suffix, dpi=110))
     plt.close(plot.figure)
 
 
@@ -1233,7 +1233,7 @@ def run(args: argparse.Namespace) -> int:
             raise JetprofError(f"{args.out}: weights_answer writes .md, .rst or .txt")
         table = apply_filters(load_table(args.table), model=args.model)
         text, _ = weights_answer(table, fmt="rst" if suffix == ".rst" else "md")
-        write_atomic(args.out, text)
+        atomic_write_text(args.out, text)
         print(f"jetprof plot: weights_answer -> {args.out}")
         return 0
     plot = make_plot(args.figure, args)

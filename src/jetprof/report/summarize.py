@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from jetprof.errors import JetprofError
+from jetprof.io import atomic_write_text
 
 #: Fields a record must have for a row of the table (the point's identity).
 KEY_FIELDS: tuple[str, ...] = (
@@ -291,30 +292,6 @@ def environment_summary(table: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
-def write_atomic(path: str | os.PathLike[str], text: str | None = None, writer: Any = None) -> None:
-    """Write ``text`` (or call ``writer(tmp_path)``) to a temp file, then rename.
-
-    Args:
-        path: the target.
-        text: content to write.
-        writer: a callable writing the file given its temporary path.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    try:
-        if writer is None:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text or "")
-        else:
-            os.close(fd)
-            writer(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def summarize(
     inputs: Sequence[str | os.PathLike[str]],
     out_csv: str | os.PathLike[str],
@@ -327,9 +304,9 @@ def summarize(
             f"no profile records found in {', '.join(str(p) for p in inputs)}"
         )
     table = build_table(records)
-    write_atomic(out_csv, table.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(out_csv, table.to_csv(index=False, lineterminator="\n"))
     if out_md is not None:
-        write_atomic(out_md, markdown_table(table))
+        atomic_write_text(out_md, markdown_table(table))
     return table
 
 

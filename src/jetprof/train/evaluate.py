@@ -287,7 +287,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jetprof.model.build import sha256_file
+    from jetprof.io import sha256_file
 
     labels, truth, scores = read_predictions(args.pred)
     metrics: dict[str, Any] = {"schema_version": 1, "pred_file": str(args.pred), "pred_sha256": sha256_file(args.pred)}
