@@ -1,7 +1,8 @@
 """The forward-pass profiler, in-process: FLOPs, memory, inputs, backends, records, bad input.
 
-These call the same code the child process runs (``measure_point``) without the
-spawn, to stay fast; tests/test_profiling_cli.py covers the child processes.
+These call the same code the child process runs (``measure_group``) without the
+fork, to stay fast; tests/test_profiling_cli.py covers the child processes and
+tests/test_compare.py the paired comparisons.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from jetprof.errors import JetprofError  # noqa: E402
 from jetprof.model.build import build_model  # noqa: E402
 from jetprof.model import inputs  # noqa: E402
 from jetprof.model.flops import count_flops  # noqa: E402
-from jetprof.profiling.measure import is_oom, measure_point  # noqa: E402
+from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG  # noqa: E402
+from jetprof.profiling.measure import is_oom, measure_group  # noqa: E402
 from jetprof.profiling.memory import cpu_peak_bytes  # noqa: E402
-from jetprof.profiling.point import Point  # noqa: E402
 from jetprof.profiling.record import blank_record, validate_record  # noqa: E402
+from jetprof.profiling.spec import GroupSpec, VariantSpec  # noqa: E402
 
 WEAVER_MMAC_128 = 341.56e6  # weaver's log for ParT_full at 128 particles
 
@@ -48,13 +50,27 @@ def _warm(model, xs, n=6):
             model(*xs)
 
 
-def _point(tmp_path: Path, **kw) -> Point:
-    base = dict(device="cpu", batch_size=2, weights="random", backend="eager", precision="fp32",
-                particles=32, out_dir=str(tmp_path), repeats=3, warmup=1, profiler_pass=False,
-                network_config=str(Path("workflow/weaver/ParT.py").resolve()),
-                data_config=str(Path("workflow/weaver/JetClass_full.yaml").resolve()))
+def variant(weights="random", backend="eager", precision="fp32", checkpoint=None, replica=0,
+            model="ParT_full", data_config=DEFAULT_DATA_CONFIG) -> VariantSpec:
+    return VariantSpec(model, weights, backend, precision, network_config=str(DEFAULT_NETWORK_CONFIG),
+                       data_config=str(data_config), checkpoint=checkpoint, replica=replica)
+
+
+def _spec(tmp_path: Path, variants=None, **kw) -> GroupSpec:
+    base = dict(device="cpu", batch_size=2, particles=32, variants=variants or [variant()], out=str(tmp_path),
+                rounds=3, max_rounds=3, warmup=1, profiler_pass=False)
     base.update(kw)
-    return Point(**base)
+    return GroupSpec(**base)
+
+
+def measure_point(spec: GroupSpec) -> dict:
+    """Measure a one-variant group; its record."""
+    measure_group(spec)
+    return json.loads(spec.record_path(spec.variants[0]).read_text())
+
+
+def _record(tmp_path: Path, bs: int = 2, particles=32, weights="random", backend="eager-fp32") -> Path:
+    return tmp_path / "profile" / "ParT_full" / weights / "cpu" / backend / f"p{particles}" / f"bs{bs}.json"
 
 
 def test_flops_at_128_particles_agree_with_weaver(built):
@@ -85,12 +101,18 @@ def test_cpu_memory_grows_linearly_with_batch(built):
 
 
 def test_record_of_one_point(tmp_path):
-    rec = measure_point(_point(tmp_path, profiler_pass=True))
-    on_disk = json.loads((tmp_path / "bs2.json").read_text())
+    rec = measure_point(_spec(tmp_path, profiler_pass=True))
+    path = _record(tmp_path)
+    on_disk = json.loads(path.read_text())
     assert on_disk == json.loads(json.dumps(rec))
     validate_record(on_disk)
+    tmp_path = path.parent
     assert on_disk["status"] == "ok" and on_disk["error"] is None
-    assert len(on_disk["latency_ms_samples"]) == on_disk["repeats"] == 3
+    assert len(on_disk["latency_ms_samples"]) == on_disk["repeats"] == 3 == on_disk["paired"]["rounds"]
+    assert on_disk["paired"]["round_latency_ms"] == on_disk["latency_ms_samples"]
+    assert on_disk["paired"]["group"] == "paired/cpu/p32/bs2.json"
+    assert on_disk["subnormal"]["weights"] == 0 and on_disk["subnormal"]["weight_values"] > 2143486
+    assert on_disk["flush_denormal"] is False
     assert all(x > 0 for x in on_disk["latency_ms_samples"])
     assert 0 < on_disk["latency_ms_p5"] <= on_disk["latency_ms_p50"] <= on_disk["latency_ms_p95"]
     assert on_disk["throughput_jets_per_s"] == pytest.approx(2e3 / on_disk["latency_ms_p50"])
@@ -117,7 +139,7 @@ def test_record_of_one_point(tmp_path):
 def test_latency_grows_with_multiplicity(tmp_path):
     p50 = {}
     for n in (16, 128):
-        rec = measure_point(_point(tmp_path / f"p{n}", particles=n, batch_size=4, repeats=5))
+        rec = measure_point(_spec(tmp_path / f"p{n}", particles=n, batch_size=4, rounds=4, max_rounds=4))
         assert rec["status"] == "ok" and rec["particles_padded"] == n
         p50[n] = rec["latency_ms_p50"]
     assert p50[128] > p50[16]
@@ -142,13 +164,14 @@ def test_real_jets_same_every_time_and_trimmed(tmp_path, built):
     assert list(b1.n_particles) == [12, 40, 25, 7, 33, 12, 40, 25]
     for k in b1.arrays:
         np.testing.assert_array_equal(b1.arrays[k], b2.arrays[k])
-    rec = measure_point(_point(tmp_path / "out", particles="real", data=files, batch_size=3))
+    rec = measure_point(_spec(tmp_path / "out", particles="real", data=files, batch_size=3))
     assert rec["status"] == "ok"
     assert rec["particles_padded"] == 40 and rec["particles_mean"] == pytest.approx(77 / 3)
 
 
 def test_onnxruntime_matches_eager_and_runs_as_a_point(tmp_path):
-    from jetprof.profiling.backends import OrtRunner, export_onnx
+    from jetprof.model.export import export_onnx
+    from jetprof.profiling.backends import OrtRunner
 
     torch.manual_seed(1)
     b = build_model(for_inference=True)
@@ -161,9 +184,10 @@ def test_onnxruntime_matches_eager_and_runs_as_a_point(tmp_path):
         eager = m(*xs).numpy()
     assert ort_out.shape == (3, 10)
     np.testing.assert_allclose(ort_out, eager, atol=1e-5)
-    rec = measure_point(_point(tmp_path / "ort", backend="onnxruntime", profiler_pass=True))
+    rec = measure_point(_spec(tmp_path / "ort", [variant(backend="onnxruntime_padded")], profiler_pass=True))
     assert rec["status"] == "ok", rec["error"]
     assert rec["particles_padded"] == 128 and rec["flops_particles"] == 128  # no trimming in the export
+    assert rec["onnx"]["trimmed"] is False
     assert rec["memory_method"] == "not_measured" and rec["peak_memory_bytes"] is None
     assert rec["profiler"]["tool"] == "onnxruntime"
     assert any(op["name"] in ("MatMul", "Gemm", "FusedMatMul") for op in rec["top_ops"])
@@ -179,7 +203,7 @@ def test_onnxruntime_output_that_differs_from_eager_fails_the_point(tmp_path, mo
         return [out[0] + 1e-3] + list(out[1:])
 
     monkeypatch.setattr(backends.OrtRunner, "__call__", off_by_a_bit)
-    rec = measure_point(_point(tmp_path, backend="onnxruntime"))
+    rec = measure_point(_spec(tmp_path, [variant(backend="onnxruntime")]))
     assert rec["status"] == "error" and "differs from eager by 0.001" in rec["error"]
     assert rec["onnx"]["max_abs_diff_vs_eager"] == pytest.approx(1e-3, rel=1e-3)
 
@@ -187,8 +211,8 @@ def test_onnxruntime_output_that_differs_from_eager_fails_the_point(tmp_path, mo
 def test_oom_is_recorded_not_raised(tmp_path, monkeypatch):
     # test hook: raise torch.OutOfMemoryError in the first timed call (exercises the handling only)
     monkeypatch.setenv("JETPROF_TEST_FAULT", "oom@2")
-    rec = measure_point(_point(tmp_path))
-    validate_record(json.loads((tmp_path / "bs2.json").read_text()))
+    rec = measure_point(_spec(tmp_path))
+    validate_record(json.loads(_record(tmp_path).read_text()))
     assert rec["status"] == "oom" and "OutOfMemoryError" in rec["error"]
 
 
@@ -201,10 +225,17 @@ def test_oom_classification():
 
 
 def test_schema_rejects_inconsistent_record(tmp_path):
-    rec = blank_record(_point(tmp_path))
+    spec = _spec(tmp_path)
+    rec = blank_record(spec, spec.variants[0])
     rec.update(status="ok", error=None, env={})
     with pytest.raises(JetprofError, match="invalid profile record"):
         validate_record(rec, "x.json")
+
+
+def _not_a_state_dict(tmp_path: Path) -> str:
+    path = tmp_path / "list.pt"
+    torch.save([1, 2, 3], path)
+    return str(path)
 
 
 def _bad_checkpoint(tmp_path: Path) -> str:
@@ -215,15 +246,21 @@ def _bad_checkpoint(tmp_path: Path) -> str:
 
 BAD_INPUTS = [
     (["--batch-sizes", "1,0"], "positive"),
-    (["--precision", "fp16"], "fp16"),
+    (["--backends", "eager-fp16"], "fp16"),
     (["--weights", "trained"], "--checkpoint"),
+    (["--weights", "trained,pretrained", "--checkpoint", "x.pt"], "which weight state"),
+    (["--weights", "banana"], "unknown weight state"),
+    (["--backends", "eager-fp64"], "not a backend-precision pair"),
+    (["--rounds", "1"], "at least 2"),
+    (["--threshold", "0"], "must be > 0"),
     (["--particles", "real"], "--data"),
     (["--particles", "real", "--data", "/nonexistent/*.root"], "no data files"),
     (["--warmup", "0"], "at least 1"),
     (["--weights", "trained", "--checkpoint", "/nonexistent/x.pt"], "checkpoint not found"),
     (["--weights", "trained", "--checkpoint", "BAD"], "does not fit the model"),
     (["--particles", "300"], "between 1 and 128"),
-    (["--backend", "onnxruntime", "--precision", "bf16"], "fp32 only"),
+    (["--backends", "onnxruntime-bf16"], "fp32 only"),
+    (["--weights", "trained", "--checkpoint", "NOTSTATE"], "not a state dict"),
 ]
 if not torch.cuda.is_available():
     BAD_INPUTS.append((["--device", "cuda"], "no CUDA device"))
@@ -231,7 +268,8 @@ if not torch.cuda.is_available():
 
 @pytest.mark.parametrize(("extra", "message"), BAD_INPUTS)
 def test_bad_input_is_one_line_error_before_any_work(tmp_path, capsys, extra, message):
-    extra = [_bad_checkpoint(tmp_path) if x == "BAD" else x for x in extra]
+    extra = [_bad_checkpoint(tmp_path) if x == "BAD" else _not_a_state_dict(tmp_path) if x == "NOTSTATE"
+             else x for x in extra]
     out = tmp_path / "out"
     argv = ["profile", "--device", "cpu", "--particles", "8", "--out", str(out)] + extra
     assert jetprof_main(argv) == 1
@@ -273,7 +311,7 @@ def test_process_mode_forks_only_cpu_points_from_a_torch_free_parent():
     assert process_mode("auto", "cuda:0") == "spawn"  # a forked child must never inherit CUDA state
     with pytest.raises(JetprofError, match="already imported"):
         process_mode("fork", "cpu")
-    with pytest.raises(JetprofError, match="only CPU points"):
+    with pytest.raises(JetprofError, match="only CPU groups"):
         process_mode("fork", "cuda:0")
     code = "from jetprof.profiling.cli import process_mode; print(process_mode('auto', 'cpu'))"
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,9 @@
-"""``jetprof profile`` end to end: one child process per batch size, failures recorded."""
+"""``jetprof profile`` end to end: one child process per comparison group, failures handled.
+
+Transient failures (a signal, a timeout) are retried and, when they persist, fail the
+call naming the group with nothing written for it; out-of-memory (torch's, or the
+kernel's kill) is a final, recorded outcome.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,80 +23,115 @@ def _jetprof(args: list[str], env: dict[str, str] | None = None) -> subprocess.C
                           text=True, env={**os.environ, **(env or {})}, timeout=900)
 
 
+def _rec(out: Path, bs: int, particles=128, weights="random", pair="eager-fp32", model="ParT_full") -> Path:
+    return out / "profile" / model / weights / "cpu" / pair / f"p{particles}" / f"bs{bs}.json"
+
+
 @pytest.mark.parametrize("process", ["fork", "spawn"])
-def test_sweep_goes_on_after_crash_and_oom(tmp_path, process):
+def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path, process):
     out = tmp_path / "sweep"
-    # test hooks: bs 2 kills its child with SIGKILL; bs 3 raises an injected OutOfMemoryError;
-    # bs 64 caps the child's address space at +200 MB so torch's CPU allocator really fails
-    faults = "crash@2,oom@3,memcap@64=200000000"
-    proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2,3,64", "--particles", "128",
-                     "--repeats", "3", "--no-profiler-pass", "--config-hash", "abc123", "--out", str(out),
+    # test hooks: bs 3 raises an injected OutOfMemoryError; bs 64 caps the child's address
+    # space at +200 MB so torch's CPU allocator really fails
+    proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,3,64", "--particles", "128", "--rounds", "2",
+                     "--max-rounds", "2", "--no-profiler-pass", "--config-hash", "abc123", "--out", str(out),
                      "--process", process],
-                    env={"JETPROF_TEST_FAULT": faults})
+                    env={"JETPROF_TEST_FAULT": "oom@3,memcap@64=200000000"})
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    recs = {bs: json.loads((out / f"bs{bs}.json").read_text()) for bs in (1, 2, 3, 64)}
+    recs = {bs: json.loads(_rec(out, bs).read_text()) for bs in (1, 3, 64)}
     for rec in recs.values():
         validate_record(rec)
         assert rec["env"]["config_hash"] == "abc123"
-    assert recs[1]["status"] == "ok" and len(recs[1]["latency_ms_samples"]) == 3
+    assert recs[1]["status"] == "ok" and len(recs[1]["latency_ms_samples"]) == 2
     assert recs[1]["process"] == process
     assert recs[1]["flops_per_jet"] == pytest.approx(683.12e6, rel=0.05)
-    assert recs[2]["status"] == "error" and "SIGKILL" in recs[2]["error"]
     assert recs[3]["status"] == "oom" and "injected" in recs[3]["error"]
     assert recs[64]["status"] == "oom" and "allocat" in recs[64]["error"].lower()
-    assert not list(out.glob(".*tmp"))  # no half-written files left
+    # the control replica of each group failed alike and is in the rounds file, not a record
+    group = json.loads((out / "paired" / "cpu" / "p128" / "bs64.json").read_text())
+    assert [v["status"] for v in group["variants"]] == ["oom", "oom"]
+    assert not list(out.rglob(".*tmp")) and not (out / ".tmp").exists()  # no half-written or scratch files
+
+
+def test_a_transient_kill_is_retried_in_place(tmp_path):
+    out = tmp_path / "flaky"
+    proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2", "--particles", "16", "--rounds", "2",
+                     "--max-rounds", "2", "--no-profiler-pass", "--out", str(out)],
+                    env={"JETPROF_TEST_FAULT": "flaky@2"})
+    assert proc.returncode == 0, proc.stderr
+    assert "group cpu p16 bs2: measuring process killed by SIGTERM; measuring it again" in proc.stderr
+    assert json.loads(_rec(out, 2, 16).read_text())["status"] == "ok"
+
+
+@pytest.mark.parametrize("fault", ["crash@2", "hang@2"])
+def test_a_persistent_transient_failure_fails_the_call_naming_the_group(tmp_path, fault):
+    out = tmp_path / "dies"
+    proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2", "--particles", "16", "--rounds", "2",
+                     "--max-rounds", "2", "--no-profiler-pass", "--retries", "1", "--timeout-s", "6",
+                     "--out", str(out)], env={"JETPROF_TEST_FAULT": fault})
+    assert proc.returncode == 1, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("jetprof profile: error: group cpu p16 bs2") and "2 time(s)" in last
+    assert ("SIGKILL" if fault.startswith("crash") else "timed out after 6.0 s") in last
+    assert "rerun to measure it again" in last and "Traceback" not in proc.stderr
+    assert json.loads(_rec(out, 1, 16).read_text())["status"] == "ok"
+    assert not _rec(out, 2, 16).exists() and not (out / "paired" / "cpu" / "p16" / "bs2.json").exists()
+
+
+def test_a_kernel_style_kill_for_memory_is_recorded_as_oom(tmp_path):
+    out = tmp_path / "killed"
+    hog = 600_000_000
+    proc = _jetprof(["--device", "cpu", "--batch-sizes", "1", "--particles", "16", "--no-profiler-pass",
+                     "--out", str(out)],
+                    env={"JETPROF_TEST_FAULT": f"oomkill@1={hog}", "JETPROF_MEMORY_LIMIT_BYTES": str(hog)})
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads(_rec(out, 1, 16).read_text())
+    validate_record(rec)
+    assert rec["status"] == "oom" and "killed by the kernel for memory" in rec["error"]
 
 
 def test_bad_input_subprocess_has_no_traceback(tmp_path):
-    proc = _jetprof(["--device", "cpu", "--precision", "fp16", "--particles", "8", "--out", str(tmp_path / "o")])
+    proc = _jetprof(["--device", "cpu", "--backends", "eager-fp16", "--particles", "8", "--out", str(tmp_path / "o")])
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0 and "fp16" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_sweep_over_particles_forks_each_point_and_exports_onnx_once(tmp_path):
+def test_groups_over_particles_fork_each_group_and_export_onnx_once(tmp_path):
     out = tmp_path / "ort"
-    proc = _jetprof(["--device", "cpu", "--backend", "onnxruntime", "--particles", "16,64", "--batch-sizes", "1,3",
-                     "--repeats", "2", "--no-profiler-pass", "--out", str(out / "p{particles}")])
+    proc = _jetprof(["--device", "cpu", "--backends", "eager-fp32,onnxruntime-fp32", "--particles", "16,64",
+                     "--batch-sizes", "1,3", "--rounds", "2", "--max-rounds", "2", "--no-profiler-pass",
+                     "--out", str(out)])
     assert proc.returncode == 0, proc.stderr
-    recs = {(n, bs): json.loads((out / f"p{n}" / f"bs{bs}.json").read_text()) for n in (16, 64) for bs in (1, 3)}
+    recs = {(n, bs): json.loads(_rec(out, bs, n, pair="onnxruntime-fp32").read_text())
+            for n in (16, 64) for bs in (1, 3)}
     for (n, bs), rec in recs.items():
         validate_record(rec)
         assert rec["status"] == "ok", rec["error"]
         assert rec["process"] == "fork" and rec["particles"] == n and rec["batch_size"] == bs
         # the exported graph has no trimmer: no model warm-up, the configured 1 call only
         assert rec["model_warmup_calls"] == 0 and rec["warmup_calls"] == 1
-        # every point checks ONNX Runtime against eager on its own jets
+        # fed the batch trimmed to its longest jet, and checked against eager on its own jets
+        assert rec["onnx"]["trimmed"] and rec["particles_padded"] == n
         assert rec["onnx"]["max_abs_diff_vs_eager"] < 1e-4
-    # the first point exported; the other three ran that same file
+    # the first group exported; the other three ran that same file
     assert [rec["onnx"]["exported_by_this_point"] for rec in recs.values()] == [True, False, False, False]
+    group = json.loads((out / "paired" / "cpu" / "p64" / "bs3.json").read_text())
+    labels = [v["label"] for v in group["variants"]]
+    assert labels == ["ParT_full/random/eager-fp32", "ParT_full/random/eager-fp32#2",
+                      "ParT_full/random/onnxruntime-fp32"]
+    assert all(len(v["round_latency_ms"]) == 2 for v in group["variants"])
+    assert sorted(map(sorted, group["rounds"])) == [sorted(labels)] * 2  # every round times every variant
 
 
-def test_several_particle_counts_need_a_placeholder(tmp_path):
-    proc = _jetprof(["--device", "cpu", "--particles", "16,64", "--out", str(tmp_path / "o")])
-    assert proc.returncode == 1 and "{particles}" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "o").exists()
-
-
-def test_checkpoint_that_does_not_fit_stops_a_forked_sweep_with_one_line(tmp_path):
+def test_checkpoint_that_does_not_fit_stops_a_forked_call_with_one_line(tmp_path):
     torch = pytest.importorskip("torch")
     bad = tmp_path / "bad.pt"
     torch.save({"mod.cls_token": torch.zeros(3)}, bad)
     out = tmp_path / "o"
-    proc = _jetprof(["--device", "cpu", "--weights", "trained", "--checkpoint", str(bad), "--particles", "8,16",
-                     "--batch-sizes", "1,2", "--out", str(out / "p{particles}")])
+    proc = _jetprof(["--device", "cpu", "--weights", "random,trained", "--checkpoint", str(bad),
+                     "--particles", "8,16", "--batch-sizes", "1,2", "--out", str(out)])
     assert proc.returncode == 1, proc.stderr
     err = proc.stderr.strip()
     assert len(err.splitlines()) == 1 and err.startswith("jetprof profile: error:"), err
     assert str(bad) in err and "does not fit the model" in err
     assert not out.exists()  # nothing written, not even a folder
-
-
-def test_forked_child_past_its_time_limit_is_killed_and_recorded(tmp_path):
-    out = tmp_path / "t"
-    proc = _jetprof(["--device", "cpu", "--particles", "16", "--batch-sizes", "1,2", "--repeats", "2",
-                     "--no-profiler-pass", "--timeout-s", "8", "--out", str(out)], env={"JETPROF_TEST_FAULT": "hang@1"})
-    assert proc.returncode == 0, proc.stderr
-    hung, fine = (json.loads((out / f"bs{bs}.json").read_text()) for bs in (1, 2))
-    assert hung["status"] == "error" and "timed out after 8.0 s" in hung["error"]
-    assert fine["status"] == "ok" and fine["process"] == "fork"

@@ -7,12 +7,12 @@ logic about which files a study makes, so pytest can check them directly.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Iterator
+import shlex
+from typing import Any
 
+from jetprof.contract import RESULTS, Job, study_groups, study_jobs, study_points
 from jetprof.data.jetclass import SPLITS, process
 
-RESULTS = "results"
 FIGURES: tuple[str, ...] = (
     "latency_vs_batch",
     "throughput_vs_batch",
@@ -51,72 +51,14 @@ def split_glob(split: str) -> str:
     return f"{RESULTS}/dataset/{split}/*.root"
 
 
-@dataclass(frozen=True)
-class Point:
-    """One profiling grid point (one record)."""
-
-    model: str
-    weights: str
-    device: str
-    backend: str
-    precision: str
-    particles: str
-    batch_size: int
-
-    @property
-    def record(self) -> str:
-        return (
-            f"{RESULTS}/profile/{self.model}/{self.weights}/{self.device}/"
-            f"{self.backend}-{self.precision}/p{self.particles}/bs{self.batch_size}.json"
-        )
-
-
-def _split_backend(pair: str) -> tuple[str, str]:
-    backend, precision = pair.rsplit("-", 1)
-    return backend, precision
-
-
-def profile_points(config: dict[str, Any]) -> list[Point]:
-    """Every point of the study: the main grid plus the multiplicity curve, deduplicated."""
-    prof = config["profile"]
-    model = config["weaver"]["model_name"]
-    weights = list(prof["weights"])
-    if not config.get("pretrained", {}).get("enabled", False):
-        weights = [w for w in weights if w != "pretrained"]
-
-    def main_grid(name: str, states: list[str]) -> Iterator[Point]:
-        for w in states:
-            for dev in prof["devices"]:
-                for pair in prof["backends"]:
-                    backend, precision = _split_backend(pair)
-                    for p in prof["particles"]:
-                        for bs in prof["batch_sizes"]:
-                            yield Point(name, w, dev, backend, precision, str(p), int(bs))
-
-    def grid() -> Iterator[Point]:
-        yield from main_grid(model, weights)
-        for extra in prof.get("models", []):
-            yield from main_grid(extra["name"], ["random"])  # no checkpoint: random weights only
-        mult = prof["multiplicity"]
-        mw = mult["weights"]
-        if mw == "pretrained" and not config.get("pretrained", {}).get("enabled", False):
-            mw = "trained"
-        for dev in prof["devices"]:
-            for pair in mult["backends"]:
-                backend, precision = _split_backend(pair)
-                for n in mult["particles"]:
-                    yield Point(model, mw, dev, backend, precision, str(n), int(mult["batch_size"]))
-
-    seen: dict[str, Point] = {}
-    for point in grid():
-        if point.precision == "fp16" and not point.device.startswith("cuda"):
-            continue  # autocast fp16 is a GPU precision; the profiler refuses it elsewhere
-        seen.setdefault(point.record, point)
-    return list(seen.values())
-
-
 def profile_records(config: dict[str, Any]) -> list[str]:
-    return [p.record for p in profile_points(config)]
+    """Every record the study writes (one per point of every comparison group)."""
+    return [p.record for p in study_points(config)]
+
+
+def group_files(config: dict[str, Any]) -> list[str]:
+    """Every comparison group's rounds file."""
+    return [g.path for g in study_groups(config)]
 
 
 def profile_models(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -129,74 +71,115 @@ def profile_models(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return models
 
 
-@dataclass(frozen=True)
-class Series:
-    """Points measured by one ``jetprof profile`` call (one Snakemake job).
-
-    Same model, weights, device, backend and precision, and the product of
-    ``particles`` and ``batch_sizes``: the call imports torch and weaver once and
-    forks a fresh process per point (on CPU).
-    """
-
-    model: str
-    weights: str
-    device: str
-    backend: str
-    precision: str
-    particles: tuple[str, ...]
-    batch_sizes: tuple[int, ...]
-
-    @property
-    def folder(self) -> str:
-        return f"{self.model}/{self.weights}/{self.device}/{self.backend}-{self.precision}"
-
-    @property
-    def tag(self) -> str:
-        """``p16_32_64`` / ``preal``: the particle counts, for the rule, log and benchmark names."""
-        return "p" + "_".join(self.particles)
-
-    @property
-    def rule_name(self) -> str:
-        parts = (self.model, self.weights, self.device.replace(":", ""), self.backend, self.precision, self.tag)
-        return "profile_" + "_".join(parts)
-
-    @property
-    def points(self) -> list[Point]:
-        return [Point(self.model, self.weights, self.device, self.backend, self.precision, n, bs)
-                for n in self.particles for bs in self.batch_sizes]
-
-    @property
-    def records(self) -> list[str]:
-        return [p.record for p in self.points]
-
-    @property
-    def out_pattern(self) -> str:
-        """``--out`` of the call: the record folder with a ``{particles}`` placeholder."""
-        return f"{RESULTS}/profile/{self.folder}/p{{particles}}"
+def checkpoint_of(config: dict[str, Any], weights: str) -> str | None:
+    """The checkpoint a weight state loads (None for random weights)."""
+    if weights == "trained":
+        return f"{RESULTS}/train/net_best_epoch_state.pt"
+    if weights == "pretrained":
+        return f"{RESULTS}/pretrained/{config['weaver']['model_name']}.pt"
+    return None
 
 
-def profile_series(config: dict[str, Any]) -> list[Series]:
-    """The study's points grouped into as few products (particles × batch sizes) as they allow.
+def job_checkpoints(config: dict[str, Any], job: Job) -> dict[str, str]:
+    """Weight state -> checkpoint, for the states a profile job measures."""
+    return {w: c for w in job.weights if (c := checkpoint_of(config, w))}
 
-    Points that share model, weights, device, backend and precision are grouped by
-    particle count; particle counts with the same set of batch sizes form one
-    series. The default study's 20 points make 6 series. Every point lands in
-    exactly one series.
-    """
-    groups: dict[tuple[str, ...], dict[str, list[int]]] = {}
-    for pt in profile_points(config):
-        key = (pt.model, pt.weights, pt.device, pt.backend, pt.precision)
-        sizes = groups.setdefault(key, {}).setdefault(pt.particles, [])
-        if pt.batch_size not in sizes:
-            sizes.append(pt.batch_size)
-    series: list[Series] = []
-    for key, by_particles in groups.items():
-        by_sizes: dict[tuple[int, ...], list[str]] = {}
-        for particles, sizes in by_particles.items():
-            by_sizes.setdefault(tuple(sorted(sizes)), []).append(particles)
-        for sizes, particles in by_sizes.items():
-            series.append(Series(*key, particles=tuple(particles), batch_sizes=sizes))
-    return series
+
+def job_inputs(config: dict[str, Any], job: Job) -> dict[str, Any]:
+    """Named inputs of a profile job: the models' configs, checkpoints, validated data."""
+    models = profile_models(config)
+    inputs: dict[str, Any] = {}
+    for i, name in enumerate(job.models):
+        inputs[f"network_config_{i}"], inputs[f"data_config_{i}"] = models[name]
+    for weights, path in job_checkpoints(config, job).items():
+        inputs[f"checkpoint_{weights}"] = path
+    if job.reads_real_jets:
+        inputs["validated"] = f"{RESULTS}/validate/report.json"
+    return inputs
+
+
+def profile_command(config: dict[str, Any], job: Job, config_hash: str) -> str:
+    """The ``jetprof profile`` arguments of a job (every path shell-quoted); the rule
+    adds the log redirection."""
+    prof = config["profile"]
+    models = profile_models(config)
+    main = config["weaver"]["model_name"]
+    pairs = list(dict.fromkeys(f"{v.backend}-{v.precision}" for v in job.variants))
+    weights = [w for w in job.weights if any(v.model == main and v.weights == w for v in job.variants)]
+    extras = [m for m in job.models if m != main]
+    compare = prof.get("compare", {})
+    args = ["jetprof", "profile", "--device", job.device, "--out", RESULTS,
+            "--model-name", main, "--network-config", models[main][0], "--data-config", models[main][1],
+            "--weights", ",".join(weights), "--backends", ",".join(pairs),
+            "--particles", ",".join(job.particles), "--batch-sizes", ",".join(map(str, job.batch_sizes)),
+            "--threads", str(prof["threads"]), "--warmup", str(prof["warmup"]),
+            "--rounds", str(prof["rounds"]), "--max-rounds", str(prof["max_rounds"]),
+            "--max-group-s", str(prof["max_group_s"]),
+            "--threshold", str(compare.get("threshold", 0.05)),
+            "--control" if compare.get("control", True) else "--no-control",
+            "--flush-denormal" if prof.get("flush_denormal") else "--no-flush-denormal",
+            "--retries", str(prof["retries"]), "--timeout-s", str(prof["timeout_s"]),
+            "--config-hash", config_hash]
+    for name in extras:
+        args += ["--extra-model", f"{name}={models[name][0]},{models[name][1]}"]
+    for weights_state, path in job_checkpoints(config, job).items():
+        args += ["--checkpoint", f"{weights_state}={path}"]
+    if job.reads_real_jets:
+        args += ["--data", split_glob("val")]
+    if not prof["profiler_pass"]:
+        args.append("--no-profiler-pass")
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def job_outputs(job: Job) -> list[str]:
+    """A profile job's records, their per-op tables and traces (with the profiler pass),
+    and its groups' rounds files."""
+    return job.records + job.group_files
+
+
+def job_side_files(job: Job, profiler_pass: bool) -> list[str]:
+    """The per-op table and trace beside each record (written with the profiler pass)."""
+    if not profiler_pass:
+        return []
+    return [r[: -len(".json")] + ext for r in job.records for ext in (".ops.csv", ".trace.json.gz")]
+
+
+def invalid_records(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path, problem) of each existing record of the study that does not validate
+    (a truncated file, say): the workflow treats it as missing and measures it again."""
+    import json
+
+    from jetprof.errors import JetprofError
+    from jetprof.profiling.record import validate_record
+
+    bad = []
+    for path in profile_records(config):
+        if not os.path.exists(path):
+            continue
+        try:
+            with open(path) as f:
+                validate_record(json.load(f), path)
+        except (OSError, ValueError, JetprofError) as exc:
+            bad.append((path, str(exc).splitlines()[0][:200]))
+    return bad
+
+
+def gpu_model(config: dict[str, Any], device: str) -> str:
+    """The ``gpu_model`` resource of a measuring job: profile.gpu_model on cuda, else none."""
+    return config["profile"].get("gpu_model", "") if device.startswith("cuda") else ""
+
+
+def set_aside_invalid_records(config: dict[str, Any], dry_run: bool) -> list[str]:
+    """Rename each existing record that does not validate to ``*.json.invalid`` (unless
+    ``dry_run``), so that the workflow sees it missing and measures its group again;
+    one message per record."""
+    messages = []
+    for path, problem in invalid_records(config):
+        if not dry_run:
+            os.replace(path, path + ".invalid")
+        messages.append(f"{problem}; {'would be' if dry_run else 'set aside as ' + path + '.invalid and'} "
+                        "measured again")
+    return messages
 
 
 def profile_devices(config: dict[str, Any]) -> list[str]:

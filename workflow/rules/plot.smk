@@ -34,22 +34,34 @@ rule summarize_records:
         "jetprof summarize --out-csv {output.csv} --out-md {output.md} {input} > {log} 2>&1"
 
 
-rule answer_weights_question:
+rule compare_variants:
     input:
-        table="results/summary/points.csv",
+        get_group_files(),
     output:
-        report(
+        csv=report(
+            "results/summary/comparisons.csv",
+            caption="../report/comparisons.rst",
+            category="3. Profile",
+            subcategory="Paired comparisons",
+        ),
+        json="results/summary/weights_answer.json",
+        md=report(
             "results/summary/weights_answer.md",
             caption="../report/weights_answer.rst",
             category="3. Profile",
             subcategory="Does the weight state matter?",
         ),
     log:
-        "results/logs/summary/weights_answer.log",
+        "results/logs/summary/compare_variants.log",
     conda:
         "../../envs/plot.yaml"
+    params:
+        threshold=config["profile"].get("compare", {}).get("threshold", 0.05),
+        model=MODEL,
     shell:
-        "jetprof plot weights_answer --table {input.table} --out {output} > {log} 2>&1"
+        "jetprof compare --threshold {params.threshold} --main-model {params.model}"
+        " --out-csv {output.csv} --answer-json {output.json} --answer-md {output.md}"
+        " {input} > {log} 2>&1"
 
 
 for _figure in jw.FIGURES:
@@ -99,4 +111,6 @@ rule figures:
     input:
         get_figures(),
         "results/summary/points.md",
+        "results/summary/comparisons.csv",
+        "results/summary/weights_answer.json",
         "results/summary/weights_answer.md",

@@ -90,8 +90,27 @@ def _batches(files: list[str], data_config: Any, n_batches: int, batch_size: int
 
 
 def _trim(batch: dict[str, np.ndarray], mask_name: str) -> dict[str, np.ndarray]:
-    longest = int(batch[mask_name].reshape(len(batch[mask_name]), -1).sum(axis=1).max())
-    return {k: np.ascontiguousarray(v[..., : max(longest, 1)]) for k, v in batch.items()}
+    from jetprof.model.inputs import trim_to_longest
+
+    return trim_to_longest(batch, batch[mask_name].reshape(len(batch[mask_name]), -1).sum(axis=1))
+
+
+def export_onnx(model: Any, model_info: dict[str, Any], tensors: Any, path: str, opset: int = 17) -> None:
+    """Export an inference-mode model (``for_inference=True``) with dynamic batch/particle axes.
+
+    ``torch.onnx.export`` with ``dynamo=False`` (the dynamo exporter fails on ParT's
+    ``nonzero``). Trace on at least two jets: a trace on one jet hard-codes a batch of 1.
+    """
+    import torch
+
+    with torch.no_grad(), warnings.catch_warnings():
+        # tracing ParT's shape asserts warns once per assert; the parity checks are the real test
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, tuple(tensors), path, input_names=list(model_info["input_names"]),
+            output_names=list(model_info["output_names"]), dynamic_axes=model_info["dynamic_axes"],
+            opset_version=opset, dynamo=False,
+        )
 
 
 def check_parity(model: Any, session: Any, batches: list[dict[str, np.ndarray]], mask_name: str) -> dict[str, Any]:
@@ -178,14 +197,7 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     tmps = [tmp_onnx]
     try:
         example = tuple(torch.from_numpy(batches[0][k]) for k in names)
-        with warnings.catch_warnings():
-            # tracing ParT's shape asserts warns once per assert; the parity check below is the real test
-            warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
-            warnings.simplefilter("ignore", category=DeprecationWarning)  # dynamo=False is deliberate
-            torch.onnx.export(
-                model, example, str(tmp_onnx), input_names=names, output_names=list(info["output_names"]),
-                dynamic_axes=info["dynamic_axes"], opset_version=args.opset, dynamo=False,
-            )
+        export_onnx(model, info, example, str(tmp_onnx), opset=args.opset)
         onnx.checker.check_model(str(tmp_onnx))
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1

@@ -191,3 +191,15 @@ def real_batch(files: list[str], data_config: Any, batch_size: int) -> Batch:
         raise JetprofError("data config has no *mask input: cannot count real particles")
     n = arrays[mask_name].reshape(batch_size, -1).sum(axis=1).astype(np.int64)
     return Batch(arrays, n, source)
+
+
+def trim_to_longest(arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> dict[str, np.ndarray]:
+    """The batch cut along the particle axis to its longest real jet (at least 1 slot).
+
+    Real particles come first and padding after (the mask is 0 there), so this is what
+    ParT's SequenceTrimmer does inside eager PyTorch; the exported graph, which has no
+    trimmer, computes on the same length when fed the trimmed batch.
+    """
+    longest = max(int(np.max(n_particles)), 1)
+    return {k: np.ascontiguousarray(v[..., :longest]) for k, v in arrays.items()}
+

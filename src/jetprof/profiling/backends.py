@@ -48,19 +48,6 @@ def torch_forward(model: Any, tensors: list[Any], device: Any, precision: str) -
     return forward
 
 
-def export_onnx(model: Any, model_info: dict[str, Any], tensors: list[Any], path: str) -> None:
-    """Export an inference-mode model (``for_inference=True``) with dynamic batch/particle axes."""
-    import torch
-
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about weaver's asserts
-        torch.onnx.export(
-            model, tuple(tensors), path,
-            input_names=model_info["input_names"], output_names=model_info["output_names"],
-            dynamic_axes=model_info["dynamic_axes"], opset_version=17, dynamo=False,
-        )
-
-
 def check_ort_device(device: Any) -> None:
     """Fail early (before the export) when ONNX Runtime cannot run on ``device``."""
     import onnxruntime as ort

@@ -1,36 +1,35 @@
-"""The measuring process of one point.
+"""The measuring process of one comparison group.
 
-One fresh process per point, made in one of two ways (see ``cli.run_point``):
+One fresh process per group (a device, a batch size, a set of jets, and every
+variant compared there), made in one of two ways (see ``cli.run_group``):
 
-* **fork** (CPU points of a ``jetprof profile`` run): the sweep's parent pins the
-  thread counts, imports torch, weaver's model code and the input pipeline
-  once, never runs a torch operation itself, and forks one child per point;
-* **spawn** (CUDA and MPS points, or when the caller had imported torch before
-  the sweep began): ``python -m jetprof.profiling.child POINT.json``, which pins
-  its threads before torch is imported.
+* **fork** (CPU groups): the parent pins the thread counts, imports torch, weaver's
+  model code and the input pipeline once, never runs a torch operation itself, and
+  forks one child per group;
+* **spawn** (CUDA and MPS groups, or when the caller had imported torch before):
+  ``python -m jetprof.profiling.child GROUP.json``, which pins its threads before
+  torch is imported.
 
-Either way the child builds the model (seeded random init or a checkpoint), makes
-the batch, then:
-
-1. warm-up calls (past the SequenceTrimmer's 5 untrimmed calls);
-2. timed repeats of the plain, un-profiled forward with device synchronisation
-   (CUDA events on CUDA; ``perf_counter`` and process CPU time on CPU);
-3. one forward for the memory figure (see :mod:`jetprof.profiling.memory`);
-4. FLOPs of one forward (see :mod:`jetprof.model.flops`);
-5. a separate short torch.profiler pass (or ORT's profiler) for the per-op
-   table and the trace — nothing is timed inside it.
-
-It always writes a schema-valid record: ``ok``, ``oom`` (out of memory,
-recovered outside the ``except`` block) or ``error`` with the message; except
-when the model cannot be built or the checkpoint does not fit it
+The child then runs :func:`jetprof.profiling.measure.measure_group`: it builds every
+variant, makes the batch, warms each variant up past its own warm-up (ParT's
+SequenceTrimmer leaves its first 5 calls untrimmed), times the variants interleaved
+in rounds, then measures memory, FLOPs and subnormal counts, and runs the profiler
+pass per variant. It writes one schema-valid record per variant (``ok``, ``oom``
+or ``error`` with the message) and the group's rounds file; except when a model
+cannot be built or a checkpoint does not fit it
 (:class:`~jetprof.errors.BadInputError`): then it writes nothing, prints one line
-on stderr and exits with ``EXIT_BAD_INPUT``, and the parent stops the sweep.
+on stderr and exits with ``EXIT_BAD_INPUT``, and the parent stops.
 
 Test hook (for the tests of the failure paths only): the environment variable
 ``JETPROF_TEST_FAULT`` = ``crash@BS`` makes the child kill itself with SIGKILL at
-batch size BS; ``hang@BS`` makes it sleep for an hour (for ``--timeout-s``); ``oom@BS`` raises ``torch.OutOfMemoryError`` in the first timed
-forward; ``memcap@BS=BYTES`` caps the child's address space (RLIMIT_AS) to its
-current size + BYTES before the batch is built, so torch's allocator fails for real.
+batch size BS; ``hang@BS`` makes it sleep for an hour (for ``--timeout-s``);
+``term@BS`` makes it end by SIGTERM (a transient kill); ``flaky@BS`` does so on the
+first attempt only; ``oomkill@BS=BYTES`` fills BYTES of memory, then SIGKILLs itself
+as the kernel's OOM killer would (with ``JETPROF_MEMORY_LIMIT_BYTES`` set near that
+size the parent classifies it as out of memory); ``oom@BS`` fails every
+variant's first timed call with ``torch.OutOfMemoryError``; ``memcap@BS=BYTES`` caps
+the child's address space (RLIMIT_AS) to its current size + BYTES before the batch
+is built, so torch's allocator fails for real.
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ from __future__ import annotations
 import os
 import sys
 
-
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+EXIT_BAD_INPUT = 3
 
 
 def pin_threads(threads: int) -> None:
@@ -47,16 +46,13 @@ def pin_threads(threads: int) -> None:
     os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(threads)))
 
 
-EXIT_BAD_INPUT = 3
-
-
-def measure_here(point) -> int:
-    """Measure ``point`` in this process; the exit status the child should end with."""
+def measure_here(spec) -> int:
+    """Measure the group ``spec`` in this process; the exit status the child should end with."""
     from jetprof.errors import BadInputError
-    from jetprof.profiling.measure import measure_point
+    from jetprof.profiling.measure import measure_group
 
     try:
-        measure_point(point)
+        measure_group(spec)
     except BadInputError as exc:
         print(str(exc).replace("\n", " "), file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
@@ -67,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     from pathlib import Path
 
-    from jetprof.profiling.point import Point
+    from jetprof.profiling.spec import GroupSpec
 
-    point = Point.from_json(Path(argv[0]).read_text())
-    pin_threads(point.threads)
-    return measure_here(point)
+    spec = GroupSpec.from_json(Path(argv[0]).read_text())
+    pin_threads(spec.threads)
+    return measure_here(spec)
 
 
 if __name__ == "__main__":

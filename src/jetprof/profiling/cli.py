@@ -1,23 +1,30 @@
-"""``jetprof profile``: one isolated child process per point, one record each.
+"""``jetprof profile``: measure comparison groups, one fresh process each.
 
-A sweep is the product of ``--particles`` and ``--batch-sizes``. Examples::
+A call measures the product of ``--particles`` and ``--batch-sizes``; at each of
+them one *group*: every variant (the model under each ``--weights`` state and each
+``--backends`` pair, the ``--extra-model`` models with random weights, and an A/A
+control replica of the first variant) timed interleaved on the same jets, in one
+fresh process. Examples::
 
-    jetprof profile --device cpu --weights random --backend eager --precision fp32 \\
-        --batch-sizes 1,8,32 --particles 128 --threads 1 --out results/profile/ParT_full/random/cpu/eager-fp32/p128
-    jetprof profile --device cpu --weights random --particles 16,32,64,128 --batch-sizes 8 \\
-        --out 'results/profile/ParT_full/random/cpu/eager-fp32/p{particles}'
+    jetprof profile --device cpu --weights random --particles 16 --batch-sizes 1
+    jetprof profile --device cpu --weights random,trained --checkpoint trained=results/train/net_best_epoch_state.pt \\
+        --backends eager-fp32,onnxruntime-fp32 --particles real --data 'results/dataset/val/*.root' \\
+        --batch-sizes 1,8,32 --out results
     jetprof profile --peak --device cpu --out results/profile/peak/cpu.json
 
-On CPU the sweep's parent pins the thread counts, imports torch and weaver's
-model code once and forks a fresh child per point (``--process fork``), so a
-point costs its measurement, not another 4 s of imports; CUDA and MPS points
-are spawned as new interpreters (``--process spawn``), which never inherit a
-device context. See :mod:`jetprof.profiling.child`.
+Records go to ``OUT/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{N}.json``
+and each group's rounds to ``OUT/paired/{device}/p{particles}/bs{N}.json``
+(``jetprof.contract``).
 
-Bad input (missing device or checkpoint, fp16 on CPU, a checkpoint that does
-not fit the model, ...) fails with one line and writes nothing. A point that
-runs out of memory or whose child crashes gets a record with ``status``
-``oom``/``error`` and the sweep goes on.
+On CPU the parent pins the thread counts, imports torch and weaver's model code
+once and forks a fresh child per group (``--process fork``); CUDA and MPS groups
+are spawned as new interpreters. Bad input (missing device or checkpoint, fp16 on
+CPU, a checkpoint that does not fit the model, ...) fails with one line and writes
+nothing. A variant that runs out of memory gets an ``oom`` record and the others go
+on; a child killed by the kernel for memory gives ``oom`` records. A child that dies
+for a transient reason (another signal, a timeout) is retried ``--retries`` times;
+then the call fails naming the group, and writes nothing for it, so a rerun measures
+it again.
 """
 
 from __future__ import annotations
@@ -33,60 +40,106 @@ import sys
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
 from pathlib import Path
 
+from jetprof.config import schema_defaults
+from jetprof.contract import (
+    BACKENDS, DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, PRECISIONS, WEIGHTS, pair_problem, split_pair,
+    variants_of,
+)
 from jetprof.errors import BadInputError, JetprofError
-from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
 from jetprof.profiling.child import EXIT_BAD_INPUT, THREAD_VARIABLES, pin_threads
-from jetprof.profiling.point import BACKENDS, PRECISIONS, WEIGHTS, Point
+from jetprof.profiling.spec import GroupSpec, VariantSpec
 
 PROCESSES = ("auto", "fork", "spawn")
+DEFAULTS = schema_defaults("profile")
+COMPARE_DEFAULTS = schema_defaults("profile", "compare")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
     parser.add_argument("--device", required=True, help="cpu, cuda, cuda:N or mps")
-    parser.add_argument("--out", required=True,
-                        help="output folder (bs{N}.json per batch size; {particles} is replaced by the "
-                             "point's particles); with --peak: a JSON file")
+    parser.add_argument("--out", default="results",
+                        help="results folder: records under OUT/profile/, rounds under OUT/paired/ "
+                             "(with --peak: the peak record's JSON file)")
     parser.add_argument("--peak", action="store_true", help="measure the device's matmul FLOP/s ceiling instead")
     parser.add_argument("--batch-sizes", default="1,8,32", help="comma-separated, e.g. 1,8,32")
-    parser.add_argument("--weights", choices=WEIGHTS, default="random")
-    parser.add_argument("--checkpoint", help="state dict for --weights trained|pretrained")
-    parser.add_argument("--backend", choices=BACKENDS, default="eager")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    parser.add_argument("--weights", default="random",
+                        help=f"comma-separated weight states of the model ({'|'.join(WEIGHTS)})")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="[STATE=]PATH",
+                        help="state dict for a trained or pretrained weight state: trained=PATH, "
+                             "pretrained=PATH, or PATH alone when one such state is asked for")
+    parser.add_argument("--backends", default="eager-fp32",
+                        help=f"comma-separated backend-precision pairs ({'|'.join(BACKENDS)})-"
+                             f"({'|'.join(PRECISIONS)})")
     parser.add_argument("--particles", default="real",
-                        help="'real' (jets from --data), N (synthetic jets of N particles) or a comma list "
-                             "(e.g. real,16,64; then --out must contain {particles})")
-    parser.add_argument("--data", action="append", default=[], help="ROOT file glob for --particles real (repeatable)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (intra-op); interop is 1")
-    parser.add_argument("--warmup", type=int, default=1,
-                        help="untimed calls in the steady state before timing; they follow the model's own "
-                             "warm-up calls (ParT's SequenceTrimmer leaves its first 5 untrimmed), which always run")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls (at least)")
-    parser.add_argument("--min-time-s", type=float, default=0.0, help="keep timing until this many seconds passed")
-    parser.add_argument("--no-profiler-pass", action="store_true", help="skip the per-op table and trace")
-    parser.add_argument("--profiler-calls", type=int, default=2, help="forwards in the profiler pass")
+                        help="'real' (jets from --data), N (synthetic jets of N particles) or a comma list")
+    parser.add_argument("--data", action="append", default=[], help="glob of ROOT files (for --particles real)")
     parser.add_argument("--model-name", default="ParT_full")
     parser.add_argument("--network-config", default=str(DEFAULT_NETWORK_CONFIG))
     parser.add_argument("--data-config", default=str(DEFAULT_DATA_CONFIG))
+    parser.add_argument("--extra-model", action="append", default=[], metavar="NAME=NETWORK,DATA",
+                        help="another model measured with random weights in the same groups")
+    parser.add_argument("--control", action=argparse.BooleanOptionalAction,
+                        default=COMPARE_DEFAULTS["control"],
+                        help="an A/A control: a second instance of the first variant in each group")
+    parser.add_argument("--threshold", type=float, default=COMPARE_DEFAULTS["threshold"],
+                        help="practical threshold that stops adding rounds once every comparison is decided")
+    parser.add_argument("--threads", type=int, default=d["threads"], help="CPU threads of the measuring process")
+    parser.add_argument("--warmup", type=int, default=d["warmup"],
+                        help="untimed calls after the model's own warm-up calls")
+    parser.add_argument("--rounds", type=int, default=d["rounds"], help="timed rounds per group, at least")
+    parser.add_argument("--max-rounds", type=int, default=d["max_rounds"],
+                        help="rounds per group at most (more while a comparison is inconclusive)")
+    parser.add_argument("--max-group-s", type=float, default=d["max_group_s"],
+                        help="add no rounds after a group has been timed this long")
+    parser.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction,
+                        default=d["flush_denormal"], help="treat subnormal floats as zero (CPU)")
+    parser.add_argument("--no-profiler-pass", action="store_true", help="skip the per-op table and trace")
+    parser.add_argument("--profiler-calls", type=int, default=1, help="forwards in the profiler pass")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config-hash", default=None)
-    parser.add_argument("--timeout-s", type=float, default=None, help="kill a point's child after this many seconds")
+    parser.add_argument("--timeout-s", type=float, default=d["timeout_s"],
+                        help="kill a group's process after this many seconds (a transient failure)")
+    parser.add_argument("--retries", type=int, default=d["retries"],
+                        help="measure a group again this many times after a transient failure")
     parser.add_argument("--process", choices=PROCESSES, default="auto",
-                        help="how each point's fresh process is made: fork from this warm parent (CPU), "
+                        help="how each group's fresh process is made: fork from this warm parent (CPU), "
                              "spawn a new interpreter, or auto (fork on CPU, spawn on CUDA/MPS)")
+
+
+def _comma(text: str) -> list[str]:
+    return list(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
 
 
 def parse_batch_sizes(text: str) -> list[int]:
     """'1,8,32' → [1, 8, 32]; JetprofError for non-integers or sizes ≤ 0."""
     try:
-        sizes = [int(x) for x in text.split(",") if x.strip()]
+        sizes = [int(x) for x in _comma(text)]
     except ValueError:
         raise JetprofError(f"--batch-sizes {text!r}: not a comma-separated list of integers") from None
     if not sizes or any(s <= 0 for s in sizes):
         raise JetprofError(f"--batch-sizes {text!r}: batch sizes must be positive integers")
     return sizes
+
+
+def parse_particles(text: str) -> list[int | str]:
+    """'real,16,64' → ['real', 16, 64]; JetprofError for anything else."""
+    values: list[int | str] = []
+    for item in _comma(text):
+        if item == "real":
+            values.append("real")
+            continue
+        try:
+            n = int(item)
+        except ValueError:
+            raise JetprofError(f"--particles {item!r}: 'real' or an integer") from None
+        if not 1 <= n <= 128:
+            raise JetprofError(f"--particles {n}: must be between 1 and 128")
+        values.append(n)
+    if not values:
+        raise JetprofError(f"--particles {text!r}: give 'real', N or a comma list of them")
+    return values
 
 
 def check_device(device: str) -> str:
@@ -113,83 +166,114 @@ def check_device(device: str) -> str:
     raise JetprofError(f"--device {device}: unknown device (cpu, cuda, cuda:N or mps)")
 
 
-def parse_particles(text: str) -> list[int | str]:
-    """'real,16,64' → ['real', 16, 64]; JetprofError for anything else."""
-    values: list[int | str] = []
-    for item in (x.strip() for x in text.split(",")):
-        if not item:
-            continue
-        if item == "real":
-            values.append("real")
-            continue
-        try:
-            n = int(item)
-        except ValueError:
-            raise JetprofError(f"--particles {item!r}: 'real' or an integer") from None
-        if not 1 <= n <= 128:
-            raise JetprofError(f"--particles {n}: must be between 1 and 128")
-        values.append(n)
-    if not values:
-        raise JetprofError(f"--particles {text!r}: give 'real', N or a comma list of them")
-    return list(dict.fromkeys(values))
+def _checkpoints(args: argparse.Namespace, weights: list[str]) -> dict[str, str]:
+    """Weight state -> checkpoint path, from ``--checkpoint [STATE=]PATH``."""
+    need = [w for w in weights if w != "random"]
+    found: dict[str, str] = {}
+    for item in args.checkpoint:
+        state, sep, path = item.partition("=")
+        if not sep:
+            if len(need) != 1:
+                raise JetprofError(f"--checkpoint {item}: say which weight state it is for "
+                                   f"(trained=PATH or pretrained=PATH)")
+            state, path = need[0], item
+        if state not in ("trained", "pretrained"):
+            raise JetprofError(f"--checkpoint {item}: only trained and pretrained weights load a checkpoint")
+        if state not in weights:
+            raise JetprofError(f"--checkpoint {item}: --weights does not ask for {state}")
+        if not Path(path).is_file():
+            raise JetprofError(f"{path}: checkpoint not found")
+        found[state] = path
+    for w in need:
+        if w not in found:
+            raise JetprofError(f"--weights {w} needs --checkpoint {w}=PATH")
+    return found
 
 
-def build_points(args: argparse.Namespace) -> list[Point]:
-    """Check every option up front (no work yet) and make one Point per (particles, batch size)."""
+def _extra_models(items: list[str]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for item in items:
+        name, sep, rest = item.partition("=")
+        network, comma, data = rest.partition(",")
+        if not (sep and comma and name and network and data):
+            raise JetprofError(f"--extra-model {item!r}: expected NAME=NETWORK_CONFIG,DATA_CONFIG")
+        out[name] = (network, data)
+    return out
+
+
+def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
+    """Check every option up front (no work yet); one GroupSpec per (particles, batch size)."""
     from jetprof.model.inputs import expand_data_glob
 
-    sizes = list(dict.fromkeys(parse_batch_sizes(args.batch_sizes)))
+    sizes = parse_batch_sizes(args.batch_sizes)
     particles = parse_particles(args.particles)
-    if args.warmup < 1:
-        raise JetprofError(f"--warmup {args.warmup}: must be at least 1 (the model's own warm-up "
-                           "calls, such as ParT's 5 untrimmed ones, run before these)")
-    if args.repeats < 1:
-        raise JetprofError(f"--repeats {args.repeats}: must be at least 1")
-    if args.threads < 1:
-        raise JetprofError(f"--threads {args.threads}: must be at least 1")
-    if args.weights in ("trained", "pretrained") and not args.checkpoint:
-        raise JetprofError(f"--weights {args.weights} needs --checkpoint PATH")
-    if args.weights == "random" and args.checkpoint:
-        raise JetprofError("--weights random takes no --checkpoint (use --weights trained|pretrained)")
-    if args.checkpoint and not Path(args.checkpoint).is_file():
-        raise JetprofError(f"{args.checkpoint}: checkpoint not found")
+    weights = _comma(args.weights)
+    for w in weights:
+        if w not in WEIGHTS:
+            raise JetprofError(f"--weights {w}: unknown weight state ({', '.join(WEIGHTS)})")
+    if not weights:
+        raise JetprofError("--weights: give at least one weight state")
+    pairs = _comma(args.backends)
+    for pair in pairs:
+        try:
+            split_pair(pair)
+        except ValueError as exc:
+            raise JetprofError(f"--backends {exc}") from None
+    if not pairs:
+        raise JetprofError("--backends: give at least one backend-precision pair")
+    for name, value, low in (("--warmup", args.warmup, 1), ("--rounds", args.rounds, 2),
+                             ("--max-rounds", args.max_rounds, args.rounds), ("--threads", args.threads, 1),
+                             ("--retries", args.retries, 0)):
+        if value < low:
+            raise JetprofError(f"{name} {value}: must be at least {low}")
+    if not args.threshold > 0:
+        raise JetprofError(f"--threshold {args.threshold}: must be > 0")
+    checkpoints = _checkpoints(args, weights)
+    extras = _extra_models(args.extra_model)
+    configs = {args.model_name: (args.network_config, args.data_config), **extras}
+    if len(configs) != 1 + len(extras) or args.model_name in extras:
+        raise JetprofError(f"--extra-model {args.model_name}: names the main model")
+    for name, (network, data) in configs.items():
+        for what, path in (("network config", network), ("data config", data)):
+            if not Path(path).is_file():
+                raise JetprofError(f"{path}: {what} of {name} not found")
+    device = check_device(args.device)
+    for pair in pairs:
+        problem = pair_problem(*split_pair(pair), device)
+        if problem:
+            raise JetprofError(f"--backends {problem} (device {device})")
     data: list[str] = []
     if "real" in particles:
         if not args.data:
             raise JetprofError("--particles real needs --data GLOB (ROOT files, e.g. 'results/dataset/val/*.root')")
         data = expand_data_glob(args.data)
-    out = str(args.out)
-    if len(particles) > 1 and "{particles}" not in out:
-        raise JetprofError(f"--out {out}: several --particles values need a {{particles}} placeholder "
-                           "in --out (e.g. .../p{particles})")
-    device = check_device(args.device)
-    if args.precision == "fp16" and device == "cpu":
-        raise JetprofError("--precision fp16: autocast fp16 runs on cuda only (use bf16 on cpu)")
-    if args.backend == "onnxruntime" and args.precision != "fp32":
-        raise JetprofError(f"--backend onnxruntime --precision {args.precision}: the ONNX export is fp32 only")
-    for opt in ("network_config", "data_config"):
-        if not Path(getattr(args, opt)).is_file():
-            raise JetprofError(f"{getattr(args, opt)}: --{opt.replace('_', '-')} not found")
+    variants = [
+        VariantSpec(v.model, v.weights, v.backend, v.precision,
+                    network_config=str(Path(configs[v.model][0]).resolve()),
+                    data_config=str(Path(configs[v.model][1]).resolve()),
+                    checkpoint=(str(Path(checkpoints[v.weights]).resolve())
+                                if v.weights in checkpoints and v.model == args.model_name else None),
+                    replica=v.replica)
+        for v in variants_of(args.model_name, weights, pairs, list(extras), control=args.control)
+    ]
     return [
-        Point(device=device, batch_size=bs, weights=args.weights, backend=args.backend,
-              precision=args.precision, particles=n, out_dir=out.replace("{particles}", str(n)),
-              checkpoint=args.checkpoint, data=data if n == "real" else [], threads=args.threads,
-              warmup=args.warmup, repeats=args.repeats, min_time_s=args.min_time_s,
-              profiler_pass=not args.no_profiler_pass, profiler_calls=args.profiler_calls,
-              model_name=args.model_name, network_config=str(Path(args.network_config).resolve()),
-              data_config=str(Path(args.data_config).resolve()), seed=args.seed,
-              config_hash=args.config_hash)
+        GroupSpec(device=device, particles=n, batch_size=bs, variants=variants, out=str(args.out),
+                  data=data if n == "real" else [], threads=args.threads, warmup=args.warmup,
+                  rounds=args.rounds, max_rounds=args.max_rounds, max_group_s=args.max_group_s,
+                  threshold=args.threshold, flush_denormal=args.flush_denormal,
+                  profiler_pass=not args.no_profiler_pass, profiler_calls=args.profiler_calls,
+                  seed=args.seed, config_hash=args.config_hash)
         for n, bs in itertools.product(particles, sizes)
     ]
 
 
 def process_mode(requested: str, device: str) -> str:
-    """``fork`` or ``spawn`` for this sweep (see the module docstring)."""
+    """``fork`` or ``spawn`` for this call (see the module docstring)."""
     can_fork = device == "cpu" and hasattr(os, "fork")
     if requested == "spawn" or (requested == "auto" and not can_fork):
         return "spawn"
     if not can_fork:
-        raise JetprofError(f"--process fork: only CPU points are forked (--device {device} is spawned)")
+        raise JetprofError(f"--process fork: only CPU groups are forked (--device {device} is spawned)")
     if "torch" in sys.modules:
         # threads can no longer be pinned before torch, and the caller may have run torch ops
         if requested == "fork":
@@ -198,7 +282,7 @@ def process_mode(requested: str, device: str) -> str:
     return "fork"
 
 
-def warm_parent(points: list[Point]) -> None:
+def warm_parent(specs: list[GroupSpec]) -> None:
     """Import, once, what every forked child needs; no torch operation runs here.
 
     Called after the thread variables are set. Also compiles weaver's numba input
@@ -209,46 +293,123 @@ def warm_parent(points: list[Point]) -> None:
     import torch.profiler  # noqa: F401
     import torch.utils.flop_counter  # noqa: F401
 
-    from jetprof.model.build import import_network_config, load_data_config
     from jetprof.model import flops, inputs  # noqa: F401
-    from jetprof.profiling import backends, env, measure, memory, record  # noqa: F401
+    from jetprof.model.build import import_network_config, load_data_config
+    from jetprof.profiling import backends, env, measure, memory, record, subnormal  # noqa: F401
 
-    first = points[0]
-    data_config = load_data_config(first.data_config)
-    import_network_config(first.network_config)
-    inputs.synthetic_batch(data_config, 1, 1, seed=0)
-    if any(p.backend == "onnxruntime" for p in points):
+    first = specs[0].variants[0]
+    for v in {(v.network_config, v.data_config) for v in specs[0].variants}:
+        import_network_config(v[0])
+    inputs.synthetic_batch(load_data_config(first.data_config), 1, 1, seed=0)
+    if any(v.backend.startswith("onnxruntime") for v in specs[0].variants):
         import onnxruntime  # noqa: F401
-    if any(p.particles == "real" for p in points):
+    if any(s.particles == "real" for s in specs):
         import uproot  # noqa: F401
 
 
-def child_command(point_file: str) -> list[str]:
-    return [sys.executable, "-m", "jetprof.profiling.child", point_file]
+# -- running one group in a fresh process -------------------------------------------------
 
 
-def _spawn(point: Point, timeout_s: float | None) -> tuple[int | None, str]:
-    """Run ``point`` in a new interpreter: (exit status or None on timeout, stderr)."""
-    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(point.threads))}
+def memory_limit_bytes() -> int | None:
+    """The memory a child may use before the kernel kills it: the cgroup limit, else RAM.
+
+    ``JETPROF_MEMORY_LIMIT_BYTES`` overrides it (tests of the kernel-kill path).
+    """
+    override = os.environ.get("JETPROF_MEMORY_LIMIT_BYTES")
+    if override:
+        return int(override)
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:
+            return int(text)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+
+
+def _oom_kills() -> int | None:
+    """The cgroup's count of kernel OOM kills so far (None where it cannot be read)."""
+    for path in ("/sys/fs/cgroup/memory.events",):
+        try:
+            for line in Path(path).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except OSError:
+            continue
+    return None
+
+
+class ChildResult:
+    """How a group's process ended: exit status (negative: signal; None: timed out),
+    its stderr, peak resident memory, and whether the kernel's OOM killer took it."""
+
+    def __init__(self, status: int | None, stderr: str, maxrss_bytes: int, oom_killed: bool) -> None:
+        self.status, self.stderr, self.maxrss_bytes, self.oom_killed = status, stderr, maxrss_bytes, oom_killed
+
+
+def _wait(pid: int, timeout_s: float | None) -> tuple[int | None, int]:
+    """(exit status or None on timeout, peak RSS in bytes) of child ``pid``."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    try:
+        while True:
+            done, raw, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(raw), usage.ru_maxrss * 1024
+            if deadline is not None and time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                _, _, usage = os.wait4(pid, 0)
+                return None, usage.ru_maxrss * 1024
+            time.sleep(0.01)
+    except BaseException:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.wait4(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        raise
+
+
+def _classify(status: int | None, maxrss: int, kills_before: int | None) -> bool:
+    """Whether a SIGKILLed child was the kernel's OOM victim: the cgroup counted an OOM
+    kill meanwhile, or the child's peak memory reached 90 % of what it may use."""
+    if status != -signal.SIGKILL:
+        return False
+    after = _oom_kills()
+    if kills_before is not None and after is not None and after > kills_before:
+        return True
+    limit = memory_limit_bytes()
+    return bool(limit and maxrss >= 0.9 * limit)
+
+
+def _spawn(spec: GroupSpec, timeout_s: float | None) -> ChildResult:
+    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(spec.threads))}
     src = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with tempfile.NamedTemporaryFile("w", suffix=".point.json", delete=False) as f:
-        f.write(point.to_json())
+    kills = _oom_kills()
+    with tempfile.NamedTemporaryFile("w", suffix=".group.json", dir=spec.cache_dir, delete=False) as f:
+        f.write(spec.to_json())
     try:
-        proc = subprocess.run(child_command(f.name), env=env, capture_output=True, text=True,
-                              timeout=timeout_s)
-        return proc.returncode, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        err = exc.stderr or ""
-        return None, err.decode(errors="replace") if isinstance(err, bytes) else err
+        with tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "jetprof.profiling.child", f.name], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+            status, maxrss = _wait(proc.pid, timeout_s)
+            proc.returncode = status  # reaped by _wait
+            err.seek(0)
+            text = err.read()
     finally:
         os.unlink(f.name)
+    return ChildResult(status, text, maxrss, _classify(status, maxrss, kills))
 
 
-def _fork(point: Point, timeout_s: float | None) -> tuple[int | None, str]:
-    """Run ``point`` in a child forked from this (warm) process: (exit status or None, stderr)."""
+def _fork(spec: GroupSpec, timeout_s: float | None) -> ChildResult:
     from jetprof.profiling.child import measure_here
 
+    kills = _oom_kills()
     with tempfile.TemporaryFile("w+") as err:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -260,116 +421,150 @@ def _fork(point: Point, timeout_s: float | None) -> tuple[int | None, str]:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 1)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
-                code = measure_here(point)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                code = measure_here(spec)
             except BaseException:  # noqa: BLE001 - reported through stderr and the exit status
                 traceback.print_exc()
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        status: int | None = None
-        try:
-            while True:
-                done, raw = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    status = os.waitstatus_to_exitcode(raw)
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    break
-                time.sleep(0.01)
-        except BaseException:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            raise
+        status, maxrss = _wait(pid, timeout_s)
         err.seek(0)
-        return status, err.read()
+        return ChildResult(status, err.read(), maxrss, _classify(status, maxrss, kills))
 
 
-def run_point(point: Point, timeout_s: float | None = None) -> dict:
-    """Run one point in a fresh process (``point.process``); write an error record if it died.
+def _describe(result: ChildResult, timeout_s: float | None) -> str:
+    if result.status is None:
+        return f"timed out after {timeout_s} s"
+    if result.status < 0:
+        return f"killed by {signal.Signals(-result.status).name}"
+    return f"exited with status {result.status}"
+
+
+def _group_name(spec: GroupSpec) -> str:
+    return f"{spec.device} p{spec.particles} bs{spec.batch_size}"
+
+
+def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0) -> list[dict]:
+    """Measure ``spec`` in a fresh process (``spec.process``); its records.
 
     Raises:
-        BadInputError: the child found that no point can be measured with this input
-            (child.EXIT_BAD_INPUT); the sweep stops with its one line.
+        BadInputError: the child found that no group can be measured with this input.
+        JetprofError: the child died for a transient reason ``retries + 1`` times
+            (nothing is written for the group: a rerun measures it again).
     """
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    t0 = time.perf_counter()
-    rc, stderr = (_fork if point.process == "fork" else _spawn)(point, timeout_s)
-    record_path = point.record_path
-    if rc == EXIT_BAD_INPUT:
-        lines = [line for line in stderr.strip().splitlines() if line.strip()]
-        raise BadInputError(lines[-1] if lines else "the measuring process refused the input")
-    if rc == 0 and record_path.is_file():
-        return json.loads(record_path.read_text())
-    if rc is None:
-        why = f"child timed out after {timeout_s} s"
-    elif rc < 0:
-        why = f"child process killed by {signal.Signals(-rc).name} (crash, or killed for memory)"
-    else:
-        why = f"child process exited with status {rc}"
-    tail = " | ".join(line for line in stderr.strip().splitlines()[-3:] if line.strip())
     from jetprof.profiling.measure import clear_outputs
 
-    clear_outputs(point)
-    return write_failure_record(point, "error", why + (f"; stderr: {tail[:400]}" if tail else ""),
-                                started, time.perf_counter() - t0)
+    attempts: list[str] = []
+    for _attempt in range(retries + 1):
+        started = time.perf_counter()
+        result = (_fork if spec.process == "fork" else _spawn)(spec, timeout_s)
+        if result.status == EXIT_BAD_INPUT:
+            lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+            raise BadInputError(lines[-1] if lines else "the measuring process refused the input")
+        paths = [spec.record_path(v) for v in spec.variants if not v.replica]
+        if result.status == 0 and all(p.is_file() for p in paths):
+            return [json.loads(p.read_text()) for p in paths]
+        tail = " | ".join(line for line in result.stderr.strip().splitlines()[-3:] if line.strip())
+        clear_outputs(spec)
+        if result.oom_killed:
+            why = (f"killed by the kernel for memory (SIGKILL at a peak of {result.maxrss_bytes / 2**20:.0f} MiB"
+                   f" resident; limit {(memory_limit_bytes() or 0) / 2**20:.0f} MiB)")
+            return write_failed_group(spec, "oom", why, time.perf_counter() - started)
+        attempts.append(_describe(result, timeout_s) + (f" ({tail[:300]})" if tail else ""))
+        print(f"jetprof profile: group {_group_name(spec)}: measuring process {attempts[-1]}"
+              + ("; measuring it again" if len(attempts) <= retries else ""), file=sys.stderr)
+    raise JetprofError(f"group {_group_name(spec)} ({', '.join(str(spec.record_path(v)) for v in spec.variants if not v.replica)}): "
+                       f"the measuring process failed {len(attempts)} time(s), last {attempts[-1]}; "
+                       "nothing written for it, rerun to measure it again")
 
 
-def write_failure_record(point: Point, status: str, message: str, started: str, duration: float) -> dict:
-    """A record for a point whose child could not write one itself."""
+def write_failed_group(spec: GroupSpec, status: str, message: str, duration: float) -> list[dict]:
+    """Records (and the rounds file) for a group whose process could not write them itself."""
+    from datetime import datetime, timezone
+
+    from jetprof.io import atomic_write_text
     from jetprof.profiling.env import environment
+    from jetprof.profiling.measure import group_document, write_empty_profile
     from jetprof.profiling.record import blank_record, write_record
 
-    rec = blank_record(point)
-    rec.update(status=status, error=message, started_utc=started, duration_s=round(duration, 3))
-    rec["env"] = environment(point.device, point.config_hash)
-    rec["env"]["threads"] = point.threads
-    rec["env"]["interop_threads"] = 1
-    write_record(rec, point.record_path)
-    return rec
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    env = environment(spec.device, spec.config_hash)
+    env.update(threads=spec.threads, interop_threads=1)
+    measured = []
+    for variant in spec.variants:
+        rec = blank_record(spec, variant)
+        rec.update(status=status, error=message, duration_s=round(duration, 3), started_utc=started, env=env)
+        measured.append((variant, rec))
+        if not variant.replica:
+            if spec.profiler_pass:
+                write_empty_profile(spec.record_path(variant))
+            write_record(rec, spec.record_path(variant))
+    doc = group_document(spec, measured, [], env, started, round(duration, 3), None)
+    atomic_write_text(spec.group_path, json.dumps(doc, indent=1) + "\n")
+    return [rec for v, rec in measured if not v.replica]
 
 
 def _summary(rec: dict) -> str:
-    head = f"bs={rec['batch_size']}: {rec['status']}"
+    head = f"{rec['model']}/{rec['weights']}/{rec['backend']}-{rec['precision']}: {rec['status']}"
     if rec["status"] == "ok":
-        return (f"{head}  p50 {rec['latency_ms_p50']:.3f} ms  {rec['throughput_jets_per_s']:.1f} jets/s  "
-                f"padded {rec['particles_padded']}")
+        return (f"{head}  p50 {rec['latency_ms_p50']:.3f} ms over {rec['repeats']} rounds  "
+                f"{rec['throughput_jets_per_s']:.1f} jets/s  padded {rec['particles_padded']}")
     return f"{head}  {rec['error']}"
+
+
+def scratch_dir(out: str) -> str:
+    """A scratch folder under ``OUT/.tmp`` for this call; folders of calls that are no
+    longer running (killed, say) are removed first."""
+    root = Path(out) / ".tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("profile-*"):
+        try:
+            pid = int(old.name.split("-")[1])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(old, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
+    return tempfile.mkdtemp(prefix=f"profile-{os.getpid()}-", dir=root)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.peak:
         return run_peak(args)
-    points = build_points(args)
-    mode = process_mode(args.process, points[0].device)
+    specs = build_specs(args)
+    mode = process_mode(args.process, specs[0].device)
     if mode == "fork":
         pin_threads(args.threads)  # before torch is imported, for this process and its children
-        warm_parent(points)
-    cache_dir = tempfile.mkdtemp(prefix="jetprof-sweep-")
+        warm_parent(specs)
+    out_existed = Path(args.out).exists()
+    cache_dir = scratch_dir(args.out)
     failed = 0
     try:
-        for point in points:
-            point.process, point.cache_dir = mode, cache_dir
-            rec = run_point(point, args.timeout_s)
-            failed += rec["status"] != "ok"
-            print(f"jetprof profile: {point.device} {point.backend}-{point.precision} "
-                  f"p{point.particles} {_summary(rec)}", file=sys.stderr)
+        for spec in specs:
+            spec.process, spec.cache_dir = mode, cache_dir
+            records = run_group(spec, args.timeout_s, args.retries)
+            for rec in records:
+                failed += rec["status"] != "ok"
+                print(f"jetprof profile: {_group_name(spec)} {_summary(rec)}", file=sys.stderr)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
+        for folder in (Path(args.out) / ".tmp", Path(args.out)):  # leave no empty folders behind
+            if folder == Path(args.out) and out_existed:
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break
     if failed:
-        print(f"jetprof profile: {failed} of {len(points)} point(s) not ok (recorded)", file=sys.stderr)
+        print(f"jetprof profile: {failed} point(s) not ok (recorded)", file=sys.stderr)
     return 0
 
 
 def run_peak(args: argparse.Namespace) -> int:
-    from jetprof.profiling.peak import measure_peak
     from jetprof.io import atomic_write_text
+    from jetprof.profiling.peak import measure_peak
 
     if args.threads < 1:
         raise JetprofError(f"--threads {args.threads}: must be at least 1")
@@ -379,3 +574,4 @@ def run_peak(args: argparse.Namespace) -> int:
     print(f"jetprof profile --peak: {device} fp32 {rec['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s "
           f"(n={rec['matrix_size']})", file=sys.stderr)
     return 0
+

@@ -1,4 +1,22 @@
-"""Measure one point inside the child process and write its record (see child.py)."""
+"""Measure one comparison group inside the child process; write its records and rounds.
+
+A group is every variant (model, weights, backend, precision) to be compared at one
+device, batch size and set of jets. The child builds all of them, makes the batch
+once per data config (the same jets for every variant), warms each one up, then
+times them **interleaved**: each round calls every variant once, the order reversed
+every other round (A B C, C B A, A B C, ...), so a drift of the machine's speed
+within the group's few seconds falls on all variants alike. It keeps adding rounds
+(in pairs) past ``rounds`` until every comparison of the group is decided (see
+:mod:`jetprof.stats`), ``max_rounds`` is reached or ``max_group_s`` has passed.
+
+Memory, FLOPs, subnormal counts and the profiler pass are measured per variant
+after the rounds, each outside the timed calls.
+
+Why one process and alternating calls, not a fresh process per variant and round:
+``benchmarks/bench_comparison.py`` measures both; the in-process design reaches
+tighter intervals in a fraction of the time, and memory, the figure a shared
+process could blur, is measured per forward from the allocator's own events.
+"""
 
 from __future__ import annotations
 
@@ -14,19 +32,63 @@ import shutil
 import signal
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from jetprof import stats
+from jetprof.contract import ONNX_BACKENDS, compared_pairs
 from jetprof.errors import BadInputError, JetprofError
-from jetprof.profiling.point import Point
 from jetprof.io import atomic_write_text
 from jetprof.profiling.record import blank_record, write_record
+from jetprof.profiling.spec import GroupSpec, VariantSpec
 
 OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
 TOP_OPS = 15
+FLOPS_JETS = 64
+# ONNX Runtime vs eager (fp32) on the same jets: max |Δ| of the softmax outputs.
+# CPU provider: ~1e-7 measured; CUDA provider: its matmuls may run in TF32 (10-bit
+# mantissa), so a looser bound there
+ONNX_TOLERANCE = {"cpu": 1e-4, "cuda": 1e-2}
+ORDER = ("balanced (Williams design): each round calls every variant once; over a cycle of rounds "
+         "each variant takes each position equally often and follows each other variant equally often")
+
+
+def round_orders(n: int) -> list[list[int]]:
+    """One cycle of round orders for ``n`` variants, balanced for position and carry-over.
+
+    A Williams design: for even ``n`` the ``n`` rows of ``0, 1, n-1, 2, n-2, ...`` shifted
+    by the row number; for odd ``n`` those rows and their mirrors (``2n`` rows). Each
+    variant takes every position equally often and directly follows every other
+    variant equally often, so neither "called first" nor "called after the ONNX
+    Runtime variant" favours anyone. Rows are chained so that no variant runs twice
+    in a row across a round boundary (possible from 3 variants up; 2 variants
+    alternate AB, BA and each gets the repeat equally often).
+    """
+    if n <= 1:
+        return [[0] * n]
+    base = [0]
+    lo, hi = 1, n - 1
+    while len(base) < n:
+        base.append(lo)
+        lo += 1
+        if len(base) < n:
+            base.append(hi)
+            hi -= 1
+    rows = [[(x + r) % n for x in base] for r in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    if n == 2:
+        return rows
+    chain = [rows.pop(0)]
+    while rows:
+        nxt = next((row for row in rows if row[0] != chain[-1][-1]), rows[0])
+        rows.remove(nxt)
+        chain.append(nxt)
+    return chain
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -42,12 +104,19 @@ def is_oom(exc: BaseException) -> bool:
     )
 
 
-def _fault(point: Point) -> str | None:
-    spec = os.environ.get("JETPROF_TEST_FAULT", "")
-    for item in filter(None, spec.split(",")):
+def _failure(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, JetprofError):
+        return "error", str(exc)
+    msg = (str(exc).strip().splitlines() or [""])[0][:500]
+    return ("oom" if is_oom(exc) else "error"), f"{type(exc).__name__}: {msg}"
+
+
+def _fault(spec: GroupSpec) -> str | None:
+    """The test hook JETPROF_TEST_FAULT (see child.py) for this group's batch size."""
+    for item in filter(None, os.environ.get("JETPROF_TEST_FAULT", "").split(",")):
         kind, _, rest = item.partition("@")
         bs, _, arg = rest.partition("=")
-        if bs and int(bs) == point.batch_size:
+        if bs and int(bs) == spec.batch_size:
             return f"{kind}={arg}" if arg else kind
     return None
 
@@ -58,183 +127,44 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
             "p95": float(np.percentile(a, 95)), "mean": float(a.mean())}
 
 
-def measure_point(point: Point) -> dict[str, Any]:
-    """Measure ``point`` and write ``point.record_path``; never raises for a failed measurement."""
-    import torch
+@dataclass
+class Slot:
+    """One variant inside the child: its record, model, batch and timings."""
 
-    rec = blank_record(point)
-    rec["started_utc"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    t0 = time.perf_counter()
-    failure: tuple[str, str] | None = None
-    try:
-        _measure_into(rec, point)
-        rec["status"], rec["error"] = "ok", None
-    except BadInputError:
-        raise  # no record: the sweep stops with this one line (see child.measure_here)
-    except JetprofError as exc:
-        failure = ("error", str(exc))
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        kind = "oom" if is_oom(exc) else "error"
-        msg = (str(exc).strip().splitlines() or [""])[0][:500]
-        failure = (kind, f"{type(exc).__name__}: {msg}")
-    if failure is not None:
-        # recover outside the except block: its traceback no longer pins tensors
-        rec["status"], rec["error"] = failure
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    from jetprof.profiling.env import environment
+    spec: VariantSpec
+    rec: dict[str, Any]
+    model: Any = None  # the eager module (exported variants: the for-inference one)
+    built: Any = None
+    batch: Any = None
+    tensors: list[Any] = field(default_factory=list)  # what the forward is fed (CPU for ORT)
+    forward: Any = None
+    seen: list[int] = field(default_factory=list)  # lengths at the SequenceTrimmer's output
+    length: int = 0
+    warm_out: Any = None
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    failed: bool = False
 
-    rec["env"] = environment(point.device, point.config_hash)
-    rec["duration_s"] = round(time.perf_counter() - t0, 3)
-    write_record(rec, point.record_path)
-    return rec
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def fail(self, status: str, message: str) -> None:
+        self.failed = True
+        self.rec["status"], self.rec["error"] = status, message
+        self.forward = self.warm_out = None
 
 
-def _measure_into(rec: dict[str, Any], point: Point) -> None:
-    import torch
-
-    from jetprof.model.build import build_model, load_weights
-    from jetprof.model import inputs
-    from jetprof.profiling import backends, memory
-    from jetprof.model.flops import FLOPS_METHOD, count_flops_and_output
-
-    torch.set_num_threads(point.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass  # already set (interop pool started)
-    device = torch.device(point.device)
-    fault = _fault(point)
-    if fault == "crash":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if fault == "hang":
-        time.sleep(3600)
-
-    torch.manual_seed(point.seed)
-    np.random.seed(point.seed)
-    onnx = point.backend == "onnxruntime"
-    try:
-        built = build_model(point.network_config, point.data_config, for_inference=onnx)
-        if point.checkpoint:
-            rec["checkpoint"] = load_weights(built, point.checkpoint)
-    except JetprofError as exc:  # every point would fail the same way: stop the sweep
-        raise BadInputError(str(exc)) from None
-    model = built.model.eval().requires_grad_(False)
-    rec["params"] = built.num_params
-    rec["process"] = point.process
-    clear_outputs(point)  # the model is good: this point's old files go now
-
-    if point.particles == "real":
-        batch = inputs.real_batch(point.data, built.data_config, point.batch_size)
-    else:
-        batch = inputs.synthetic_batch(built.data_config, point.batch_size, int(point.particles), point.seed)
-    rec["particles_mean"] = batch.particles_mean
-    rec["inputs"] = {**batch.source, "particles_min": int(batch.n_particles.min()),
-                     "particles_max": int(batch.n_particles.max()),
-                     "shapes": {k: list(v.shape) for k, v in batch.arrays.items()}}
-    names = built.input_names
-    if fault and fault.startswith("memcap="):
-        _cap_address_space(int(fault.split("=")[1]))
-    length = int(batch.arrays[names[0]].shape[-1])
-
-    workdir = tempfile.mkdtemp(prefix="jetprof-child-")
-    try:
-        if onnx:
-            backends.check_ort_device(device)
-            cpu_tensors = [torch.from_numpy(batch.arrays[n]) for n in names]
-            onnx_path, exported = _onnx_file(point, model, built.model_info, cpu_tensors, workdir)
-            rec["onnx"] = {"exported_by_this_point": exported}
-            forward = backends.OrtRunner(onnx_path, device, point.threads, batch.arrays)
-            flops_model, flops_inputs = model, cpu_tensors
-        else:
-            tensors = [torch.from_numpy(batch.arrays[n]).to(device) for n in names]
-            model.to(device)
-            run_model = torch.compile(model) if point.backend == "compile" else model
-            forward = backends.torch_forward(run_model, tensors, device, point.precision)
-            flops_model, flops_inputs = model, tensors
-
-        # the sequence length the model saw: read at the trimmer's output
-        seen: list[int] = []
-        for mod in model.modules():
-            if type(mod).__name__ == "SequenceTrimmer":
-                mod.register_forward_hook(lambda _m, _i, out: seen.append(int(out[0].shape[-1])))
-
-        # 1. warm-up: the model's own warm-up calls (ParT's SequenceTrimmer does not
-        # trim its first 5), then point.warmup calls in the steady state
-        model_warmup = model_warmup_calls(model)
-        rec["model_warmup_calls"] = model_warmup
-        rec["warmup_calls"] = model_warmup + point.warmup
-        for _ in range(rec["warmup_calls"]):
-            out = forward()
-        backends.synchronize(device)
-        warm_out = out if onnx else None  # kept to check ONNX Runtime against eager below
-        del out
-        rec["particles_padded"] = seen[-1] if seen else length
-
-        # 2. timed repeats (no profiler running)
-        wall, cpu = _time(forward, device, point, inject_oom=(fault == "oom"))
-        stats = _percentiles(wall)
-        rec.update({
-            "latency_ms_samples": [round(x, 6) for x in wall], "cpu_ms_samples": [round(x, 6) for x in cpu],
-            "latency_ms_p5": stats["p5"], "latency_ms_p50": stats["p50"], "latency_ms_p95": stats["p95"],
-            "latency_ms_mean": stats["mean"], "repeats": len(wall),
-            "cpu_ms_p50": float(np.median(cpu)),
-            "throughput_jets_per_s": point.batch_size / (stats["p50"] / 1e3),
-        })
-        if device.type == "cpu" and np.median(cpu) > 0:
-            rec["wall_over_cpu"] = float(np.median(wall) / np.median(cpu))
-            rec["contention_suspect"] = bool(point.threads == 1 and rec["wall_over_cpu"] > 1.05)
-
-        # 3. memory
-        if device.type == "cuda" and not onnx:
-            rec["peak_memory_bytes"], rec["peak_reserved_bytes"] = memory.cuda_peak_bytes(forward, device)
-            rec["memory_method"] = "cuda_max_memory_allocated"
-        elif device.type == "mps":
-            rec["peak_memory_bytes"], rec["peak_reserved_bytes"] = memory.mps_bytes(forward)
-            rec["memory_method"] = "mps_current_allocated"
-        elif device.type == "cpu" and not onnx:
-            rec["peak_memory_bytes"] = memory.cpu_peak_bytes(forward)
-            rec["memory_method"] = "profiler_memory_events"
-        else:
-            rec["memory_method"] = "not_measured"
-            rec["memory_note"] = "ONNX Runtime allocates outside torch: not measured"
-
-        # 4. FLOPs (fp32 count on the eager model, same inputs, after warm-up)
-        # large batches: count on FLOPS_JETS jets that include the longest one (same padded length)
-        idx = _flops_subset(batch.n_particles)
-        sub = [x.index_select(0, torch.as_tensor(idx, device=x.device)) for x in flops_inputs]
-        n_seen = len(seen)
-        total, sub_out = count_flops_and_output(flops_model, sub)
-        if onnx:
-            diff = float(np.max(np.abs(np.asarray(warm_out[0])[idx] - sub_out.float().cpu().numpy())))
-            rec["onnx"]["max_abs_diff_vs_eager"] = diff
-            tolerance = ONNX_TOLERANCE.get(device.type, 1e-4)
-            if not diff <= tolerance:
-                raise JetprofError(f"ONNX Runtime's output differs from eager by {diff:.3g} "
-                                   f"(> {tolerance}): the exported model is not the measured one")
-        del warm_out, sub_out
-        flops_len = seen[-1] if len(seen) > n_seen else (rec["particles_padded"] if not onnx else length)
-        rec["flops_per_jet"] = total / len(idx)
-        rec["flops_counted_jets"] = len(idx)
-        rec["flops_particles"] = int(flops_len)
-        rec["flops_method"] = FLOPS_METHOD
-        rec["achieved_flops_per_s"] = rec["flops_per_jet"] * rec["throughput_jets_per_s"]
-
-        # 5. separate profiler pass
-        if point.profiler_pass:
-            _profiler_pass(rec, point, forward, device, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-FLOPS_JETS = 64
-# ONNX Runtime vs eager (fp32, CPU) on the same jets: max |Δ| of the softmax outputs.
-# CPU provider: ~1e-7 measured; CUDA provider: its matmuls may run in TF32 (10-bit
-# mantissa), so a looser bound there
-ONNX_TOLERANCE = {"cpu": 1e-4, "cuda": 1e-2}
+def clear_outputs(spec: GroupSpec) -> None:
+    """Remove the group's records, per-op tables, traces and rounds file from an earlier run."""
+    for v in spec.variants:
+        if v.replica:
+            continue
+        path = spec.record_path(v)
+        stem = path.stem
+        for old in (f"{stem}.json", f"{stem}.ops.csv", f"{stem}.trace.json.gz"):
+            (path.parent / old).unlink(missing_ok=True)
+    spec.group_path.unlink(missing_ok=True)
 
 
 def model_warmup_calls(model: Any) -> int:
@@ -249,37 +179,420 @@ def model_warmup_calls(model: Any) -> int:
     return left
 
 
-def clear_outputs(point: Point) -> None:
-    """Remove this point's record, per-op table and trace from an earlier run."""
-    stem = f"bs{point.batch_size}"
-    for old in (f"{stem}.json", f"{stem}.ops.csv", f"{stem}.trace.json.gz"):
-        (Path(point.out_dir) / old).unlink(missing_ok=True)
+def measure_group(spec: GroupSpec) -> dict[str, Any]:
+    """Measure every variant of ``spec``; write their records and the group's rounds file.
 
-
-def _onnx_file(point: Point, model: Any, model_info: dict[str, Any], tensors: list[Any],
-               workdir: str) -> tuple[str, bool]:
-    """The ONNX export of ``model``: (path, exported by this call).
-
-    Every point of one sweep builds the same weights (same seed or checkpoint), so
-    the first ONNX Runtime point exports into the sweep's ``cache_dir`` and the
-    others reuse that file (a point without one exports into its own ``workdir``). The graph has dynamic batch and particle axes; every
-    point checks its outputs against eager on its own jets.
+    Raises:
+        BadInputError: a model cannot be built or a checkpoint does not fit it (every
+            group would fail alike: the caller stops with one line, nothing written).
     """
     import torch
 
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t0 = time.perf_counter()
+    torch.set_num_threads(spec.threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # already set (interop pool started)
+    torch.set_flush_denormal(bool(spec.flush_denormal))
+    fault = _fault(spec)
+    if fault == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "term":
+        os.kill(os.getpid(), signal.SIGTERM)
+    if fault == "flaky":  # killed by a signal the first time only: a transient failure
+        marker = Path(spec.cache_dir or tempfile.gettempdir()) / f"flaky-{spec.batch_size}"
+        if not marker.exists():
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGTERM)
+    if fault and fault.startswith("oomkill="):  # grow, then die as the kernel's OOM killer kills
+        hog = bytearray(int(fault.split("=")[1]))  # zero-filled: every page touched
+        os.kill(os.getpid(), signal.SIGKILL)
+        del hog
+    if fault == "hang":
+        time.sleep(3600)
+
+    slots = [Slot(v, blank_record(spec, v)) for v in spec.variants]
+    for slot in slots:
+        slot.rec["started_utc"] = started
+    workdir = tempfile.mkdtemp(prefix="jetprof-child-", dir=spec.cache_dir)
+    try:
+        _build_all(spec, slots)
+        clear_outputs(spec)  # every model is good: this group's old files go now
+        batches: dict[str, Any] = {}
+        for slot in slots:
+            _guarded(slot, _prepare, spec, slot, batches, workdir, fault)
+        _check_same_jets(spec, slots)
+        for slot in slots:
+            _guarded(slot, _warm_up, spec, slot)
+        rounds = _interleave(spec, slots, inject_oom=(fault == "oom"))
+        flops_cache: dict[tuple[Any, ...], tuple[int, Any, dict[str, int]]] = {}
+        for slot in slots:
+            if slot.ok:
+                _guarded(slot, _finish, spec, slot, flops_cache, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    from jetprof.profiling.env import environment
+
+    env = environment(spec.device, spec.config_hash)
+    duration = round(time.perf_counter() - t0, 3)
+    for slot in slots:
+        if slot.ok:
+            slot.rec["status"], slot.rec["error"] = "ok", None
+        slot.rec["env"] = env
+        slot.rec["duration_s"] = duration
+        slot.rec["paired"] = {"group": spec.group_path.relative_to(spec.out).as_posix(),
+                              "rounds": len(slot.wall), "round_latency_ms": slot.rec["latency_ms_samples"],
+                              "calls_per_round": slot.rec.pop("calls_per_round", 1),
+                              "position": [v.label for v in spec.variants].index(slot.spec.label),
+                              "order": ORDER}
+        if not slot.spec.replica:
+            if spec.profiler_pass and not slot.rec.get("ops_table"):
+                write_empty_profile(spec.record_path(slot.spec))
+            write_record(slot.rec, spec.record_path(slot.spec))
+    first = next((s for s in slots if s.batch is not None), None)
+    doc = group_document(spec, [(s.spec, s.rec) for s in slots], rounds, env, started, duration,
+                         first.batch.source if first else None)
+    atomic_write_text(spec.group_path, json.dumps(doc, indent=1) + "\n")
+    return doc
+
+
+def _guarded(slot: Slot, step: Any, *args: Any) -> None:
+    """Run one step of a variant; an OOM or failure marks the variant, the group goes on."""
+    if not slot.ok:
+        return
+    failure = None
+    try:
+        step(*args)
+    except BadInputError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        failure = _failure(exc)
+    if failure is not None:
+        # recover outside the except block: its traceback no longer pins tensors
+        slot.fail(*failure)
+        gc.collect()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _build_all(spec: GroupSpec, slots: list[Slot]) -> None:
+    """Build every variant's model and load its weights (seeded: replicas are equal)."""
+    import torch
+
+    from jetprof.model.build import build_model, load_weights
+
+    for slot in slots:
+        v = slot.spec
+        torch.manual_seed(spec.seed)
+        np.random.seed(spec.seed)
+        try:
+            built = build_model(v.network_config, v.data_config, for_inference=v.backend in ONNX_BACKENDS)
+            if v.checkpoint:
+                slot.rec["checkpoint"] = load_weights(built, v.checkpoint)
+        except JetprofError as exc:
+            raise BadInputError(str(exc)) from None
+        slot.built = built
+        slot.model = built.model.eval().requires_grad_(False)
+        slot.rec["params"] = built.num_params
+        slot.rec["process"] = spec.process
+
+
+def _batch_for(spec: GroupSpec, slot: Slot, batches: dict[str, Any]) -> Any:
+    from jetprof.model import inputs
+
+    key = slot.spec.data_config
+    if key not in batches:
+        dc = slot.built.data_config
+        if spec.particles == "real":
+            batches[key] = inputs.real_batch(spec.data, dc, spec.batch_size)
+        else:
+            batches[key] = inputs.synthetic_batch(dc, spec.batch_size, int(spec.particles), spec.seed)
+    return batches[key]
+
+
+def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str, fault: str | None) -> None:
+    """The variant's batch and a no-argument forward callable."""
+    import torch
+
+    from jetprof.model import inputs
     from jetprof.profiling import backends
+
+    device = torch.device(spec.device)
+    batch = slot.batch = _batch_for(spec, slot, batches)
+    names = slot.built.input_names
+    rec = slot.rec
+    rec["particles_mean"] = batch.particles_mean
+    rec["inputs"] = {**batch.source, "particles_min": int(batch.n_particles.min()),
+                     "particles_max": int(batch.n_particles.max()),
+                     "shapes": {k: list(v.shape) for k, v in batch.arrays.items()}}
+    if fault and fault.startswith("memcap="):
+        _cap_address_space(int(fault.split("=")[1]))
+    slot.length = int(batch.arrays[names[0]].shape[-1])
+    if slot.spec.backend in ONNX_BACKENDS:
+        backends.check_ort_device(device)
+        trim = slot.spec.backend == "onnxruntime"
+        arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles) if trim else batch.arrays
+        slot.tensors = [torch.from_numpy(arrays[n]) for n in names]
+        full = [torch.from_numpy(batch.arrays[n]) for n in names]
+        onnx_path, exported = _onnx_file(spec, slot, full, workdir)
+        rec["onnx"] = {"exported_by_this_point": exported, "trimmed": trim}
+        slot.forward = backends.OrtRunner(onnx_path, device, spec.threads, arrays)
+        slot.length = int(arrays[names[0]].shape[-1])
+    else:
+        slot.tensors = [torch.from_numpy(batch.arrays[n]).to(device) for n in names]
+        slot.model.to(device)
+        run_model = torch.compile(slot.model) if slot.spec.backend == "compile" else slot.model
+        slot.forward = backends.torch_forward(run_model, slot.tensors, device, slot.spec.precision)
+    for mod in slot.model.modules():
+        if type(mod).__name__ == "SequenceTrimmer":
+            mod.register_forward_hook(lambda _m, _i, out, seen=slot.seen: seen.append(int(out[0].shape[-1])))
+
+
+def _warm_up(spec: GroupSpec, slot: Slot) -> None:
+    """The model's own warm-up calls, then ``spec.warmup`` calls in the steady state."""
+    import torch
+
+    from jetprof.profiling.backends import synchronize
+
+    device = torch.device(spec.device)
+    own = model_warmup_calls(slot.model) if slot.spec.backend not in ONNX_BACKENDS else 0
+    slot.rec["model_warmup_calls"] = own
+    slot.rec["warmup_calls"] = own + spec.warmup
+    for i in range(own + spec.warmup):
+        t = time.perf_counter()
+        out = slot.forward()
+        synchronize(device)
+        if i == 0 and slot.spec.backend == "compile":
+            slot.rec["compile_s"] = round(time.perf_counter() - t, 3)
+        if slot.spec.backend in ONNX_BACKENDS:
+            slot.warm_out = out  # kept to check ONNX Runtime against eager
+        del out
+    slot.rec["particles_padded"] = slot.seen[-1] if slot.seen else slot.length
+
+
+def _check_same_jets(spec: GroupSpec, slots: list[Slot]) -> None:
+    """Every variant of a group must see the same jets (else no comparison holds)."""
+    sources = {json.dumps({k: v for k, v in s.batch.source.items()}, sort_keys=True, default=str)
+               for s in slots if s.batch is not None}
+    if len(sources) > 1:
+        raise BadInputError(f"group {spec.group_path}: its variants do not share inputs "
+                            f"({len(sources)} different jet sets)")
+
+
+#: a variant's turn in a round lasts about this long at least: cheap forwards (batch 1)
+#: run several calls per turn and the turn's figure is their median, which a
+#: scheduler hiccup in one call does not move
+TURN_MS = 20.0
+MAX_CALLS_PER_TURN = 8
+
+
+def _call_ms(slot: Slot, device: Any) -> tuple[float, float]:
+    """(wall ms, process CPU ms) of one synchronised forward (CUDA events on CUDA)."""
+    import torch
+
+    from jetprof.profiling.backends import synchronize
+
+    if device.type == "cuda":
+        ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        c0 = time.process_time()
+        ev0.record()
+        out = slot.forward()
+        ev1.record()
+        ev1.synchronize()
+        wall, cpu = float(ev0.elapsed_time(ev1)), (time.process_time() - c0) * 1e3
+    else:
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = slot.forward()
+        synchronize(device)
+        w1, c1 = time.perf_counter(), time.process_time()
+        wall, cpu = (w1 - w0) * 1e3, (c1 - c0) * 1e3
+    del out
+    return wall, cpu
+
+
+def _time_turn(slot: Slot, device: Any, calls: int) -> None:
+    """The variant's turn in a round: ``calls`` forwards; the medians go into the round."""
+    times = [_call_ms(slot, device) for _ in range(calls)]
+    slot.wall.append(float(np.median([w for w, _ in times])))
+    slot.cpu.append(float(np.median([c for _, c in times])))
+
+
+def calls_per_turn(probe_ms: list[float]) -> int:
+    """Calls per turn so that the fastest variant's turn lasts about TURN_MS (same for all)."""
+    fastest = min(probe_ms) if probe_ms else TURN_MS
+    return int(min(MAX_CALLS_PER_TURN, max(1, round(TURN_MS / max(fastest, 1e-3)))))
+
+
+def _decided(spec: GroupSpec, live: list[Slot]) -> bool:
+    """Whether every comparison among the live variants has a same/different verdict."""
+    by_variant = {s.spec.variant: s for s in live}
+    for pair in compared_pairs([s.spec.variant for s in live]):
+        b, v = by_variant[pair.baseline], by_variant[pair.variant]
+        _, low, high = stats.ratio_ci(b.wall, v.wall, resamples=500)
+        if stats.verdict(low, high, spec.threshold) == "inconclusive":
+            return False
+    return True
+
+
+def _interleave(spec: GroupSpec, slots: list[Slot], inject_oom: bool) -> list[list[str]]:
+    """Timed rounds over the live variants; the order of each round (labels)."""
+    import torch
+
+    device = torch.device(spec.device)
+    live = [s for s in slots if s.ok]
+    probe: list[float] = []
+    for slot in live:  # one untimed call each: how long a forward takes, for calls per turn
+        probe.append(_call_ms(slot, device)[0])
+    calls = calls_per_turn(probe)
+    for slot in slots:
+        slot.rec["calls_per_round"] = calls
+    order_log: list[list[str]] = []
+    cycle = round_orders(len(live))
+    check_every = len(cycle) if len(cycle) <= spec.rounds else 2
+    start = time.perf_counter()
+    while live:
+        if len(cycle) != len(round_orders(len(live))) or len(cycle[0]) != len(live):
+            cycle = round_orders(len(live))  # a variant left: rebalance the others
+        order = [live[i] for i in cycle[len(order_log) % len(cycle)]]
+        order_log.append([s.spec.label for s in order])
+        for slot in order:
+            if inject_oom:
+                slot.fail("oom", "OutOfMemoryError: injected out-of-memory (JETPROF_TEST_FAULT test hook)")
+                continue
+            _guarded(slot, _time_turn, slot, device, calls)
+        if any(not s.ok for s in live):
+            # a variant that failed mid-way leaves; the others keep their complete rounds
+            live = [s for s in live if s.ok]
+            complete = min((len(s.wall) for s in live), default=0)
+            for s in live:
+                s.wall, s.cpu = s.wall[:complete], s.cpu[:complete]
+        n = len(order_log)
+        if n >= spec.max_rounds:
+            break
+        if n >= spec.rounds and n % check_every == 0:
+            if time.perf_counter() - start > spec.max_group_s or _decided(spec, live):
+                break
+    return order_log
+
+
+def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict, workdir: str) -> None:
+    """Latency figures from the rounds, then memory, FLOPs, subnormals and the profiler pass."""
+    import torch
+
+    from jetprof.profiling import memory
+
+    rec = slot.rec
+    device = torch.device(spec.device)
+    wall, cpu = slot.wall, slot.cpu
+    if not wall:
+        raise JetprofError("no timed round completed")
+    st = _percentiles(wall)
+    rec.update({
+        "latency_ms_samples": [round(x, 6) for x in wall], "cpu_ms_samples": [round(x, 6) for x in cpu],
+        "latency_ms_p5": st["p5"], "latency_ms_p50": st["p50"], "latency_ms_p95": st["p95"],
+        "latency_ms_mean": st["mean"], "repeats": len(wall), "cpu_ms_p50": float(np.median(cpu)),
+        "throughput_jets_per_s": spec.batch_size / (st["p50"] / 1e3),
+    })
+    if device.type == "cpu" and np.median(cpu) > 0:
+        rec["wall_over_cpu"] = float(np.median(wall) / np.median(cpu))
+        rec["contention_suspect"] = bool(spec.threads == 1 and rec["wall_over_cpu"] > 1.05)
+    onnx = slot.spec.backend in ONNX_BACKENDS
+
+    # FLOPs, the eager output and subnormal counts: once per set of identical weights and inputs
+    idx = _flops_subset(slot.batch.n_particles)
+    key = (slot.spec.model, slot.spec.weights, slot.spec.checkpoint, slot.spec.data_config,
+           slot.spec.backend, spec.device)
+    if key not in flops_cache:
+        flops_cache[key] = _count(slot, idx)
+    total, sub_out, flops_len, subnormal = flops_cache[key]
+    rec["flops_per_jet"] = total / len(idx)
+    rec["flops_counted_jets"] = len(idx)
+    rec["flops_particles"] = int(flops_len)
+    from jetprof.model.flops import FLOPS_METHOD
+
+    rec["flops_method"] = FLOPS_METHOD
+    rec["achieved_flops_per_s"] = rec["flops_per_jet"] * rec["throughput_jets_per_s"]
+    rec["subnormal"] = subnormal
+    rec["flush_denormal"] = bool(spec.flush_denormal)
+    if onnx:
+        diff = float(np.max(np.abs(np.asarray(slot.warm_out[0])[idx] - sub_out.float().cpu().numpy())))
+        rec["onnx"]["max_abs_diff_vs_eager"] = diff
+        tolerance = ONNX_TOLERANCE.get(device.type, 1e-4)
+        slot.warm_out = None
+        if not diff <= tolerance:
+            raise JetprofError(f"ONNX Runtime's output differs from eager by {diff:.3g} "
+                               f"(> {tolerance}): the exported model is not the measured one")
+
+    # memory (and, on CPU eager, the profiler pass in the same run)
+    profiled = False
+    if device.type == "cuda" and not onnx:
+        rec["peak_memory_bytes"], rec["peak_reserved_bytes"] = memory.cuda_peak_bytes(slot.forward, device)
+        rec["memory_method"] = "cuda_max_memory_allocated"
+    elif device.type == "mps":
+        rec["peak_memory_bytes"], rec["peak_reserved_bytes"] = memory.mps_bytes(slot.forward)
+        rec["memory_method"] = "mps_current_allocated"
+    elif device.type == "cpu" and not onnx:
+        calls = max(1, spec.profiler_calls) if spec.profiler_pass and not slot.spec.replica else 1
+        prof = memory.profile_cpu(slot.forward, calls)
+        rec["peak_memory_bytes"] = memory.cpu_peak_bytes_of(prof)
+        rec["memory_method"] = "profiler_memory_events"
+        if spec.profiler_pass and not slot.spec.replica:
+            _write_ops(rec, spec, slot, device, _torch_rows(prof, calls), calls,
+                       lambda path: prof.export_chrome_trace(path), workdir, "torch.profiler")
+            profiled = True
+    else:
+        rec["memory_method"] = "not_measured"
+        rec["memory_note"] = "ONNX Runtime allocates outside torch: not measured"
+    if spec.profiler_pass and not profiled and not slot.spec.replica:
+        _profiler_pass(rec, spec, slot, device, workdir)
+
+
+def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, dict[str, int]]:
+    """(FLOPs, eager output on the subset, length counted at, subnormal counts)."""
+    import torch
+
+    from jetprof.model.flops import count_flops_and_output
+    from jetprof.profiling.subnormal import activation_subnormals, weight_subnormals
+
+    cpu_or_dev = slot.tensors
+    sub = [x.index_select(0, torch.as_tensor(idx, device=x.device)) for x in cpu_or_dev]
+    n_seen = len(slot.seen)
+    with activation_subnormals(slot.model) as acts:
+        total, out = count_flops_and_output(slot.model, sub)
+    length = slot.seen[-1] if len(slot.seen) > n_seen else slot.rec["particles_padded"] or slot.length
+    counts = {**weight_subnormals(slot.model), **acts.counts}
+    return total, out, length, counts
+
+
+def _onnx_file(spec: GroupSpec, slot: Slot, tensors: list[Any], workdir: str) -> tuple[str, bool]:
+    """The ONNX export of the variant's model: (path, exported by this call).
+
+    Variants with the same weights share one export in the call's ``cache_dir``
+    (a child killed mid-export leaves no cache entry). The graph has dynamic batch
+    and particle axes; every variant checks its outputs against eager on its own jets.
+    """
+    import torch
+
+    from jetprof.model.export import export_onnx
 
     # traced on two jets: an export traced on one jet hard-codes a batch of 1 in a reshape
     example = [t[:2] if t.shape[0] >= 2 else torch.cat([t, t]) for t in tensors]
-    key = hashlib.sha256(json.dumps([point.weights, point.checkpoint, point.seed, point.network_config,
-                                     point.data_config]).encode()).hexdigest()[:16]
-    cached = Path(point.cache_dir or workdir) / f"{key}.onnx"
+    v = slot.spec
+    key = hashlib.sha256(json.dumps([v.model, v.weights, v.checkpoint, spec.seed, v.network_config,
+                                     v.data_config]).encode()).hexdigest()[:16]
+    cached = Path(spec.cache_dir or workdir) / f"{key}.onnx"
     if cached.is_file():
         return str(cached), False
     tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
     try:
-        backends.export_onnx(model, model_info, example, str(tmp))
-        os.replace(tmp, cached)  # whole files only: a child killed mid-export leaves no cache entry
+        export_onnx(slot.model, slot.built.model_info, example, str(tmp))
+        os.replace(tmp, cached)
     finally:
         tmp.unlink(missing_ok=True)
     return str(cached), True
@@ -304,72 +617,50 @@ def _cap_address_space(extra_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (vm + extra_bytes, hard))
 
 
-def _time(forward: Any, device: Any, point: Point, inject_oom: bool) -> tuple[list[float], list[float]]:
-    """Per-call wall ms (CUDA events on CUDA) and process CPU ms of the plain forward."""
-    import torch
-
-    from jetprof.profiling.backends import synchronize
-
-    wall: list[float] = []
-    cpu: list[float] = []
-    start_all = time.perf_counter()
-    cuda = device.type == "cuda"
-    while len(wall) < point.repeats or (time.perf_counter() - start_all) < point.min_time_s:
-        if inject_oom:
-            raise torch.OutOfMemoryError("injected out-of-memory (JETPROF_TEST_FAULT test hook)")
-        if cuda:
-            ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            c0 = time.process_time()
-            ev0.record()
-            out = forward()
-            ev1.record()
-            ev1.synchronize()
-            wall.append(float(ev0.elapsed_time(ev1)))
-            cpu.append((time.process_time() - c0) * 1e3)
-        else:
-            c0, w0 = time.process_time(), time.perf_counter()
-            out = forward()
-            synchronize(device)
-            w1, c1 = time.perf_counter(), time.process_time()
-            wall.append((w1 - w0) * 1e3)
-            cpu.append((c1 - c0) * 1e3)
-        del out
-    return wall, cpu
+def _torch_rows(prof: Any, calls: int) -> list[dict[str, Any]]:
+    rows = []
+    for ev in prof.key_averages():
+        dev_self = float(getattr(ev, "self_device_time_total", 0.0) or 0.0)
+        dev_total = float(getattr(ev, "device_time_total", 0.0) or 0.0)
+        rows.append({
+            "name": ev.key, "calls": ev.count / calls,
+            "self_cpu_ms": ev.self_cpu_time_total / 1e3 / calls,
+            "cpu_total_ms": ev.cpu_time_total / 1e3 / calls,
+            "self_device_ms": dev_self / 1e3 / calls, "device_total_ms": dev_total / 1e3 / calls,
+        })
+    return rows
 
 
-def _profiler_pass(rec: dict[str, Any], point: Point, forward: Any, device: Any, workdir: str) -> None:
-    """Per-op table (CSV) and trace (gzip) from a short separate profiling pass."""
+def _profiler_pass(rec: dict[str, Any], spec: GroupSpec, slot: Slot, device: Any, workdir: str) -> None:
+    """Per-op table and trace from a short separate pass (ONNX Runtime: its own profiler)."""
     import torch
 
     from jetprof.profiling.backends import OrtRunner, synchronize
 
-    out_dir = Path(point.out_dir)
-    stem = f"bs{point.batch_size}"
-    calls = max(1, point.profiler_calls)
-    if isinstance(forward, OrtRunner):
-        rows, trace_src = forward.profile(calls, workdir)
-    else:
-        acts = [torch.profiler.ProfilerActivity.CPU]
-        if device.type == "cuda":
-            acts.append(torch.profiler.ProfilerActivity.CUDA)
-        with torch.profiler.profile(activities=acts) as prof:
-            for _ in range(calls):
-                out = forward()
-                synchronize(device)
-                del out
-        trace_src = os.path.join(workdir, "trace.json")
-        prof.export_chrome_trace(trace_src)
-        rows = []
-        for ev in prof.key_averages():
-            dev_self = float(getattr(ev, "self_device_time_total", 0.0) or 0.0)
-            dev_total = float(getattr(ev, "device_time_total", 0.0) or 0.0)
-            rows.append({
-                "name": ev.key, "calls": ev.count / calls,
-                "self_cpu_ms": ev.self_cpu_time_total / 1e3 / calls,
-                "cpu_total_ms": ev.cpu_time_total / 1e3 / calls,
-                "self_device_ms": dev_self / 1e3 / calls, "device_total_ms": dev_total / 1e3 / calls,
-            })
-    key = "self_device_ms" if device.type == "cuda" and not isinstance(forward, OrtRunner) else "self_cpu_ms"
+    calls = max(1, spec.profiler_calls)
+    if isinstance(slot.forward, OrtRunner):
+        rows, trace_src = slot.forward.profile(calls, workdir)
+        _write_ops(rec, spec, slot, device, rows, calls, lambda path: shutil.copy(trace_src, path),
+                   workdir, "onnxruntime")
+        return
+    acts = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        acts.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=acts) as prof:
+        for _ in range(calls):
+            out = slot.forward()
+            synchronize(device)
+            del out
+    _write_ops(rec, spec, slot, device, _torch_rows(prof, calls), calls,
+               lambda path: prof.export_chrome_trace(path), workdir, "torch.profiler")
+
+
+def _write_ops(rec: dict[str, Any], spec: GroupSpec, slot: Slot, device: Any, rows: list[dict[str, Any]],
+               calls: int, export_trace: Any, workdir: str, tool: str) -> None:
+    """Write the per-op CSV and the gzipped trace beside the record; summarise in the record."""
+    path = spec.record_path(slot.spec)
+    out_dir, stem = path.parent, path.stem
+    key = "self_device_ms" if device.type == "cuda" and tool == "torch.profiler" else "self_cpu_ms"
     rows.sort(key=lambda r: r[key], reverse=True)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=OPS_COLUMNS, lineterminator="\n")
@@ -377,14 +668,53 @@ def _profiler_pass(rec: dict[str, Any], point: Point, forward: Any, device: Any,
     for r in rows:
         writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()})
     atomic_write_text(out_dir / f"{stem}.ops.csv", buf.getvalue())
+    trace_src = os.path.join(workdir, f"{stem}.{slot.spec.backend}.trace.json")
+    export_trace(trace_src)
     trace_dst = out_dir / f"{stem}.trace.json.gz"
     tmp = out_dir / f".{stem}.trace.json.gz.tmp"
     with open(trace_src, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
         shutil.copyfileobj(src, dst)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, trace_dst)
     rec["ops_table"] = f"{stem}.ops.csv"
     rec["trace"] = trace_dst.name
     rec["top_ops"] = [{"name": r["name"], "self_ms": round(r[key], 6), "calls": r["calls"]}
                       for r in rows[:TOP_OPS]]
-    rec["profiler"] = {"calls": calls, "sorted_by": key,
-                       "tool": "onnxruntime" if isinstance(forward, OrtRunner) else "torch.profiler"}
+    rec["profiler"] = {"calls": calls, "sorted_by": key, "tool": tool}
+
+
+def write_empty_profile(record: Path) -> None:
+    """For a point that was not profiled (it failed): a header-only per-op table and an
+    empty trace, so that every point of a profiled study has both files."""
+    atomic_write_text(record.with_suffix(".ops.csv"), ",".join(OPS_COLUMNS) + "\n")
+    trace = record.with_name(record.stem + ".trace.json.gz")
+    tmp = trace.with_name(f".{trace.name}.tmp")
+    with gzip.open(tmp, "wt", compresslevel=6) as f:
+        f.write('{"traceEvents": []}\n')
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, trace)
+
+
+def group_document(spec: GroupSpec, measured: list[tuple[VariantSpec, dict[str, Any]]],
+                   rounds: list[list[str]], env: dict[str, Any], started: str, duration: float,
+                   jets: dict[str, Any] | None) -> dict[str, Any]:
+    """The group's rounds file: per variant its per-round latencies and exact figures."""
+    variants = []
+    for v, rec in measured:
+        variants.append({
+            "label": v.label, "model": v.model, "weights": v.weights, "backend": v.backend,
+            "precision": v.precision, "replica": v.replica,
+            "record": None if v.replica else spec.record_path(v).relative_to(spec.out).as_posix(),
+            "status": rec["status"], "error": rec["error"],
+            "round_latency_ms": rec["latency_ms_samples"],
+            "peak_memory_bytes": rec["peak_memory_bytes"], "flops_per_jet": rec["flops_per_jet"],
+            "subnormal": rec.get("subnormal"),
+        })
+    return {
+        "schema_version": 1, "kind": "jetprof paired group",
+        "device": spec.device, "particles": spec.particles, "batch_size": spec.batch_size,
+        "jets": jets,
+        "order": ORDER, "rounds": rounds, "min_rounds": spec.rounds, "max_rounds": spec.max_rounds,
+        "threshold_for_stopping": spec.threshold, "flush_denormal": bool(spec.flush_denormal),
+        "variants": variants, "env": env, "started_utc": started, "duration_s": duration,
+    }

@@ -37,12 +37,25 @@ def _walk(nodes: Any):
 
 def cpu_peak_bytes(forward: Callable[[], Any]) -> int:
     """Max of the running sum of CPU allocation events during one ``forward()``."""
+    return cpu_peak_bytes_of(profile_cpu(forward, 1))
+
+
+def profile_cpu(forward: Callable[[], Any], calls: int = 1) -> Any:
+    """``calls`` forwards under torch.profiler with memory events (the output of each
+    freed before the next): one run gives the memory peak, the per-op table and the trace."""
     import torch
-    from torch._C._profiler import _EventType
 
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
-        out = forward()
-    del out
+        for _ in range(calls):
+            out = forward()
+            del out
+    return prof
+
+
+def cpu_peak_bytes_of(prof: Any) -> int:
+    """Max of the running sum of a profiler run's CPU allocation events (frees are negative)."""
+    from torch._C._profiler import _EventType
+
     allocs = []
     for node in _walk(prof.profiler.kineto_results.experimental_event_tree()):
         if node.tag == _EventType.Allocation and str(node.extra_fields.device).startswith("cpu"):

@@ -10,9 +10,10 @@ from typing import Any
 
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text
-from jetprof.profiling.point import Point
+from jetprof.contract import RECORD_SCHEMA
+from jetprof.profiling.spec import GroupSpec, VariantSpec
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "record.schema.json"
+SCHEMA_PATH = RECORD_SCHEMA
 
 
 @lru_cache(maxsize=1)
@@ -39,17 +40,17 @@ def write_record(record: dict[str, Any], path: str | os.PathLike[str]) -> None:
     atomic_write_text(path, json.dumps(record, indent=1, sort_keys=False) + "\n")
 
 
-def blank_record(point: Point) -> dict[str, Any]:
-    """A record for ``point`` with every measured field still empty (null)."""
+def blank_record(spec: GroupSpec, variant: VariantSpec) -> dict[str, Any]:
+    """A record for one variant of a group with every measured field still empty (null)."""
     return {
         "schema_version": 1,
-        "model": point.model_name,
-        "weights": point.weights,
-        "device": point.device,
-        "backend": point.backend,
-        "precision": point.precision,
-        "batch_size": point.batch_size,
-        "particles": point.particles,
+        "model": variant.model,
+        "weights": variant.weights,
+        "device": spec.device,
+        "backend": variant.backend,
+        "precision": variant.precision,
+        "batch_size": spec.batch_size,
+        "particles": spec.particles,
         "particles_mean": None,
         "particles_padded": None,
         "status": "error",
@@ -63,7 +64,7 @@ def blank_record(point: Point) -> dict[str, Any]:
         "cpu_ms_samples": [],
         "wall_over_cpu": None,
         "contention_suspect": None,
-        "warmup_calls": point.warmup,
+        "warmup_calls": spec.warmup,
         "repeats": 0,
         "throughput_jets_per_s": None,
         "peak_memory_bytes": None,
@@ -79,8 +80,8 @@ def blank_record(point: Point) -> dict[str, Any]:
         "trace": None,
         "top_ops": [],
         "checkpoint": None,
-        "seed": point.seed,
-        "threads": point.threads,
+        "seed": spec.seed,
+        "threads": spec.threads,
         "inputs": {},
         "env": {},
         "started_utc": "1970-01-01T00:00:00Z",

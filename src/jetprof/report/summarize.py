@@ -25,7 +25,9 @@ from typing import Any
 import pandas as pd
 
 from jetprof.errors import JetprofError
+from jetprof.contract import BACKENDS, PRECISIONS, WEIGHTS
 from jetprof.io import atomic_write_text
+from jetprof.profiling.record import validate_record
 
 #: Fields a record must have for a row of the table (the point's identity).
 KEY_FIELDS: tuple[str, ...] = (
@@ -37,7 +39,6 @@ KEY_FIELDS: tuple[str, ...] = (
     "particles",
     "batch_size",
 )
-REQUIRED_FIELDS: tuple[str, ...] = ("schema_version", *KEY_FIELDS, "status")
 
 #: Environment fields copied into the table as ``env_<name>`` (first ones first).
 ENV_HIGHLIGHTS: tuple[str, ...] = (
@@ -56,11 +57,11 @@ ENV_HIGHLIGHTS: tuple[str, ...] = (
 )
 
 #: Record fields that are lists or nested and so not table columns.
-_NON_SCALAR = ("latency_ms_samples", "top_ops", "env")
+_NON_SCALAR = ("latency_ms_samples", "cpu_ms_samples", "top_ops", "env", "paired", "subnormal")
 
-WEIGHTS_ORDER: tuple[str, ...] = ("random", "trained", "pretrained")
-BACKEND_ORDER: tuple[str, ...] = ("eager", "compile", "onnxruntime")
-PRECISION_ORDER: tuple[str, ...] = ("fp32", "bf16", "fp16")
+WEIGHTS_ORDER: tuple[str, ...] = WEIGHTS
+BACKEND_ORDER: tuple[str, ...] = BACKENDS
+PRECISION_ORDER: tuple[str, ...] = PRECISIONS
 
 
 def is_record(obj: Any) -> bool:
@@ -122,9 +123,7 @@ def load_records(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, d
                     f"{path}: not a profile record (no 'schema_version'/'batch_size' fields)"
                 )
             continue
-        missing = [f for f in REQUIRED_FIELDS if f not in doc]
-        if missing:
-            raise JetprofError(f"{path}: profile record lacks field(s) {', '.join(missing)}")
+        validate_record(doc, str(path))
         records.append((path, doc))
     by_key: dict[tuple[str, ...], Path] = {}
     for path, doc in records:
@@ -154,6 +153,11 @@ def flatten_record(doc: dict[str, Any], path: Path | None = None) -> dict[str, A
     samples = doc.get("latency_ms_samples")
     if isinstance(samples, list):
         row["latency_samples_n"] = len(samples)
+    subnormal = doc.get("subnormal") or {}
+    for name in ("weights", "activations"):
+        row[f"subnormal_{name}"] = subnormal.get(name)
+    paired = doc.get("paired") or {}
+    row["paired_group"] = paired.get("group")
     env = doc.get("env") or {}
     if isinstance(env, dict):
         for name in ENV_HIGHLIGHTS:

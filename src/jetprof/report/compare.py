@@ -1,0 +1,186 @@
+"""The study's paired comparisons: one row per compared pair and point.
+
+Every comparison is between two variants of one group (``jetprof.contract.Group``):
+measured in the same process, on the same jets, interleaved in time over rounds.
+The pairs are those of :func:`jetprof.contract.compared_pairs` (weights against
+random, backends against eager, precisions against fp32, models against the study's
+model, and the A/A control: a second instance of the group's first variant).
+
+Per pair the latency ratio (variant ÷ baseline, medians over rounds) gets a 95 %
+confidence interval from a paired bootstrap over rounds and a verdict against the
+practical threshold (:mod:`jetprof.stats`). Peak memory and FLOPs, which do not vary
+from call to call, are compared exactly (``memory_ratio``, ``flops_ratio``).
+
+Columns: ``axis``, ``baseline``, ``variant``, ``model``, ``weights`` (the variant's),
+``device``, ``backend``, ``precision``, ``particles``, ``batch_size``, ``ratio``,
+``ci95_low``, ``ci95_high``, ``rounds``, ``verdict``, ``threshold``, ``memory_ratio``,
+``flops_ratio``, ``control``, ``baseline_ms``, ``variant_ms``, ``group``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from jetprof import stats
+from jetprof.contract import Variant, compared_pairs
+from jetprof.errors import JetprofError
+
+COLUMNS = ["axis", "baseline", "variant", "model", "weights", "device", "backend", "precision",
+           "particles", "batch_size", "ratio", "ci95_low", "ci95_high", "rounds", "verdict",
+           "threshold", "memory_ratio", "flops_ratio", "control", "baseline_ms", "variant_ms", "group"]
+
+
+def is_group(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("kind") == "jetprof paired group"
+
+
+def load_groups(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, Any]]]:
+    """Read group (rounds) files: files, or folders searched recursively for ``*.json``."""
+    out = []
+    for item in inputs:
+        path = Path(item)
+        files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        for f in files:
+            try:
+                doc = json.loads(f.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise JetprofError(f"{f}: not a readable rounds file ({exc})") from None
+            if not is_group(doc):
+                if path.is_dir():
+                    continue
+                raise JetprofError(f"{f}: not a jetprof paired group file")
+            out.append((f, doc))
+    return out
+
+
+def _ratio(a: Any, b: Any) -> float:
+    try:
+        a, b = float(a), float(b)
+    except (TypeError, ValueError):
+        return math.nan
+    return a / b if b else math.nan
+
+
+def _variant(entry: dict[str, Any]) -> Variant:
+    return Variant(entry["model"], entry["weights"], entry["backend"], entry["precision"],
+                   int(entry.get("replica", 0)))
+
+
+def group_comparisons(path: Path, doc: dict[str, Any], threshold: float,
+                      main_model: str | None = None) -> list[dict[str, Any]]:
+    """The comparison rows of one group file."""
+    if not threshold > 0:
+        raise JetprofError(f"threshold {threshold}: must be > 0")
+    entries = {_variant(e): e for e in doc["variants"]}
+    rows = []
+    for pair in compared_pairs(list(entries), main_model):
+        base, var = entries[pair.baseline], entries[pair.variant]
+        row = {"axis": pair.axis, "baseline": pair.baseline.label, "variant": pair.variant.label,
+               "model": pair.variant.model, "weights": pair.variant.weights, "device": doc["device"],
+               "backend": pair.variant.backend, "precision": pair.variant.precision,
+               "particles": str(doc["particles"]), "batch_size": int(doc["batch_size"]),
+               "threshold": threshold, "control": pair.control, "group": str(path)}
+        b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
+        ok = base.get("status") == "ok" and var.get("status") == "ok" and len(b_ms) == len(v_ms) >= 2
+        if ok:
+            seed = zlib.crc32(f"{path}|{row['baseline']}|{row['variant']}".encode())
+            ratio, low, high = stats.ratio_ci(b_ms, v_ms, seed=seed)
+            row.update(ratio=ratio, ci95_low=low, ci95_high=high, rounds=len(b_ms),
+                       verdict=stats.verdict(low, high, threshold),
+                       baseline_ms=float(pd.Series(b_ms).median()), variant_ms=float(pd.Series(v_ms).median()))
+        else:
+            why = base.get("status") if base.get("status") != "ok" else var.get("status")
+            row.update(ratio=math.nan, ci95_low=math.nan, ci95_high=math.nan, rounds=0,
+                       verdict=f"not measured ({why})", baseline_ms=math.nan, variant_ms=math.nan)
+        row["memory_ratio"] = _ratio(var.get("peak_memory_bytes"), base.get("peak_memory_bytes"))
+        row["flops_ratio"] = _ratio(var.get("flops_per_jet"), base.get("flops_per_jet"))
+        rows.append(row)
+    return rows
+
+
+def comparisons(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
+                main_model: str | None = None) -> pd.DataFrame:
+    """Every group's comparisons as one table (``COLUMNS``), in a stable order."""
+    rows = [r for path, doc in groups for r in group_comparisons(path, doc, threshold, main_model)]
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if table.empty:
+        return table
+    order = {a: i for i, a in enumerate(("control", "weights", "backend", "precision", "model"))}
+    table["_axis"] = table["axis"].map(order)
+    table["_p"] = table["particles"].map(lambda p: (0, 0) if p == "real" else (1, int(p)))
+    table = table.sort_values(["_axis", "device", "_p", "batch_size", "baseline", "variant"], kind="stable")
+    return table.drop(columns=["_axis", "_p"]).reset_index(drop=True)
+
+
+def as_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for JSON: ``ci95`` as [low, high], NaN as null."""
+    out = []
+    for row in table.to_dict("records"):
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        clean["ci95"] = [clean.pop("ci95_low"), clean.pop("ci95_high")]
+        out.append(clean)
+    return out
+
+
+def subnormal_by_state(groups: list[tuple[Path, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per ``model/weights`` (original variants): the largest subnormal counts measured."""
+    out: dict[str, dict[str, Any]] = {}
+    for _, doc in groups:
+        for v in doc["variants"]:
+            counts = v.get("subnormal")
+            if v.get("replica") or not counts:
+                continue
+            key = f"{v['model']}/{v['weights']}"
+            seen = out.setdefault(key, dict(counts))
+            for name, value in counts.items():
+                seen[name] = max(seen.get(name, 0), value)
+    return out
+
+
+def add_arguments(parser: Any) -> None:
+    """Options of ``jetprof compare``."""
+    from jetprof.config import schema_defaults
+
+    parser.add_argument("groups", nargs="+", metavar="GROUPS",
+                        help="rounds files results/paired/... (or folders of them)")
+    parser.add_argument("--threshold", type=float,
+                        default=schema_defaults("profile", "compare")["threshold"],
+                        help="practical threshold of the verdicts (e.g. 0.05 for ±5 %%)")
+    parser.add_argument("--main-model", help="the model other models are compared against")
+    parser.add_argument("--out-csv", required=True, help="comparisons, one row per pair and point")
+    parser.add_argument("--answer-json", help="the weights answer (JSON)")
+    parser.add_argument("--answer-md", help="the weights answer (Markdown, for the report)")
+
+
+def run(args: Any) -> int:
+    """Entry point of ``jetprof compare``."""
+    from jetprof.io import atomic_write_text
+    from jetprof.report.answers import answer_markdown, weights_answer
+
+    if not args.threshold > 0:
+        raise JetprofError(f"--threshold {args.threshold}: must be > 0")
+    groups = load_groups(args.groups)
+    if not groups:
+        raise JetprofError(f"no paired group files found in {', '.join(args.groups)}")
+    table = comparisons(groups, args.threshold, args.main_model)
+    atomic_write_text(args.out_csv, table.assign(ci95=[f"[{a:.6g}, {b:.6g}]" for a, b in
+                                                       zip(table["ci95_low"], table["ci95_high"])])
+                      .to_csv(index=False, lineterminator="\n"))
+    flush = {bool(doc.get("flush_denormal")) for _, doc in groups}
+    answer = weights_answer(table, subnormal_by_state(groups),
+                            flush_denormal=flush.pop() if len(flush) == 1 else None, threshold=args.threshold)
+    if args.answer_json:
+        atomic_write_text(args.answer_json, json.dumps(answer, indent=1) + "\n")
+    if args.answer_md:
+        atomic_write_text(args.answer_md, answer_markdown(answer))
+    decided = table["verdict"].value_counts().to_dict() if not table.empty else {}
+    print(f"jetprof compare: {len(table)} comparison(s) {decided}; weights: {answer['verdict']} -> {args.out_csv}")
+    return 0
