@@ -322,7 +322,7 @@ def test_captions_render_like_snakemake(caption: str) -> None:
     profile = config["profile"]
     if caption == "workflow.rst":
         assert ", ".join(str(b) for b in profile["batch_sizes"]) in html
-        assert f"{profile['repeats']} timed calls" in html
+        assert f"at least {profile['rounds']} rounds" in html
     if caption == "latency_vs_multiplicity.rst":
         assert ", ".join(str(n) for n in profile["multiplicity"]["particles"]) in html
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import shlex
+from pathlib import Path
 
 import pytest
 import yaml
 
 from jetprof import workflow as jw
+from jetprof.contract import study_groups, study_jobs, study_points
 
 
 @pytest.fixture()
@@ -60,61 +63,75 @@ def test_dataset_files_follow_jetclass_naming(config):
     assert jw.dataset_files(config) == []
 
 
-def test_profile_points_cover_the_grid_once(config):
-    points = jw.profile_points(config)
-    records = [p.record for p in points]
+def test_groups_cover_the_grid_once_with_a_control_each(config):
+    groups = study_groups(config)
+    records = jw.profile_records(config)
     assert len(records) == len(set(records))
     prof = config["profile"]
     grid = len(prof["weights"]) * len(prof["devices"]) * len(prof["backends"])
     grid *= len(prof["particles"]) * len(prof["batch_sizes"])
     mult = len(prof["multiplicity"]["particles"]) * len(prof["multiplicity"]["backends"])
-    assert len(points) == grid + mult
+    assert len(records) == grid + mult == 20
     assert "results/profile/ParT_full/trained/cpu/eager-fp32/preal/bs8.json" in records
     assert "results/profile/ParT_full/trained/cpu/onnxruntime-fp32/p64/bs8.json" in records
+    # 3 batch sizes of real jets and 4 multiplicities: 7 groups, each with its A/A control
+    assert len(groups) == 7 and jw.group_files(config)[0] == "results/paired/cpu/preal/bs1.json"
+    for g in groups:
+        replicas = [v for v in g.variants if v.replica]
+        assert len(replicas) == 1 and replicas[0].label == g.variants[0].label + "#2"
+    real = groups[0]
+    assert [v.label for v in real.variants] == [
+        "ParT_full/random/eager-fp32", "ParT_full/random/eager-fp32#2", "ParT_full/random/onnxruntime-fp32",
+        "ParT_full/trained/eager-fp32", "ParT_full/trained/onnxruntime-fp32"]
+    axes = sorted(p.axis for p in real.pairs())
+    assert axes == ["backend", "backend", "control", "weights", "weights"]
+    config["profile"]["compare"] = {"control": False}
+    assert not any(v.replica for g in study_groups(config) for v in g.variants)
 
 
-def test_profile_series_are_products_that_cover_every_point_once(config):
-    series = jw.profile_series(config)
-    records = [r for s in series for r in s.records]
-    assert sorted(records) == sorted(jw.profile_records(config))  # each point in exactly one series
-    assert len({s.rule_name for s in series}) == len(series)
-    for s in series:
-        assert len(s.records) == len(s.particles) * len(s.batch_sizes)
-        assert s.rule_name.isidentifier()
-        assert all(r.startswith(s.out_pattern.split("{particles}")[0]) for r in s.records)
-    # the default study: 20 points in 6 calls (real-jet batch curves and multiplicity curves)
-    assert len(records) == 20 and len(series) == 6
-    mult = next(s for s in series if s.rule_name == "profile_ParT_full_trained_cpu_eager_fp32_p16_32_64_128")
-    assert mult.batch_sizes == (8,)
+def test_jobs_are_products_that_cover_every_group_once(config):
+    jobs = study_jobs(config)
+    assert sorted(r for j in jobs for r in j.records) == sorted(jw.profile_records(config))
+    assert sorted(f for j in jobs for f in j.group_files) == sorted(jw.group_files(config))
+    assert len({j.name for j in jobs}) == len(jobs) == 2
+    for j in jobs:
+        assert f"profile_{j.name}".isidentifier()
+        assert len(j.groups) == len(j.particles) * len(j.batch_sizes)
+    mult = next(j for j in jobs if j.particles == ("16", "32", "64", "128"))
+    assert mult.batch_sizes == (8,) and mult.weights == ["trained"]
 
 
-def test_profile_series_merge_a_particle_count_shared_by_grid_and_curve(config):
+def test_a_particle_count_shared_by_grid_and_curve_is_one_group(config):
     # 128 particles in the main grid (bs 1, 8, 32) and on the multiplicity curve (bs 8):
-    # its points join the grid's series, once
+    # the (cpu, 128, 8) group holds the variants of both, once
     config["profile"]["particles"] = ["real", 128]
-    series = jw.profile_series(config)
-    records = [r for s in series for r in s.records]
+    groups = study_groups(config)
+    keys = [(g.device, g.particles, g.batch_size) for g in groups]
+    assert len(keys) == len(set(keys))
+    merged = next(g for g in groups if g.particles == "128" and g.batch_size == 8)
+    assert {v.weights for v in merged.variants} == {"random", "trained"}
+    records = [r for j in study_jobs(config) for r in j.records]
     assert len(records) == len(set(records)) == len(jw.profile_records(config))
-    grid = next(s for s in series if s.weights == "trained" and s.backend == "eager" and "real" in s.particles)
-    assert grid.particles == ("real", "128") and grid.batch_sizes == (1, 8, 32)
-    curve = next(s for s in series if s.weights == "trained" and s.backend == "eager" and "16" in s.particles)
-    assert curve.particles == ("16", "32", "64")
 
 
-def test_more_models_get_random_weights_over_the_main_grid(config, repo_root):
+def test_more_models_get_random_weights_in_the_same_groups(config, repo_root):
     config["profile"]["models"] = [{"name": "ParT_kin", "network_config": "workflow/weaver/ParT.py",
                                     "data_config": "workflow/weaver/JetClass_kin.yaml"}]
-    points = jw.profile_points(config)
+    points = study_points(config)
     kin = [p for p in points if p.model == "ParT_kin"]
     prof = config["profile"]
     assert len(kin) == len(prof["backends"]) * len(prof["particles"]) * len(prof["batch_sizes"])
     assert {p.weights for p in kin} == {"random"}  # no checkpoint for it
     assert len(points) == 20 + len(kin)
+    real = study_groups(config)[0]
+    assert ("model", "ParT_full/random/eager-fp32", "ParT_kin/random/eager-fp32") in {
+        (p.axis, p.baseline.label, p.variant.label) for p in real.pairs()}
     models = jw.profile_models(config)
     assert list(models) == ["ParT_full", "ParT_kin"]
     assert models["ParT_kin"] == ("workflow/weaver/ParT.py", "workflow/weaver/JetClass_kin.yaml")
-    series = jw.profile_series(config)
-    assert len({s.rule_name for s in series}) == len(series) == 8
+    job = study_jobs(config)[0]
+    assert "--extra-model ParT_kin=workflow/weaver/ParT.py,workflow/weaver/JetClass_kin.yaml" in (
+        jw.profile_command(config, job, "h"))
     schema = str(repo_root / "workflow/schemas/config.schema.yaml")
     assert jw.config_problems(config, schema) == []
     config["profile"]["models"].append({"name": "ParT_full", "network_config": "workflow/weaver/ParT.py",
@@ -126,9 +143,35 @@ def test_more_models_get_random_weights_over_the_main_grid(config, repo_root):
 
 def test_pretrained_points_only_when_enabled(config):
     config["profile"]["weights"] = ["random", "pretrained"]
-    assert not any(p.weights == "pretrained" for p in jw.profile_points(config))
+    assert not any(p.weights == "pretrained" for p in study_points(config))
     config["pretrained"] = {"enabled": True}
-    assert any(p.weights == "pretrained" for p in jw.profile_points(config))
+    assert any(p.weights == "pretrained" for p in study_points(config))
+
+
+def test_profile_command_quotes_every_path(config):
+    config["weaver"]["network_config"] = "my configs/ParT.py"
+    job = study_jobs(config)[0]
+    command = jw.profile_command(config, job, "abc")
+    argv = shlex.split(command)
+    assert argv[:2] == ["jetprof", "profile"]
+    assert argv[argv.index("--network-config") + 1] == "my configs/ParT.py"
+    assert argv[argv.index("--data") + 1] == "results/dataset/val/*.root"
+    assert argv[argv.index("--checkpoint") + 1] == "trained=results/train/net_best_epoch_state.pt"
+    assert argv[argv.index("--weights") + 1] == "random,trained"
+    assert argv[argv.index("--rounds") + 1] == str(config["profile"]["rounds"])
+
+
+def test_invalid_records_are_set_aside_and_measured_again(config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    record = Path(jw.profile_records(config)[0])
+    record.parent.mkdir(parents=True)
+    record.write_text('{"schema_version": 1, "model": "ParT_fu')  # cut short
+    messages = jw.set_aside_invalid_records(config, dry_run=True)
+    assert len(messages) == 1 and str(record) in messages[0] and "would be measured again" in messages[0]
+    assert record.exists()
+    messages = jw.set_aside_invalid_records(config, dry_run=False)
+    assert "set aside as" in messages[0] and not record.exists()
+    assert Path(str(record) + ".invalid").exists()
 
 
 def test_config_hash_is_stable_and_sensitive(config):
@@ -141,7 +184,7 @@ def test_config_hash_is_stable_and_sensitive(config):
 def test_fp16_only_on_gpu(config):
     config["profile"]["devices"] = ["cpu", "cuda:0"]
     config["profile"]["backends"] = ["eager-fp16"]
-    points = jw.profile_points(config)
+    points = study_points(config)
     assert points and all(p.device == "cuda:0" for p in points if p.precision == "fp16")
 
 

@@ -159,8 +159,10 @@ def invalid_records(config: dict[str, Any]) -> list[tuple[str, str]]:
         try:
             with open(path) as f:
                 validate_record(json.load(f), path)
-        except (OSError, ValueError, JetprofError) as exc:
-            bad.append((path, str(exc).splitlines()[0][:200]))
+        except JetprofError as exc:  # names the file already
+            bad.append((path, str(exc).splitlines()[0][:300]))
+        except (OSError, ValueError) as exc:
+            bad.append((path, f"{path}: not a valid record ({str(exc).splitlines()[0][:200]})"))
     return bad
 
 

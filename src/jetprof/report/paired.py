@@ -1,0 +1,126 @@
+"""Figures of the paired comparisons, drawn from ``comparisons.csv`` and nothing else.
+
+Each row of the table is one comparison: a ratio (variant ÷ baseline) with its 95 %
+interval and the verdict that ``jetprof compare`` gave it. The figures draw these
+values; none computes a ratio or a verdict of its own.
+
+* ``weights_comparison``: the weight states against random weights, and the A/A
+  control, point by point, with the practical threshold shaded;
+* ``comparisons``: every other axis (backends, precisions, models) on a log scale.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from jetprof.errors import JetprofError
+
+VERDICT_COLOURS = {"same": "#3f90da", "different": "#bd1f01", "inconclusive": "#e76300"}
+COLUMNS = ["axis", "label", "ratio", "ci95_low", "ci95_high", "verdict", "control"]
+
+
+def load_comparisons(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read ``comparisons.csv`` (written by ``jetprof compare``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise JetprofError(f"{path}: comparisons table not found")
+    try:
+        table = pd.read_csv(path, dtype={"particles": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise JetprofError(f"{path}: not a readable comparisons table ({exc})") from None
+    missing = [c for c in ("axis", "baseline", "variant", "ratio", "ci95_low", "ci95_high", "verdict",
+                           "threshold", "device", "batch_size", "particles") if c not in table.columns]
+    if missing:
+        raise JetprofError(f"{path}: not a comparisons table (no {', '.join(missing)} column)")
+    return table
+
+
+def _label(row: pd.Series) -> str:
+    """``cpu · eager-fp32 · real jets · bs 8: trained ÷ random``."""
+    base, var = str(row["baseline"]), str(row["variant"])
+    if row["axis"] == "control":
+        what = "A/A control"
+    elif row["axis"] == "weights":
+        what = f"{var.split('/')[1]} ÷ {base.split('/')[1]}"
+    elif row["axis"] == "model":
+        what = f"{var.split('/')[0]} ÷ {base.split('/')[0]}"
+    else:
+        what = f"{var.split('/')[-1]} ÷ {base.split('/')[-1]}"
+    particles = "real jets" if str(row["particles"]) == "real" else f"{row['particles']} particles"
+    head = base.split("/")[-1].split("#")[0] if row["axis"] in ("weights", "control") else base.split("/")[1]
+    return f"{row['device']} · {head} · {particles} · bs {int(row['batch_size'])}: {what}"
+
+
+def _forest(table: pd.DataFrame, title: str, log: bool):
+    """One row per comparison: the ratio with its interval, coloured by verdict."""
+    from jetprof.report.plots import STYLE, Plot
+
+    with plt.style.context(STYLE):
+        rows = table.reset_index(drop=True)
+        height = max(4.0, 0.45 * len(rows) + 2.6)
+        fig, ax = plt.subplots(figsize=(15, height), layout="constrained")
+        drawn = []
+        if rows.empty:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, "no comparison of this kind was measured", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=16, color="0.35")
+            return Plot(fig, pd.DataFrame(columns=COLUMNS))
+        threshold = float(rows["threshold"].iloc[0])
+        ax.axvspan(1 - threshold, 1 + threshold, color="0.85", zorder=0,
+                   label=f"practical threshold ±{100 * threshold:g} %")
+        ax.axvline(1.0, color="0.3", linewidth=1, zorder=1)
+        for i, row in rows.iterrows():
+            y = len(rows) - 1 - i
+            verdict = str(row["verdict"])
+            colour = VERDICT_COLOURS.get(verdict, "0.5")
+            ratio, low, high = float(row["ratio"]), float(row["ci95_low"]), float(row["ci95_high"])
+            if math.isfinite(ratio):
+                ax.errorbar([ratio], [y], xerr=[[ratio - low], [high - ratio]], fmt="D" if row["axis"] == "control"
+                            else "o", color=colour, markersize=8, capsize=5, elinewidth=2, zorder=3)
+            drawn.append({"axis": row["axis"], "label": _label(row), "ratio": ratio, "ci95_low": low,
+                          "ci95_high": high, "verdict": verdict, "control": row["axis"] == "control"})
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([d["label"] for d in drawn][::-1], fontsize=12)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        if log:
+            from matplotlib.ticker import FixedLocator, NullLocator
+
+            ax.set_xscale("log")
+        finite = rows[["ci95_low", "ci95_high"]].to_numpy(dtype=float)
+        finite = finite[np.isfinite(finite)]
+        lo = min([1 - 1.6 * threshold, *(finite.tolist())]) if finite.size else 1 - 2 * threshold
+        hi = max([1 + 1.6 * threshold, *(finite.tolist())]) if finite.size else 1 + 2 * threshold
+        pad = (hi / lo) ** 0.08 if log else 0.08 * (hi - lo)
+        ax.set_xlim(lo / pad if log else lo - pad, hi * pad if log else hi + pad)
+        if log:
+            left, right = ax.get_xlim()
+            nice = [m * 10.0**e for e in range(-3, 4) for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)]
+            ticks = [x for x in nice if left <= x <= right]
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xticklabels([f"{x:g}" for x in ticks])
+        ax.set_xlabel("latency ratio, variant ÷ baseline (median of paired rounds, 95 % CI)")
+        for verdict, colour in VERDICT_COLOURS.items():
+            ax.plot([], [], "o", color=colour, label=verdict)
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), fontsize=11, ncol=4, frameon=False)
+        fig.suptitle(title, fontsize=16, x=0.01, ha="left")
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+        return Plot(fig, pd.DataFrame(drawn, columns=COLUMNS))
+
+
+def weights_comparison(table: pd.DataFrame):
+    """Weight states against random weights, and the A/A control, per point."""
+    rows = table[table["axis"].isin(["weights", "control"])]
+    return _forest(rows, "Does the weight state change latency? (paired, same jets)", log=False)
+
+
+def comparisons(table: pd.DataFrame):
+    """Backends, precisions and models against their baselines, per point (log scale)."""
+    rows = table[table["axis"].isin(["backend", "precision", "model"])]
+    return _forest(rows, "Backends, precisions and models, paired at equal jets", log=True)

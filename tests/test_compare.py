@@ -1,0 +1,196 @@
+"""Paired comparisons: the statistics, the pairs a group allows, the verdicts, the answer.
+
+The measuring side is real (tests/test_profiling*.py); here the comparisons are
+computed from rounds files, some measured for real (a positive control: the padded
+ONNX graph against eager PyTorch on short jets is several times slower) and some
+written with known ratios.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jetprof import stats
+from jetprof.cli import main as jetprof_main
+from jetprof.contract import Variant, compared_pairs
+from jetprof.errors import JetprofError
+from jetprof.report.answers import weights_answer
+from jetprof.report.compare import comparisons, load_groups
+
+
+def test_ratio_is_the_median_of_per_round_ratios_with_a_deterministic_interval():
+    rng = np.random.default_rng(1)
+    drift = np.linspace(1.0, 1.5, 30)  # the machine slows by half over the rounds
+    base = 10 * drift * rng.normal(1, 0.01, 30)
+    var = 11 * drift * rng.normal(1, 0.01, 30)
+    ratio, low, high = stats.ratio_ci(base, var, seed=3)
+    assert ratio == pytest.approx(1.1, abs=0.01)
+    assert low < ratio < high and high - low < 0.03  # drift cancels within rounds
+    assert stats.ratio_ci(base, var, seed=3) == (ratio, low, high)
+    # unpaired, the same drift makes the medians' ratio far less certain
+    idx = rng.integers(0, 30, (2000, 30))
+    idx2 = rng.integers(0, 30, (2000, 30))
+    unpaired = np.quantile(np.median(var[idx], 1) / np.median(base[idx2], 1), [0.025, 0.975])
+    assert unpaired[1] - unpaired[0] > 3 * (high - low)
+
+
+@pytest.mark.parametrize(("low", "high", "verdict"), [
+    (0.97, 1.03, "same"), (0.95, 1.05, "same"), (1.06, 1.2, "different"), (0.5, 0.94, "different"),
+    (1.02, 1.08, "inconclusive"), (0.9, 1.1, "inconclusive")])
+def test_verdicts(low, high, verdict):
+    assert stats.verdict(low, high, 0.05) == verdict
+
+
+def test_bad_statistics_input():
+    with pytest.raises(ValueError, match="equal lengths"):
+        stats.ratio_ci([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="at least 2"):
+        stats.ratio_ci([1], [1])
+    with pytest.raises(ValueError, match="must be > 0"):
+        stats.verdict(0.9, 1.1, 0)
+
+
+def test_pairs_differ_in_one_axis_and_hold_its_baseline():
+    v = [Variant("P", "random", "eager", "fp32"), Variant("P", "random", "eager", "fp32", 1),
+         Variant("P", "trained", "eager", "fp32"), Variant("P", "random", "onnxruntime", "fp32"),
+         Variant("P", "trained", "onnxruntime", "fp32"), Variant("P", "random", "eager", "bf16"),
+         Variant("K", "random", "eager", "fp32")]
+    pairs = {(p.axis, p.baseline.label, p.variant.label) for p in compared_pairs(v)}
+    assert pairs == {
+        ("control", "P/random/eager-fp32", "P/random/eager-fp32#2"),
+        ("weights", "P/random/eager-fp32", "P/trained/eager-fp32"),
+        ("weights", "P/random/onnxruntime-fp32", "P/trained/onnxruntime-fp32"),
+        ("backend", "P/random/eager-fp32", "P/random/onnxruntime-fp32"),
+        ("backend", "P/trained/eager-fp32", "P/trained/onnxruntime-fp32"),
+        ("precision", "P/random/eager-fp32", "P/random/eager-bf16"),
+        ("model", "P/random/eager-fp32", "K/random/eager-fp32"),
+    }  # trained-ONNX vs random-eager differ in two axes: never compared
+
+
+def _group(path: Path, rounds: dict[str, list[float]], memory=None, jets=None) -> Path:
+    variants = []
+    for label, ms in rounds.items():
+        head, _, replica = label.partition("#")
+        model, weights, pair = head.split("/")
+        backend, precision = pair.rsplit("-", 1)
+        variants.append({"label": label, "model": model, "weights": weights, "backend": backend,
+                         "precision": precision, "replica": int(replica) - 1 if replica else 0,
+                         "status": "ok", "error": None, "round_latency_ms": ms,
+                         "peak_memory_bytes": (memory or {}).get(label, 1000), "flops_per_jet": 5e8,
+                         "subnormal": {"weights": 0, "weight_values": 10, "activations": 0, "activation_values": 20}})
+    doc = {"schema_version": 1, "kind": "jetprof paired group", "device": "cpu", "particles": "real",
+           "batch_size": 8, "jets": jets or {"files": ["a.root"]}, "rounds": [], "variants": variants,
+           "flush_denormal": False}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_comparisons_and_the_weights_answer_from_known_rounds(tmp_path):
+    rng = np.random.default_rng(0)
+    base = list(20 * rng.normal(1, 0.02, 20))
+    same = [x * rng.normal(1, 0.005) for x in base]
+    slower = [x * 1.3 * rng.normal(1, 0.005) for x in base]
+    g = _group(tmp_path / "paired" / "g.json", {"P/random/eager-fp32": base, "P/random/eager-fp32#2": same,
+                                                 "P/trained/eager-fp32": slower})
+    table = comparisons(load_groups([tmp_path / "paired"]), 0.05)
+    assert list(table["axis"]) == ["control", "weights"]
+    control, weights = table.iloc[0], table.iloc[1]
+    assert control["control"] and control["verdict"] == "same"
+    assert weights["verdict"] == "different" and weights["ratio"] == pytest.approx(1.3, abs=0.01)
+    assert weights["ci95_low"] > 1.25 and weights["memory_ratio"] == 1.0 and weights["flops_ratio"] == 1.0
+    assert weights["group"] == str(g) and weights["rounds"] == 20
+    answer = weights_answer(table)
+    assert answer["verdict"] == "different" and answer["threshold"] == 0.05
+    assert answer["comparisons"][0]["ci95"] == [weights["ci95_low"], weights["ci95_high"]]
+    assert answer["control"][0]["verdict"] == "same" and answer["memory_identical"]
+
+
+def test_a_noisy_control_makes_the_answer_inconclusive(tmp_path):
+    rng = np.random.default_rng(2)
+    base = list(20 * rng.normal(1, 0.01, 12))
+    _group(tmp_path / "g.json", {"P/random/eager-fp32": base,
+                                  "P/random/eager-fp32#2": [x * rng.normal(1.0, 0.3) for x in base],
+                                  "P/trained/eager-fp32": [x * rng.normal(1, 0.004) for x in base]})
+    table = comparisons(load_groups([tmp_path / "g.json"]), 0.05)
+    answer = weights_answer(table)
+    assert table.iloc[1]["verdict"] == "same" and table.iloc[0]["verdict"] != "same"
+    assert answer["verdict"] == "inconclusive" and "too noisy" in " ".join(answer["reasons"])
+
+
+def test_compare_cli_writes_csv_json_and_markdown(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    base = list(5 * rng.normal(1, 0.01, 10))
+    _group(tmp_path / "paired" / "cpu" / "preal" / "bs8.json",
+           {"P/random/eager-fp32": base, "P/random/eager-fp32#2": [x * rng.normal(1, 0.004) for x in base],
+            "P/trained/eager-fp32": [x * rng.normal(1, 0.004) for x in base]})
+    out = tmp_path / "summary"
+    argv = ["compare", str(tmp_path / "paired"), "--out-csv", str(out / "comparisons.csv"),
+            "--answer-json", str(out / "weights_answer.json"), "--answer-md", str(out / "weights_answer.md")]
+    assert jetprof_main(argv) == 0
+    table = pd.read_csv(out / "comparisons.csv")
+    assert {"baseline", "variant", "axis", "device", "backend", "precision", "batch_size", "particles",
+            "ratio", "ci95", "rounds", "verdict", "memory_ratio", "control"} <= set(table.columns)
+    answer = json.loads((out / "weights_answer.json").read_text())
+    assert answer["verdict"] == "same" and answer["threshold"] == 0.05
+    assert {"baseline", "variant", "axis", "ratio", "ci95", "verdict", "control"} <= set(answer["comparisons"][0])
+    md = (out / "weights_answer.md").read_text()
+    assert "**No**" in md and f"{answer['comparisons'][0]['ratio']:.3f}" in md
+    assert (out / "comparisons.csv").stat().st_mode & 0o044  # readable by collaborators
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--threshold", "0"], "must be > 0"),
+    (["--threshold", "-0.1"], "must be > 0"),
+])
+def test_compare_bad_input_is_one_line(tmp_path, capsys, argv, message):
+    g = _group(tmp_path / "g.json", {"P/random/eager-fp32": [1.0, 1.1], "P/trained/eager-fp32": [1.0, 1.1]})
+    assert jetprof_main(["compare", str(g), "--out-csv", str(tmp_path / "c.csv"), *argv]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_not_a_group_file_is_named(tmp_path, capsys):
+    bad = tmp_path / "x.json"
+    bad.write_text('{"schema_version": 1}')
+    assert jetprof_main(["compare", str(bad), "--out-csv", str(tmp_path / "c.csv")]) == 1
+    assert f"{bad}: not a jetprof paired group file" in capsys.readouterr().err
+
+
+def test_a_measured_positive_control_and_a_measured_aa_pair(tmp_path):
+    """Real measurement: at 16 particles the padded ONNX graph computes 128 slots, the
+    eager model 16: the comparison must say ``different``; the A/A pair ``same`` or at
+    worst ``inconclusive`` on a busy machine, never ``different``."""
+    out = tmp_path / "r"
+    argv = ["profile", "--device", "cpu", "--particles", "16", "--batch-sizes", "4", "--process", "spawn",
+            "--backends", "eager-fp32,onnxruntime_padded-fp32", "--rounds", "10", "--max-rounds", "20",
+            "--no-profiler-pass", "--out", str(out)]
+    assert jetprof_main(argv) == 0
+    table = comparisons(load_groups([out / "paired"]), 0.05)
+    by_axis = {row.axis: row for row in table.itertuples()}
+    assert by_axis["backend"].verdict == "different" and by_axis["backend"].ratio > 2
+    assert by_axis["control"].verdict != "different"
+
+
+def test_a_group_whose_variants_read_different_jets_is_refused(tmp_path, monkeypatch):
+    from jetprof.errors import BadInputError
+    from jetprof.profiling import measure
+    from jetprof.profiling.spec import GroupSpec, VariantSpec
+
+    class FakeBatch:
+        def __init__(self, source):
+            self.source = source
+
+    slots = [measure.Slot(VariantSpec("P", "random", "eager", "fp32", "n", "d"), {}),
+             measure.Slot(VariantSpec("K", "random", "eager", "fp32", "n", "e"), {})]
+    slots[0].batch, slots[1].batch = FakeBatch({"files": ["a.root"]}), FakeBatch({"files": ["b.root"]})
+    spec = GroupSpec("cpu", "real", 2, [s.spec for s in slots], out=str(tmp_path))
+    with pytest.raises(BadInputError, match="do not share inputs"):
+        measure._check_same_jets(spec, slots)
+    assert isinstance(BadInputError("x"), JetprofError)
