@@ -388,7 +388,7 @@ def _check_same_jets(spec: GroupSpec, slots: list[Slot]) -> None:
 #: a variant's turn in a round lasts about this long at least: cheap forwards (batch 1)
 #: run several calls per turn and the turn's figure is their median, which a
 #: scheduler hiccup in one call does not move
-TURN_MS = 20.0
+TURN_MS = 30.0
 MAX_CALLS_PER_TURN = 8
 
 
@@ -416,9 +416,49 @@ def _call_ms(slot: Slot, device: Any) -> tuple[float, float]:
     return wall, cpu
 
 
-def _time_turn(slot: Slot, device: Any, calls: int) -> None:
+def _slowdown(slot: Slot) -> float:
+    """Benchmark hook ``JETPROF_TEST_SLOWDOWN=WEIGHTS=FRACTION``: the variants with those
+    weights (not the control replica) spin for FRACTION of each call's time after it, a
+    slowdown of known size for measuring the comparisons' power (bench_comparison.py)."""
+    spec = os.environ.get("JETPROF_TEST_SLOWDOWN", "")
+    weights, _, fraction = spec.partition("=")
+    if spec and weights == slot.spec.weights and not slot.spec.replica:
+        return float(fraction)
+    return 0.0
+
+
+#: on CPU with one thread, a call whose wall time exceeds its CPU time by this factor (plus
+#: PREEMPT_SLACK_MS) waited for the CPU: it measured the scheduler, not the model, and is
+#: timed again, at most PREEMPT_RETRIES times
+PREEMPT_FACTOR = 1.10
+PREEMPT_SLACK_MS = 0.2
+PREEMPT_RETRIES = 3
+
+
+def _time_turn(slot: Slot, device: Any, calls: int, threads: int = 1) -> None:
     """The variant's turn in a round: ``calls`` forwards; the medians go into the round."""
-    times = [_call_ms(slot, device) for _ in range(calls)]
+    extra = _slowdown(slot)
+
+    def once() -> tuple[float, float]:
+        if not extra:
+            return _call_ms(slot, device)
+        c0, w0 = time.process_time(), time.perf_counter()
+        _call_ms(slot, device)
+        until = time.perf_counter() + extra * (time.perf_counter() - w0)
+        while time.perf_counter() < until:
+            pass
+        return (time.perf_counter() - w0) * 1e3, (time.process_time() - c0) * 1e3
+
+    check = device.type == "cpu" and threads == 1
+    times = []
+    for _ in range(calls):
+        wall, cpu = once()
+        for _retry in range(PREEMPT_RETRIES if check else 0):
+            if wall <= PREEMPT_FACTOR * cpu + PREEMPT_SLACK_MS:
+                break
+            slot.rec["preempted_calls"] = slot.rec.get("preempted_calls", 0) + 1
+            wall, cpu = once()
+        times.append((wall, cpu))
     slot.wall.append(float(np.median([w for w, _ in times])))
     slot.cpu.append(float(np.median([c for _, c in times])))
 
@@ -465,7 +505,7 @@ def _interleave(spec: GroupSpec, slots: list[Slot], inject_oom: bool) -> list[li
             if inject_oom:
                 slot.fail("oom", "OutOfMemoryError: injected out-of-memory (JETPROF_TEST_FAULT test hook)")
                 continue
-            _guarded(slot, _time_turn, slot, device, calls)
+            _guarded(slot, _time_turn, slot, device, calls, spec.threads)
         if any(not s.ok for s in live):
             # a variant that failed mid-way leaves; the others keep their complete rounds
             live = [s for s in live if s.ok]
