@@ -208,8 +208,12 @@ def _leaf_dtype(interp: Any) -> tuple[np.dtype | None, int]:
     return None, depth
 
 
-def _header_problem(path: Path) -> str | None:
-    """A missing, non-ROOT or truncated file, told from the ROOT file header."""
+def header_problem(path: Path) -> str | None:
+    """A missing, non-ROOT or truncated file, told from the ROOT file header.
+
+    A truncated file's message starts with ``truncated:`` (the header's end of file lies
+    past the file's size).
+    """
     try:
         with open(path, "rb") as f:
             head = f.read(20)
@@ -247,7 +251,7 @@ def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> Fi
     def problem(msg: str, branch: str | None = None) -> None:
         res.problems.append(f"{path}: branch {branch}: {msg}" if branch else f"{path}: {msg}")
 
-    header = _header_problem(path)
+    header = header_problem(path)
     if header:
         problem(header)
         return res
