@@ -385,7 +385,7 @@ def test_findings_on_the_terminal_without_report(
     assert out.splitlines() == [f"{good[0]}: 40 jets ok (Hbb 40)"]
     lines = err.strip().splitlines()
     assert lines[0] == f"{bad}: not a ROOT file (no 'root' signature at the start)"
-    assert lines[-1] == "jetprof validate: error: 1 problem(s) in 1 of 2 file(s)"
+    assert lines[-1] == f"jetprof validate: error: 1 problem(s) in 1 of 2 file(s); first: {lines[0]}"
 
 
 def test_report_and_figure_are_readable_by_others(good: list[Path], tmp_path: Path) -> None:

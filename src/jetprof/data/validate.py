@@ -697,9 +697,11 @@ def run(args: argparse.Namespace) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         nbad = sum(1 for r in results if r.problems)
+        # the one line a failed rule shows on the terminal names the first problem
         raise JetprofError(
             f"{len(problems)} problem(s) in {nbad} of {len(results)} file(s)"
             + ("; no report written" if args.report is not None else "")
+            + f"; first: {problems[0]}"
         )
     for feat, summary in report["feature_summary"].items():
         if summary["non_finite"]:
