@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -85,7 +86,7 @@ def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
             if state.status is not None:
                 self.send_error(state.status)
                 return
-            target = state.root / self.path.lstrip("/")
+            target = state.root / unquote(self.path).lstrip("/")
             if not target.is_file():
                 self.send_error(404)
                 return

@@ -135,3 +135,53 @@ def test_shipped_configs_pass(repo_root, schema) -> None:
     for name in ("config/config.yaml", "config/jetclass.yaml", ".test/config/config.yaml"):
         with open(repo_root / name) as f:
             assert jw.config_problems(yaml.safe_load(f), schema) == [], name
+
+
+# --------------------------------------------------------------------------- declared files
+
+
+def test_split_files_generated_and_downloaded(config, tmp_path) -> None:
+    val = jw.split_files(config, ("val",))
+    assert len(val) == 10 and all(f.startswith("results/dataset/val/") for f in val)
+    assert jw.split_files(config, ("train", "val", "test")) == jw.dataset_files(config)
+    config["dataset"]["source"] = "zenodo"
+    record = tmp_path / "dataset" / "download.json"
+    record.parent.mkdir()
+    record.write_text('{"files": {"train": [], "val": ["val/HToBB_120.root"],'
+                      ' "test": ["test/HToBB_100.root", "test/TTBar_100.root"]}}')
+    assert jw.split_files(config, ("val", "test"), str(record)) == [
+        f"{tmp_path}/dataset/val/HToBB_120.root",
+        f"{tmp_path}/dataset/test/HToBB_100.root",
+        f"{tmp_path}/dataset/test/TTBar_100.root",
+    ]
+    with pytest.raises(ValueError, match="download record"):
+        jw.split_files(config, ("val",))
+
+
+def test_split_files_input_waits_for_the_download_checkpoint(config, tmp_path) -> None:
+    record = tmp_path / "download.json"
+    record.write_text('{"files": {"val": ["val/a.root"]}}')
+
+    class Checkpoint:
+        calls = 0
+
+        def get(self):
+            Checkpoint.calls += 1
+            return type("Job", (), {"output": [str(record)]})()
+
+    checkpoints = type("Checkpoints", (), {"download_dataset": Checkpoint()})()
+    assert jw.split_files_input(config, ("val",), checkpoints)(None) == jw.split_files(config, ("val",))
+    assert Checkpoint.calls == 0  # generated data: no checkpoint
+    config["dataset"]["source"] = "example"
+    assert jw.split_files_input(config, ("val",), checkpoints)(None) == [f"{tmp_path}/val/a.root"]
+    assert Checkpoint.calls == 1
+
+
+def test_weaver_checkpoints_every_epoch() -> None:
+    assert jw.weaver_checkpoints("results/train/net", 2) == [
+        "results/train/net_epoch-0_state.pt",
+        "results/train/net_epoch-0_optimizer.pt",
+        "results/train/net_epoch-1_state.pt",
+        "results/train/net_epoch-1_optimizer.pt",
+        "results/train/net_best_epoch_optimizer.pt",
+    ]

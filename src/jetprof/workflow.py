@@ -445,3 +445,53 @@ def pretrained_inputs(config: dict[str, Any]) -> list[str]:
 
     url = config["pretrained"]["url"]
     return [] if urlparse(url).scheme in ("http", "https", "file") else [url]
+
+
+# --------------------------------------------------------------------------- declared files
+
+
+def split_files(config: dict[str, Any], splits: str | tuple[str, ...],
+                download_record: str | None = None) -> list[str]:
+    """The dataset's ROOT files of one or more splits, as rule inputs.
+
+    Generated data: the files :func:`dataset_files` names. Downloaded data: the files
+    the download lists in ``download.json`` (``download_record``; its names are known
+    only after the download, so the rule that writes it is a checkpoint).
+    """
+    import json
+
+    wanted = (splits,) if isinstance(splits, str) else tuple(splits)
+    if config["dataset"]["source"] == "generate":
+        return [f for f in dataset_files(config) if f.split("/")[-2] in wanted]
+    if download_record is None:
+        raise ValueError("downloaded data: pass the download record (download.json)")
+    with open(download_record) as f:
+        listed = json.load(f)["files"]
+    root = os.path.dirname(download_record)
+    return [f"{root}/{rel}" for split in wanted for rel in listed.get(split, [])]
+
+
+def weaver_checkpoints(prefix: str, num_epochs: int) -> list[str]:
+    """Every file weaver's training writes beside ``<prefix>_best_epoch_state.pt``: each
+    epoch's state and optimizer, and the best epoch's optimizer (weaver 0.5.3,
+    ``train.py``; ``--auto-clean`` is not used)."""
+    files = []
+    for epoch in range(int(num_epochs)):
+        files += [f"{prefix}_epoch-{epoch}_state.pt", f"{prefix}_epoch-{epoch}_optimizer.pt"]
+    return files + [f"{prefix}_best_epoch_optimizer.pt"]
+
+
+def split_files_input(config: dict[str, Any], splits: tuple[str, ...], checkpoints: Any) -> Any:
+    """An input function (``lambda wildcards: [...]``) for the ROOT files of ``splits``.
+
+    Generated files are known from the config; downloaded ones from the record of the
+    ``download_dataset`` checkpoint (``checkpoints`` is the Snakefile's object), which
+    Snakemake runs first.
+    """
+
+    def files(wildcards: Any) -> list[str]:
+        if config["dataset"]["source"] == "generate":
+            return split_files(config, splits)
+        return split_files(config, splits, checkpoints.download_dataset.get().output[0])
+
+    return files
