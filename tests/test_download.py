@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -67,6 +68,9 @@ class Server:
     url: str = ""
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
     drop_once_at: int | None = None  # cut the connection after this many body bytes, once
+    # send no Content-Length and end the body by closing the connection after this many
+    # bytes, once: the client cannot tell the body was cut
+    close_cut_once_at: int | None = None
     corrupt: bool = False  # serve wrong bytes
     status: int | None = None  # answer every request with this status
 
@@ -82,7 +86,7 @@ def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
             if state.status is not None:
                 self.send_error(state.status)
                 return
-            target = state.root / self.path.lstrip("/")
+            target = state.root / unquote(self.path).lstrip("/")
             if not target.is_file():
                 self.send_error(404)
                 return
@@ -102,9 +106,16 @@ def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_response(200)
             body = data[start:]
-            self.send_header("Content-Length", str(len(body)))
+            close_cut, state.close_cut_once_at = state.close_cut_once_at, None
+            if close_cut is None:
+                self.send_header("Content-Length", str(len(body)))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
+            if close_cut is not None:
+                self.wfile.write(body[:close_cut])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             if state.drop_once_at is not None:
                 cut, state.drop_once_at = state.drop_once_at, None
                 self.wfile.write(body[:cut])
@@ -367,3 +378,139 @@ def test_example_source_split(
     capsys.readouterr()
     assert main([*args, "--dest", str(tmp_path / "ds2"), "--cache", str(tmp_path / "cache2")]) == 0
     assert f"--sha256 example={sha}" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- bodies cut short
+
+
+def _example_args(server: Server, tmp_path: Path, *extra: str, retries: int = 2) -> list[str]:
+    return [
+        "download", "--source", "example", "--base-url", server.url,
+        "--dest", str(tmp_path / "ds"), "--cache", str(tmp_path / "cache"),
+        "--no-progress", "--backoff", "0", "--retries", str(retries), *extra,
+    ]
+
+
+@pytest.fixture
+def example(server: Server, tmp_path: Path) -> bytes:
+    """The example file on the server: one ROOT file big enough to cut in its middle."""
+    files = server.root / "files"
+    files.mkdir()
+    return tiny_root(files / "JetClass_example_100k.root", 1, n=8000)
+
+
+def _range_start(request: tuple[str, str | None]) -> int | None:
+    rng = request[1]
+    return None if rng is None else int(rng.removeprefix("bytes=").removesuffix("-"))
+
+
+def test_close_delimited_cut_is_resumed_not_blessed(
+    server: Server, example: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the fault: no Content-Length, the body ends early, nothing tells the client; unpinned
+    cut = len(example) * 3 // 4
+    server.close_cut_once_at = cut
+    assert main(_example_args(server, tmp_path)) == 0
+    assert [_range_start(r) for r in server.requests] == [None, cut]
+    err = capsys.readouterr().err
+    assert f"truncated: {cut} bytes, the ROOT header says {len(example)}" in err
+    assert "resuming (try 1/2)" in err
+    cached = tmp_path / "cache" / "JetClass_example_100k.root"
+    assert cached.read_bytes() == example
+    assert json.loads(cached.with_name(cached.name + ".md5ok").read_text())["checked"]
+    with uproot.open(tmp_path / "ds" / "train" / "JetClass_example_100k_train.root") as f:
+        assert f["tree"].num_entries == 6400
+
+
+def test_cut_file_is_never_stamped_and_the_next_run_resumes_it(
+    server: Server, example: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = len(example) // 2
+    server.close_cut_once_at = cut
+    assert main(_example_args(server, tmp_path, retries=0)) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    cache = tmp_path / "cache"
+    assert err == (
+        f"jetprof download: error: {cache / 'JetClass_example_100k.root'}: truncated: {cut} bytes, "
+        f"the ROOT header says {len(example)} after 0 retries; the partial download is kept as "
+        "JetClass_example_100k.root.part and resumed on the next run"
+    )
+    assert sorted(p.name for p in cache.iterdir()) == ["JetClass_example_100k.root.part"]
+    assert not (tmp_path / "ds" / "download.json").exists()
+    # the next run asks only for the missing bytes
+    assert main(_example_args(server, tmp_path, retries=0)) == 0
+    assert [_range_start(r) for r in server.requests] == [None, cut]
+    assert (cache / "JetClass_example_100k.root").read_bytes() == example
+
+
+def test_pinned_short_read_is_resumed_not_discarded(
+    server: Server, dataset: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    size = (server.root / "files" / "JetClass_Pythia_test_20M.tar").stat().st_size
+    cut = size // 2
+    server.close_cut_once_at = cut
+    assert main(_args(server, tmp_path, dataset, parts="test_20M")) == 0
+    assert [_range_start(r) for r in server.requests] == [None, cut]
+    err = capsys.readouterr().err
+    assert "mismatch" not in err and "resuming (try 1/2)" in err
+    tarball = tmp_path / "cache" / "JetClass_Pythia_test_20M.tar"
+    assert hashlib.md5(tarball.read_bytes()).hexdigest() == dataset["test_20M"]
+
+
+def test_pinned_example_short_read_is_resumed(
+    server: Server, example: bytes, tmp_path: Path
+) -> None:
+    sha = hashlib.sha256(example).hexdigest()
+    server.close_cut_once_at = 5000
+    assert main(_example_args(server, tmp_path, "--sha256", f"example={sha}")) == 0
+    assert [_range_start(r) for r in server.requests] == [None, 5000]
+
+
+def test_file_blessed_unchecked_by_an_older_jetprof_is_fetched_again(
+    server: Server, example: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cached = cache / "JetClass_example_100k.root"
+    cut = len(example) - 4000
+    cached.write_bytes(example[:cut])
+    st = cached.stat()
+    stamp = {"algorithm": None, "digest": None, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    cached.with_name(cached.name + ".md5ok").write_text(json.dumps(stamp))
+    assert main(_example_args(server, tmp_path)) == 0
+    assert f"{cached}: truncated: {cut} bytes" in capsys.readouterr().err
+    assert [_range_start(r) for r in server.requests] == [cut]
+    assert cached.read_bytes() == example
+
+
+def test_file_truncated_on_the_server_is_refused_and_removed(
+    server: Server, example: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = server.root / "files" / "JetClass_example_100k.root"
+    source.write_bytes(example[: len(example) // 3])
+    assert main(_example_args(server, tmp_path)) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith(
+        f"truncated: {len(example) // 3} bytes, the ROOT header says {len(example)} "
+        "(the server has no more bytes); the bad download was removed"
+    )
+    assert list((tmp_path / "cache").iterdir()) == []
+    # a Range request found nothing more (416): no endless retries
+    assert [_range_start(r) for r in server.requests] == [None, len(example) // 3]
+
+
+def test_truncated_tarball_is_told_from_its_missing_end_marker(tmp_path: Path) -> None:
+    from jetprof.data.download import format_problem
+
+    tar = tmp_path / "a.tar"
+    make_tarball(tar, "val_5M", {"HToBB_120.root": b"x" * 3000})
+    assert format_problem(tar) is None
+    data = tar.read_bytes()
+    # cut inside a member, at a member boundary (the README header) and inside the end marker
+    for cut in (1000, 512 + 3072, 512 + 3072 + 512 + 512 + 10):
+        (tmp_path / "b.tar").write_bytes(data[:cut])
+        problem = format_problem(tmp_path / "b.tar")
+        assert problem is not None and problem.short, (cut, problem)
+    (tmp_path / "c.tar").write_bytes(b"<html>not found</html>" * 40)
+    problem = format_problem(tmp_path / "c.tar")
+    assert problem is not None and not problem.short

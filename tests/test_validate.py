@@ -362,3 +362,42 @@ def test_cli_subprocess_one_line_errors(tmp_path: Path) -> None:
         proc.returncode == 1
         and proc.stderr.splitlines()[0] == f"{tmp_path / 'nope.root'}: no such file"
     )
+
+
+def test_findings_on_the_terminal_without_report(
+    good: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jetprof validate FILE...`: a user checking files by hand sees each file's verdict."""
+    rc = main(["validate", "--data-config", str(FULL), *map(str, good)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out.splitlines() == [
+        f"{good[0]}: 40 jets ok (Hbb 40)",
+        f"{good[1]}: 60 jets ok (QCD 6, Hbb 6, Hcc 6, Hgg 6, H4q 6, Hqql 6, Zqq 6, Wqq 6, Tbqq 6, Tbl 6)",
+    ]
+    assert err.strip().splitlines()[-1].startswith("jetprof validate: 2 file(s), 100 jets ok")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    # a bad file among good ones: the good ones are still listed, the problem named
+    bad = tmp_path / "bad.root"
+    bad.write_text("not ROOT\n")
+    assert main(["validate", "--data-config", str(FULL), str(good[0]), str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{good[0]}: 40 jets ok (Hbb 40)"]
+    lines = err.strip().splitlines()
+    assert lines[0] == f"{bad}: not a ROOT file (no 'root' signature at the start)"
+    assert lines[-1] == f"jetprof validate: error: 1 problem(s) in 1 of 2 file(s); first: {lines[0]}"
+
+
+def test_report_and_figure_are_readable_by_others(good: list[Path], tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        report, plots = tmp_path / "report.json", tmp_path / "features.png"
+        argv = ["validate", "--data-config", str(FULL), "--report", str(report)]
+        assert main([*argv, "--plots", str(plots), str(good[0])]) == 0
+    finally:
+        os.umask(old)
+    assert report.stat().st_mode & 0o777 == 0o644
+    assert plots.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["features.png", "report.json"]

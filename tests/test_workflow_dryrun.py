@@ -32,7 +32,7 @@ def dry_run(repo: Path, target: str, configfile: str) -> list[tuple[str, str]]:
     jobs: list[tuple[str, str]] = []
     rule = None
     for line in (proc.stdout + proc.stderr).splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):$", line)
+        m = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line)
         if m:
             rule = m.group(1)
             jobs.append((rule, ""))

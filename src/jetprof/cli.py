@@ -3,13 +3,24 @@
 Each subcommand lives in its own module, imported only when that subcommand
 runs (so ``jetprof validate`` never imports torch). A module provides
 ``add_arguments(parser)`` and ``run(args) -> int``.
+
+``jetprof --log FILE <command> ...`` (what every Snakemake rule runs) appends
+everything the command writes to FILE, its child processes and C libraries
+included, and, when the command fails, also prints its one-line error
+(``jetprof <command>: error: ...``) on the real stderr: the user sees it in the
+terminal under Snakemake's error block instead of having to open the log.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
 
 from jetprof.errors import JetprofError
 
@@ -32,15 +43,116 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     width = max(len(c) for c in COMMANDS)
-    lines = ["usage: jetprof <command> [options]", "", "commands:"]
+    lines = ["usage: jetprof [--log FILE] <command> [options]", "", "commands:"]
     lines += [f"  {c:<{width}}  {h}" for c, (_, h) in COMMANDS.items()]
-    lines += ["", "`jetprof <command> --help` shows a command's options."]
+    lines += [
+        "",
+        "--log FILE  append the command's output to FILE; a failure's one-line error",
+        "            also goes to the terminal",
+        "`jetprof <command> --help` shows a command's options.",
+    ]
     return "\n".join(lines)
+
+
+class _UsageError(Exception):
+    """A command line that argparse refused (its message, without the usage)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+@contextlib.contextmanager
+def _output_to(path: str) -> Iterator[None]:
+    """Send stdout and stderr (the file descriptors, so child processes and C code too)
+    to ``path``, appended and line-buffered; restore both on exit."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = os.dup(1), os.dup(2)
+    streams = sys.stdout, sys.stderr
+    # closed in the finally below, after the descriptors are restored
+    log = open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        sys.stdout = sys.stderr = log  # one stream: lines stay in the order they were written
+        yield
+    finally:
+        log.close()  # flushes; the descriptor stays open (closefd=False)
+        sys.stdout, sys.stderr = streams
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in (*saved, fd):
+            os.close(f)
+
+
+def _split_log(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--log FILE`` / ``--log=FILE`` in front of the command, and the rest."""
+    if argv and argv[0] == "--log":
+        if len(argv) < 2 or not argv[1]:
+            raise _UsageError("--log needs a FILE")
+        return argv[1], argv[2:]
+    if argv and argv[0].startswith("--log="):
+        if argv[0] == "--log=":
+            raise _UsageError("--log needs a FILE")
+        return argv[0].removeprefix("--log="), argv[1:]
+    return None, argv
+
+
+def _run(command: str, rest: list[str], log: str | None) -> tuple[int, str | None]:
+    """Parse and run one command; return (exit status, its one-line error or None).
+
+    Messages go to ``sys.stderr`` (the log, when redirected). Without a log an
+    unexpected exception propagates (a traceback, as Python shows it); with one, its
+    traceback goes to the log and the status is 1.
+    """
+    prog = f"jetprof {command}"
+    module = importlib.import_module(COMMANDS[command][0])
+    parser = _Parser(prog=prog, description=COMMANDS[command][1])
+    module.add_arguments(parser)
+    try:
+        args = parser.parse_args(rest)
+    except _UsageError as exc:
+        parser.print_usage(sys.stderr)
+        line = f"{prog}: error: {exc}"
+        print(line, file=sys.stderr)
+        return 2, line
+    try:
+        rc = int(module.run(args) or 0)
+    except JetprofError as exc:
+        line = f"{prog}: error: {exc}"
+        print(line, file=sys.stderr)
+        return 1, line
+    except KeyboardInterrupt:
+        line = f"{prog}: interrupted"
+        print(line, file=sys.stderr)
+        return 130, line
+    except Exception as exc:
+        if log is None:
+            raise
+        traceback.print_exc(file=sys.stderr)
+        first = (str(exc).splitlines() or [""])[0][:200]
+        line = f"{prog}: error: {type(exc).__name__}: {first} (traceback in {log})"
+        print(line, file=sys.stderr)
+        return 1, line
+    if rc != 0 and log is not None:
+        line = f"{prog}: error: exited with status {rc} (see {log})"
+        print(line, file=sys.stderr)
+        return rc, line
+    return rc, None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; return its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        log, argv = _split_log(argv)
+    except _UsageError as exc:
+        print(f"jetprof: error: {exc}\n\n{_usage()}", file=sys.stderr)
+        return 2
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
@@ -51,20 +163,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        print(f"jetprof: error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        line = f"jetprof: error: unknown command {command!r}"
+        print(f"{line}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    parser = argparse.ArgumentParser(prog=f"jetprof {command}", description=COMMANDS[command][1])
-    module.add_arguments(parser)
-    args = parser.parse_args(rest)
-    try:
-        return int(module.run(args) or 0)
-    except JetprofError as exc:
-        print(f"jetprof {command}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"jetprof {command}: interrupted", file=sys.stderr)
-        return 130
+    if log is None:
+        return _run(command, rest, None)[0]
+    with _output_to(log):
+        print(f"# jetprof {command} (pid {os.getpid()})", flush=True)
+        rc, line = _run(command, rest, log)
+    if line is not None:
+        print(line, file=sys.stderr, flush=True)  # the terminal again
+    return rc
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
 # Stage 1-2: jets in (generated offline or downloaded), then checked.
+# Every rule runs `jetprof --log {log} <command>`: the output goes to the log, and a
+# failure's one-line error to the terminal as well. Paths are quoted ({x:q}) and the
+# flags built from the config come quoted and canonical from jetprof.workflow.
+
+GENERATE = jw.config_section(config, "dataset", "generate")
 
 
 if config["dataset"]["source"] == "generate":
@@ -17,15 +22,15 @@ if config["dataset"]["source"] == "generate":
             mem_mb=1000,
             runtime=60,
         params:
-            jets=lambda wc: config["dataset"]["generate"]["jets"][wc.split],
-            seed=config["dataset"]["generate"]["seed"],
-            chunk=config["dataset"]["generate"]["chunk_size"],
-            mpi="--mpi" if config["dataset"]["generate"]["mpi"] else "--no-mpi",
+            jets=lambda wc: GENERATE["jets"][wc.split],
+            seed=GENERATE["seed"],
+            chunk=GENERATE["chunk_size"],
+            mpi="--mpi" if GENERATE["mpi"] else "--no-mpi",
             index=lambda wc: int(wc.index),
         shell:
-            "jetprof generate --process {wildcards.prefix} --split {wildcards.split}"
-            " --index {params.index} --jets {params.jets} --seed {params.seed}"
-            " --chunk-size {params.chunk} {params.mpi} --out {output} > {log} 2>&1"
+            "jetprof --log {log:q} generate --process {wildcards.prefix}"
+            " --split {wildcards.split} --index {params.index} --jets {params.jets}"
+            " --seed {params.seed} --chunk-size {params.chunk} {params.mpi} --out {output:q}"
 
     rule write_manifest:
         input:
@@ -37,13 +42,19 @@ if config["dataset"]["source"] == "generate":
         conda:
             "../../envs/data.yaml"
         params:
-            settings=json.dumps(config["dataset"]["generate"]),
+            settings=jw.generate_settings_json(config),
         shell:
-            "jetprof manifest --out {output} --settings-json '{params.settings}' {input} > {log} 2>&1"
+            "jetprof --log {log:q} manifest --out {output:q}"
+            " --settings-json {params.settings:q} {input:q}"
 
 else:
 
-    rule download_dataset:
+    # A checkpoint: the ROOT files it unpacks are named by the tarballs, and listed in
+    # download.json for the rules that read them. Those files and the download cache
+    # (dataset.download.cache: verified tarballs, .part files resumed across runs) are
+    # not declared outputs on purpose: Snakemake deletes a job's outputs before it
+    # reruns it, and a changed part list must not throw away 190 GB of verified data.
+    checkpoint download_dataset:
         output:
             "results/dataset/download.json",
         log:
@@ -53,33 +64,16 @@ else:
         resources:
             runtime=24 * 60,
         params:
-            source=config["dataset"]["source"],
-            base_url=(
-                f"--base-url {config['dataset']['download']['base_url']}"
-                if config["dataset"]["download"]["base_url"]
-                else ""
-            ),
-            sha256=" ".join(
-                f"--sha256 {part}={digest}"
-                for part, digest in config["dataset"]["download"]["sha256"].items()
-            ),
-            parts=",".join(config["dataset"]["download"]["parts"]),
-            cache=config["dataset"]["download"]["cache"],
-            processes=",".join(
-                jw_process.file_prefix
-                for jw_process in PROCESSES
-                if jw_process.short in config["dataset"]["processes"]
-            ),
+            flags=jw.download_flags(config),
         shell:
-            "jetprof download --source {params.source} {params.base_url} {params.sha256}"
-            " --parts {params.parts} --processes {params.processes}"
-            " --dest results/dataset --cache {params.cache} > {log} 2>&1"
+            "jetprof --log {log:q} download {params.flags}"
 
 
 rule validate_dataset:
     input:
         ready=get_dataset_ready(),
         data_config=config["weaver"]["data_config"],
+        files=jw.split_files_input(config, ("train", "val", "test"), checkpoints),
     output:
         report="results/validate/report.json",
         plots=report(
@@ -96,9 +90,8 @@ rule validate_dataset:
     resources:
         mem_mb=4000,
     shell:
-        "jetprof validate --data-config {input.data_config} --report {output.report}"
-        " --plots {output.plots} results/dataset/train/*.root results/dataset/val/*.root"
-        " results/dataset/test/*.root > {log} 2>&1"
+        "jetprof --log {log:q} validate --data-config {input.data_config:q}"
+        " --report {output.report:q} --plots {output.plots:q} {input.files:q}"
 
 
 rule dataset:

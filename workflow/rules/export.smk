@@ -7,6 +7,8 @@ rule export_model:
         data_config="results/train/data_config.yaml",
         network_config=config["weaver"]["network_config"],
         validated="results/validate/report.json",
+        # real jets for the ONNX-vs-eager parity check
+        data=jw.split_files_input(config, ("val",), checkpoints),
     output:
         onnx=f"results/export/{MODEL}.onnx",
         card=f"results/export/{MODEL}_card.json",
@@ -25,16 +27,20 @@ rule export_model:
     resources:
         measure_slot=1,
     params:
-        data=jw.split_glob("val"),
-        training=json.dumps(config["train"]),
+        training=jw.training_config_json(config),
     shell:
-        "jetprof export --checkpoint {input.checkpoint} --data-config {input.data_config}"
-        " --network-config {input.network_config} --data '{params.data}'"
-        " --onnx {output.onnx} --card {output.card} --card-md {output.card_md}"
-        " --training-config '{params.training}' > {log} 2>&1"
+        "jetprof --log {log:q} export --checkpoint {input.checkpoint:q}"
+        " --data-config {input.data_config:q} --network-config {input.network_config:q}"
+        " --data {input.data:q} --onnx {output.onnx:q} --card {output.card:q}"
+        " --card-md {output.card_md:q} --training-config {params.training:q}"
 
 
 rule fetch_pretrained:
+    input:
+        data_config=config["weaver"]["data_config"],
+        network_config=config["weaver"]["network_config"],
+        # a local checkpoint (pretrained.url as a path); none for a URL
+        local=jw.pretrained_inputs(config),
     output:
         state=f"results/pretrained/{MODEL}.pt",
         record=f"results/pretrained/{MODEL}.json",
@@ -43,18 +49,11 @@ rule fetch_pretrained:
     conda:
         "../../envs/profile.yaml"
     params:
-        url=config["pretrained"]["url"],
-        sha256=(
-            f"--sha256 {config['pretrained']['sha256']}"
-            if config["pretrained"]["sha256"]
-            else ""
-        ),
-        layout=config["pretrained"]["layout"],
-        data_config=config["weaver"]["data_config"],
+        flags=jw.pretrained_flags(config),
     shell:
-        "jetprof fetch-weights --url '{params.url}' {params.sha256}"
-        " --layout {params.layout} --data-config {params.data_config}"
-        " --out {output.state} --record {output.record} > {log} 2>&1"
+        "jetprof --log {log:q} fetch-weights {params.flags}"
+        " --data-config {input.data_config:q} --network-config {input.network_config:q}"
+        " --out {output.state:q} --record {output.record:q}"
 
 
 rule export:

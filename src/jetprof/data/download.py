@@ -8,10 +8,18 @@ JetClass (Zenodo record 6619768, DOI 10.5281/zenodo.6619768) ships as tarballs
 Guarantees:
 
 * A download is written to ``CACHE/<name>.part`` and renamed to its final name
-  only after its MD5 matched; a cut connection resumes from the ``.part`` size
-  with an HTTP ``Range`` request (a bounded number of times).
-* A verified tarball carries a ``.md5ok`` stamp (hash, size, mtime) and is never
-  downloaded or re-hashed again while it is unchanged.
+  only after it passed its format check (a tarball's headers and end-of-archive
+  marker, a ROOT file's header against its size and its tree readable to the last
+  entry) and, when pinned, its checksum. A cut connection, and a body that a server
+  ends by closing the connection short of the file (no ``Content-Length``: the
+  format check finds it cut), resume from the ``.part`` size with an HTTP ``Range``
+  request (a bounded number of times, and again on the next run), pinned or not.
+  Only bytes that are whole but wrong (a checksum mismatch, not a ROOT file) are
+  thrown away.
+* A verified file carries a ``.md5ok`` stamp (checks, hash, size, mtime) and is never
+  downloaded or re-checked again while it is unchanged. A file in the cache without
+  a valid stamp (e.g. from an older jetprof that stamped files unchecked) is checked
+  again before use: a cut one is resumed, a bad one fetched again.
 * Extraction goes through a temporary folder inside ``DEST`` and each file is
   renamed into place, so a rerun always ends with every file present, also when
   the tarball came from an earlier run.
@@ -40,6 +48,7 @@ from typing import Any
 
 from jetprof.data import jetclass
 from jetprof.errors import JetprofError
+from jetprof.io import atomic_write, atomic_write_text
 
 ZENODO_URL = "https://zenodo.org/records/6619768/files"
 EXAMPLE_URL = "https://hqu.web.cern.ch/datasets/JetClass/example"
@@ -67,6 +76,8 @@ _ROOT_NAME = re.compile(r"^(?P<prefix>[A-Za-z0-9]+)_(?P<index>\d+)\.root$")
 _RETRY_STATUS = {429, 502, 503, 504}
 _CHUNK = 1 << 20
 _NET_CHUNK = 1 << 16  # what a cut connection can lose of a partly received block
+#: what a ``.md5ok`` stamp vouches for; stamps without it (older jetprof) are checked again
+STAMP_CHECKS = "format+digest"
 
 
 @dataclass(frozen=True)
@@ -175,7 +186,8 @@ def _stamp_ok(path: Path, remote: Remote) -> bool:
         return False
     st = path.stat()
     return (
-        data.get("algorithm") == remote.algorithm
+        data.get("checked") == STAMP_CHECKS
+        and data.get("algorithm") == remote.algorithm
         and data.get("digest") == remote.digest
         and data.get("size") == st.st_size
         and data.get("mtime_ns") == st.st_mtime_ns
@@ -185,19 +197,106 @@ def _stamp_ok(path: Path, remote: Remote) -> bool:
 def _write_stamp(path: Path, algorithm: str | None, digest: str | None) -> None:
     st = path.stat()
     body = {
+        "checked": STAMP_CHECKS,
         "algorithm": algorithm,
         "digest": digest,
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
     }
-    _atomic_write_text(_stamp_path(path), json.dumps(body, indent=1) + "\n")
+    atomic_write_text(_stamp_path(path), json.dumps(body, indent=1) + "\n")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+# ---------------------------------------------------------------------------- format checks
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a fetched file is not usable.
+
+    Attributes:
+        message: what is wrong, naming no path (the caller adds it).
+        short: the bytes look like the start of a good file (resume them with ``Range``);
+            False: they are wrong (throw them away).
+    """
+
+    message: str
+    short: bool
+
+
+def _tar_problem(path: Path) -> Problem | None:
+    """A tarball whose headers or end-of-archive marker are missing or unreadable."""
+    size = path.stat().st_size
+    try:
+        with tarfile.open(path, "r:") as tar:
+            members = tar.getmembers()  # walks every header, seeking past the data
+            end = tar.offset
+    except tarfile.ReadError as exc:
+        # "unexpected end of data": a member's data runs past the end of the file
+        short = "end of data" in str(exc) or size < tarfile.BLOCKSIZE
+        return Problem(f"not a readable tarball ({exc})", short)
+    except (OSError, EOFError) as exc:
+        return Problem(f"not a readable tarball ({exc})", True)
+    if not members:
+        return Problem("a tarball without members", False)
+    with open(path, "rb") as f:
+        f.seek(end)
+        marker = f.read(2 * tarfile.BLOCKSIZE)
+    if marker != bytes(2 * tarfile.BLOCKSIZE):
+        return Problem(
+            f"truncated: {size} bytes, no end-of-archive marker after the member headers", True
+        )
+    return None
+
+
+def _root_problem(path: Path) -> Problem | None:
+    """A ROOT file whose header promises more bytes than it has, or whose tree does not read."""
+    import uproot
+
+    from jetprof.data.validate import header_problem
+
+    header = header_problem(path)
+    if header is not None:
+        return Problem(header, header.startswith("truncated"))
+    try:
+        with uproot.open(path) as f:
+            tree = f[jetclass.TREE_NAME]
+            n = int(tree.num_entries)
+            if n < 1:
+                return Problem(f"tree {jetclass.TREE_NAME!r} has no entries", False)
+            tree.arrays(entry_start=n - 1, entry_stop=n, library="np")  # the last baskets
+    except Exception as exc:  # noqa: BLE001 - uproot raises many types for broken files
+        detail = (str(exc).splitlines() or [""])[0][:160]
+        return Problem(
+            f"tree {jetclass.TREE_NAME!r} not readable ({type(exc).__name__}: {detail})", False
+        )
+    return None
+
+
+def format_problem(path: Path) -> Problem | None:
+    """Check a fetched file by its format: ``.tar`` and ``.root`` files; None if it is fine."""
+    if path.name.endswith(".tar") or path.name.endswith(".tar.part"):
+        return _tar_problem(path)
+    if path.name.endswith(".root") or path.name.endswith(".root.part"):
+        return _root_problem(path)
+    return None
+
+
+def _check(path: Path, remote: Remote) -> tuple[Problem | None, str]:
+    """(problem or None, sha256 or pinned digest seen) of a fetched file.
+
+    The format check runs first: a file cut short fails it whatever its checksum, and is
+    resumed rather than thrown away. Bytes that are wrong rather than missing are named
+    by their checksum mismatch where a pin exists, else by the format check.
+    """
+    problem = format_problem(path)
+    if problem is not None and problem.short:
+        return problem, ""
+    seen = file_digest(path, remote.algorithm or "sha256")
+    if remote.algorithm and remote.digest and seen != remote.digest:
+        return Problem(
+            f"{remote.algorithm.upper()} mismatch: expected {remote.digest}, got {seen}", False
+        ), seen
+    return problem, seen
 
 
 def _total_from(resp: Any, offset: int) -> int | None:
@@ -221,12 +320,13 @@ def fetch(
     timeout_s: float = 60.0,
     progress: bool | None = None,
 ) -> tuple[Path, bool]:
-    """Download one file into ``cache`` (resumable) and check its digest.
+    """Download one file into ``cache`` (resumable), check its format and its digest.
 
     Args:
         remote: what to fetch.
         cache: folder for the ``.part`` file and the verified file.
-        retries: how many times a cut connection is resumed before giving up.
+        retries: how many times a cut connection (or a body found cut short) is resumed
+            before giving up; the ``.part`` file is kept for the next run.
         backoff_s: wait before the first retry (doubles each time).
         timeout_s: socket timeout per request.
         progress: show a tqdm bar; None = only on a terminal.
@@ -235,21 +335,80 @@ def fetch(
         (path of the verified file, whether anything was downloaded).
 
     Raises:
-        JetprofError: HTTP error, too many dropped connections, checksum mismatch.
+        JetprofError: HTTP error, too many dropped connections, a file that fails its
+            format check or its checksum.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    final = cache / remote.filename
+    part = cache / (remote.filename + ".part")
+    if _stamp_ok(final, remote):
+        return final, False
+    if final.is_file():
+        problem, _ = _check(final, remote)
+        if problem is None:
+            _write_stamp(final, remote.algorithm, remote.digest)
+            return final, False
+        if problem.short and not part.exists():
+            os.replace(final, part)  # the start of the file: resume it
+        else:
+            final.unlink()
+        _stamp_path(final).unlink(missing_ok=True)
+        print(
+            f"jetprof download: {final}: {problem.message}; fetching it again",
+            file=sys.stderr,
+        )
+    failures = 0
+    while True:
+        exhausted = _stream(remote, part, retries, backoff_s, timeout_s, progress)
+        problem, seen = _check(part, remote)
+        if problem is None:
+            break
+        if problem.short and not exhausted:
+            # the server closed the body early without saying how long it was
+            failures += 1
+            if failures > retries:
+                raise JetprofError(
+                    f"{final}: {problem.message} after {retries} retries; the partial "
+                    f"download is kept as {part.name} and resumed on the next run"
+                )
+            print(
+                f"jetprof download: {remote.filename}: {problem.message}; "
+                f"resuming (try {failures}/{retries})",
+                file=sys.stderr,
+            )
+            time.sleep(backoff_s * 2 ** (failures - 1))
+            continue
+        part.unlink()
+        source = " (the server has no more bytes)" if problem.short else ""
+        raise JetprofError(f"{final}: {problem.message}{source}; the bad download was removed")
+    if not remote.digest:
+        print(
+            f"jetprof download: warning: no checksum pins {remote.filename}; "
+            f"its sha256 is {seen} (pin it with --sha256 {remote.part}={seen})",
+            file=sys.stderr,
+        )
+    os.replace(part, final)
+    _write_stamp(final, remote.algorithm, remote.digest)
+    return final, True
+
+
+def _stream(
+    remote: Remote,
+    part: Path,
+    retries: int,
+    backoff_s: float,
+    timeout_s: float,
+    progress: bool | None,
+) -> bool:
+    """Append the rest of ``remote`` to ``part`` until the server ends the body.
+
+    A connection cut before the announced length is resumed with ``Range`` up to
+    ``retries`` times. Returns True when the server answered 416 (it has no byte past
+    the ``.part`` size: the file there is complete, or all the server has).
     """
     import requests
     from tqdm import tqdm
 
-    cache.mkdir(parents=True, exist_ok=True)
-    final = cache / remote.filename
-    if _stamp_ok(final, remote):
-        return final, False
-    if final.is_file() and remote.algorithm and remote.digest:
-        if file_digest(final, remote.algorithm) == remote.digest:
-            _write_stamp(final, remote.algorithm, remote.digest)
-            return final, False
-        final.unlink()  # stale or changed: fetch again
-    part = cache / (remote.filename + ".part")
     failures = 0
     with requests.Session() as session:
         while True:
@@ -260,8 +419,7 @@ def fetch(
                     remote.url, headers=headers, stream=True, timeout=timeout_s
                 ) as resp:
                     if resp.status_code == 416 and offset:
-                        # .part already holds the whole file (or garbage): check it below
-                        break
+                        return True
                     if resp.status_code in _RETRY_STATUS and failures < retries:
                         raise requests.ConnectionError(f"HTTP {resp.status_code}")
                     if resp.status_code >= 400:
@@ -293,7 +451,7 @@ def fetch(
                         raise requests.ConnectionError(
                             f"connection closed at {size} of {total} bytes"
                         )
-                    break
+                    return False
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -309,22 +467,6 @@ def fetch(
                     file=sys.stderr,
                 )
                 time.sleep(backoff_s * 2 ** (failures - 1))
-    seen = file_digest(part, remote.algorithm or "sha256")
-    if remote.algorithm and remote.digest and seen != remote.digest:
-        part.unlink()
-        raise JetprofError(
-            f"{final}: {remote.algorithm.upper()} mismatch: expected {remote.digest}, "
-            f"got {seen}; the bad download was removed"
-        )
-    if not remote.digest:
-        print(
-            f"jetprof download: warning: no checksum pins {remote.filename}; "
-            f"its sha256 is {seen} (pin it with --sha256 {remote.part}={seen})",
-            file=sys.stderr,
-        )
-    os.replace(part, final)
-    _write_stamp(final, remote.algorithm, remote.digest)
-    return final, True
 
 
 def _wanted(name: str, processes: set[str] | None) -> bool:
@@ -441,13 +583,14 @@ def split_example(path: Path, dest: Path, fractions: dict[str, float] | None = N
         for prefix, cols in groups.items():
             data[prefix] = ak.zip(cols)
         target = targets[split]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-        with uproot.recreate(tmp) as f:
-            types = {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in data.items()}
-            f.mktree(jetclass.TREE_NAME, types)
-            f[jetclass.TREE_NAME].extend(data)
-        os.replace(tmp, target)
+
+        def write(tmp: str, data: dict[str, Any] = data) -> None:
+            with uproot.recreate(tmp) as f:
+                types = {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in data.items()}
+                f.mktree(jetclass.TREE_NAME, types)
+                f[jetclass.TREE_NAME].extend(data)
+
+        atomic_write(target, write)
         out.append(target)
     return out
 
@@ -509,7 +652,7 @@ def download(
             )
             print(
                 f"jetprof download: {remote.filename}: {'downloaded' if fetched else 'cached'}, "
-                f"{remote.algorithm or 'unpinned'} ok",
+                f"format and {remote.algorithm or 'sha256 (unpinned)'} ok",
                 file=sys.stderr,
             )
             if source == "example":
@@ -517,7 +660,7 @@ def download(
             else:
                 written = extract(path, split_of(remote.part), dest, prefixes)
             sizes = {w.relative_to(dest).as_posix(): w.stat().st_size for w in written}
-            _atomic_write_text(done, json.dumps({**key, "files": sizes}, indent=1) + "\n")
+            atomic_write_text(done, json.dumps({**key, "files": sizes}, indent=1) + "\n")
         for w in written:
             files[w.parent.name].append(w.relative_to(dest).as_posix())
         record_parts.append(
@@ -537,7 +680,7 @@ def download(
         "parts": record_parts,
         "files": {s: sorted(set(v)) for s, v in files.items()},
     }
-    _atomic_write_text(dest / "download.json", json.dumps(record, indent=1) + "\n")
+    atomic_write_text(dest / "download.json", json.dumps(record, indent=1) + "\n")
     return record
 
 

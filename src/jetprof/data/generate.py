@@ -611,10 +611,12 @@ def write_file(out: Path, gen: Generator, n_jets: int, chunk_size: int,
     """
     import uproot
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    from jetprof.io import atomic_write
+
     written = 0
-    try:
+
+    def write(tmp: str) -> None:
+        nonlocal written
         with uproot.recreate(tmp) as f:
             tree = None
             for cols in generate_chunks(gen, n_jets, chunk_size):
@@ -626,10 +628,8 @@ def write_file(out: Path, gen: Generator, n_jets: int, chunk_size: int,
                 written += len(cols["counts"])
                 if progress is not None:
                     progress(written)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    atomic_write(out, write)
     return written
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from jetprof.data import jetclass
 from jetprof.errors import JetprofError
+from jetprof.io import atomic_write_text
 
 _NAME = re.compile(r"^(?P<prefix>[A-Za-z0-9]+)_(?P<index>\d+)\.root$")
 
@@ -139,14 +139,7 @@ def run(args: argparse.Namespace) -> int:
         if not p.is_file():
             raise JetprofError(f"{p}: no such file")
     manifest = build_manifest(list(args.files), settings)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-        os.replace(tmp, args.out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_text(args.out, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     n = sum(e["n_jets"] for e in manifest["files"])
     print(f"{args.out}: {len(manifest['files'])} files, {n} jets")
     return 0

@@ -208,8 +208,12 @@ def _leaf_dtype(interp: Any) -> tuple[np.dtype | None, int]:
     return None, depth
 
 
-def _header_problem(path: Path) -> str | None:
-    """A missing, non-ROOT or truncated file, told from the ROOT file header."""
+def header_problem(path: Path) -> str | None:
+    """A missing, non-ROOT or truncated file, told from the ROOT file header.
+
+    A truncated file's message starts with ``truncated:`` (the header's end of file lies
+    past the file's size).
+    """
     try:
         with open(path, "rb") as f:
             head = f.read(20)
@@ -247,7 +251,7 @@ def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> Fi
     def problem(msg: str, branch: str | None = None) -> None:
         res.problems.append(f"{path}: branch {branch}: {msg}" if branch else f"{path}: {msg}")
 
-    header = _header_problem(path)
+    header = header_problem(path)
     if header:
         problem(header)
         return res
@@ -602,11 +606,12 @@ def plot_features(hists: dict[str, dict[str, Any]], out: Path) -> Any:
     fig.subplots_adjust(
         left=0.06, right=0.98, bottom=0.07, top=1 - 0.35 / nrows, hspace=0.5, wspace=0.3
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, out)
+    from jetprof.io import atomic_write
+
+    try:
+        atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=90))
+    finally:
+        plt.close(fig)
     return fig
 
 
@@ -653,24 +658,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-config", type=Path, default=DEFAULT_DATA_CONFIG, help="weaver data config (YAML)"
     )
-    parser.add_argument("--report", type=Path, required=True, help="JSON report to write")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="JSON report to write (without it, the findings are only printed)",
+    )
     parser.add_argument(
         "--plots", type=Path, default=None, help="feature histogram figure (PNG/PDF)"
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
 
+def file_lines(results: list[FileResult]) -> list[str]:
+    """One line per file that passed: ``FILE: N jets ok (QCD 6, Hbb 6, ...)``."""
+    short = {p.label: p.short for p in jetclass.PROCESSES}
+    lines = []
+    for r in results:
+        if r.problems:
+            continue
+        counts = ", ".join(f"{short.get(k, k)} {v}" for k, v in r.class_counts.items() if v)
+        lines.append(f"{r.path}: {r.entries} jets ok" + (f" ({counts})" if counts else ""))
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run ``jetprof validate``."""
+    """Run ``jetprof validate``: print the findings, and write the report if asked."""
+    from jetprof.io import atomic_write_text
+
     needs = read_data_config_needs(args.data_config)
     results, report = validate(list(args.files), needs, sample=args.plots is not None)
     problems = [p for r in results for p in r.problems]
+    if args.report is None:
+        # a user checking files by hand: every file's verdict on the terminal
+        for line in file_lines(results):
+            print(line)
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
         nbad = sum(1 for r in results if r.problems)
+        # the one line a failed rule shows on the terminal names the first problem
         raise JetprofError(
-            f"{len(problems)} problem(s) in {nbad} of {len(results)} file(s); no report written"
+            f"{len(problems)} problem(s) in {nbad} of {len(results)} file(s)"
+            + ("; no report written" if args.report is not None else "")
+            + f"; first: {problems[0]}"
         )
     for feat, summary in report["feature_summary"].items():
         if summary["non_finite"]:
@@ -684,10 +715,8 @@ def run(args: argparse.Namespace) -> int:
         hists = histograms(results, needs.features)
         plot_features(hists, args.plots)
         report["plots"] = str(args.plots)
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.report.with_name(f".{args.report.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, args.report)
+    if args.report is not None:
+        atomic_write_text(args.report, json.dumps(report, indent=1, allow_nan=False) + "\n")
     counts = ", ".join(f"{k} {v}" for k, v in report["class_counts_short"].items())
     print(
         f"jetprof validate: {len(results)} file(s), {report['entries']} jets ok ({counts})",
