@@ -1,5 +1,7 @@
 # jetprof: what the ParticleTransformer jet tagger costs to run.
 # The stages live in workflow/rules/; the logic in src/jetprof/.
+import sys
+
 from snakemake.utils import min_version, validate
 
 from jetprof import workflow as jw
@@ -20,8 +22,9 @@ jw.normalize_cli_flags(config)
 _problems = jw.config_problems(
     config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
 )
-if _problems:
-    raise ValueError("invalid config:\n  " + "\n  ".join(_problems))
+if _problems:  # one line per problem, then stop before any job
+    print("jetprof: invalid config:\n  " + "\n  ".join(_problems), file=sys.stderr)
+    sys.exit(1)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

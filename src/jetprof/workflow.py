@@ -86,8 +86,10 @@ def job_checkpoints(config: dict[str, Any], job: Job) -> dict[str, str]:
     return {w: c for w in job.weights if (c := checkpoint_of(config, w))}
 
 
-def job_inputs(config: dict[str, Any], job: Job) -> dict[str, Any]:
-    """Named inputs of a profile job: the models' configs, checkpoints, validated data."""
+def job_inputs(config: dict[str, Any], job: Job, checkpoints: Any = None) -> dict[str, Any]:
+    """Named inputs of a profile job: the models' configs, checkpoints, and for real jets
+    the validation report and the validation split's files (``checkpoints``: the
+    Snakefile's object, for downloaded data)."""
     models = profile_models(config)
     inputs: dict[str, Any] = {}
     for i, name in enumerate(job.models):
@@ -96,20 +98,22 @@ def job_inputs(config: dict[str, Any], job: Job) -> dict[str, Any]:
         inputs[f"checkpoint_{weights}"] = path
     if job.reads_real_jets:
         inputs["validated"] = f"{RESULTS}/validate/report.json"
+        inputs["data"] = split_files_input(config, ("val",), checkpoints)
     return inputs
 
 
-def profile_command(config: dict[str, Any], job: Job, config_hash: str) -> str:
-    """The ``jetprof profile`` arguments of a job (every path shell-quoted); the rule
-    adds the log redirection."""
-    prof = config["profile"]
+def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str | None = None) -> str:
+    """The ``jetprof profile`` command of a job, every value shell-quoted and every number
+    in the schema's type (so an equal config gives an equal command: no rerun); with
+    ``log``, the command's output goes there and its one-line error also to the terminal."""
+    prof = config_section(config, "profile")
     models = profile_models(config)
     main = config["weaver"]["model_name"]
     pairs = list(dict.fromkeys(f"{v.backend}-{v.precision}" for v in job.variants))
     weights = [w for w in job.weights if any(v.model == main and v.weights == w for v in job.variants)]
     extras = [m for m in job.models if m != main]
     compare = prof.get("compare", {})
-    args = ["jetprof", "profile", "--device", job.device, "--out", RESULTS,
+    args = ["jetprof", *(["--log", log] if log else []), "profile", "--device", job.device, "--out", RESULTS,
             "--model-name", main, "--network-config", models[main][0], "--data-config", models[main][1],
             "--weights", ",".join(weights), "--backends", ",".join(pairs),
             "--particles", ",".join(job.particles), "--batch-sizes", ",".join(map(str, job.batch_sizes)),

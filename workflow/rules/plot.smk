@@ -31,7 +31,7 @@ rule summarize_records:
     conda:
         "../../envs/plot.yaml"
     shell:
-        "jetprof summarize --out-csv {output.csv} --out-md {output.md} {input} > {log} 2>&1"
+        "jetprof --log {log:q} summarize --out-csv {output.csv:q} --out-md {output.md:q} {input:q}"
 
 
 rule compare_variants:
@@ -59,9 +59,9 @@ rule compare_variants:
         threshold=config["profile"].get("compare", {}).get("threshold", 0.05),
         model=MODEL,
     shell:
-        "jetprof compare --threshold {params.threshold} --main-model {params.model}"
-        " --out-csv {output.csv} --answer-json {output.json} --answer-md {output.md}"
-        " {input} > {log} 2>&1"
+        "jetprof --log {log:q} compare --threshold {params.threshold} --main-model {params.model:q}"
+        " --out-csv {output.csv:q} --answer-json {output.json:q} --answer-md {output.md:q}"
+        " {input:q}"
 
 
 for _figure in jw.FIGURES:

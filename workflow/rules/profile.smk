@@ -12,7 +12,7 @@ for _job in jw.study_jobs(config):
         name:
             f"profile_{_job.name}"
         input:
-            **jw.job_inputs(config, _job),
+            **jw.job_inputs(config, _job, checkpoints),
         output:
             jw.job_outputs(_job),
             jw.job_side_files(_job, config["profile"]["profiler_pass"]),
@@ -30,9 +30,11 @@ for _job in jw.study_jobs(config):
             mem_mb=8000,
             runtime=max(30, 5 * len(_job.records)),
         params:
-            command=jw.profile_command(config, _job, CONFIG_HASH),
+            command=jw.profile_command(
+                config, _job, CONFIG_HASH, log=f"results/logs/profile/{_job.name}.log"
+            ),
         shell:
-            "{params.command} > {log} 2>&1"
+            "{params.command}"
 
 
 rule measure_peak:
@@ -49,8 +51,8 @@ rule measure_peak:
         measure_slot=1,
         runtime=10,
     shell:
-        "jetprof profile --peak --device {wildcards.device} --threads {threads}"
-        " --out {output} > {log} 2>&1"
+        "jetprof --log {log:q} profile --peak --device {wildcards.device} --threads {threads}"
+        " --out {output:q}"
 
 
 rule profile:

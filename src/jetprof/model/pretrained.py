@@ -55,6 +55,7 @@ from typing import Any
 
 from jetprof.contract import DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 from jetprof.errors import JetprofError
+from jetprof.io import atomic_write
 
 LAYOUTS = ("auto", "0.4", "0.5")
 MARKER_KEY = "jetprof_weaver_layout"
@@ -401,14 +402,7 @@ def fetch_weights(
             built.model, converted, f"{source} (with data config {data_config})"
         )
         built.model.load_state_dict(converted, strict=True)
-        fd, tmp_out_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        try:
-            torch.save(converted, tmp_out_name)
-            os.replace(tmp_out_name, out)
-        except BaseException:
-            Path(tmp_out_name).unlink(missing_ok=True)
-            raise
+        atomic_write(out, lambda tmp_out: torch.save(converted, tmp_out))  # 0644: collaborators read it
     finally:
         tmp.unlink(missing_ok=True)
     try:

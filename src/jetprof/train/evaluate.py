@@ -271,11 +271,9 @@ def compute_metrics(labels: list[str], truth: np.ndarray, scores: np.ndarray, ro
 
 def write_json_atomic(obj: Any, out: str | os.PathLike[str]) -> None:
     """Write JSON to a temporary file beside ``out``, then rename it into place."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False) + "\n")
-    os.replace(tmp, out)
+    from jetprof.io import atomic_write_text
+
+    atomic_write_text(out, json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
