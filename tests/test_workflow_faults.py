@@ -99,11 +99,6 @@ def test_reordered_config_reruns_nothing(repo: Path) -> None:
     _reorder_check(repo, "export", "train")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="profile.smk's params (prof=config['profile'], point=vars(series)) are dicts "
-    "compared by repr(): the lead's rules, to build with jetprof.workflow.canonical_json",
-)
 def test_reordered_config_reruns_nothing_in_the_whole_study(repo: Path) -> None:
     _reorder_check(repo, "all")
 
