@@ -75,7 +75,7 @@ def _profile(dest: Path, repo: Path) -> Path:
             merged[key] = value
     # the user profile's partitions file, with the names the test cluster has
     merged["slurm-partition-config"] = str(repo / "slurm" / user["slurm-partition-config"])
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     (dest / "config.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
     return dest
 
@@ -110,13 +110,22 @@ def repo_copy(tmp_path: Path) -> Path:
     return copy_repo(tmp_path / "repo")
 
 
+def _one_group_config(config: dict) -> dict:
+    """The tiny study with a profile grid of one group: random weights, eager, 16 particles,
+    batch 2 (and its A/A control), no training needed."""
+    config["dataset"]["processes"] = config["dataset"]["processes"][:2]
+    config["profile"].update(weights=["random"], models=[], backends=["eager-fp32"], particles=[16],
+                             batch_sizes=[2], rounds=2, max_rounds=2)
+    config["profile"]["multiplicity"]["particles"] = []
+    return config
+
+
 def test_tiny_study_runs_through_sbatch(slurm_cluster: None, repo_copy: Path) -> None:
-    """Dataset stage of the tiny study and one profile point, every job an sbatch job."""
+    """Dataset stage of the tiny study and one profile group, every job an sbatch job."""
     record = "results/profile/ParT_full/random/cpu/eager-fp32/p16/bs2.json"
     # two processes (the fewest the schema allows): nine Slurm jobs, each costing
     # 10-30 s of Snakemake start-up on this machine
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["dataset"]["processes"] = config["dataset"]["processes"][:2]
+    config = _one_group_config(yaml.safe_load(TEST_CONFIG.read_text()))
     configfile = repo_copy / "slurm_config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     rc, out = _snakemake(
@@ -127,7 +136,7 @@ def test_tiny_study_runs_through_sbatch(slurm_cluster: None, repo_copy: Path) ->
     submitted = SUBMITTED.findall(out)
     rules = re.findall(r"^rule (\w+):", out, flags=re.M)
     assert len(submitted) == len(rules) >= 9, (len(submitted), rules)
-    assert {"generate_dataset", "write_manifest", "validate_dataset", "profile_point"} <= set(rules)
+    assert {"generate_dataset", "write_manifest", "validate_dataset", "profile_cpu_p16_bs2"} <= set(rules)
     for _, slurm_id, logfile in submitted:
         log = Path(logfile)
         assert log.is_file() and "/.snakemake/slurm_logs/rule_" in logfile, logfile
@@ -150,6 +159,43 @@ def test_tiny_study_runs_through_sbatch(slurm_cluster: None, repo_copy: Path) ->
     assert point["status"] == "ok", point.get("error")
     assert point["batch_size"] == 2 and point["particles"] == 16
     assert point["latency_ms_p50"] > 0 and point["throughput_jets_per_s"] > 0
+    assert (repo_copy / "results/paired/cpu/p16/bs2.json").is_file()
+
+
+def test_a_job_cancelled_mid_run_is_reported_and_a_rerun_completes(slurm_cluster: None, repo_copy: Path) -> None:
+    """``scancel`` a profile job while it measures: Snakemake names the Slurm job and its log
+    and fails; a plain rerun measures the group and completes."""
+    import time
+
+    record = "results/profile/ParT_full/random/cpu/eager-fp32/p16/bs2.json"
+    configfile = repo_copy / "slurm_config.yaml"
+    configfile.write_text(yaml.safe_dump(_one_group_config(yaml.safe_load(TEST_CONFIG.read_text()))))
+    profile = _profile(repo_copy.parent / "profile", repo_copy)
+    log = repo_copy / "cancel.log"
+    cmd = ["timeout", "-k", "15", str(RUN_TIMEOUT_S), "snakemake", "--profile", str(profile),
+           "--workflow-profile", "none", "--configfile", str(configfile), "--verbose", record]
+    env = {**os.environ, "JETPROF_TEST_FAULT": "hang@2"}  # the measuring process sleeps: time to cancel it
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=repo_copy, stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        jobid = None
+        while jobid is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(1)
+            found = SUBMITTED.findall(log.read_text())  # the profile job is the run's only job
+            if found and _scontrol(found[0][1])["JobState"] == "RUNNING":
+                jobid = found[0][1]
+        assert jobid, f"the profile job never ran:\n{log.read_text()[-3000:]}"
+        time.sleep(3)
+        subprocess.run(["scancel", jobid], check=True, timeout=30)
+        rc = proc.wait(timeout=RUN_TIMEOUT_S)
+    text = log.read_text()
+    assert rc != 0, "a cancelled job must fail the run"
+    assert f"SLURM-job '{jobid}' failed" in text and "CANCELLED" in text, text[-3000:]
+    assert f"{jobid}.log" in text  # the Slurm log of the cancelled job is named
+    assert not (repo_copy / record).exists()
+    rc, out = _snakemake(repo_copy, configfile, [record], repo_copy / "rerun.log")
+    assert rc == 0, f"the rerun failed:\n{out[-3000:]}"
+    assert json.loads((repo_copy / record).read_text())["status"] == "ok"
 
 
 def test_gpu_rule_asks_slurm_for_a_gpu_and_its_failure_is_reported(

@@ -22,7 +22,7 @@ from conftest import copy_repo
 pytestmark = pytest.mark.slow
 
 CONFIG = ".test/config/config.yaml"
-PLOT_RULES = {"summarize_records", "answer_weights_question", "figures"}
+PLOT_RULES = {"summarize_records", "compare_variants", "figures"}
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
@@ -77,7 +77,7 @@ def test_every_point_has_a_positive_record(study):
     for rec in recs:
         assert rec["status"] == "ok", rec.get("error")
         assert rec["latency_ms_p50"] > 0
-        assert len(rec["latency_ms_samples"]) == rec["repeats"] == 3
+        assert len(rec["latency_ms_samples"]) == rec["repeats"] == rec["paired"]["rounds"] == 4
         assert rec["throughput_jets_per_s"] == pytest.approx(
             rec["batch_size"] / rec["latency_ms_p50"] * 1000, rel=1e-6
         )
@@ -91,22 +91,42 @@ def test_every_point_has_a_positive_record(study):
         # 17 input features vs the 7 kinematic ones: only the input embedding differs
         assert rec["params"] == {"ParT_full": 2_143_486, "ParT_kin": 2_142_166}[rec["model"]]
         assert rec["weights"] == "random" or rec["model"] == "ParT_full"
-        assert rec["process"] == "fork"  # CPU points: forked from their series' warm parent
+        assert rec["process"] == "fork"  # CPU groups: forked from their job's warm parent
+        assert (work / "results" / rec["paired"]["group"]).is_file()
 
 
-def test_the_study_runs_as_series_and_single_points_still_on_demand(study):
+def test_the_study_runs_as_comparison_groups_in_two_jobs(study):
     work, log = study
     ran = jobs_run(log)
-    series = {r: n for r, n in ran.items() if r.startswith("profile_") and r != "profile_point"}
-    # test config: random/trained x eager/onnxruntime on real jets, the trained eager curve,
-    # and ParT_kin's random eager and onnxruntime series
-    assert len(series) == 7 and set(series.values()) == {1}, ran
-    assert "profile_ParT_kin_random_cpu_onnxruntime_fp32_preal" in series
-    assert "profile_point" not in ran
-    # a point outside the config is still one path away, through the per-point rule
-    dry = snakemake(work, "-n", "results/profile/ParT_full/random/cpu/eager-fp32/p64/bs4.json", timeout=300)
-    assert dry.returncode == 0, dry.stderr[-2000:]
-    assert jobs_run(dry.stdout + dry.stderr) == {"profile_point": 1}
+    jobs = {r: n for r, n in ran.items() if r.startswith("profile_")}
+    # test config: the real-jet groups (bs 1, 4: ParT_full random/trained x eager/onnxruntime,
+    # ParT_kin random x eager/onnxruntime, a control) and the multiplicity groups (p16, p64)
+    assert jobs == {"profile_cpu_preal_bs1_4": 1, "profile_cpu_p16_64_bs2": 1}, ran
+    groups = sorted((work / "results/paired").rglob("bs*.json"))
+    assert len(groups) == 4
+    real = json.loads((work / "results/paired/cpu/preal/bs4.json").read_text())
+    assert len(real["variants"]) == 7 and all(v["status"] == "ok" for v in real["variants"])
+    assert all(sorted(r) == sorted(v["label"] for v in real["variants"]) for r in real["rounds"])
+
+
+def test_comparisons_and_the_weights_answer(study):
+    import pandas as pd
+
+    work, _ = study
+    table = pd.read_csv(work / "results/summary/comparisons.csv")
+    # per real-jet group: control, 2 weights, 3 backends (full random/trained, kin), 2 models;
+    # per multiplicity group: the control
+    assert sorted(table["axis"].value_counts().items()) == [
+        ("backend", 6), ("control", 4), ("model", 4), ("weights", 4)]
+    assert set(table["verdict"]) <= {"same", "different", "inconclusive"}
+    assert (table["rounds"] == 4).all() and (table["ci95_low"] <= table["ratio"]).all()
+    answer = json.loads((work / "results/summary/weights_answer.json").read_text())
+    assert answer["verdict"] in ("same", "different", "inconclusive") and answer["threshold"] == 0.05
+    assert len(answer["comparisons"]) == 4 and len(answer["control"]) == 4
+    assert answer["memory_identical"] and answer["flops_identical"]
+    assert answer["subnormal"]["ParT_full/trained"]["weights"] == 0
+    md = (work / "results/summary/weights_answer.md").read_text()
+    assert f"verdict `{answer['verdict']}`" in md
 
 
 def test_checkpoint_loads_into_the_model(study):
@@ -185,7 +205,7 @@ def test_interrupted_run_resumes_without_redoing_finished_stages(study):
 
     work, _ = study
     record = work / "results/profile/ParT_full/trained/cpu/eager-fp32/preal/bs4.json"
-    log = work / "results/logs/profile/ParT_full/trained/cpu/eager-fp32/preal.log"
+    log = work / "results/logs/profile/cpu_preal_bs1_4.log"
     # as if the first run had been cut during this point: record and everything downstream absent
     record.unlink()
     log.unlink(missing_ok=True)
@@ -207,7 +227,7 @@ def test_interrupted_run_resumes_without_redoing_finished_stages(study):
     resumed = snakemake(work, "--rerun-incomplete", timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     ran = jobs_run(resumed.stdout + resumed.stderr)
-    assert "profile_ParT_full_trained_cpu_eager_fp32_preal" in ran, ran
+    assert "profile_cpu_preal_bs1_4" in ran, ran
     upstream = {"generate_dataset", "write_manifest", "validate_dataset", "train_model", "predict_test"}
     assert not upstream & set(ran), ran
     assert json.loads(record.read_text())["status"] == "ok"
