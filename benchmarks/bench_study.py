@@ -1,11 +1,14 @@
 """Wall time of the default study from a fresh clone (data generation included).
 
-Usage: python benchmarks/bench_study.py [--cores 4] [--configfile config/config.yaml] [--keep]
+Usage: python benchmarks/bench_study.py [--cores 4] [--configfile config/config.yaml] [--studies 1] [--keep]
 
 Clones the repository's committed HEAD into a temporary folder, runs
 `snakemake --cores N` there, and prints the total wall time and the time of
 each rule (from Snakemake's benchmark TSVs and job log), plus peak RSS of the
-training job. The install is not timed (run `pip install -e .` first).
+training job, and the study's answer to the weights question: its verdict and
+every paired ratio with its 95 % CI. With ``--studies 3``, three fresh clones one
+after another, and whether their weights verdicts agree. The install is not timed
+(run `pip install -e .` first).
 """
 
 from __future__ import annotations
@@ -26,7 +29,25 @@ def main() -> int:
     ap.add_argument("--cores", type=int, default=4)
     ap.add_argument("--configfile", default="config/config.yaml")
     ap.add_argument("--keep", action="store_true", help="keep the clone and print its path")
+    ap.add_argument("--studies", type=int, default=1, help="fresh-clone studies, one after another")
     args = ap.parse_args()
+
+    verdicts = []
+    for study in range(args.studies):
+        if args.studies > 1:
+            print(f"== study {study + 1} of {args.studies}")
+        verdict = one_study(args)
+        if verdict is None:
+            return 1
+        verdicts.append(verdict)
+    if args.studies > 1:
+        print(f"weights verdicts of {args.studies} fresh-clone studies: {', '.join(verdicts)} "
+              f"({'the same' if len(set(verdicts)) == 1 else 'NOT the same'})")
+    return 0
+
+
+def one_study(args: argparse.Namespace) -> str | None:
+    import json
 
     tmp = Path(tempfile.mkdtemp(prefix="jetprof-bench-"))
     clone = tmp / "jetprof"
@@ -42,7 +63,7 @@ def main() -> int:
     if proc.returncode != 0:
         print(proc.stderr[-5000:], file=sys.stderr)
         print(f"study FAILED after {wall:.0f} s (clone kept at {clone})")
-        return 1
+        return None
     print(f"default study, fresh clone, snakemake --cores {args.cores}: {wall:.0f} s wall ({wall / 60:.1f} min)")
     bench = clone / "results" / "benchmarks"
     rows = []
@@ -55,14 +76,27 @@ def main() -> int:
     # the profile grid: its jobs hold the one measure_slot, so they run one after another
     grid = [s for name, s, _ in rows if name.startswith("profile/") and "/peak/" not in name]
     n_points = len(list((clone / "results" / "profile").glob("*/*/*/*/*/bs*.json")))
-    print(f"  profile grid: {n_points} points in {len(grid)} jobs, {sum(grid):.0f} s summed job time "
-          f"(target < 180 s)")
+    n_groups = len(list((clone / "results" / "paired").rglob("bs*.json")))
+    print(f"  profile: {n_points} points in {n_groups} comparison groups, {len(grid)} jobs, "
+          f"{sum(grid):.0f} s summed job time")
     for name, s, rss in rows:
         if not name.startswith("generate_dataset/"):
             print(f"  {name:<40} {s:8.1f} s   max RSS {rss} MB")
+    answer = json.loads((clone / "results" / "summary" / "weights_answer.json").read_text())
+    print(f"  weights answer: {answer['verdict']} (threshold ±{100 * answer['threshold']:g} %): "
+          + "; ".join(answer["reasons"]))
+    for row in answer["comparisons"] + answer["control"]:
+        what = "A/A control" if row["control"] else f"{row['weights']}/random"
+        low, high = row["ci95"]
+        print(f"    {row['backend']}-{row['precision']} {row['particles']} bs{row['batch_size']:<3} {what:<16} "
+              f"{row['ratio']:.3f} [{low:.3f}, {high:.3f}] {row['rounds']} rounds: {row['verdict']}")
     if args.keep:
         print(f"clone kept at {clone}")
-    return 0
+    else:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(answer["verdict"])
 
 
 if __name__ == "__main__":
