@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-weights": ("jetprof.model.pretrained", "fetch an official ParT checkpoint and convert it"),
     "profile": ("jetprof.profiling.cli", "profile ParT's forward pass over a grid of points"),
     "summarize": ("jetprof.report.summarize", "collect profile records into one table"),
-    "plot": ("jetprof.report.plots", "draw the study's figures from stored records"),
+    "plot": ("jetprof.report.cli", "draw the study's figures from stored records"),
 }
 
 
