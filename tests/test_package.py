@@ -1,6 +1,6 @@
-"""The shape of the package: no import cycles between jetprof modules.
+"""The shape of the package: no import cycles between jetprof modules, no module too long.
 
-Read from the source with ``ast`` (nothing is imported), so they hold for every
+Both are read from the source with ``ast`` (nothing is imported), so they hold for every
 module whatever it needs at run time. Imports inside functions count: a function-level
 import hides a cycle from the interpreter until that function runs, it does not remove it.
 """
@@ -10,9 +10,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "jetprof"
+MAX_LINES = 600
 
 
 def module_name(path: Path, src: Path = SRC) -> str:
@@ -137,3 +139,9 @@ def test_the_cycle_finder_finds_a_hidden_cycle(tmp_path: Path) -> None:
     assert find_cycles(graph) == [["jetprof.model.build", "jetprof.model.pretrained",
                                    "jetprof.model.build"]]
 
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_is_longer_than_600_lines(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(SRC)}: {lines} lines (split it by purpose)"
