@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from jetprof.config import schema_defaults
 from jetprof.data import jetclass
 from jetprof.data.detector import DetectorSettings, detector, wrap_phi
 from jetprof.errors import JetprofError
@@ -480,6 +481,9 @@ def write_file(out: Path, gen: Generator, n_jets: int, chunk_size: int,
 # --------------------------------------------------------------------------
 # command line
 
+#: the study's dataset.generate defaults (the config schema's), for the options that mirror them
+GENERATE_DEFAULTS = schema_defaults("dataset.generate")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof generate``."""
@@ -490,12 +494,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jets", type=int, required=True, help="number of jets to write")
     parser.add_argument("--seed", type=int, required=True, help="the study's seed")
     parser.add_argument("--out", type=Path, required=True, help="output ROOT file")
-    parser.add_argument("--chunk-size", type=int, default=200, help="jets per write (bounds memory)")
+    parser.add_argument("--chunk-size", type=int, default=GENERATE_DEFAULTS["chunk_size"],
+                        help="jets per write (bounds memory)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--mpi",
         action=argparse.BooleanOptionalAction,
-        default=GeneratorSettings.mpi,
+        default=GENERATE_DEFAULTS["mpi"],
         help="multi-parton interactions (underlying event); --no-mpi is about 3x faster",
     )
 
