@@ -13,9 +13,9 @@ import pytest
 from test_summarize import make_record, record_path, write_study
 
 from jetprof.cli import main
+from jetprof.errors import JetprofError
 from jetprof.report import cli as plot_cli
 from jetprof.report import curves, ops, style, training, weights
-from jetprof.errors import JetprofError
 from jetprof.report.summarize import build_table, load_records, summarize
 
 CLASSES = ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]
@@ -44,8 +44,8 @@ def _rec(records: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
 
 def _metrics() -> dict[str, Any]:
     """Metrics in the format jetprof evaluate writes (its own compute_metrics)."""
-    from jetprof.train.evaluate import compute_metrics
     from jetprof.data.jetclass import PROCESSES
+    from jetprof.train.evaluate import compute_metrics
 
     rng = np.random.default_rng(5)
     truth = np.repeat(np.arange(10), 40)

@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from jetprof import cli
-from jetprof.model import layout, pretrained
 from jetprof.errors import JetprofError
+from jetprof.model import layout, pretrained
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "data" / "weaver04"
@@ -202,7 +202,7 @@ def test_git_blob_id_and_official_lookup(tmp_path: Path) -> None:
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Serves a folder; ``/lying/<name>`` announces the full size but sends half."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         if self.path.startswith("/lying/"):
             data = (Path(self.directory) / self.path.removeprefix("/lying/")).read_bytes()
             self.send_response(200)

@@ -78,7 +78,7 @@ def _towers(
     pt = np.hypot(px, py)
     eta = np.arcsinh(pz / np.maximum(pt, 1e-9))
     phi = np.arctan2(py, px)
-    nphi = int(round(2 * np.pi / cell))
+    nphi = round(2 * np.pi / cell)
     ieta = np.floor(eta / cell).astype(np.int64)
     iphi = np.floor((phi + np.pi) / (2 * np.pi) * nphi).astype(np.int64) % nphi
     key = np.stack([ev, ieta, iphi], axis=1)

@@ -366,7 +366,8 @@ class Generator:
 
         four = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": e}), n)
         cs = fastjet.ClusterSequence(four, fastjet.JetDefinition(fastjet.cambridge_algorithm, s.jet_r))
-        sd = cs.exclusive_jets_softdrop_grooming(njets=1, beta=s.softdrop_beta, symmetry_cut=s.softdrop_zcut, R0=s.jet_r)
+        sd = cs.exclusive_jets_softdrop_grooming(njets=1, beta=s.softdrop_beta, symmetry_cut=s.softdrop_zcut,
+                                                 R0=s.jet_r)
         sdmass = np.nan_to_num(np.maximum(np.asarray(sd.msoftdrop, dtype=np.float64), 0.0))
         tau = np.asarray(ak.to_numpy(cs.njettiness(njets=[1, 2, 3, 4], beta=1.0, R0=s.jet_r)), dtype=np.float64)
         tau = np.nan_to_num(tau.reshape(len(order), 4))

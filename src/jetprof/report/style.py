@@ -25,14 +25,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.transforms import blended_transform_factory  # noqa: E402
+import matplotlib.pyplot as plt
+import mplhep
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.transforms import blended_transform_factory
 
-from jetprof.report.summarize import BACKEND_ORDER, PRECISION_ORDER, device_hardware  # noqa: E402
+from jetprof.report.summarize import BACKEND_ORDER, PRECISION_ORDER, device_hardware
 
 # ----------------------------------------------------------------------------
 # fixed visual conventions

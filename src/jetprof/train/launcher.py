@@ -275,8 +275,8 @@ class _LrLog:
         if self.lrs:
             lrs = self.lrs
             logger.info(
-                "jetprof: epoch %s lr first=%.6e min=%.6e max=%.6e last=%.6e steps=%d"
-                % (epoch, lrs[0], min(lrs), max(lrs), lrs[-1], len(lrs))
+                f"jetprof: epoch {epoch} lr first={lrs[0]:.6e} min={min(lrs):.6e} max={max(lrs):.6e} "
+                f"last={lrs[-1]:.6e} steps={len(lrs)}"
             )
         self.lrs = []
 
@@ -301,8 +301,9 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
 
     def model_setup(*a: Any, **kw: Any) -> Any:
         _logger.info(
-            "jetprof: seed=%d sync_load=%s deterministic=%s torch_threads=%d"
-            % (seed, sync_load, torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+            f"jetprof: seed={seed} sync_load={sync_load} "
+            f"deterministic={torch.are_deterministic_algorithms_enabled()} "
+            f"torch_threads={torch.get_num_threads()}"
         )
         model, model_info, loss_func, train, evaluate = orig_model_setup(*a, **kw)
 
@@ -464,7 +465,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.log).unlink(missing_ok=True)
         if args.mode == "predict":
             Path(args.predict_output).unlink(missing_ok=True)
-    print("jetprof weaver: seed=%d weaver %s" % (args.seed, shlex.join(weaver_args)), file=sys.stderr)
+    print(f"jetprof weaver: seed={args.seed} weaver {shlex.join(weaver_args)}", file=sys.stderr)
     rc = run_weaver(
         weaver_args,
         seed=args.seed,
