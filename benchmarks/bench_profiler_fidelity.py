@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch.utils.benchmark as tb
 
     from jetprof.model.build import build_model
-    from jetprof.profiling.backends import synchronize, torch_forward
     from jetprof.model.inputs import synthetic_batch
+    from jetprof.profiling.backends import synchronize, torch_forward
     from jetprof.profiling.measure import _time
     from jetprof.profiling.point import Point
 

@@ -80,7 +80,7 @@ def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             rng = self.headers.get("Range")
             state.requests.append((self.path, rng))
             if state.status is not None:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import copy_repo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +81,7 @@ def test_env_file_uses_conda_forge_and_pins_everything(path: Path) -> None:
     env = yaml.safe_load(path.read_text())
     assert env["channels"] == ["conda-forge", "nodefaults"], f"{path.name}: channels"
     conda, pip = env_packages(path)
-    assert "python" in conda and conda["python"], f"{path.name}: python is not pinned"
+    assert conda.get("python"), f"{path.name}: python is not pinned"
     assert "pip" in conda, f"{path.name}: pip must be a conda dependency when pip: is used"
     for name, version in {**conda, **pip}.items():
         assert version, f"{path.name}: {name} is not pinned to one version"
@@ -210,6 +209,7 @@ def test_post_deploy_installs_jetprof_editable_without_deps(tmp_path: Path) -> N
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "PIP_NO_INDEX": "1"}
     env.pop("JETPROF_REPO", None)
+    env.pop("PYTHONPATH", None)  # an inherited one would shadow what the env installed
     result = subprocess.run(
         ["bash", str(repo / "envs" / "profile.post-deploy.sh")],
         cwd=repo,

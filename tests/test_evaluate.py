@@ -48,7 +48,7 @@ LOG = """\
 [2026-01-01 00:00:04,000] INFO: Epoch #1 validating
 [2026-01-01 00:00:04,000] INFO: Eval AvgLoss: 2.10000, AvgAcc: 0.15000
 [2026-01-01 00:00:04,000] INFO: Epoch #1: Current validation metric: 0.15000 (best: 0.20000)
-"""
+"""  # noqa: E501 (a real weaver log line)
 
 
 def test_known_metrics(tmp_path: Path) -> None:
@@ -94,7 +94,8 @@ def test_auc_and_rejection_match_sklearn() -> None:
 
 def test_roc_downsampled(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
-    jets = [("QCD", *rng.dirichlet([1, 1, 1])) for _ in range(400)] + [("Hbb", *rng.dirichlet([1, 3, 1])) for _ in range(400)]
+    jets = ([("QCD", *rng.dirichlet([1, 1, 1])) for _ in range(400)]
+            + [("Hbb", *rng.dirichlet([1, 3, 1])) for _ in range(400)])
     write_pred(tmp_path / "pred.root", jets)
     out = tmp_path / "metrics.json"
     assert main(["evaluate", "--pred", str(tmp_path / "pred.root"), "--roc-points", "50", "--out", str(out)]) == 0

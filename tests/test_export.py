@@ -13,7 +13,6 @@ from jetprof.cli import main
 from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 from jetprof.io import sha256_file
 
-
 # inline JSON longer than a file name may be (the workflow passes the whole train config)
 LONG_TRAINING_JSON = json.dumps({"num_epochs": 1, "seed": 7, **{f"key_{i}": "x" * 20 for i in range(20)}})
 

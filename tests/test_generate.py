@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import uproot
 
-from jetprof.data import jetclass
 from jetprof.cli import main
-from jetprof.errors import JetprofError
+from jetprof.data import jetclass
 from jetprof.data.generate import Generator, pythia_seed, write_file
+from jetprof.errors import JetprofError
 
 REPO = Path(__file__).resolve().parents[1]
 N_PHYSICS = 80  # jets per class for the physics checks
@@ -144,7 +144,7 @@ def test_weaver_reads_file_with_unchanged_data_config(generated: dict[str, Path]
     )
     samples = list(ds)
     assert len(samples) == 2 * N_PHYSICS
-    X, y, _ = samples[0]
+    X, _, _ = samples[0]
     assert X["pf_features"].shape == (17, 128)
     assert X["pf_vectors"].shape == (4, 128)
     assert np.isfinite(X["pf_features"]).all()

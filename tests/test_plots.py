@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from test_summarize import make_record, record_path, write_study
 
-from jetprof.report import plots
 from jetprof.cli import main
 from jetprof.errors import JetprofError
+from jetprof.report import cli as plot_cli
+from jetprof.report import curves, ops, style, training, weights
 from jetprof.report.summarize import build_table, load_records, summarize
 
 CLASSES = ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]
@@ -25,7 +26,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("study")
     records = write_study(root / "profile")
     table = summarize([root / "profile"], root / "points.csv")
-    return {"root": root, "records": records, "table": plots.load_table(root / "points.csv"),
+    return {"root": root, "records": records, "table": plot_cli.load_table(root / "points.csv"),
             "raw_table": table}
 
 
@@ -43,8 +44,8 @@ def _rec(records: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
 
 def _metrics() -> dict[str, Any]:
     """Metrics in the format jetprof evaluate writes (its own compute_metrics)."""
-    from jetprof.train.evaluate import compute_metrics
     from jetprof.data.jetclass import PROCESSES
+    from jetprof.train.evaluate import compute_metrics
 
     rng = np.random.default_rng(5)
     truth = np.repeat(np.arange(10), 40)
@@ -59,7 +60,7 @@ def _metrics() -> dict[str, Any]:
 
 
 def test_latency_vs_batch_plots_the_records(study: dict[str, Any]) -> None:
-    plot = plots.latency_vs_batch(study["table"])
+    plot = curves.latency_vs_batch(study["table"], weights="trained", particles="real")
     data = plot.data
     # default selection: trained weights, real jets; 2 backends x 4 batch sizes
     assert len(data) == 8
@@ -80,10 +81,10 @@ def test_latency_vs_batch_plots_the_records(study: dict[str, Any]) -> None:
     np.testing.assert_allclose(eager.get_ydata(), [
         _rec(study["records"], weights="trained", backend="eager", batch_size=b,
              particles="real")["latency_ms_p50"] for b in (1, 8, 32)])
-    assert eager.get_color() == plots.DEVICE_COLOURS["cpu"]
+    assert eager.get_color() == style.DEVICE_COLOURS["cpu"]
     assert eager.get_linestyle() == "-"
     ort = next(line for line in ax.lines if line.get_label() == "cpu · onnxruntime fp32")
-    assert ort.get_linestyle() == "--" and ort.get_color() == plots.DEVICE_COLOURS["cpu"]
+    assert ort.get_linestyle() == "--" and ort.get_color() == style.DEVICE_COLOURS["cpu"]
     assert "OOM" in [t.get_text() for t in ax.texts]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     footer = plot.figure.texts[-1].get_text()
@@ -91,19 +92,19 @@ def test_latency_vs_batch_plots_the_records(study: dict[str, Any]) -> None:
 
 
 def test_weights_selection(study: dict[str, Any]) -> None:
-    data = plots.latency_vs_batch(study["table"], weights="random").data
+    data = curves.latency_vs_batch(study["table"], weights="random", particles="real").data
     rec = _rec(study["records"], weights="random", backend="eager", batch_size=8, particles="real")
     assert data[(data.backend == "eager") & (data.x == 8)].y.iloc[0] == \
         pytest.approx(rec["latency_ms_p50"])
 
 
 def test_throughput_and_memory(study: dict[str, Any]) -> None:
-    thr = plots.throughput_vs_batch(study["table"]).data
+    thr = curves.throughput_vs_batch(study["table"], weights="trained", particles="real").data
     rec = _rec(study["records"], weights="trained", backend="eager", batch_size=32, particles="real")
     row = thr[(thr.backend == "eager") & (thr.x == 32)].iloc[0]
     assert row.y == pytest.approx(rec["throughput_jets_per_s"])
     assert row.y_low == pytest.approx(32e3 / rec["latency_ms_p95"])
-    mem = plots.memory_vs_batch(study["table"])
+    mem = curves.memory_vs_batch(study["table"], weights="trained", particles="real")
     # onnxruntime has no memory figure: not drawn, and said so
     assert set(mem.data.backend) == {"eager"}
     assert any("onnxruntime fp32: memory not measured" in n for n in mem.notes)
@@ -114,7 +115,7 @@ def test_throughput_and_memory(study: dict[str, Any]) -> None:
 
 
 def test_multiplicity_curves_cross(study: dict[str, Any]) -> None:
-    data = plots.latency_vs_multiplicity(study["table"]).data
+    data = curves.latency_vs_multiplicity(study["table"], weights="trained", batch_size=8).data
     assert sorted(set(data.x)) == [16, 32, 64, 128]
     eager = data[data.backend == "eager"].set_index("x").y
     ort = data[data.backend == "onnxruntime"].set_index("x").y
@@ -123,9 +124,87 @@ def test_multiplicity_curves_cross(study: dict[str, Any]) -> None:
     assert ort[64] == pytest.approx(rec["latency_ms_p50"])
 
 
+
+def _numeric_main_grid(root: Path) -> list[dict[str, Any]]:
+    """A study whose main grid is fixed particle counts (16 and 128) at batch sizes 1 and 32
+    with three backends, beside a multiplicity curve (16..128 particles) at batch size 8
+    with eager only: batch 8 has the fewest numeric points, so "the most measured batch
+    size" is not the curve's."""
+    records = []
+    for weights_ in ("random", "trained"):
+        for backend in ("eager", "onnxruntime", "compile"):
+            for n in (16, 128):
+                for batch in (1, 32):
+                    records.append(make_record(weights=weights_, backend=backend, particles=n,
+                                               batch_size=batch))
+    for n in (16, 32, 64, 128):
+        records.append(make_record(weights="trained", backend="eager", particles=n, batch_size=8,
+                                   latency_ms=0.5 * n))
+    for rec in records:
+        path = record_path(root, rec)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+    return records
+
+
+def test_multiplicity_curve_is_the_one_asked_for_with_numeric_main_grid(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = _numeric_main_grid(tmp_path / "profile")
+    summarize([tmp_path / "profile"], tmp_path / "points.csv")
+    table = plot_cli.load_table(tmp_path / "points.csv")
+    data = curves.latency_vs_multiplicity(table, weights="trained", batch_size=8).data
+    assert sorted(data.x) == [16, 32, 64, 128] and set(data.backend) == {"eager"}
+    for rec in records:
+        if rec["batch_size"] == 8:
+            assert data.set_index("x").y[rec["particles"]] == pytest.approx(rec["latency_ms_p50"])
+    # the figure takes its batch size; it does not guess one
+    with pytest.raises(TypeError):
+        curves.latency_vs_multiplicity(table, weights="trained")  # type: ignore[call-arg]
+    # the command line refuses to guess between batch sizes 1, 8 and 32 ...
+    out = tmp_path / "m.png"
+    rc = main(["plot", "latency_vs_multiplicity", "--table", str(tmp_path / "points.csv"),
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and not out.exists() and err.count("\n") == 1
+    assert "batch sizes of fixed-multiplicity points measured (1, 8, 32)" in err
+    assert "--batch-size (profile.multiplicity.batch_size)" in err
+    # ... and draws the curve it is told
+    args = _plot_args("latency_vs_multiplicity", "--table", str(tmp_path / "points.csv"),
+                      "--batch-size", "8")
+    drawn = plot_cli.make_plot("latency_vs_multiplicity", args).data
+    assert drawn[["backend", "x", "y"]].equals(data[["backend", "x", "y"]])
+    # the batch-size figures likewise need the particle count of the grid they show
+    with pytest.raises(JetprofError, match=r"several particle settings measured \(16, 32, 64, "
+                                           r"128\): choose one with --particles"):
+        plot_cli.make_plot("latency_vs_batch", _plot_args(
+            "latency_vs_batch", "--table", str(tmp_path / "points.csv")))
+    grid = plot_cli.make_plot("latency_vs_batch", _plot_args(
+        "latency_vs_batch", "--table", str(tmp_path / "points.csv"), "--particles", "128")).data
+    # (the curve's 128-particle point at batch 8 belongs to that grid too)
+    assert sorted(set(grid.x)) == [1, 8, 32]
+    assert set(grid.backend) == {"eager", "onnxruntime", "compile"}
+
+
+def test_selection_defaults_take_only_what_was_measured(study: dict[str, Any]) -> None:
+    table = study["table"]
+    assert plot_cli.pick(table["particles"], "--particles", "particle settings",
+                         prefer="real") == "real"
+    assert plot_cli.pick(table["weights"], "--weights", "weight states",
+                         prefer="trained") == "trained"
+    random = table[table.weights == "random"]["weights"]
+    assert plot_cli.pick(random, "--weights", "weight states", prefer="trained") == "random"
+    assert plot_cli.pick(["8", "8"], "--batch-size", "batch sizes") == "8"
+    assert plot_cli.pick([], "--batch-size", "batch sizes") == ""
+    with pytest.raises(JetprofError, match=r"several batch sizes measured \(2, 8, 16\)"):
+        plot_cli.pick([16, 2, 8], "--batch-size", "batch sizes")
+    # the default study: real jets in the main grid, one multiplicity batch size
+    args = _plot_args("latency_vs_multiplicity", "--table", str(study["root"] / "points.csv"))
+    assert sorted(plot_cli.make_plot("latency_vs_multiplicity", args).data.x.unique()) == [
+        16, 32, 64, 128]
+
 def test_roofline_uses_peak(study: dict[str, Any]) -> None:
-    peaks = plots.load_peaks([study["root"] / "profile" / "peak" / "cpu.json"])
-    plot = plots.roofline(study["table"], peaks)
+    peaks = plot_cli.load_peaks([study["root"] / "profile" / "peak" / "cpu.json"])
+    plot = curves.roofline(study["table"], peaks, weights="trained", particles="real")
     peak = plot.data[plot.data.status == "peak"]
     assert peak.y.tolist() == [pytest.approx(90.0)]
     rec = _rec(study["records"], weights="trained", backend="eager", batch_size=8, particles="real")
@@ -136,7 +215,7 @@ def test_roofline_uses_peak(study: dict[str, Any]) -> None:
 
 
 def test_weights_comparison_values_and_ratios(study: dict[str, Any]) -> None:
-    data = plots.weights_comparison(study["table"]).data
+    data = weights.weights_comparison(study["table"]).data
     lat = data[data.quantity == "latency"]
     assert set(lat.weights) == {"random", "trained"}
     assert sorted(set(lat.batch_size)) == [1, 8, 32]  # the OOM batch is left out
@@ -152,7 +231,7 @@ def test_weights_comparison_values_and_ratios(study: dict[str, Any]) -> None:
 
 def test_op_breakdown_from_records(study: dict[str, Any]) -> None:
     records = load_records([study["root"] / "profile"])
-    data = plots.op_breakdown(records).data
+    data = ops.op_breakdown(records, weights="trained", particles="real").data
     assert set(data.backend) == {"eager"}  # ORT ops are not in torch.profiler
     assert sorted(set(data.batch_size)) == [1, 8, 32]
     per_bar = data.groupby("batch_size").share_percent.sum()
@@ -175,7 +254,7 @@ def test_op_breakdown_prefers_ops_table(tmp_path: Path) -> None:
                   "self_device_ms": [3.0, 1.0], "device_total_ms": [3.0, 1.0]}).to_csv(
         path.parent / "bs4.ops.csv", index=False)
     path.write_text(json.dumps(rec))
-    data = plots.op_breakdown(load_records([tmp_path])).data
+    data = ops.op_breakdown(load_records([tmp_path]), weights="trained", particles="real").data
     shares = data.set_index("op").share_percent
     assert shares["aten::addmm"] == pytest.approx(75.0)
     assert shares["other"] == 0.0
@@ -183,12 +262,12 @@ def test_op_breakdown_prefers_ops_table(tmp_path: Path) -> None:
 
 def test_metrics_figures() -> None:
     metrics = _metrics()
-    curves = plots.training_curves(metrics).data
+    curves = training.training_curves(metrics).data
     val = curves[(curves.quantity == "acc") & (curves.split == "val")]
     assert val.y.tolist() == [0.2]  # the epoch without a value is not drawn
     train = curves[(curves.quantity == "loss") & (curves.split == "train")]
     assert train.epoch.tolist() == [0, 1] and train.y.tolist() == [2.2, 1.9]
-    plot = plots.roc(metrics)
+    plot = training.roc(metrics)
     roc = plot.data
     assert set(roc["class"]) == set(CLASSES[1:])
     hbb = roc[roc["class"] == "Hbb"]
@@ -201,41 +280,41 @@ def test_metrics_figures() -> None:
     assert any(label.startswith("Hbb: ") and "at 50%" in label
                and (f"{rej:.0f}" in label if rej is not None else "no QCD jet passes" in label)
                for label in labels)
-    cm = plots.confusion_matrix(metrics).data.set_index(["true", "predicted"])
+    cm = training.confusion_matrix(metrics).data.set_index(["true", "predicted"])
     counts = metrics["confusion"]["counts"]
     assert cm.loc[("Hbb", "Hcc"), "count"] == counts[1][2]
     assert cm.loc["Hbb"].percent.sum() == pytest.approx(100.0)
     np.testing.assert_allclose(cm.loc["QCD"].percent,
                                100 * np.asarray(metrics["confusion"]["normalized"][0]))
     # no training curves in the metrics: a "no data" figure, not a crash
-    assert plots.training_curves({**metrics, "training": None}).data.empty
+    assert training.training_curves({**metrics, "training": None}).data.empty
 
 
 def test_bad_metrics_are_one_line_errors() -> None:
     with pytest.raises(JetprofError, match="metrics have no 'roc' entry"):
-        plots.roc({"classes": CLASSES})
+        training.roc({"classes": CLASSES})
     with pytest.raises(JetprofError, match="square matrix"):
-        plots.confusion_matrix({"confusion": [[1, 2, 3]]})
+        training.confusion_matrix({"confusion": [[1, 2, 3]]})
     with pytest.raises(JetprofError, match="2 classes but a 3×3"):
-        plots.confusion_matrix({"classes": ["a", "b"], "confusion": np.eye(3).tolist()})
+        training.confusion_matrix({"classes": ["a", "b"], "confusion": np.eye(3).tolist()})
     with pytest.raises(JetprofError, match="unequal length"):
-        plots.training_curves({"training": {"epochs": [0, 1], "train_loss": [1.0]}})
+        training.training_curves({"training": {"epochs": [0, 1], "train_loss": [1.0]}})
 
 
 def test_no_data_figures_do_not_crash() -> None:
     table = build_table([(Path("r.json"), make_record(weights="trained"))])
     # one weight state only: weights_comparison says so
-    plot = plots.weights_comparison(table)
+    plot = weights.weights_comparison(table)
     assert plot.data.empty
     assert any("no data" in t.get_text() for t in plot.figure.axes[0].texts)
-    plot = plots.latency_vs_multiplicity(table)
+    plot = curves.latency_vs_multiplicity(table, weights="trained", batch_size=8)
     assert plot.data.empty
-    text, ratios = plots.weights_answer(table)
+    text, ratios = weights.weights_answer(table)
     assert ratios.empty and "Not answerable" in text
 
 
 def test_weights_answer_quotes_ratios_and_flags_noise(study: dict[str, Any]) -> None:
-    text, ratios = plots.weights_answer(study["table"])
+    text, ratios = weights.weights_answer(study["table"])
     assert text.startswith("# Does the weight state change")
     assert "No measurable difference" in text
     lat = ratios.latency_ratio
@@ -247,7 +326,7 @@ def test_weights_answer_quotes_ratios_and_flags_noise(study: dict[str, Any]) -> 
         & (table.particles == "real")
     for col in ("latency_ms_p5", "latency_ms_p50", "latency_ms_p95"):
         table.loc[sel, col] *= 1.3
-    text, ratios = plots.weights_answer(table, fmt="rst")
+    text, ratios = weights.weights_answer(table, fmt="rst")
     assert "Differences beyond run-to-run noise" in text
     assert "at 1 of 7 points the latency ranges" in text
     assert "**beyond noise**" in text and "``random``" in text
@@ -298,7 +377,7 @@ REPORT_DIR = Path(__file__).resolve().parents[1] / "workflow" / "report"
 
 def test_every_figure_has_a_caption() -> None:
     names = {p.stem for p in REPORT_DIR.glob("*.rst")}
-    expected = set(plots.FIGURES) | {"workflow", "summary_table", "validation", "model_card"}
+    expected = set(plot_cli.FIGURES) | {"workflow", "summary_table", "validation", "model_card"}
     assert expected <= names, sorted(expected - names)
 
 
@@ -342,9 +421,9 @@ def test_models_figure_compares_models_and_one_model_figures_do_not_mix_them(tmp
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(rec))
     summarize([root], tmp_path / "points.csv")
-    table = plots.load_table(tmp_path / "points.csv")
+    table = plot_cli.load_table(tmp_path / "points.csv")
 
-    plot = plots.models_comparison(table)
+    plot = curves.models_comparison(table, particles="real")
     data = plot.data
     assert set(data.model) == {"ParT_full", "ParT_kin"} and len(data) == 16
     for rec in extra:
@@ -353,17 +432,17 @@ def test_models_figure_compares_models_and_one_model_figures_do_not_mix_them(tmp
     labels = {line.get_label() for line in plot.figure.axes[0].lines}
     assert "ParT_kin · cpu · eager fp32" in labels and "ParT_full · cpu · onnxruntime fp32" in labels
     # the trained model is the default of one-model figures, even when only random weights are asked for
-    assert plots.default_model(table) == "ParT_full"
+    assert plot_cli.default_model(table) == "ParT_full"
     out = tmp_path / "lat.png"
     args = ["plot", "latency_vs_batch", "--table", str(tmp_path / "points.csv"), "--weights", "random",
             "--out", str(out)]
     assert main(args) == 0
     args = _plot_args("latency_vs_batch", "--table", str(tmp_path / "points.csv"), "--weights", "random")
-    drawn = plots.make_plot("latency_vs_batch", args).data
+    drawn = plot_cli.make_plot("latency_vs_batch", args).data
     full = [r for r in records if r["weights"] == "random" and r["particles"] == "real"]
     assert len(drawn) == len(full) == 8  # ParT_full's 8 points, not ParT_kin's on the same curves
     # a one-model study says so on the models figure instead of pretending to compare
-    single = plots.models_comparison(table[table.model == "ParT_full"])
+    single = curves.models_comparison(table[table.model == "ParT_full"], particles="real")
     assert "one model measured" in single.figure.axes[0].get_legend().get_title().get_text()
 
 
@@ -371,5 +450,5 @@ def _plot_args(figure: str, *options: str) -> Any:
     import argparse
 
     parser = argparse.ArgumentParser()
-    plots.add_arguments(parser)
+    plot_cli.add_arguments(parser)
     return parser.parse_args([figure, *options, "--out", "x.png"])

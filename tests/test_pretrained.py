@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from jetprof import cli
-from jetprof.model import pretrained
 from jetprof.errors import JetprofError
+from jetprof.model import layout, pretrained
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "data" / "weaver04"
@@ -81,7 +81,7 @@ def test_permutation_reproduces_weaver04_einsum() -> None:
     x = torch.randn(5, 3, dim)
     scale = torch.rand(heads) + 0.5
     old = torch.einsum("tbhd,h->tbdh", x.view(5, 3, heads, dim // heads), scale).reshape(5, 3, dim)
-    perm = pretrained.head_order_permutation(heads, dim)
+    perm = layout.head_order_permutation(heads, dim)
     head_of = perm // (dim // heads)
     assert sorted(perm.tolist()) == list(range(dim))
     torch.testing.assert_close(old, x[..., perm] * scale[head_of], rtol=0, atol=1e-6)
@@ -89,16 +89,16 @@ def test_permutation_reproduces_weaver04_einsum() -> None:
 
 
 def test_detect_layout(state04: dict[str, Any], io04: dict[str, Any]) -> None:
-    assert pretrained.detect_layout(state04) == "0.4"
+    assert layout.detect_layout(state04) == "0.4"
     assert any(k.endswith("attn.in_proj_weight") for k in state04)
     model = _small_model(io04["kwargs"])
-    assert pretrained.detect_layout(model.state_dict()) == "0.5"
-    assert pretrained.detect_layout({"fc.weight": torch.zeros(2, 2)}) is None
+    assert layout.detect_layout(model.state_dict()) == "0.5"
+    assert layout.detect_layout({"fc.weight": torch.zeros(2, 2)}) is None
 
 
 def test_converted_fixture_matches_weaver04(state04: dict[str, Any], io04: dict[str, Any]) -> None:
     model = _small_model(io04["kwargs"])
-    converted, legacy = pretrained.to_current_layout(state04, model)
+    converted, legacy = layout.to_current_layout(state04, model)
     assert legacy is True
     got = _softmax(model, io04, converted)
     assert (got - io04["softmax"]).abs().max().item() <= TOL
@@ -138,26 +138,26 @@ def test_convert_leaves_input_alone_and_marks_output(
     state04: dict[str, Any], tmp_path: Path
 ) -> None:
     before = {k: v.clone() for k, v in state04.items()}
-    converted = pretrained.convert_04_to_05(state04)
+    converted = layout.convert_04_to_05(state04)
     assert all(torch.equal(before[k], state04[k]) for k in before)
-    assert pretrained.detect_layout(converted) == "0.5"
+    assert layout.detect_layout(converted) == "0.5"
     # the marker survives torch.save / torch.load(weights_only=True): no double conversion
     torch.save(converted, tmp_path / "c.pt")
     again = _load(tmp_path / "c.pt")
-    assert pretrained.detect_layout(again) == "0.5"
+    assert layout.detect_layout(again) == "0.5"
     with pytest.raises(JetprofError, match="already converted"):
-        pretrained.convert_04_to_05(again)
+        layout.convert_04_to_05(again)
     with pytest.raises(JetprofError, match="no ParT attention blocks"):
-        pretrained.convert_04_to_05({"fc.weight": torch.zeros(2, 2)})
+        layout.convert_04_to_05({"fc.weight": torch.zeros(2, 2)})
 
 
 def test_current_layout_state_passes_unchanged(io04: dict[str, Any]) -> None:
     model = _small_model(io04["kwargs"])
     state = model.state_dict()
-    out, legacy = pretrained.to_current_layout(state, model)
+    out, legacy = layout.to_current_layout(state, model)
     assert legacy is False and out is state
     with pytest.raises(JetprofError, match="unknown checkpoint layout"):
-        pretrained.to_current_layout(state, model, layout="0.3")
+        layout.to_current_layout(state, model, layout="0.3")
 
 
 def test_explicit_layout_for_ambiguous_main_branch_snapshot(
@@ -169,10 +169,10 @@ def test_explicit_layout_for_ambiguous_main_branch_snapshot(
         for k, v in state04.items()
     }
     model = _small_model(io04["kwargs"])
-    auto, legacy = pretrained.to_current_layout(renamed, model)
+    auto, legacy = layout.to_current_layout(renamed, model)
     assert legacy is False
     assert (_softmax(model, io04, auto) - io04["softmax"]).abs().max().item() > 0.05
-    forced, legacy = pretrained.to_current_layout(renamed, model, layout="0.4")
+    forced, legacy = layout.to_current_layout(renamed, model, layout="0.4")
     assert legacy is True
     assert (_softmax(model, io04, forced) - io04["softmax"]).abs().max().item() <= TOL
 
@@ -202,7 +202,7 @@ def test_git_blob_id_and_official_lookup(tmp_path: Path) -> None:
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Serves a folder; ``/lying/<name>`` announces the full size but sends half."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         if self.path.startswith("/lying/"):
             data = (Path(self.directory) / self.path.removeprefix("/lying/")).read_bytes()
             self.send_response(200)
@@ -299,7 +299,7 @@ def test_fetch_04_checkpoint_over_http_converts(
     assert rc == 0, capsys.readouterr().err
     assert "converted from weaver 0.4 layout" in capsys.readouterr().out
     state = _load(out)
-    assert pretrained.detect_layout(state) == "0.5" and not any(
+    assert layout.detect_layout(state) == "0.5" and not any(
         k.endswith("in_proj_weight") for k in state
     )
     model = _small_model(io04["kwargs"])
@@ -459,6 +459,6 @@ def test_live_weaver04_checkpoint(tmp_path: Path) -> None:
     assert io["weaver_version"] == "0.4.17"
     model = _small_model(io["kwargs"])
     assert (_softmax(model, io, dict(state)) - io["softmax"]).abs().max().item() > 0.05
-    converted, legacy = pretrained.to_current_layout(state, model)
+    converted, legacy = layout.to_current_layout(state, model)
     assert legacy is True
     assert (_softmax(model, io, converted) - io["softmax"]).abs().max().item() <= TOL

@@ -19,8 +19,8 @@ torch = pytest.importorskip("torch")
 
 from jetprof.cli import main as jetprof_main  # noqa: E402
 from jetprof.errors import JetprofError  # noqa: E402
-from jetprof.model.build import build_model  # noqa: E402
 from jetprof.model import inputs  # noqa: E402
+from jetprof.model.build import build_model  # noqa: E402
 from jetprof.model.flops import count_flops  # noqa: E402
 from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG  # noqa: E402
 from jetprof.profiling.measure import is_oom, measure_group  # noqa: E402
@@ -200,7 +200,7 @@ def test_onnxruntime_output_that_differs_from_eager_fails_the_point(tmp_path, mo
 
     def off_by_a_bit(self):
         out = real_call(self)
-        return [out[0] + 1e-3] + list(out[1:])
+        return [out[0] + 1e-3, *out[1:]]
 
     monkeypatch.setattr(backends.OrtRunner, "__call__", off_by_a_bit)
     rec = measure_point(_spec(tmp_path, [variant(backend="onnxruntime")]))
@@ -271,7 +271,7 @@ def test_bad_input_is_one_line_error_before_any_work(tmp_path, capsys, extra, me
     extra = [_bad_checkpoint(tmp_path) if x == "BAD" else _not_a_state_dict(tmp_path) if x == "NOTSTATE"
              else x for x in extra]
     out = tmp_path / "out"
-    argv = ["profile", "--device", "cpu", "--particles", "8", "--out", str(out)] + extra
+    argv = ["profile", "--device", "cpu", "--particles", "8", "--out", str(out), *extra]
     assert jetprof_main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and err.startswith("jetprof profile: error:")

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import copy_repo
 
-pytestmark = pytest.mark.slurm
+# a real cluster and the whole tiny study through it: minutes, so slow as well
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm_cluster.sh"

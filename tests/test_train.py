@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jetprof.errors import JetprofError
-from jetprof.data.jetclass import LABELS
 from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
+from jetprof.data.jetclass import LABELS
+from jetprof.errors import JetprofError
 from jetprof.train.launcher import weaver_predict_args, weaver_train_args
 
 JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_nparticles", "jet_sdmass",
@@ -136,6 +136,7 @@ def test_weaver_exit_status_is_weavers(capsys: pytest.CaptureFixture[str]) -> No
 
 
 # --------------------------------------------------------------------------- real weaver runs
+# three trainings and a prediction: over a minute on 2 cores, so these tests are `slow`
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -191,6 +192,7 @@ def state_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+@pytest.mark.slow
 def test_same_seed_same_checkpoint(runs: dict[str, Path]) -> None:
     a, b, c = (runs[k] / "net_best_epoch_state.pt" for k in "abc")
     assert state_hash(a) == state_hash(b)
@@ -199,6 +201,7 @@ def test_same_seed_same_checkpoint(runs: dict[str, Path]) -> None:
     assert (runs["a"] / "net_epoch-1_state.pt").is_file()
 
 
+@pytest.mark.slow
 def test_log_shows_seed_and_start_lr(runs: dict[str, Path]) -> None:
     log = (runs["a"] / "weaver.log").read_text()
     assert "jetprof: seed=1 sync_load=True deterministic=True torch_threads=1" in log
@@ -210,6 +213,7 @@ def test_log_shows_seed_and_start_lr(runs: dict[str, Path]) -> None:
     assert 1e-4 < float(lr[1][4]) < 1e-3
 
 
+@pytest.mark.slow
 def test_training_learns(runs: dict[str, Path]) -> None:
     from jetprof.train.evaluate import parse_weaver_log
 
@@ -220,6 +224,7 @@ def test_training_learns(runs: dict[str, Path]) -> None:
     assert curves["best_epoch"] in (0, 1) and curves["lr_first"] == [pytest.approx(1e-3)] * 2
 
 
+@pytest.mark.slow
 def test_predict_then_evaluate(runs: dict[str, Path], tmp_path: Path) -> None:
     from jetprof.cli import main
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import uproot
 
-from jetprof.data import jetclass
 from jetprof.cli import main
-from jetprof.data.validate import histograms, read_data_config_needs, needs_of, plot_features, validate
+from jetprof.data import jetclass
+from jetprof.data.validate import histograms, needs_of, plot_features, read_data_config_needs, validate
 
 REPO = Path(__file__).resolve().parents[1]
 FULL = REPO / "workflow" / "weaver" / "JetClass_full.yaml"
@@ -303,7 +303,8 @@ def test_unusable_branch_type(tmp_path: Path, capfd: pytest.CaptureFixture[str])
     path = make_jetclass_file(tmp_path / "a.root", 2, n_jets=10)
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(
-        "inputs:\n  g:\n    length: 4\n    vars:\n      - [name_str, null]\nlabels:\n  type: simple\n  value: [label_Hcc]\n"
+        "inputs:\n  g:\n    length: 4\n    vars:\n      - [name_str, null]\n"
+        "labels:\n  type: simple\n  value: [label_Hcc]\n"
     )
     strfile = tmp_path / "s.root"
     with uproot.recreate(strfile) as f:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import copy_repo
 
 
@@ -61,7 +60,7 @@ def test_only_cuda_measurements_ask_for_the_named_gpu(repo):
     assert "gpu=0," in peaks[0] and "gpu_model=," in peaks[0]
     assert "gpu=1," in peaks[1] and "gpu_model=a100," in peaks[1]
     # training stays on the CPU in this config: no GPU for it either
-    assert [res for r, res in jobs if r == "train_model"][0].count("gpu=0,") == 1
+    assert next(res for r, res in jobs if r == "train_model").count("gpu=0,") == 1
 
 
 def test_full_jetclass_study_builds_its_dag(repo):

@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "profile": ("jetprof.profiling.cli", "profile ParT's forward pass over a grid of points"),
     "summarize": ("jetprof.report.summarize", "collect profile records into one table"),
     "compare": ("jetprof.report.compare", "paired comparisons (ratios, CIs, verdicts) and the weights answer"),
-    "plot": ("jetprof.report.plots", "draw the study's figures from stored records"),
+    "plot": ("jetprof.report.cli", "draw the study's figures from stored records"),
 }
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
 from jetprof.errors import JetprofError
 from jetprof.io import sha256_file
-
-from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
+from jetprof.model.layout import to_current_layout
 
 
 def _quiet_weaver() -> None:
@@ -159,16 +159,14 @@ def load_weights(
 
     Args:
         layout: ``auto`` (recognise 0.4-era files by key names and known hashes),
-            ``0.4`` or ``0.5``; see ``jetprof.model.pretrained.to_current_layout``.
+            ``0.4`` or ``0.5``; see :func:`jetprof.model.layout.to_current_layout`.
 
     Returns:
         What was learnt about the checkpoint: ``{"path", "sha256", "legacy_04"}``.
     """
-    from jetprof.model import pretrained
-
     state = read_state_dict(path)
     # 0.4-era key names differ: convert first, then check names and shapes
-    state, legacy = pretrained.to_current_layout(state, built.model, layout=layout)
+    state, legacy = to_current_layout(state, built.model, layout=layout)
     check_state_fits(built.model, state, str(path))
     built.model.load_state_dict(state, strict=True)
     built.model.eval()

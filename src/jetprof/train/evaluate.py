@@ -50,8 +50,8 @@ from typing import Any
 
 import numpy as np
 
-from jetprof.errors import JetprofError
 from jetprof.data.jetclass import PROCESSES
+from jetprof.errors import JetprofError
 
 WORKING_POINTS: dict[str, float] = {
     "Hbb": 0.50, "Hcc": 0.50, "Hgg": 0.50, "H4q": 0.50, "Hqql": 0.99,
@@ -253,7 +253,7 @@ def compute_metrics(labels: list[str], truth: np.ndarray, scores: np.ndarray, ro
         rejection[c] = entry
 
     return {
-        "n_jets": int(len(truth)),
+        "n_jets": len(truth),
         "classes": classes,
         "labels": list(labels),
         "class_counts": {c: int((truth == i).sum()) for i, c in enumerate(classes)},
@@ -298,9 +298,9 @@ def run(args: argparse.Namespace) -> int:
         training["tensorboard"] = read_tensorboard(args.tensorboard)
     metrics["training"] = training
     write_json_atomic(metrics, args.out)
+    macro = metrics["auc_ovr_macro"]
     print(
         f"jetprof evaluate: {metrics['n_jets']} jets, accuracy {metrics['accuracy']:.4f}, "
-        f"macro AUC {metrics['auc_ovr_macro'] if metrics['auc_ovr_macro'] is None else round(metrics['auc_ovr_macro'], 4)}"
-        f" -> {args.out}"
+        f"macro AUC {macro if macro is None else round(macro, 4)} -> {args.out}"
     )
     return 0

@@ -66,29 +66,32 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from jetprof.config import schema_default, schema_defaults, schema_property
 from jetprof.errors import JetprofError
 
-DEFAULT_CONFIG: dict[str, Any] = {
-    "seed": 42,
-    "num_epochs": 1,
-    "samples_per_epoch": 1024,
-    "samples_per_epoch_val": 256,
-    "batch_size": 32,
-    "start_lr": 1e-3,
-    "optimizer": "ranger",
-    "lr_scheduler": "flat+linear",
-    "warmup_steps": 0,
-    "fetch_step": 1.0,
-    "num_workers": 0,
-    "use_amp": False,
-}
-"""Config keys understood by :func:`weaver_train_args` and their defaults."""
+#: the study's ``train.*`` keys that become weaver flags (``--config-json`` takes them)
+WEAVER_KEYS: tuple[str, ...] = (
+    "num_epochs", "samples_per_epoch", "samples_per_epoch_val", "batch_size", "start_lr",
+    "optimizer", "lr_scheduler", "fetch_step", "num_workers", "use_amp",
+)
+_TRAIN = schema_defaults("train")
 
-LR_SCHEDULERS = ("none", "steps", "flat+decay", "flat+linear", "flat+cos", "warmup+cos", "one-cycle")
+DEFAULT_CONFIG: dict[str, Any] = {
+    **{key: _TRAIN[key] for key in WEAVER_KEYS},
+    # weaver --batch-size of --predict: the study's train.predict_batch_size
+    "batch_size_test": _TRAIN["predict_batch_size"],
+    # not a study config key: Ranger already warms up (see the module docstring)
+    "warmup_steps": 0,
+}
+"""Config keys understood by :func:`weaver_train_args` and their defaults: the config
+schema's (:func:`jetprof.config.schema_defaults`), except ``warmup_steps``."""
+
+#: weaver 0.5.3's ``--lr-scheduler`` choices, as the config schema lists them
+LR_SCHEDULERS: tuple[str, ...] = tuple(schema_property("train.lr_scheduler")["enum"])
 
 
 def _cfg(cfg: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(cfg) - set(DEFAULT_CONFIG) - {"batch_size_test"})
+    unknown = sorted(set(cfg) - set(DEFAULT_CONFIG))
     if unknown:
         raise JetprofError(
             f"unknown training config key(s): {', '.join(unknown)}; known: {', '.join(DEFAULT_CONFIG)}"
@@ -206,8 +209,7 @@ def weaver_predict_args(
     """Build weaver's ``--predict`` arguments (test split → one ROOT file).
 
     Args:
-        cfg: the training config (``batch_size``, ``num_workers``,
-            ``batch_size_test`` if set).
+        cfg: the training config (``batch_size_test``, ``num_workers``, ``use_amp``).
         data_test: glob of test files, given without a group name so weaver
             writes exactly ``predict_output``.
         checkpoint: the state file, e.g. ``results/train/net_best_epoch_state.pt``.
@@ -220,7 +222,7 @@ def weaver_predict_args(
     if os.path.dirname(predict_output) == "":
         # weaver puts a bare file name under <model dir>/predict_output/
         predict_output = os.path.join(".", predict_output)
-    batch = int(c.get("batch_size_test") or c["batch_size"])
+    batch = int(c["batch_size_test"])
     args = [
         "--predict",
         "--data-test", data_test,
@@ -273,8 +275,8 @@ class _LrLog:
         if self.lrs:
             lrs = self.lrs
             logger.info(
-                "jetprof: epoch %s lr first=%.6e min=%.6e max=%.6e last=%.6e steps=%d"
-                % (epoch, lrs[0], min(lrs), max(lrs), lrs[-1], len(lrs))
+                f"jetprof: epoch {epoch} lr first={lrs[0]:.6e} min={min(lrs):.6e} max={max(lrs):.6e} "
+                f"last={lrs[-1]:.6e} steps={len(lrs)}"
             )
         self.lrs = []
 
@@ -299,8 +301,9 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
 
     def model_setup(*a: Any, **kw: Any) -> Any:
         _logger.info(
-            "jetprof: seed=%d sync_load=%s deterministic=%s torch_threads=%d"
-            % (seed, sync_load, torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+            f"jetprof: seed={seed} sync_load={sync_load} "
+            f"deterministic={torch.are_deterministic_algorithms_enabled()} "
+            f"torch_threads={torch.get_num_threads()}"
         )
         model, model_info, loss_func, train, evaluate = orig_model_setup(*a, **kw)
 
@@ -382,7 +385,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep weaver's background-thread data loading (faster, not reproducible)",
     )
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=schema_default("train.threads"),
+                        help="torch intra-op threads (default: the study's train.threads)")
     g = parser.add_argument_group("config mode (instead of raw weaver arguments)")
     g.add_argument("--mode", choices=("train", "predict"), help="build weaver's arguments from a config")
     g.add_argument("--config-json", help="training config as JSON (keys: see jetprof.train.launcher.DEFAULT_CONFIG)")
@@ -395,7 +399,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint", help="predict: the state file to load")
     g.add_argument("--predict-output", help="predict: output ROOT file")
     g.add_argument("--log", help="weaver's log file")
-    g.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    g.add_argument("--device", default=schema_default("train.device"), help="cpu, cuda or cuda:N")
     parser.add_argument("weaver_args", nargs=argparse.REMAINDER, help="-- then weaver's own arguments")
 
 
@@ -461,7 +465,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.log).unlink(missing_ok=True)
         if args.mode == "predict":
             Path(args.predict_output).unlink(missing_ok=True)
-    print("jetprof weaver: seed=%d weaver %s" % (args.seed, shlex.join(weaver_args)), file=sys.stderr)
+    print(f"jetprof weaver: seed={args.seed} weaver {shlex.join(weaver_args)}", file=sys.stderr)
     rc = run_weaver(
         weaver_args,
         seed=args.seed,

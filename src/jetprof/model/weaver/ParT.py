@@ -61,7 +61,7 @@ def get_model(data_config, **kwargs):
     names = list(data_config.input_names)
     model_info = {
         "input_names": names,
-        "input_shapes": {k: (1,) + tuple(s[1:]) for k, s in data_config.input_shapes.items()},
+        "input_shapes": {k: (1, *s[1:]) for k, s in data_config.input_shapes.items()},
         "output_names": ["softmax"],
         # batch axis 0 and particle axis 2 are dynamic for every input
         "dynamic_axes": {

@@ -1,0 +1,295 @@
+"""``jetprof plot``: draw one of the study's figures, or the weights answer, from stored records.
+
+``jetprof plot FIGURE --table results/summary/points.csv [--records-dir DIR]
+[--peak PEAK.json ...] [--metrics metrics.json] [--weights W] [--particles P]
+[--batch-size N] --out results/figures/FIGURE.png``
+
+The figure functions (:mod:`jetprof.report.curves`, :mod:`~jetprof.report.ops`,
+:mod:`~jetprof.report.training`, :mod:`~jetprof.report.weights`) draw exactly what
+they are told; this command decides what that is. What the command line does not
+say, it takes from the measurements only where they leave one choice:
+
+- ``--model``: the model measured with trained weights, else the only model measured;
+- ``--particles``: ``real`` if measured, else the only particle count measured;
+- ``--weights``: ``trained`` if measured there, else the only weight state measured there;
+- ``--batch-size`` (the multiplicity curve): the only batch size of its weight state's
+  fixed-multiplicity points.
+
+Where several were measured and no rule picks one (say a main grid of fixed particle
+counts beside the multiplicity curve), it stops with a one-line error naming the option
+and the config key to pass, instead of guessing. Missing or unreadable inputs are
+one-line errors too.
+
+``jetprof plot weights_answer --table ... --out weights_answer.md`` writes a short text
+(Markdown, or reStructuredText for ``.rst``) answering whether the weight state changes
+the forward pass's latency or memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from jetprof.errors import JetprofError
+from jetprof.io import atomic_write, atomic_write_text
+from jetprof.report.curves import (
+    latency_vs_batch,
+    latency_vs_multiplicity,
+    memory_vs_batch,
+    models_comparison,
+    roofline,
+    throughput_vs_batch,
+)
+from jetprof.report.ops import op_breakdown
+from jetprof.report.style import STYLE, Plot, apply_filters
+from jetprof.report.summarize import load_records
+from jetprof.report.training import confusion_matrix, roc, training_curves
+from jetprof.report.weights import weights_answer, weights_comparison
+
+BATCH_FIGURES = {
+    "latency_vs_batch": latency_vs_batch,
+    "throughput_vs_batch": throughput_vs_batch,
+    "memory_vs_batch": memory_vs_batch,
+}
+TABLE_FIGURES = (*BATCH_FIGURES, "weights_comparison", "latency_vs_multiplicity", "roofline",
+                 "models_comparison")
+RECORD_FIGURES = ("op_breakdown",)
+METRICS_FIGURES = {"training_curves": training_curves, "roc": roc,
+                   "confusion_matrix": confusion_matrix}
+FIGURES = (*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, "weights_answer")
+
+
+# ----------------------------------------------------------------------------
+# inputs
+
+
+def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read the summary CSV written by ``jetprof summarize``."""
+    path = Path(path)
+    if not path.is_file():
+        raise JetprofError(f"{path}: no such summary table (run jetprof summarize first)")
+    try:
+        table = pd.read_csv(path, dtype={"particles": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise JetprofError(f"{path}: not a readable CSV table ({exc})") from None
+    needed = ("model", "weights", "device", "backend", "precision", "particles",
+              "batch_size", "status")
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise JetprofError(f"{path}: summary table lacks column(s) {', '.join(missing)}")
+    return table
+
+
+def load_json(path: str | os.PathLike[str], what: str) -> Any:
+    """Read a JSON input, with a one-line error naming the file."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JetprofError(f"{path}: no such {what} file") from None
+    except json.JSONDecodeError as exc:
+        raise JetprofError(
+            f"{path}: {what} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except OSError as exc:
+        raise JetprofError(f"{path}: cannot read {what} ({exc.strerror})") from None
+
+
+def load_peaks(paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    """Read peak records (``results/profile/peak/{device}.json``)."""
+    peaks = []
+    for path in paths:
+        doc = load_json(path, "peak record")
+        if not isinstance(doc, dict) or "device" not in doc or "matmul_flops_per_s" not in doc:
+            raise JetprofError(
+                f"{path}: not a peak record (needs 'device' and 'matmul_flops_per_s')")
+        peaks.append(doc)
+    return peaks
+
+
+# ----------------------------------------------------------------------------
+# what a figure shows when the command line does not say
+
+
+def _natural(value: str) -> tuple[int, int, str]:
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def pick(values: Iterable[Any], option: str, what: str, prefer: str | None = None) -> str:
+    """The one value the measurements leave for ``option``.
+
+    Args:
+        values: the values measured.
+        option: the command-line option (and config key) that would say it.
+        what: what the values are, for the message.
+        prefer: taken whenever it was measured.
+
+    Returns:
+        ``prefer`` if measured, else the only value measured; ``""`` if none was (the
+        figure then says "no data").
+
+    Raises:
+        JetprofError: several values were measured and none is preferred.
+    """
+    found = sorted({str(v) for v in values if not pd.isna(v)}, key=_natural)
+    if prefer is not None and prefer in found:
+        return prefer
+    if len(found) <= 1:
+        return found[0] if found else ""
+    raise JetprofError(f"several {what} measured ({', '.join(found)}): choose one with {option}")
+
+
+def default_model(table: pd.DataFrame) -> str | None:
+    """The model one-model figures show: the one with trained weights, else the only one."""
+    if table.empty or "model" not in table.columns:
+        return None
+    trained = table[table["weights"] == "trained"]["model"]
+    pool = trained if not trained.empty else table["model"]
+    return pick(pool, "--model (weaver.model_name)", "models") or None
+
+
+def _grid_selection(rows: pd.DataFrame, args: argparse.Namespace) -> tuple[str, str]:
+    """(weights, particles) of the main grid that a one-weight figure shows."""
+    particles = args.particles or pick(rows["particles"], "--particles (profile.particles)",
+                                       "particle settings", prefer="real")
+    at = rows[rows["particles"].astype(str) == particles]
+    weights = args.weights or pick(at["weights"], "--weights", "weight states", prefer="trained")
+    return weights, particles
+
+
+def _multiplicity_selection(table: pd.DataFrame, args: argparse.Namespace) -> tuple[str, int]:
+    """(weights, batch size) of the multiplicity curve."""
+    numeric = table[pd.to_numeric(table["particles"], errors="coerce").notna()]
+    weights = args.weights or pick(numeric["weights"], "--weights (profile.multiplicity.weights)",
+                                   "weight states of fixed-multiplicity points",
+                                   prefer="trained")
+    if args.batch_size is not None:
+        return weights, int(args.batch_size)
+    sizes = [int(b) for b in numeric[numeric["weights"] == weights]["batch_size"]]
+    batch = pick(sizes, "--batch-size (profile.multiplicity.batch_size)",
+                 "batch sizes of fixed-multiplicity points")
+    return weights, int(batch or 0)
+
+
+# ----------------------------------------------------------------------------
+# drawing
+
+
+def make_plot(name: str, args: argparse.Namespace) -> Plot:
+    """Draw figure ``name`` from the inputs named in ``args``."""
+    if name in METRICS_FIGURES:
+        if not args.metrics:
+            raise JetprofError(f"figure {name} needs --metrics (results/evaluate/metrics.json)")
+        metrics = load_json(args.metrics, "metrics")
+        if not isinstance(metrics, dict):
+            raise JetprofError(f"{args.metrics}: metrics must be a JSON object")
+        return METRICS_FIGURES[name](metrics, source=str(args.metrics))
+    if name == "op_breakdown":
+        return _op_breakdown(args)
+    if not args.table:
+        raise JetprofError(f"figure {name} needs --table (results/summary/points.csv)")
+    table = load_table(args.table)
+    if name == "models_comparison":
+        table = apply_filters(table, device=args.device, backend=args.backend,
+                              precision=args.precision)
+        random = table[table["weights"] == "random"]
+        particles = args.particles or pick(random["particles"], "--particles (profile.particles)",
+                                           "particle settings", prefer="real")
+        return models_comparison(table, particles=particles)
+    # the other figures show one model: the one asked for, else the trained one
+    table = apply_filters(table, model=args.model or default_model(table))
+    if name == "weights_comparison":
+        return weights_comparison(table, device=args.device, backend=args.backend,
+                                  precision=args.precision, particles=args.particles)
+    table = apply_filters(table, device=args.device, backend=args.backend,
+                          precision=args.precision)
+    if name == "latency_vs_multiplicity":
+        weights, batch_size = _multiplicity_selection(table, args)
+        return latency_vs_multiplicity(table, weights=weights, batch_size=batch_size)
+    weights, particles = _grid_selection(table, args)
+    if name == "roofline":
+        return roofline(table, load_peaks(args.peak or []), weights=weights, particles=particles)
+    if name in BATCH_FIGURES:
+        return BATCH_FIGURES[name](table, weights=weights, particles=particles)
+    raise JetprofError(f"unknown figure {name!r}")  # pragma: no cover - argparse checks
+
+
+def _op_breakdown(args: argparse.Namespace) -> Plot:
+    if args.records_dir:
+        records = load_records([args.records_dir])
+    elif args.table:
+        table = load_table(args.table)
+        if "record_path" not in table.columns:
+            raise JetprofError(f"{args.table}: no record_path column; give --records-dir")
+        records = load_records([p for p in table["record_path"].dropna() if Path(p).is_file()])
+    else:
+        raise JetprofError("figure op_breakdown needs --records-dir (or --table)")
+    model = args.model or default_model(pd.DataFrame([r for _, r in records]))
+    records = [(path, r) for path, r in records if model is None or str(r.get("model")) == model]
+    measured = pd.DataFrame([{"weights": str(r.get("weights")), "particles": str(r.get("particles"))}
+                             for _, r in records], columns=["weights", "particles"])
+    weights, particles = _grid_selection(measured, args)
+    return op_breakdown(records, weights=weights, particles=particles)
+
+
+def save_figure(plot: Plot, out: str | os.PathLike[str]) -> None:
+    """Write the figure atomically; the format follows the file's extension."""
+    suffix = Path(out).suffix.lower().lstrip(".")
+    if suffix not in ("png", "pdf", "svg"):
+        raise JetprofError(f"{out}: figure output must end in .png, .pdf or .svg")
+    with plt.style.context(STYLE):
+        atomic_write(out, lambda tmp: plot.figure.savefig(tmp, format=suffix, dpi=110))
+    plt.close(plot.figure)
+
+
+# ----------------------------------------------------------------------------
+# command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``jetprof plot``."""
+    parser.add_argument("figure", choices=FIGURES, help="which figure (or weights_answer text)")
+    parser.add_argument("--table", help="summary table from jetprof summarize (CSV)")
+    parser.add_argument("--records-dir", help="profile records (for op_breakdown)")
+    parser.add_argument("--peak", action="append", default=[],
+                        help="peak record(s) results/profile/peak/{device}.json (roofline)")
+    parser.add_argument("--metrics", help="metrics JSON from jetprof evaluate")
+    parser.add_argument("--out", required=True, help="output .png/.pdf/.svg (or .md/.rst text)")
+    selection = parser.add_argument_group(
+        "selection (default: the one value measured, see `pydoc jetprof.report.cli`)")
+    selection.add_argument("--model", help="only this model (default: the trained one)")
+    selection.add_argument("--device", help="only this device")
+    selection.add_argument("--backend", help="only this backend")
+    selection.add_argument("--precision", help="only this precision")
+    selection.add_argument("--weights", help="weight state shown (default: trained if measured)")
+    selection.add_argument("--particles",
+                           help="'real' or N: the main grid's inputs (default: real if measured)")
+    selection.add_argument("--batch-size", type=int,
+                           help="batch size of the multiplicity curve "
+                                "(profile.multiplicity.batch_size; default: the only one measured)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``jetprof plot``."""
+    if args.figure == "weights_answer":
+        if not args.table:
+            raise JetprofError("weights_answer needs --table (results/summary/points.csv)")
+        suffix = Path(args.out).suffix.lower()
+        if suffix not in (".md", ".rst", ".txt"):
+            raise JetprofError(f"{args.out}: weights_answer writes .md, .rst or .txt")
+        table = apply_filters(load_table(args.table), model=args.model)
+        text, _ = weights_answer(table, fmt="rst" if suffix == ".rst" else "md")
+        atomic_write_text(args.out, text)
+        print(f"jetprof plot: weights_answer -> {args.out}")
+        return 0
+    plot = make_plot(args.figure, args)
+    save_figure(plot, args.out)
+    drawn = 0 if plot.data.empty else len(plot.data)
+    print(f"jetprof plot: {args.figure} ({drawn} value(s) drawn) -> {args.out}")
+    return 0

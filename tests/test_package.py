@@ -1,0 +1,147 @@
+"""The shape of the package: no import cycles between jetprof modules, no module too long.
+
+Both are read from the source with ``ast`` (nothing is imported), so they hold for every
+module whatever it needs at run time. Imports inside functions count: a function-level
+import hides a cycle from the interpreter until that function runs, it does not remove it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "jetprof"
+MAX_LINES = 600
+
+
+def module_name(path: Path, src: Path = SRC) -> str:
+    """``src/jetprof/model/build.py`` -> ``jetprof.model.build``; a package is its ``__init__``."""
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_graph(package: Path, src: Path = SRC) -> dict[str, set[str]]:
+    """Every module of ``package`` -> the modules of that package it imports, anywhere in it."""
+    files = sorted(package.rglob("*.py"))
+    modules = {module_name(f, src): f for f in files}
+    root = package.name
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        is_package = path.name == "__init__.py"
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = name.split(".") if is_package else name.split(".")[:-1]
+                    base = base[: len(base) - (node.level - 1)]
+                    origin = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    origin = node.module or ""
+                # `from a.b import c` imports the module a.b.c when there is one, else a.b
+                targets = [f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in modules
+                           else origin for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                if target.split(".")[0] != root:
+                    continue
+                while target not in modules and "." in target:  # `import a.b.c` of a name
+                    target = target.rsplit(".", 1)[0]
+                if target in modules and target != name:
+                    edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle (as a path that returns to its start) per strongly connected component."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan; the package is small enough for recursion
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    cycles = []
+    for component in components:
+        members = set(component)
+        start = component[0]
+        # shortest way back to start inside the component (breadth first)
+        paths = {start: [start]}
+        queue = [start]
+        cycle: list[str] = []
+        while queue and not cycle:
+            v = queue.pop(0)
+            for w in sorted(graph[v] & members):
+                if w == start:
+                    cycle = paths[v] + [start]
+                    break
+                if w not in paths:
+                    paths[w] = paths[v] + [w]
+                    queue.append(w)
+        cycles.append(cycle)
+    return cycles
+
+
+def test_no_import_cycles_between_jetprof_modules() -> None:
+    graph = import_graph(PACKAGE)
+    assert "jetprof.model.build" in graph and "jetprof.contract" in graph
+    cycles = find_cycles(graph)
+    assert not cycles, "import cycles (function-level imports included):\n" + "\n".join(
+        " -> ".join(c) for c in cycles)
+
+
+def test_the_cycle_finder_finds_a_hidden_cycle(tmp_path: Path) -> None:
+    """A cycle hidden by a function-level import, and one through a relative import."""
+    pkg = tmp_path / "jetprof"
+    (pkg / "model").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "model" / "__init__.py").write_text("")
+    (pkg / "model" / "build.py").write_text(
+        "import os\n\ndef load():\n    from jetprof.model import pretrained\n")
+    (pkg / "model" / "pretrained.py").write_text("from . import build\nfrom .layout import x\n")
+    (pkg / "model" / "layout.py").write_text("import jetprof.errors\nx = 1\n")
+    (pkg / "errors.py").write_text("")
+    graph = import_graph(pkg, tmp_path)
+    assert graph["jetprof.model.build"] == {"jetprof.model.pretrained"}
+    assert graph["jetprof.model.pretrained"] == {"jetprof.model.build", "jetprof.model.layout"}
+    assert graph["jetprof.model.layout"] == {"jetprof.errors"}
+    assert find_cycles(graph) == [["jetprof.model.build", "jetprof.model.pretrained",
+                                   "jetprof.model.build"]]
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_is_longer_than_600_lines(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(SRC)}: {lines} lines (split it by purpose)"
