@@ -62,7 +62,7 @@ def stability(args: argparse.Namespace, folder: Path) -> None:
 
     other, subnormal = make_checkpoints(folder)
     d = schema_defaults("profile")
-    threshold = schema_defaults("profile", "compare")["threshold"]
+    threshold = schema_defaults("profile.compare")["threshold"]
     verdicts: dict[str, Counter] = {}
     ratios: dict[str, list[float]] = {}
     widths: dict[tuple[str, int], list[float]] = {}

@@ -65,8 +65,8 @@ def main() -> int:
         for bs in sizes:
             f, s = p50[("fork", backend, bs)], p50[("spawn", backend, bs)]
             ratio, low, high = stats.ratio_ci(s, f)
-            print(f"  {backend:<12} bs{bs:<4} p50 fork {statistics.median(f):8.2f} ms  spawn {statistics.median(s):8.2f} ms"
-                  f"  ratio {ratio:.3f} [{low:.3f}, {high:.3f}]")
+            print(f"  {backend:<12} bs{bs:<4} p50 fork {statistics.median(f):8.2f} ms  "
+                  f"spawn {statistics.median(s):8.2f} ms  ratio {ratio:.3f} [{low:.3f}, {high:.3f}]")
     ratio, low, high = stats.ratio_ci(wall["spawn"], wall["fork"])
     print(f"  whole call ({2 * len(sizes)} points): fork {statistics.median(wall['fork']):.1f} s, "
           f"spawn {statistics.median(wall['spawn']):.1f} s, ratio {ratio:.2f} [{low:.2f}, {high:.2f}]")

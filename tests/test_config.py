@@ -14,8 +14,24 @@ from jetprof.train import launcher
 
 #: for each subcommand, the config sections its options may mirror, and which option
 #: (argparse dest) mirrors which key; None: same name, but not a mirror (why in the comment).
-#: ``profile`` is the lead's to add.
 MIRRORS: dict[str, tuple[tuple[str, ...], dict[str, str | None]]] = {
+    "profile": (("profile", "profile.compare"), {
+        "threads": "profile.threads",
+        "warmup": "profile.warmup",
+        "rounds": "profile.rounds",
+        "max_rounds": "profile.max_rounds",
+        "max_group_s": "profile.max_group_s",
+        "flush_denormal": "profile.flush_denormal",
+        "retries": "profile.retries",
+        "timeout_s": "profile.timeout_s",
+        "threshold": "profile.compare.threshold",
+        "control": "profile.compare.control",
+        "weights": None,  # a comma list of the states one call measures; the config's is a list
+        "particles": None,  # likewise
+        "backends": None,  # likewise
+        "batch_sizes": None,  # likewise
+    }),
+    "compare": (("profile.compare",), {"threshold": "profile.compare.threshold"}),
     "weaver": (("train",), {
         "device": "train.device",
         "seed": "train.seed",

@@ -113,7 +113,7 @@ def test_stage_table_matches_the_code(row: dict[str, str]) -> None:
     rules = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "workflow" / "rules").glob("*.smk"))
     for rule in _spans(row["rule"]):
         if "<" not in rule:
-            assert re.search(rf"^\s*rule {re.escape(rule)}:", rules, re.M), f"no rule {rule}"
+            assert re.search(rf"^\s*(rule|checkpoint) {re.escape(rule)}:", rules, re.M), f"no rule {rule}"
 
 
 def test_stage_table_covers_every_subcommand() -> None:

@@ -15,7 +15,7 @@ from test_summarize import make_record, record_path, write_study
 from jetprof.cli import main
 from jetprof.errors import JetprofError
 from jetprof.report import cli as plot_cli
-from jetprof.report import curves, ops, style, training, weights
+from jetprof.report import curves, ops, paired, style, training
 from jetprof.report.summarize import build_table, load_records, summarize
 
 CLASSES = ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]
@@ -214,21 +214,6 @@ def test_roofline_uses_peak(study: dict[str, Any]) -> None:
     assert len(hlines) == 1 and hlines[0].get_ydata()[0] == pytest.approx(90.0)
 
 
-def test_weights_comparison_values_and_ratios(study: dict[str, Any]) -> None:
-    data = weights.weights_comparison(study["table"]).data
-    lat = data[data.quantity == "latency"]
-    assert set(lat.weights) == {"random", "trained"}
-    assert sorted(set(lat.batch_size)) == [1, 8, 32]  # the OOM batch is left out
-    r = _rec(study["records"], weights="random", backend="eager", batch_size=8, particles="real")
-    t = _rec(study["records"], weights="trained", backend="eager", batch_size=8, particles="real")
-    row = lat[(lat.weights == "trained") & (lat.batch_size == 8)].iloc[0]
-    assert row.y == pytest.approx(t["latency_ms_p50"])
-    assert row.y_low == pytest.approx(t["latency_ms_p5"])
-    assert row.ratio == pytest.approx(t["latency_ms_p50"] / r["latency_ms_p50"])
-    mem = data[data.quantity == "memory"]
-    assert (mem.ratio == 1.0).all()
-
-
 def test_op_breakdown_from_records(study: dict[str, Any]) -> None:
     records = load_records([study["root"] / "profile"])
     data = ops.op_breakdown(records, weights="trained", particles="real").data
@@ -303,36 +288,15 @@ def test_bad_metrics_are_one_line_errors() -> None:
 
 def test_no_data_figures_do_not_crash() -> None:
     table = build_table([(Path("r.json"), make_record(weights="trained"))])
-    # one weight state only: weights_comparison says so
-    plot = weights.weights_comparison(table)
-    assert plot.data.empty
-    assert any("no data" in t.get_text() for t in plot.figure.axes[0].texts)
     plot = curves.latency_vs_multiplicity(table, weights="trained", batch_size=8)
     assert plot.data.empty
-    text, ratios = weights.weights_answer(table)
-    assert ratios.empty and "Not answerable" in text
+    # no comparison of a kind: the paired figure says so
+    plot = paired.comparisons(pd.DataFrame(columns=["axis", "threshold"]))
+    assert plot.data.empty
+    assert any("no comparison" in t.get_text() for t in plot.figure.axes[0].texts)
 
 
-def test_weights_answer_quotes_ratios_and_flags_noise(study: dict[str, Any]) -> None:
-    text, ratios = weights.weights_answer(study["table"])
-    assert text.startswith("# Does the weight state change")
-    assert "No measurable difference" in text
-    lat = ratios.latency_ratio
-    assert f"{lat.min():.3f} to {lat.max():.3f}" in text
-    assert "identical bytes at 3 of 3 points" in text
-    # a real 30 % slowdown of trained weights must be flagged
-    table = study["table"].copy()
-    sel = (table.weights == "trained") & (table.backend == "eager") & (table.batch_size == 8) \
-        & (table.particles == "real")
-    for col in ("latency_ms_p5", "latency_ms_p50", "latency_ms_p95"):
-        table.loc[sel, col] *= 1.3
-    text, ratios = weights.weights_answer(table, fmt="rst")
-    assert "Differences beyond run-to-run noise" in text
-    assert "at 1 of 7 points the latency ranges" in text
-    assert "**beyond noise**" in text and "``random``" in text
-
-
-def test_cli_writes_figures_and_answer(study: dict[str, Any], tmp_path: Path,
+def test_cli_writes_figures(study: dict[str, Any], tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     root = study["root"]
     metrics = tmp_path / "metrics.json"
@@ -346,10 +310,6 @@ def test_cli_writes_figures_and_answer(study: dict[str, Any], tmp_path: Path,
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "latency_vs_batch.png", "op_breakdown.png", "roc.png", "roofline.png"]  # no temp files
-    answer = tmp_path / "answer.md"
-    assert main(["plot", "weights_answer", "--table", str(root / "points.csv"),
-                 "--out", str(answer)]) == 0
-    assert "No measurable difference" in answer.read_text()
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -452,3 +412,57 @@ def _plot_args(figure: str, *options: str) -> Any:
     parser = argparse.ArgumentParser()
     plot_cli.add_arguments(parser)
     return parser.parse_args([figure, *options, "--out", "x.png"])
+
+
+def _comparisons_csv(tmp_path: Path) -> Path:
+    """A comparisons table written by jetprof compare from two groups' rounds."""
+    rng = np.random.default_rng(3)
+    base = list(10 * rng.normal(1, 0.01, 16))
+    for bs, slow in ((1, 1.0), (8, 1.4)):
+        variants = []
+        for label, factor in (("ParT_full/random/eager-fp32", 1.0), ("ParT_full/random/eager-fp32#2", 1.0),
+                              ("ParT_full/trained/eager-fp32", slow), ("ParT_full/random/onnxruntime-fp32", 0.5)):
+            head, _, rep = label.partition("#")
+            model, weights, pair = head.split("/")
+            backend, precision = pair.rsplit("-", 1)
+            variants.append({"label": label, "model": model, "weights": weights, "backend": backend,
+                             "precision": precision, "replica": 1 if rep else 0, "status": "ok",
+                             "error": None, "peak_memory_bytes": 100, "flops_per_jet": 1e8,
+                             "round_latency_ms": [x * factor * rng.normal(1, 0.003) for x in base]})
+        group = tmp_path / "paired" / "cpu" / "preal" / f"bs{bs}.json"
+        group.parent.mkdir(parents=True, exist_ok=True)
+        group.write_text(json.dumps({"kind": "jetprof paired group", "device": "cpu", "particles": "real",
+                                     "batch_size": bs, "variants": variants}))
+    out = tmp_path / "comparisons.csv"
+    assert main(["compare", str(tmp_path / "paired"), "--out-csv", str(out)]) == 0
+    return out
+
+
+def test_paired_figures_draw_the_comparisons_table(tmp_path: Path) -> None:
+    csv_path = _comparisons_csv(tmp_path)
+    table = paired.load_comparisons(csv_path)
+    drawn = paired.weights_comparison(table).data
+    rows = table[table.axis.isin(["weights", "control"])].reset_index(drop=True)
+    assert len(drawn) == len(rows) == 4
+    np.testing.assert_allclose(drawn.ratio, rows.ratio)
+    np.testing.assert_allclose(drawn.ci95_low, rows.ci95_low)
+    assert list(drawn.verdict) == list(rows.verdict)  # the figure computes no verdict of its own
+    slower = drawn[drawn.label.str.contains("bs 8: trained ÷ random")].iloc[0]
+    assert slower.verdict == "different" and slower.ratio == pytest.approx(1.4, abs=0.02)
+    assert drawn[drawn.control].verdict.tolist() == ["same", "same"]
+    others = paired.comparisons(table).data
+    assert set(others.axis) == {"backend"} and (others.ratio < 0.6).all()
+
+
+def test_cli_draws_the_paired_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path = _comparisons_csv(tmp_path)
+    for figure in ("weights_comparison", "comparisons"):
+        out = tmp_path / f"{figure}.png"
+        assert main(["plot", figure, "--comparisons", str(csv_path), "--out", str(out)]) == 0
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", "comparisons", "--out", str(tmp_path / "x.png")]) == 1
+    assert "needs --comparisons" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    assert main(["plot", "comparisons", "--comparisons", str(bad), "--out", str(tmp_path / "x.png")]) == 1
+    assert "not a comparisons table" in capsys.readouterr().err

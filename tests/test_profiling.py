@@ -18,11 +18,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from jetprof.cli import main as jetprof_main  # noqa: E402
+from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG  # noqa: E402
 from jetprof.errors import JetprofError  # noqa: E402
 from jetprof.model import inputs  # noqa: E402
 from jetprof.model.build import build_model  # noqa: E402
 from jetprof.model.flops import count_flops  # noqa: E402
-from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG  # noqa: E402
 from jetprof.profiling.measure import is_oom, measure_group  # noqa: E402
 from jetprof.profiling.memory import cpu_peak_bytes  # noqa: E402
 from jetprof.profiling.record import blank_record, validate_record  # noqa: E402

@@ -198,7 +198,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     del partial["status"]
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "r.json").write_text(json.dumps(partial))
-    with pytest.raises(JetprofError, match=r"r.json: invalid profile record at \(top level\): 'status' is a required property"):
+    with pytest.raises(JetprofError,
+                       match=r"r.json: invalid profile record at \(top level\): 'status' is a required property"):
         load_records([tmp_path / "d"])
     # the same point twice
     (tmp_path / "e" / "x").mkdir(parents=True)

@@ -101,8 +101,6 @@ def test_installed_package_finds_its_data(venv: Path, tmp_path: Path) -> None:
     assert out.stdout.strip() == "2400"
 
 
-@pytest.mark.xfail(strict=True, reason="jetprof profile --out is still the record folder, not the "
-                   "results root; remove this mark with the profile CLI's rewrite")
 def test_installed_jetprof_profiles_a_point_outside_the_repository(venv: Path,
                                                                    tmp_path: Path) -> None:
     jetprof = venv / "bin" / "jetprof"

@@ -74,7 +74,7 @@ def _output_to(path: str) -> Iterator[None]:
     saved = os.dup(1), os.dup(2)
     streams = sys.stdout, sys.stderr
     # closed in the finally below, after the descriptors are restored
-    log = open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    log = open(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)
     try:
         os.dup2(fd, 1)
         os.dup2(fd, 2)

@@ -8,7 +8,11 @@ here, or is checked against it by ``tests/test_contract.py``.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 #: the installed package; its data files travel with it (``pip install .`` works anywhere)
 PACKAGE = Path(__file__).resolve().parent
@@ -20,9 +24,6 @@ WEAVER_CONFIGS = PACKAGE / "model" / "weaver"
 DEFAULT_NETWORK_CONFIG = WEAVER_CONFIGS / "ParT.py"
 DEFAULT_DATA_CONFIG = WEAVER_CONFIGS / "JetClass_full.yaml"
 
-import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
 
 #: results live under this folder, at deterministic paths (never timestamps)
 RESULTS = "results"
@@ -46,6 +47,12 @@ AXES: tuple[str, ...] = ("weights", "backend", "precision", "model", "control")
 #: the side every comparison along an axis is measured against
 BASELINE = {"weights": "random", "backend": "eager", "precision": "fp32"}
 VERDICTS: tuple[str, ...] = ("same", "different", "inconclusive")
+#: the study's figures (``results/figures/{name}.png``), each drawn by ``jetprof plot NAME``
+FIGURES: tuple[str, ...] = (
+    "latency_vs_batch", "throughput_vs_batch", "memory_vs_batch", "op_breakdown", "weights_comparison",
+    "comparisons", "latency_vs_multiplicity", "roofline", "models_comparison", "training_curves", "roc",
+    "confusion_matrix",
+)
 ONNX_BACKENDS = ("onnxruntime", "onnxruntime_padded")
 
 

@@ -11,22 +11,8 @@ import os
 import shlex
 from typing import Any
 
-from jetprof.contract import RESULTS, Job, study_groups, study_jobs, study_points
+from jetprof.contract import FIGURES, RESULTS, Job, study_groups, study_points, study_weights
 from jetprof.data.jetclass import SPLITS, process
-
-FIGURES: tuple[str, ...] = (
-    "latency_vs_batch",
-    "throughput_vs_batch",
-    "memory_vs_batch",
-    "op_breakdown",
-    "weights_comparison",
-    "latency_vs_multiplicity",
-    "roofline",
-    "models_comparison",
-    "training_curves",
-    "roc",
-    "confusion_matrix",
-)
 
 
 def dataset_files(config: dict[str, Any]) -> list[str]:
@@ -191,6 +177,60 @@ def set_aside_invalid_records(config: dict[str, Any], dry_run: bool) -> list[str
 
 def profile_devices(config: dict[str, Any]) -> list[str]:
     return list(config["profile"]["devices"])
+
+
+#: the report category of figures not under "3. Profile"
+FIGURE_CATEGORY = {"training_curves": "2. Training", "roc": "2. Training", "confusion_matrix": "2. Training"}
+_METRICS = f"{RESULTS}/evaluate/metrics.json"
+_TABLE = f"{RESULTS}/summary/points.csv"
+_COMPARISONS = f"{RESULTS}/summary/comparisons.csv"
+
+
+def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: list[str]) -> dict[str, Any]:
+    """What figure ``name`` is drawn from (named inputs of its rule): every file it reads."""
+    if name in FIGURE_CATEGORY:
+        return {"metrics": _METRICS}
+    if name in ("weights_comparison", "comparisons"):
+        return {"comparisons": _COMPARISONS}
+    if name == "op_breakdown":  # reads the records and their per-op tables
+        measured_here = config["profile"]["profiler_pass"] and not config.get("regenerate")
+        ops = [r[: -len(".json")] + ".ops.csv" for r in records] if measured_here else []
+        return {"table": _TABLE, "records": records, "ops": ops}
+    if name == "roofline":
+        return {"table": _TABLE, "peaks": peaks}
+    return {"table": _TABLE}
+
+
+def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], log: str) -> str:
+    """``jetprof plot`` for one figure, saying explicitly what it shows (no guessing):
+    the trained model, the weight state and inputs of the main grid, the multiplicity
+    curve's weights and batch size. Every path shell-quoted."""
+    prof = config["profile"]
+    model = config["weaver"]["model_name"]
+    weights = study_weights(config)
+    main_weights = "trained" if "trained" in weights else weights[0]
+    particles = "real" if "real" in prof["particles"] else str(prof["particles"][0])
+    args = ["jetprof", "--log", log, "plot", name, "--out", f"{RESULTS}/figures/{name}.png"]
+    if name in FIGURE_CATEGORY:
+        args += ["--metrics", inputs["metrics"]]
+    elif name in ("weights_comparison", "comparisons"):
+        args += ["--comparisons", inputs["comparisons"]]
+    else:
+        args += ["--table", inputs["table"]]
+    if name in ("latency_vs_batch", "throughput_vs_batch", "memory_vs_batch", "roofline", "op_breakdown"):
+        args += ["--model", model, "--weights", main_weights, "--particles", particles]
+    if name == "op_breakdown":
+        args += ["--records-dir", f"{RESULTS}/profile"]
+    if name == "roofline":
+        for peak in inputs["peaks"]:
+            args += ["--peak", peak]
+    if name == "latency_vs_multiplicity":
+        mult = prof["multiplicity"]
+        mult_weights = mult["weights"] if mult["weights"] in weights or mult["weights"] == "random" else "trained"
+        args += ["--model", model, "--weights", mult_weights, "--batch-size", str(mult["batch_size"])]
+    if name == "models_comparison":
+        args += ["--particles", particles]
+    return " ".join(shlex.quote(a) for a in args)
 
 
 def figure_files(config: dict[str, Any]) -> list[str]:
@@ -467,7 +507,7 @@ def weaver_checkpoints(prefix: str, num_epochs: int) -> list[str]:
     files = []
     for epoch in range(int(num_epochs)):
         files += [f"{prefix}_epoch-{epoch}_state.pt", f"{prefix}_epoch-{epoch}_optimizer.pt"]
-    return files + [f"{prefix}_best_epoch_optimizer.pt"]
+    return [*files, f"{prefix}_best_epoch_optimizer.pt"]
 
 
 def split_files_input(config: dict[str, Any], splits: tuple[str, ...], checkpoints: Any) -> Any:

@@ -2,19 +2,6 @@
 # With `--config regenerate=true` these rules read the records already on disk
 # and nothing upstream runs.
 
-FIGURE_INPUTS = {
-    "training_curves": ["results/evaluate/metrics.json"],
-    "roc": ["results/evaluate/metrics.json"],
-    "confusion_matrix": ["results/evaluate/metrics.json"],
-    "roofline": get_peak_records(),
-}
-FIGURE_CATEGORY = {
-    "training_curves": "2. Training",
-    "roc": "2. Training",
-    "confusion_matrix": "2. Training",
-}
-
-
 rule summarize_records:
     input:
         get_profile_records(),
@@ -40,7 +27,7 @@ rule compare_variants:
     output:
         csv=report(
             "results/summary/comparisons.csv",
-            caption="../report/comparisons.rst",
+            caption="../report/comparisons_table.rst",
             category="3. Profile",
             subcategory="Paired comparisons",
         ),
@@ -65,18 +52,18 @@ rule compare_variants:
 
 
 for _figure in jw.FIGURES:
+    _inputs = jw.figure_inputs(config, _figure, get_profile_records(), get_peak_records())
 
     rule:
         name:
             f"plot_{_figure}"
         input:
-            table="results/summary/points.csv",
-            extra=FIGURE_INPUTS.get(_figure, []),
+            **_inputs,
         output:
             report(
                 f"results/figures/{_figure}.png",
                 caption=f"../report/{_figure}.rst",
-                category=FIGURE_CATEGORY.get(_figure, "3. Profile"),
+                category=jw.FIGURE_CATEGORY.get(_figure, "3. Profile"),
                 subcategory="Figures",
             ),
         log:
@@ -84,27 +71,11 @@ for _figure in jw.FIGURES:
         conda:
             "../../envs/plot.yaml"
         params:
-            figure=_figure,
-            metrics=(
-                "--metrics results/evaluate/metrics.json"
-                if _figure in ("training_curves", "roc", "confusion_matrix")
-                else ""
-            ),
-            peak=(
-                " ".join(f"--peak {p}" for p in get_peak_records())
-                if _figure == "roofline"
-                else ""
-            ),
-            # one-model figures show the trained model (with stored records only:
-            # the model that has trained weights, picked by jetprof plot)
-            model=(
-                f"--model {MODEL}"
-                if not REGENERATE and _figure != "models_comparison"
-                else ""
+            command=jw.figure_command(
+                config, _figure, _inputs, f"results/logs/figures/{_figure}.log"
             ),
         shell:
-            "jetprof plot {params.figure} --table {input.table} --records-dir results/profile"
-            " {params.metrics} {params.peak} {params.model} --out {output} > {log} 2>&1"
+            "{params.command}"
 
 
 rule figures:

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import tempfile
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

@@ -40,11 +40,18 @@ import sys
 import tempfile
 import time
 import traceback
+from datetime import UTC
 from pathlib import Path
 
 from jetprof.config import schema_defaults
 from jetprof.contract import (
-    BACKENDS, DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG, PRECISIONS, WEIGHTS, pair_problem, split_pair,
+    BACKENDS,
+    DEFAULT_DATA_CONFIG,
+    DEFAULT_NETWORK_CONFIG,
+    PRECISIONS,
+    WEIGHTS,
+    pair_problem,
+    split_pair,
     variants_of,
 )
 from jetprof.errors import BadInputError, JetprofError
@@ -53,7 +60,7 @@ from jetprof.profiling.spec import GroupSpec, VariantSpec
 
 PROCESSES = ("auto", "fork", "spawn")
 DEFAULTS = schema_defaults("profile")
-COMPARE_DEFAULTS = schema_defaults("profile", "compare")
+COMPARE_DEFAULTS = schema_defaults("profile.compare")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -289,8 +296,8 @@ def warm_parent(specs: list[GroupSpec]) -> None:
     padding on one tiny synthetic jet (numpy and numba only), so that no child
     compiles it again.
     """
-    import torch  # noqa: F401
-    import torch.profiler  # noqa: F401
+    import torch
+    import torch.profiler
     import torch.utils.flop_counter  # noqa: F401
 
     from jetprof.model import flops, inputs  # noqa: F401
@@ -423,7 +430,7 @@ def _fork(spec: GroupSpec, timeout_s: float | None) -> ChildResult:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 code = measure_here(spec)
-            except BaseException:  # noqa: BLE001 - reported through stderr and the exit status
+            except BaseException:
                 traceback.print_exc()
             finally:
                 sys.stdout.flush()
@@ -475,21 +482,22 @@ def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0)
         attempts.append(_describe(result, timeout_s) + (f" ({tail[:300]})" if tail else ""))
         print(f"jetprof profile: group {_group_name(spec)}: measuring process {attempts[-1]}"
               + ("; measuring it again" if len(attempts) <= retries else ""), file=sys.stderr)
-    raise JetprofError(f"group {_group_name(spec)} ({', '.join(str(spec.record_path(v)) for v in spec.variants if not v.replica)}): "
+    records = ", ".join(str(spec.record_path(v)) for v in spec.variants if not v.replica)
+    raise JetprofError(f"group {_group_name(spec)} ({records}): "
                        f"the measuring process failed {len(attempts)} time(s), last {attempts[-1]}; "
                        "nothing written for it, rerun to measure it again")
 
 
 def write_failed_group(spec: GroupSpec, status: str, message: str, duration: float) -> list[dict]:
     """Records (and the rounds file) for a group whose process could not write them itself."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from jetprof.io import atomic_write_text
     from jetprof.profiling.env import environment
     from jetprof.profiling.measure import group_document, write_empty_profile
     from jetprof.profiling.record import blank_record, write_record
 
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     env = environment(spec.device, spec.config_hash)
     env.update(threads=spec.threads, interop_threads=1)
     measured = []

@@ -10,7 +10,6 @@ from importlib import metadata
 from typing import Any
 
 
-
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)

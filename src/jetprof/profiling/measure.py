@@ -20,11 +20,8 @@ process could blur, is measured per forward from the allocator's own events.
 
 from __future__ import annotations
 
-import csv
 import gc
-import gzip
 import hashlib
-import io
 import json
 import os
 import resource
@@ -33,62 +30,26 @@ import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jetprof import stats
-from jetprof.contract import ONNX_BACKENDS, compared_pairs
+from jetprof.contract import ONNX_BACKENDS
 from jetprof.errors import BadInputError, JetprofError
 from jetprof.io import atomic_write_text
+from jetprof.profiling.ops import profiler_pass, torch_rows, write_empty_profile, write_ops
 from jetprof.profiling.record import blank_record, write_record
+from jetprof.profiling.rounds import ORDER, interleave
 from jetprof.profiling.spec import GroupSpec, VariantSpec
 
-OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
-TOP_OPS = 15
 FLOPS_JETS = 64
 # ONNX Runtime vs eager (fp32) on the same jets: max |Δ| of the softmax outputs.
 # CPU provider: ~1e-7 measured; CUDA provider: its matmuls may run in TF32 (10-bit
 # mantissa), so a looser bound there
 ONNX_TOLERANCE = {"cpu": 1e-4, "cuda": 1e-2}
-ORDER = ("balanced (Williams design): each round calls every variant once; over a cycle of rounds "
-         "each variant takes each position equally often and follows each other variant equally often")
 
-
-def round_orders(n: int) -> list[list[int]]:
-    """One cycle of round orders for ``n`` variants, balanced for position and carry-over.
-
-    A Williams design: for even ``n`` the ``n`` rows of ``0, 1, n-1, 2, n-2, ...`` shifted
-    by the row number; for odd ``n`` those rows and their mirrors (``2n`` rows). Each
-    variant takes every position equally often and directly follows every other
-    variant equally often, so neither "called first" nor "called after the ONNX
-    Runtime variant" favours anyone. Rows are chained so that no variant runs twice
-    in a row across a round boundary (possible from 3 variants up; 2 variants
-    alternate AB, BA and each gets the repeat equally often).
-    """
-    if n <= 1:
-        return [[0] * n]
-    base = [0]
-    lo, hi = 1, n - 1
-    while len(base) < n:
-        base.append(lo)
-        lo += 1
-        if len(base) < n:
-            base.append(hi)
-            hi -= 1
-    rows = [[(x + r) % n for x in base] for r in range(n)]
-    if n % 2:
-        rows += [row[::-1] for row in rows]
-    if n == 2:
-        return rows
-    chain = [rows.pop(0)]
-    while rows:
-        nxt = next((row for row in rows if row[0] != chain[-1][-1]), rows[0])
-        rows.remove(nxt)
-        chain.append(nxt)
-    return chain
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -188,7 +149,7 @@ def measure_group(spec: GroupSpec) -> dict[str, Any]:
     """
     import torch
 
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
     torch.set_num_threads(spec.threads)
     try:
@@ -226,7 +187,7 @@ def measure_group(spec: GroupSpec) -> dict[str, Any]:
         _check_same_jets(spec, slots)
         for slot in slots:
             _guarded(slot, _warm_up, spec, slot)
-        rounds = _interleave(spec, slots, inject_oom=(fault == "oom"))
+        rounds = interleave(spec, slots, (fault == "oom"), _guarded)
         flops_cache: dict[tuple[Any, ...], tuple[int, Any, dict[str, int]]] = {}
         for slot in slots:
             if slot.ok:
@@ -267,7 +228,7 @@ def _guarded(slot: Slot, step: Any, *args: Any) -> None:
         step(*args)
     except BadInputError:
         raise
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a record
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         failure = _failure(exc)
@@ -385,142 +346,6 @@ def _check_same_jets(spec: GroupSpec, slots: list[Slot]) -> None:
                             f"({len(sources)} different jet sets)")
 
 
-#: a variant's turn in a round lasts about this long at least: cheap forwards (batch 1)
-#: run several calls per turn and the turn's figure is their median, which a
-#: scheduler hiccup in one call does not move
-TURN_MS = 30.0
-MAX_CALLS_PER_TURN = 8
-
-
-def _call_ms(slot: Slot, device: Any) -> tuple[float, float]:
-    """(wall ms, process CPU ms) of one synchronised forward (CUDA events on CUDA)."""
-    import torch
-
-    from jetprof.profiling.backends import synchronize
-
-    if device.type == "cuda":
-        ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        c0 = time.process_time()
-        ev0.record()
-        out = slot.forward()
-        ev1.record()
-        ev1.synchronize()
-        wall, cpu = float(ev0.elapsed_time(ev1)), (time.process_time() - c0) * 1e3
-    else:
-        c0, w0 = time.process_time(), time.perf_counter()
-        out = slot.forward()
-        synchronize(device)
-        w1, c1 = time.perf_counter(), time.process_time()
-        wall, cpu = (w1 - w0) * 1e3, (c1 - c0) * 1e3
-    del out
-    return wall, cpu
-
-
-def _slowdown(slot: Slot) -> float:
-    """Benchmark hook ``JETPROF_TEST_SLOWDOWN=WEIGHTS=FRACTION``: the variants with those
-    weights (not the control replica) spin for FRACTION of each call's time after it, a
-    slowdown of known size for measuring the comparisons' power (bench_comparison.py)."""
-    spec = os.environ.get("JETPROF_TEST_SLOWDOWN", "")
-    weights, _, fraction = spec.partition("=")
-    if spec and weights == slot.spec.weights and not slot.spec.replica:
-        return float(fraction)
-    return 0.0
-
-
-#: on CPU with one thread, a call whose wall time exceeds its CPU time by this factor (plus
-#: PREEMPT_SLACK_MS) waited for the CPU: it measured the scheduler, not the model, and is
-#: timed again, at most PREEMPT_RETRIES times
-PREEMPT_FACTOR = 1.10
-PREEMPT_SLACK_MS = 0.2
-PREEMPT_RETRIES = 3
-
-
-def _time_turn(slot: Slot, device: Any, calls: int, threads: int = 1) -> None:
-    """The variant's turn in a round: ``calls`` forwards; the medians go into the round."""
-    extra = _slowdown(slot)
-
-    def once() -> tuple[float, float]:
-        if not extra:
-            return _call_ms(slot, device)
-        c0, w0 = time.process_time(), time.perf_counter()
-        _call_ms(slot, device)
-        until = time.perf_counter() + extra * (time.perf_counter() - w0)
-        while time.perf_counter() < until:
-            pass
-        return (time.perf_counter() - w0) * 1e3, (time.process_time() - c0) * 1e3
-
-    check = device.type == "cpu" and threads == 1
-    times = []
-    for _ in range(calls):
-        wall, cpu = once()
-        for _retry in range(PREEMPT_RETRIES if check else 0):
-            if wall <= PREEMPT_FACTOR * cpu + PREEMPT_SLACK_MS:
-                break
-            slot.rec["preempted_calls"] = slot.rec.get("preempted_calls", 0) + 1
-            wall, cpu = once()
-        times.append((wall, cpu))
-    slot.wall.append(float(np.median([w for w, _ in times])))
-    slot.cpu.append(float(np.median([c for _, c in times])))
-
-
-def calls_per_turn(probe_ms: list[float]) -> int:
-    """Calls per turn so that the fastest variant's turn lasts about TURN_MS (same for all)."""
-    fastest = min(probe_ms) if probe_ms else TURN_MS
-    return int(min(MAX_CALLS_PER_TURN, max(1, round(TURN_MS / max(fastest, 1e-3)))))
-
-
-def _decided(spec: GroupSpec, live: list[Slot]) -> bool:
-    """Whether every comparison among the live variants has a same/different verdict."""
-    by_variant = {s.spec.variant: s for s in live}
-    for pair in compared_pairs([s.spec.variant for s in live]):
-        b, v = by_variant[pair.baseline], by_variant[pair.variant]
-        _, low, high = stats.ratio_ci(b.wall, v.wall, resamples=500)
-        if stats.verdict(low, high, spec.threshold) == "inconclusive":
-            return False
-    return True
-
-
-def _interleave(spec: GroupSpec, slots: list[Slot], inject_oom: bool) -> list[list[str]]:
-    """Timed rounds over the live variants; the order of each round (labels)."""
-    import torch
-
-    device = torch.device(spec.device)
-    live = [s for s in slots if s.ok]
-    probe: list[float] = []
-    for slot in live:  # one untimed call each: how long a forward takes, for calls per turn
-        probe.append(_call_ms(slot, device)[0])
-    calls = calls_per_turn(probe)
-    for slot in slots:
-        slot.rec["calls_per_round"] = calls
-    order_log: list[list[str]] = []
-    cycle = round_orders(len(live))
-    check_every = len(cycle) if len(cycle) <= spec.rounds else 2
-    start = time.perf_counter()
-    while live:
-        if len(cycle) != len(round_orders(len(live))) or len(cycle[0]) != len(live):
-            cycle = round_orders(len(live))  # a variant left: rebalance the others
-        order = [live[i] for i in cycle[len(order_log) % len(cycle)]]
-        order_log.append([s.spec.label for s in order])
-        for slot in order:
-            if inject_oom:
-                slot.fail("oom", "OutOfMemoryError: injected out-of-memory (JETPROF_TEST_FAULT test hook)")
-                continue
-            _guarded(slot, _time_turn, slot, device, calls, spec.threads)
-        if any(not s.ok for s in live):
-            # a variant that failed mid-way leaves; the others keep their complete rounds
-            live = [s for s in live if s.ok]
-            complete = min((len(s.wall) for s in live), default=0)
-            for s in live:
-                s.wall, s.cpu = s.wall[:complete], s.cpu[:complete]
-        n = len(order_log)
-        if n >= spec.max_rounds:
-            break
-        if n >= spec.rounds and n % check_every == 0:
-            if time.perf_counter() - start > spec.max_group_s or _decided(spec, live):
-                break
-    return order_log
-
-
 def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict, workdir: str) -> None:
     """Latency figures from the rounds, then memory, FLOPs, subnormals and the profiler pass."""
     import torch
@@ -583,14 +408,14 @@ def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict, workdir: str) -> Non
         rec["peak_memory_bytes"] = memory.cpu_peak_bytes_of(prof)
         rec["memory_method"] = "profiler_memory_events"
         if spec.profiler_pass and not slot.spec.replica:
-            _write_ops(rec, spec, slot, device, _torch_rows(prof, calls), calls,
+            write_ops(rec, spec, slot, device, torch_rows(prof, calls), calls,
                        lambda path: prof.export_chrome_trace(path), workdir, "torch.profiler")
             profiled = True
     else:
         rec["memory_method"] = "not_measured"
         rec["memory_note"] = "ONNX Runtime allocates outside torch: not measured"
     if spec.profiler_pass and not profiled and not slot.spec.replica:
-        _profiler_pass(rec, spec, slot, device, workdir)
+        profiler_pass(rec, spec, slot, device, workdir)
 
 
 def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, dict[str, int]]:
@@ -655,84 +480,6 @@ def _cap_address_space(extra_bytes: int) -> None:
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
     vm = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     resource.setrlimit(resource.RLIMIT_AS, (vm + extra_bytes, hard))
-
-
-def _torch_rows(prof: Any, calls: int) -> list[dict[str, Any]]:
-    rows = []
-    for ev in prof.key_averages():
-        dev_self = float(getattr(ev, "self_device_time_total", 0.0) or 0.0)
-        dev_total = float(getattr(ev, "device_time_total", 0.0) or 0.0)
-        rows.append({
-            "name": ev.key, "calls": ev.count / calls,
-            "self_cpu_ms": ev.self_cpu_time_total / 1e3 / calls,
-            "cpu_total_ms": ev.cpu_time_total / 1e3 / calls,
-            "self_device_ms": dev_self / 1e3 / calls, "device_total_ms": dev_total / 1e3 / calls,
-        })
-    return rows
-
-
-def _profiler_pass(rec: dict[str, Any], spec: GroupSpec, slot: Slot, device: Any, workdir: str) -> None:
-    """Per-op table and trace from a short separate pass (ONNX Runtime: its own profiler)."""
-    import torch
-
-    from jetprof.profiling.backends import OrtRunner, synchronize
-
-    calls = max(1, spec.profiler_calls)
-    if isinstance(slot.forward, OrtRunner):
-        rows, trace_src = slot.forward.profile(calls, workdir)
-        _write_ops(rec, spec, slot, device, rows, calls, lambda path: shutil.copy(trace_src, path),
-                   workdir, "onnxruntime")
-        return
-    acts = [torch.profiler.ProfilerActivity.CPU]
-    if device.type == "cuda":
-        acts.append(torch.profiler.ProfilerActivity.CUDA)
-    with torch.profiler.profile(activities=acts) as prof:
-        for _ in range(calls):
-            out = slot.forward()
-            synchronize(device)
-            del out
-    _write_ops(rec, spec, slot, device, _torch_rows(prof, calls), calls,
-               lambda path: prof.export_chrome_trace(path), workdir, "torch.profiler")
-
-
-def _write_ops(rec: dict[str, Any], spec: GroupSpec, slot: Slot, device: Any, rows: list[dict[str, Any]],
-               calls: int, export_trace: Any, workdir: str, tool: str) -> None:
-    """Write the per-op CSV and the gzipped trace beside the record; summarise in the record."""
-    path = spec.record_path(slot.spec)
-    out_dir, stem = path.parent, path.stem
-    key = "self_device_ms" if device.type == "cuda" and tool == "torch.profiler" else "self_cpu_ms"
-    rows.sort(key=lambda r: r[key], reverse=True)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=OPS_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()})
-    atomic_write_text(out_dir / f"{stem}.ops.csv", buf.getvalue())
-    trace_src = os.path.join(workdir, f"{stem}.{slot.spec.backend}.trace.json")
-    export_trace(trace_src)
-    trace_dst = out_dir / f"{stem}.trace.json.gz"
-    tmp = out_dir / f".{stem}.trace.json.gz.tmp"
-    with open(trace_src, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
-        shutil.copyfileobj(src, dst)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, trace_dst)
-    rec["ops_table"] = f"{stem}.ops.csv"
-    rec["trace"] = trace_dst.name
-    rec["top_ops"] = [{"name": r["name"], "self_ms": round(r[key], 6), "calls": r["calls"]}
-                      for r in rows[:TOP_OPS]]
-    rec["profiler"] = {"calls": calls, "sorted_by": key, "tool": tool}
-
-
-def write_empty_profile(record: Path) -> None:
-    """For a point that was not profiled (it failed): a header-only per-op table and an
-    empty trace, so that every point of a profiled study has both files."""
-    atomic_write_text(record.with_suffix(".ops.csv"), ",".join(OPS_COLUMNS) + "\n")
-    trace = record.with_name(record.stem + ".trace.json.gz")
-    tmp = trace.with_name(f".{trace.name}.tmp")
-    with gzip.open(tmp, "wt", compresslevel=6) as f:
-        f.write('{"traceEvents": []}\n')
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, trace)
 
 
 def group_document(spec: GroupSpec, measured: list[tuple[VariantSpec, dict[str, Any]]],

@@ -9,7 +9,7 @@ torch's default); bf16 too on GPUs.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -52,7 +52,7 @@ def measure_peak(device_name: str, threads: int, config_hash: str | None = None,
 
     torch.set_num_threads(threads)
     device = torch.device(device_name)
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     gpu = device.type in ("cuda", "mps")
     n = matrix_size or (8192 if gpu else 1024)
     by_dtype = {"fp32": matmul_flops_per_s(device, torch.float32, n)}

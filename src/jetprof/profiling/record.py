@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+from jetprof.contract import RECORD_SCHEMA
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text
-from jetprof.contract import RECORD_SCHEMA
 from jetprof.profiling.spec import GroupSpec, VariantSpec
 
 SCHEMA_PATH = RECORD_SCHEMA

@@ -22,9 +22,18 @@ from typing import Any
 import pandas as pd
 
 from jetprof import stats
-from jetprof.report.compare import as_json_rows
 
 QUESTION = "Does the weight state change forward-pass latency or memory?"
+
+
+def as_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for JSON: ``ci95`` as [low, high], NaN as null."""
+    out = []
+    for row in table.to_dict("records"):
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        clean["ci95"] = [clean.pop("ci95_low"), clean.pop("ci95_high")]
+        out.append(clean)
+    return out
 
 
 def _verdict(rows: pd.DataFrame, controls: pd.DataFrame) -> tuple[str, list[str]]:
@@ -96,7 +105,8 @@ def answer_markdown(answer: dict[str, Any]) -> str:
     if rows:
         lines += [f"Each pair was measured in one process on the same jets, interleaved over rounds; "
                   f"the ratio is {answer['method']}.", "",
-                  "| device | backend | particles | batch | variant ÷ baseline | ratio | 95 % CI | rounds | verdict | memory ratio |",
+                  "| device | backend | particles | batch | variant ÷ baseline | ratio | 95 % CI | rounds | verdict "
+                  "| memory ratio |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows + answer["control"]:
             low, high = r["ci95"]
@@ -117,7 +127,8 @@ def answer_markdown(answer: dict[str, Any]) -> str:
         lines += ["", "**Subnormal values** (float32 below 1.18e-38, which CPUs may process on a slow path):", ""]
         for state, c in sub.items():
             lines.append(f"- `{state}`: {c.get('weights', 0):,} of {c.get('weight_values', 0):,} checkpoint values; "
-                         f"{c.get('activations', 0):,} of {c.get('activation_values', 0):,} activation values in one forward")
+                         f"{c.get('activations', 0):,} of {c.get('activation_values', 0):,} activation values "
+                         "in one forward")
     flush = answer.get("flush_denormal")
     lines += ["", "Why: weight states of one architecture run the same operators on tensors of the same shapes, "
               "so FLOPs and activation sizes do not depend on the weights' values. Values can still matter "

@@ -1,11 +1,11 @@
-"""``jetprof plot``: draw one of the study's figures, or the weights answer, from stored records.
+"""``jetprof plot``: draw one of the study's figures from stored records.
 
 ``jetprof plot FIGURE --table results/summary/points.csv [--records-dir DIR]
 [--peak PEAK.json ...] [--metrics metrics.json] [--weights W] [--particles P]
 [--batch-size N] --out results/figures/FIGURE.png``
 
 The figure functions (:mod:`jetprof.report.curves`, :mod:`~jetprof.report.ops`,
-:mod:`~jetprof.report.training`, :mod:`~jetprof.report.weights`) draw exactly what
+:mod:`~jetprof.report.training`, :mod:`~jetprof.report.paired`) draw exactly what
 they are told; this command decides what that is. What the command line does not
 say, it takes from the measurements only where they leave one choice:
 
@@ -20,9 +20,10 @@ counts beside the multiplicity curve), it stops with a one-line error naming the
 and the config key to pass, instead of guessing. Missing or unreadable inputs are
 one-line errors too.
 
-``jetprof plot weights_answer --table ... --out weights_answer.md`` writes a short text
-(Markdown, or reStructuredText for ``.rst``) answering whether the weight state changes
-the forward pass's latency or memory.
+``weights_comparison`` and ``comparisons`` draw the paired comparisons
+(``--comparisons results/summary/comparisons.csv`` from ``jetprof compare``): every
+ratio, interval and verdict comes from that file. The weights answer itself is written
+by ``jetprof compare``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from jetprof.contract import FIGURES
 from jetprof.errors import JetprofError
-from jetprof.io import atomic_write, atomic_write_text
+from jetprof.io import atomic_write
 from jetprof.report.curves import (
     latency_vs_batch,
     latency_vs_multiplicity,
@@ -48,22 +50,23 @@ from jetprof.report.curves import (
     throughput_vs_batch,
 )
 from jetprof.report.ops import op_breakdown
+from jetprof.report.paired import comparisons, load_comparisons, weights_comparison
 from jetprof.report.style import STYLE, Plot, apply_filters
 from jetprof.report.summarize import load_records
 from jetprof.report.training import confusion_matrix, roc, training_curves
-from jetprof.report.weights import weights_answer, weights_comparison
 
 BATCH_FIGURES = {
     "latency_vs_batch": latency_vs_batch,
     "throughput_vs_batch": throughput_vs_batch,
     "memory_vs_batch": memory_vs_batch,
 }
-TABLE_FIGURES = (*BATCH_FIGURES, "weights_comparison", "latency_vs_multiplicity", "roofline",
-                 "models_comparison")
+TABLE_FIGURES = (*BATCH_FIGURES, "latency_vs_multiplicity", "roofline", "models_comparison")
 RECORD_FIGURES = ("op_breakdown",)
 METRICS_FIGURES = {"training_curves": training_curves, "roc": roc,
                    "confusion_matrix": confusion_matrix}
-FIGURES = (*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, "weights_answer")
+#: drawn from the paired comparisons (jetprof compare's comparisons.csv), nothing else
+COMPARISON_FIGURES = {"weights_comparison": weights_comparison, "comparisons": comparisons}
+assert set(FIGURES) == {*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, *COMPARISON_FIGURES}
 
 
 # ----------------------------------------------------------------------------
@@ -192,6 +195,10 @@ def make_plot(name: str, args: argparse.Namespace) -> Plot:
         return METRICS_FIGURES[name](metrics, source=str(args.metrics))
     if name == "op_breakdown":
         return _op_breakdown(args)
+    if name in COMPARISON_FIGURES:
+        if not args.comparisons:
+            raise JetprofError(f"figure {name} needs --comparisons (results/summary/comparisons.csv)")
+        return COMPARISON_FIGURES[name](load_comparisons(args.comparisons))
     if not args.table:
         raise JetprofError(f"figure {name} needs --table (results/summary/points.csv)")
     table = load_table(args.table)
@@ -204,9 +211,6 @@ def make_plot(name: str, args: argparse.Namespace) -> Plot:
         return models_comparison(table, particles=particles)
     # the other figures show one model: the one asked for, else the trained one
     table = apply_filters(table, model=args.model or default_model(table))
-    if name == "weights_comparison":
-        return weights_comparison(table, device=args.device, backend=args.backend,
-                                  precision=args.precision, particles=args.particles)
     table = apply_filters(table, device=args.device, backend=args.backend,
                           precision=args.precision)
     if name == "latency_vs_multiplicity":
@@ -254,13 +258,14 @@ def save_figure(plot: Plot, out: str | os.PathLike[str]) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof plot``."""
-    parser.add_argument("figure", choices=FIGURES, help="which figure (or weights_answer text)")
+    parser.add_argument("figure", choices=FIGURES, help="which figure")
     parser.add_argument("--table", help="summary table from jetprof summarize (CSV)")
     parser.add_argument("--records-dir", help="profile records (for op_breakdown)")
     parser.add_argument("--peak", action="append", default=[],
                         help="peak record(s) results/profile/peak/{device}.json (roofline)")
     parser.add_argument("--metrics", help="metrics JSON from jetprof evaluate")
-    parser.add_argument("--out", required=True, help="output .png/.pdf/.svg (or .md/.rst text)")
+    parser.add_argument("--comparisons", help="paired comparisons from jetprof compare (CSV)")
+    parser.add_argument("--out", required=True, help="output .png, .pdf or .svg")
     selection = parser.add_argument_group(
         "selection (default: the one value measured, see `pydoc jetprof.report.cli`)")
     selection.add_argument("--model", help="only this model (default: the trained one)")
@@ -277,17 +282,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``jetprof plot``."""
-    if args.figure == "weights_answer":
-        if not args.table:
-            raise JetprofError("weights_answer needs --table (results/summary/points.csv)")
-        suffix = Path(args.out).suffix.lower()
-        if suffix not in (".md", ".rst", ".txt"):
-            raise JetprofError(f"{args.out}: weights_answer writes .md, .rst or .txt")
-        table = apply_filters(load_table(args.table), model=args.model)
-        text, _ = weights_answer(table, fmt="rst" if suffix == ".rst" else "md")
-        atomic_write_text(args.out, text)
-        print(f"jetprof plot: weights_answer -> {args.out}")
-        return 0
     plot = make_plot(args.figure, args)
     save_figure(plot, args.out)
     drawn = 0 if plot.data.empty else len(plot.data)

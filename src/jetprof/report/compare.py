@@ -120,16 +120,6 @@ def comparisons(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
     return table.drop(columns=["_axis", "_p"]).reset_index(drop=True)
 
 
-def as_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows for JSON: ``ci95`` as [low, high], NaN as null."""
-    out = []
-    for row in table.to_dict("records"):
-        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-        clean["ci95"] = [clean.pop("ci95_low"), clean.pop("ci95_high")]
-        out.append(clean)
-    return out
-
-
 def subnormal_by_state(groups: list[tuple[Path, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per ``model/weights`` (original variants): the largest subnormal counts measured."""
     out: dict[str, dict[str, Any]] = {}
@@ -152,7 +142,7 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("groups", nargs="+", metavar="GROUPS",
                         help="rounds files results/paired/... (or folders of them)")
     parser.add_argument("--threshold", type=float,
-                        default=schema_defaults("profile", "compare")["threshold"],
+                        default=schema_defaults("profile.compare")["threshold"],
                         help="practical threshold of the verdicts (e.g. 0.05 for ±5 %%)")
     parser.add_argument("--main-model", help="the model other models are compared against")
     parser.add_argument("--out-csv", required=True, help="comparisons, one row per pair and point")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from jetprof.errors import JetprofError
+from jetprof.report.style import STYLE, Plot
 
 VERDICT_COLOURS = {"same": "#3f90da", "different": "#bd1f01", "inconclusive": "#e76300"}
 COLUMNS = ["axis", "label", "ratio", "ci95_low", "ci95_high", "verdict", "control"]
@@ -57,10 +58,8 @@ def _label(row: pd.Series) -> str:
     return f"{row['device']} · {head} · {particles} · bs {int(row['batch_size'])}: {what}"
 
 
-def _forest(table: pd.DataFrame, title: str, log: bool):
+def _forest(table: pd.DataFrame, title: str, log: bool) -> Plot:
     """One row per comparison: the ratio with its interval, coloured by verdict."""
-    from jetprof.report.plots import STYLE, Plot
-
     with plt.style.context(STYLE):
         rows = table.reset_index(drop=True)
         height = max(4.0, 0.45 * len(rows) + 2.6)
@@ -114,13 +113,13 @@ def _forest(table: pd.DataFrame, title: str, log: bool):
         return Plot(fig, pd.DataFrame(drawn, columns=COLUMNS))
 
 
-def weights_comparison(table: pd.DataFrame):
+def weights_comparison(table: pd.DataFrame) -> Plot:
     """Weight states against random weights, and the A/A control, per point."""
     rows = table[table["axis"].isin(["weights", "control"])]
     return _forest(rows, "Does the weight state change latency? (paired, same jets)", log=False)
 
 
-def comparisons(table: pd.DataFrame):
+def comparisons(table: pd.DataFrame) -> Plot:
     """Backends, precisions and models against their baselines, per point (log scale)."""
     rows = table[table["axis"].isin(["backend", "precision", "model"])]
     return _forest(rows, "Backends, precisions and models, paired at equal jets", log=True)

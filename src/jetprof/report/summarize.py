@@ -17,15 +17,14 @@ import argparse
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from jetprof.errors import JetprofError
 from jetprof.contract import BACKENDS, PRECISIONS, WEIGHTS
+from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text
 from jetprof.profiling.record import validate_record
 

@@ -1,0 +1,101 @@
+"""The per-op table and trace of a point: a short profiler pass beside the timed rounds.
+
+torch.profiler for eager and compiled variants (on CPU the same run also gives the
+memory peak, see :mod:`jetprof.profiling.memory`); ONNX Runtime's own profiler for the
+exported graph. Written beside the record: ``bs{N}.ops.csv`` (every op, sorted by self
+time) and ``bs{N}.trace.json.gz`` (Chrome/Perfetto trace).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from jetprof.io import atomic_write_text
+from jetprof.profiling.spec import GroupSpec
+
+OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
+TOP_OPS = 15
+
+
+def torch_rows(prof: Any, calls: int) -> list[dict[str, Any]]:
+    rows = []
+    for ev in prof.key_averages():
+        dev_self = float(getattr(ev, "self_device_time_total", 0.0) or 0.0)
+        dev_total = float(getattr(ev, "device_time_total", 0.0) or 0.0)
+        rows.append({
+            "name": ev.key, "calls": ev.count / calls,
+            "self_cpu_ms": ev.self_cpu_time_total / 1e3 / calls,
+            "cpu_total_ms": ev.cpu_time_total / 1e3 / calls,
+            "self_device_ms": dev_self / 1e3 / calls, "device_total_ms": dev_total / 1e3 / calls,
+        })
+    return rows
+
+
+def profiler_pass(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, workdir: str) -> None:
+    """Per-op table and trace from a short separate pass (ONNX Runtime: its own profiler)."""
+    import torch
+
+    from jetprof.profiling.backends import OrtRunner, synchronize
+
+    calls = max(1, spec.profiler_calls)
+    if isinstance(slot.forward, OrtRunner):
+        rows, trace_src = slot.forward.profile(calls, workdir)
+        write_ops(rec, spec, slot, device, rows, calls, lambda path: shutil.copy(trace_src, path),
+                   workdir, "onnxruntime")
+        return
+    acts = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        acts.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=acts) as prof:
+        for _ in range(calls):
+            out = slot.forward()
+            synchronize(device)
+            del out
+    write_ops(rec, spec, slot, device, torch_rows(prof, calls), calls,
+               lambda path: prof.export_chrome_trace(path), workdir, "torch.profiler")
+
+
+def write_ops(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, rows: list[dict[str, Any]],
+               calls: int, export_trace: Any, workdir: str, tool: str) -> None:
+    """Write the per-op CSV and the gzipped trace beside the record; summarise in the record."""
+    path = spec.record_path(slot.spec)
+    out_dir, stem = path.parent, path.stem
+    key = "self_device_ms" if device.type == "cuda" and tool == "torch.profiler" else "self_cpu_ms"
+    rows.sort(key=lambda r: r[key], reverse=True)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=OPS_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(out_dir / f"{stem}.ops.csv", buf.getvalue())
+    trace_src = os.path.join(workdir, f"{stem}.{slot.spec.backend}.trace.json")
+    export_trace(trace_src)
+    trace_dst = out_dir / f"{stem}.trace.json.gz"
+    tmp = out_dir / f".{stem}.trace.json.gz.tmp"
+    with open(trace_src, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
+        shutil.copyfileobj(src, dst)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, trace_dst)
+    rec["ops_table"] = f"{stem}.ops.csv"
+    rec["trace"] = trace_dst.name
+    rec["top_ops"] = [{"name": r["name"], "self_ms": round(r[key], 6), "calls": r["calls"]}
+                      for r in rows[:TOP_OPS]]
+    rec["profiler"] = {"calls": calls, "sorted_by": key, "tool": tool}
+
+
+def write_empty_profile(record: Path) -> None:
+    """For a point that was not profiled (it failed): a header-only per-op table and an
+    empty trace, so that every point of a profiled study has both files."""
+    atomic_write_text(record.with_suffix(".ops.csv"), ",".join(OPS_COLUMNS) + "\n")
+    trace = record.with_name(record.stem + ".trace.json.gz")
+    tmp = trace.with_name(f".{trace.name}.tmp")
+    with gzip.open(tmp, "wt", compresslevel=6) as f:
+        f.write('{"traceEvents": []}\n')
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, trace)

@@ -1,0 +1,195 @@
+"""Timing the variants of a group interleaved in rounds (inside the measuring process).
+
+Each round gives every live variant one *turn*: ``calls`` forwards (enough that the
+fastest variant's turn lasts about ``TURN_MS``), whose median is the variant's figure
+for the round. The order of the turns follows a balanced (Williams) design, so no
+variant is favoured by its position in a round or by the variant before it; rounds
+are added past ``spec.rounds`` until every comparison of the group is decided, up to
+``spec.max_rounds`` or ``spec.max_group_s``. On CPU with one thread, a call that waited
+for the CPU (wall time well above its CPU time) is timed again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from jetprof import stats
+from jetprof.contract import compared_pairs
+from jetprof.profiling.spec import GroupSpec
+
+ORDER = ("balanced (Williams design): each round calls every variant once; over a cycle of rounds "
+         "each variant takes each position equally often and follows each other variant equally often")
+
+
+def round_orders(n: int) -> list[list[int]]:
+    """One cycle of round orders for ``n`` variants, balanced for position and carry-over.
+
+    A Williams design: for even ``n`` the ``n`` rows of ``0, 1, n-1, 2, n-2, ...`` shifted
+    by the row number; for odd ``n`` those rows and their mirrors (``2n`` rows). Each
+    variant takes every position equally often and directly follows every other
+    variant equally often, so neither "called first" nor "called after the ONNX
+    Runtime variant" favours anyone. Rows are chained so that no variant runs twice
+    in a row across a round boundary (possible from 3 variants up; 2 variants
+    alternate AB, BA and each gets the repeat equally often).
+    """
+    if n <= 1:
+        return [[0] * n]
+    base = [0]
+    lo, hi = 1, n - 1
+    while len(base) < n:
+        base.append(lo)
+        lo += 1
+        if len(base) < n:
+            base.append(hi)
+            hi -= 1
+    rows = [[(x + r) % n for x in base] for r in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    if n == 2:
+        return rows
+    chain = [rows.pop(0)]
+    while rows:
+        nxt = next((row for row in rows if row[0] != chain[-1][-1]), rows[0])
+        rows.remove(nxt)
+        chain.append(nxt)
+    return chain
+
+
+#: a variant's turn in a round lasts about this long at least: cheap forwards (batch 1)
+#: run several calls per turn and the turn's figure is their median, which a
+#: scheduler hiccup in one call does not move
+TURN_MS = 30.0
+MAX_CALLS_PER_TURN = 8
+
+
+def _call_ms(slot: Any, device: Any) -> tuple[float, float]:
+    """(wall ms, process CPU ms) of one synchronised forward (CUDA events on CUDA)."""
+    import torch
+
+    from jetprof.profiling.backends import synchronize
+
+    if device.type == "cuda":
+        ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        c0 = time.process_time()
+        ev0.record()
+        out = slot.forward()
+        ev1.record()
+        ev1.synchronize()
+        wall, cpu = float(ev0.elapsed_time(ev1)), (time.process_time() - c0) * 1e3
+    else:
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = slot.forward()
+        synchronize(device)
+        w1, c1 = time.perf_counter(), time.process_time()
+        wall, cpu = (w1 - w0) * 1e3, (c1 - c0) * 1e3
+    del out
+    return wall, cpu
+
+
+def _slowdown(slot: Any) -> float:
+    """Benchmark hook ``JETPROF_TEST_SLOWDOWN=WEIGHTS=FRACTION``: the variants with those
+    weights (not the control replica) spin for FRACTION of each call's time after it, a
+    slowdown of known size for measuring the comparisons' power (bench_comparison.py)."""
+    spec = os.environ.get("JETPROF_TEST_SLOWDOWN", "")
+    weights, _, fraction = spec.partition("=")
+    if spec and weights == slot.spec.weights and not slot.spec.replica:
+        return float(fraction)
+    return 0.0
+
+
+#: on CPU with one thread, a call whose wall time exceeds its CPU time by this factor (plus
+#: PREEMPT_SLACK_MS) waited for the CPU: it measured the scheduler, not the model, and is
+#: timed again, at most PREEMPT_RETRIES times
+PREEMPT_FACTOR = 1.10
+PREEMPT_SLACK_MS = 0.2
+PREEMPT_RETRIES = 3
+
+
+def _time_turn(slot: Any, device: Any, calls: int, threads: int = 1) -> None:
+    """The variant's turn in a round: ``calls`` forwards; the medians go into the round."""
+    extra = _slowdown(slot)
+
+    def once() -> tuple[float, float]:
+        if not extra:
+            return _call_ms(slot, device)
+        c0, w0 = time.process_time(), time.perf_counter()
+        _call_ms(slot, device)
+        until = time.perf_counter() + extra * (time.perf_counter() - w0)
+        while time.perf_counter() < until:
+            pass
+        return (time.perf_counter() - w0) * 1e3, (time.process_time() - c0) * 1e3
+
+    check = device.type == "cpu" and threads == 1
+    times = []
+    for _ in range(calls):
+        wall, cpu = once()
+        for _retry in range(PREEMPT_RETRIES if check else 0):
+            if wall <= PREEMPT_FACTOR * cpu + PREEMPT_SLACK_MS:
+                break
+            slot.rec["preempted_calls"] = slot.rec.get("preempted_calls", 0) + 1
+            wall, cpu = once()
+        times.append((wall, cpu))
+    slot.wall.append(float(np.median([w for w, _ in times])))
+    slot.cpu.append(float(np.median([c for _, c in times])))
+
+
+def calls_per_turn(probe_ms: list[float]) -> int:
+    """Calls per turn so that the fastest variant's turn lasts about TURN_MS (same for all)."""
+    fastest = min(probe_ms) if probe_ms else TURN_MS
+    return int(min(MAX_CALLS_PER_TURN, max(1, round(TURN_MS / max(fastest, 1e-3)))))
+
+
+def _decided(spec: GroupSpec, live: list[Any]) -> bool:
+    """Whether every comparison among the live variants has a same/different verdict."""
+    by_variant = {s.spec.variant: s for s in live}
+    for pair in compared_pairs([s.spec.variant for s in live]):
+        b, v = by_variant[pair.baseline], by_variant[pair.variant]
+        _, low, high = stats.ratio_ci(b.wall, v.wall, resamples=500)
+        if stats.verdict(low, high, spec.threshold) == "inconclusive":
+            return False
+    return True
+
+
+def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any) -> list[list[str]]:
+    """Timed rounds over the live variants; the order of each round (labels)."""
+    import torch
+
+    device = torch.device(spec.device)
+    live = [s for s in slots if s.ok]
+    probe: list[float] = []
+    for slot in live:  # one untimed call each: how long a forward takes, for calls per turn
+        probe.append(_call_ms(slot, device)[0])
+    calls = calls_per_turn(probe)
+    for slot in slots:
+        slot.rec["calls_per_round"] = calls
+    order_log: list[list[str]] = []
+    cycle = round_orders(len(live))
+    check_every = len(cycle) if len(cycle) <= spec.rounds else 2
+    start = time.perf_counter()
+    while live:
+        if len(cycle) != len(round_orders(len(live))) or len(cycle[0]) != len(live):
+            cycle = round_orders(len(live))  # a variant left: rebalance the others
+        order = [live[i] for i in cycle[len(order_log) % len(cycle)]]
+        order_log.append([s.spec.label for s in order])
+        for slot in order:
+            if inject_oom:
+                slot.fail("oom", "OutOfMemoryError: injected out-of-memory (JETPROF_TEST_FAULT test hook)")
+                continue
+            guarded(slot, _time_turn, slot, device, calls, spec.threads)
+        if any(not s.ok for s in live):
+            # a variant that failed mid-way leaves; the others keep their complete rounds
+            live = [s for s in live if s.ok]
+            complete = min((len(s.wall) for s in live), default=0)
+            for s in live:
+                s.wall, s.cpu = s.wall[:complete], s.cpu[:complete]
+        n = len(order_log)
+        if n >= spec.max_rounds:
+            break
+        if n >= spec.rounds and n % check_every == 0:
+            if time.perf_counter() - start > spec.max_group_s or _decided(spec, live):
+                break
+    return order_log
