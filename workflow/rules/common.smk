@@ -2,6 +2,7 @@
 import glob
 import json
 
+from jetprof import contract
 from jetprof import workflow as jw
 from jetprof.contract import BACKENDS, DEVICE_PATTERN, PRECISIONS, WEIGHTS
 from jetprof.data.jetclass import PROCESSES
@@ -81,5 +82,7 @@ def get_report_inputs():
 CONFIG_HASH = jw.config_hash(config)
 
 # a record that does not validate (e.g. truncated) counts as missing: its group is measured again
-for _message in ([] if REGENERATE else jw.set_aside_invalid_records(config, workflow.dryrun)):
+for _message in (
+    [] if REGENERATE else jw.set_aside_invalid_records(config, workflow.dryrun)
+):
     logger.warning(f"jetprof: {_message}")

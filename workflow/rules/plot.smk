@@ -2,6 +2,7 @@
 # With `--config regenerate=true` these rules read the records already on disk
 # and nothing upstream runs.
 
+
 rule summarize_records:
     input:
         get_profile_records(),
@@ -52,7 +53,9 @@ rule compare_variants:
 
 
 for _figure in jw.FIGURES:
-    _inputs = jw.figure_inputs(config, _figure, get_profile_records(), get_peak_records())
+    _inputs = jw.figure_inputs(
+        config, _figure, get_profile_records(), get_peak_records()
+    )
 
     rule:
         name:

@@ -6,7 +6,7 @@
 # default study's 7 groups make 2 jobs. `measure_slot` (see the Snakefile) keeps
 # measurements from sharing the CPU with each other or with training.
 
-for _job in jw.study_jobs(config):
+for _job in contract.study_jobs(config):
 
     rule:
         name:
