@@ -164,6 +164,21 @@ def test_particlenet_short_batches_after_warmup() -> None:
     assert seen[-1] == 40  # longer jets are trimmed to the longest one, as before
 
 
+def test_particlenet_runs_under_fp16_autocast() -> None:
+    """weaver's 1e9 shift of padded slots overflows fp16; the wrapper uses weaver's amp shift."""
+    torch.manual_seed(0)
+    built = build_model(_net("ParticleNet"), _dc("kin"))
+    x = [t[..., :24] for t in _tensors(built, 2, 20)]  # short: CPU fp16 kernels are slow
+    with torch.no_grad():
+        ref = torch.softmax(built.model(*x), dim=1)
+        with torch.autocast("cpu", dtype=torch.float16):
+            half = torch.softmax(built.model(*x).float(), dim=1)
+        again = torch.softmax(built.model(*x), dim=1)
+    assert (half - ref).abs().max() < 0.05
+    torch.testing.assert_close(again, ref, rtol=0, atol=0)  # fp32 is back to the 1e9 shift
+    assert built.model.mod.coord_shift == 1e9
+
+
 def test_pfn_is_a_sum_over_real_particles() -> None:
     """Deep Sets: the output ignores particle order and whatever fills the padded slots."""
     torch.manual_seed(0)

@@ -274,7 +274,10 @@ class ParticleNetTagger(nn.Module):
     """weaver-core's ``ParticleNet`` behind the ``(points, features, vectors, mask)`` interface.
 
     Keys are ``mod.*`` like the official checkpoints (``models/ParticleNet_*.pt``).
-    ParticleNet ignores the four-vectors.
+    ParticleNet ignores the four-vectors. Two guards around weaver's code, neither
+    of which changes an fp32 result: eval batches are never trimmed below k + 1
+    slots (:class:`SequenceTrimmer`), and fp16 autocast uses weaver's own amp
+    coordinate shift.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -283,6 +286,13 @@ class ParticleNetTagger(nn.Module):
         # every EdgeConv asks for its k nearest neighbours plus the particle itself
         k = max(block.k for block in self.mod.edge_convs)
         self.mod.trimmer = SequenceTrimmer.like(self.mod.trimmer, k + 1)
+        self._coord_shift = self.mod.coord_shift  # 1e9, or 99 with use_amp=True
 
     def forward(self, points, features, vectors, mask):
+        # weaver moves padded slots 1e9 away from every particle before each kNN; under
+        # fp16 autocast that value overflows ("cannot be converted to type c10::Half"),
+        # so do what weaver does with use_amp=True and move them 99 away
+        device = points.device.type
+        fp16 = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.float16
+        self.mod.coord_shift = 99.0 if fp16 else self._coord_shift
         return self.mod(points, features, mask)
