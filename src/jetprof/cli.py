@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weaver": ("jetprof.train.launcher", "run the weaver CLI with every random generator seeded"),
     "evaluate": ("jetprof.train.evaluate", "metrics and figures from weaver --predict output"),
     "export": ("jetprof.model.export", "export a checkpoint to ONNX and write its model card"),
-    "fetch-weights": ("jetprof.model.pretrained", "fetch an official ParT checkpoint and convert it"),
+    "fetch-weights": ("jetprof.model.pretrained", "fetch an official ParT/ParticleNet checkpoint and convert it"),
     "profile": ("jetprof.profiling.cli", "profile ParT's forward pass over a grid of points"),
     "summarize": ("jetprof.report.summarize", "collect profile records into one table"),
     "compare": ("jetprof.report.compare", "paired comparisons (ratios, CIs, verdicts) and the weights answer"),

@@ -40,16 +40,33 @@ class OfficialCheckpoint:
     repo_path: str
     git_blob_sha1: str
     data_config: str  # file name under jetprof/model/weaver/
-    layout: str = "0.4"
+    #: "0.4": ParT attention blocks in weaver 0.4's channel order (converted on fetch);
+    #: None: no attention blocks, the file loads as it is
+    layout: str | None = "0.4"
+    #: the zoo model it is for (network config jetprof/model/weaver/<model>.py)
+    model: str = "ParT"
 
     @property
     def url(self) -> str:
         return f"https://github.com/jet-universe/particle_transformer/raw/main/{self.repo_path}"
 
+    @property
+    def network_config(self) -> str:
+        """The network config's file name under jetprof/model/weaver/."""
+        return f"{self.model}.py"
+
+    @property
+    def feature_set(self) -> str:
+        """``full``, ``kinpid`` or ``kin`` (from the data config's name)."""
+        return self.data_config.removeprefix("JetClass_").removesuffix(".yaml")
+
 
 # Git blob ids from jet-universe/particle_transformer (unchanged since its initial
-# commit 512fcd1, 2022-03-28). The sha256 of the files is not published; the git
-# blob id (sha1 of b"blob <size>\0" + bytes) pins the same bytes.
+# commit 512fcd1, 2022-03-28; read from its tree at 2925bdb). The sha256 of the
+# files is not published; the git blob id (sha1 of b"blob <size>\0" + bytes) pins
+# the same bytes. The ParticleNet files (1,522,482 / 1,514,546 / 1,519,154 bytes
+# for full / kin / kinpid) hold `mod.*` keys that weaver-core 0.5.3's ParticleNet
+# loads strictly as they are: its code has no head-order change to undo.
 OFFICIAL_CHECKPOINTS: tuple[OfficialCheckpoint, ...] = (
     OfficialCheckpoint(
         "ParT_full",
@@ -68,6 +85,30 @@ OFFICIAL_CHECKPOINTS: tuple[OfficialCheckpoint, ...] = (
         "models/ParT_kinpid.pt",
         "f4bf560aed152f0b2acd37f60be1323ea84039f8",
         "JetClass_kinpid.yaml",
+    ),
+    OfficialCheckpoint(
+        "ParticleNet_full",
+        "models/ParticleNet_full.pt",
+        "eab18fffeef62001aa08758ff954873b414ce3e4",
+        "JetClass_full.yaml",
+        layout=None,
+        model="ParticleNet",
+    ),
+    OfficialCheckpoint(
+        "ParticleNet_kin",
+        "models/ParticleNet_kin.pt",
+        "e3577bd272824e2470e8a12c9b7fe314546da76f",
+        "JetClass_kin.yaml",
+        layout=None,
+        model="ParticleNet",
+    ),
+    OfficialCheckpoint(
+        "ParticleNet_kinpid",
+        "models/ParticleNet_kinpid.pt",
+        "83075a3aed3e5d7e29fe1a53b3d9f90fec13e40c",
+        "JetClass_kinpid.yaml",
+        layout=None,
+        model="ParticleNet",
     ),
 )
 
@@ -147,6 +188,87 @@ def fetch(source: str, dest: Path) -> None:
     shutil.copyfile(src, dest)
 
 
+def _pf_features(data_config: str | os.PathLike[str]) -> int:
+    return len(jmodel.load_data_config(data_config).input_dicts["pf_features"])
+
+
+def select_configs(
+    source: str,
+    official: OfficialCheckpoint | None,
+    model: str | None = None,
+    network_config: str | os.PathLike[str] | None = None,
+    data_config: str | os.PathLike[str] | None = None,
+) -> tuple[Path, Path]:
+    """The (network config, data config) a checkpoint is built with.
+
+    ``model`` names a shipped network config (``jetprof/model/weaver/<model>.py``);
+    ``network_config`` is any other file. Without either, an official checkpoint
+    brings its own model and data config, anything else is ParT with the full
+    feature set. An official checkpoint asked into another model, or with a data
+    config of another feature set, is refused here, before any download.
+    """
+    from jetprof.model import zoo
+
+    if model is not None and network_config is not None:
+        raise JetprofError("give --model or --network-config, not both")
+    if model is not None and model not in zoo.MODELS:
+        raise JetprofError(f"--model {model}: not a shipped model ({', '.join(zoo.MODELS)})")
+    if official is not None and model is not None and model != official.model:
+        raise JetprofError(
+            f"{source}: is the official {official.name} checkpoint, a {official.model} model, "
+            f"not {model}: use --model {official.model}"
+        )
+    name = model or (official.model if official is not None else None)
+    if network_config is not None:
+        network = Path(network_config)
+    else:
+        network = zoo.MODELS[name].network_config if name else DEFAULT_NETWORK_CONFIG
+    if data_config is None:
+        data = WEAVER_CONFIGS / (official.data_config if official else "JetClass_full.yaml")
+        return network, data
+    data = Path(data_config)
+    if official is not None:
+        have, want = _pf_features(data), zoo.FEATURE_SETS[official.feature_set]
+        if have != want:
+            raise JetprofError(
+                f"{source}: is the official {official.name} checkpoint, for the {official.feature_set} "
+                f"feature set ({want} particle features), but data config {data} has {have} "
+                f"({zoo.feature_set_name(have)}): use {official.data_config}"
+            )
+    return network, data
+
+
+def check_checkpoint_model(
+    source: str, state: dict[str, Any], model: Any, network_config: Path, data_config: Path
+) -> str | None:
+    """Refuse a state dict made for another zoo model or feature set; the built model's zoo name.
+
+    One message naming the file, the model or feature set the checkpoint is for, and
+    the config that differs (a plain missing-keys list says neither).
+    """
+    from jetprof.model import zoo
+
+    ours = zoo.identify(model.state_dict())
+    theirs = zoo.identify(state)
+    if ours is not None and theirs is not None and theirs != ours:
+        raise JetprofError(
+            f"{source}: is a {theirs} checkpoint, but network config {network_config} builds "
+            f"{ours}: use --model {theirs}"
+        )
+    count = zoo.feature_count(state, theirs) if theirs is not None and theirs == ours else None
+    if count is not None:
+        have, key = count
+        want = zoo.feature_count(model.state_dict(), ours)
+        if want is not None and want[0] != have:
+            raise JetprofError(
+                f"{source}: checkpoint is for {have} particle features ({zoo.feature_set_name(have)}; "
+                f"{key} {tuple(state[key].shape)}), but data config {data_config} gives {want[0]} "
+                f"({zoo.feature_set_name(want[0])}): feature set mismatch, pass the matching "
+                "--data-config"
+            )
+    return ours
+
+
 def fetch_weights(
     source: str,
     out: str | os.PathLike[str],
@@ -154,6 +276,7 @@ def fetch_weights(
     layout: str = "auto",
     data_config: str | os.PathLike[str] | None = None,
     network_config: str | os.PathLike[str] | None = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """Fetch a checkpoint, check its hash, convert it to the 0.5 layout, check it fits, save it.
 
@@ -164,16 +287,22 @@ def fetch_weights(
         out: where the converted state dict goes (written atomically).
         sha256: expected sha256 of the fetched file; may be ``None`` only for the
             official checkpoints, which are then checked by their git blob id.
-        layout: ``auto``, ``0.4`` or ``0.5`` (see :func:`to_current_layout`).
+        layout: ``auto``, ``0.4`` or ``0.5`` (see :func:`to_current_layout`); it
+            concerns ParT's attention blocks only: a model without them
+            (ParticleNet, PFN, PCNN) loads its checkpoint as it is.
         data_config: weaver data config the model is built from (its feature set
-            must match the checkpoint's).
-        network_config: weaver network config (default: ``workflow/weaver/ParT.py``).
+            must match the checkpoint's; default: the official file's, else
+            ``JetClass_full.yaml``).
+        network_config: weaver network config file (excludes ``model``).
+        model: a shipped model (``ParT``, ``ParticleNet``, ...; see
+            :mod:`jetprof.model.zoo`); default: the official file's, else ParT.
 
     Returns:
-        Provenance: source, hashes, size, official name, layouts, parameter count.
+        Provenance: source, hashes, size, official name, model, layouts, parameter count.
     """
     import torch
 
+    from jetprof.model import zoo
 
     if layout not in LAYOUTS:
         raise JetprofError(
@@ -185,8 +314,10 @@ def fetch_weights(
     if sha256 is None and by_source is None:
         raise JetprofError(
             f"{source}: give --sha256 "
-            "(only the official ParT checkpoints are known by their git blob id)"
+            "(only the official checkpoints are known by their git blob id)"
         )
+    # a wrong model or feature set for an official URL stops before the download
+    select_configs(source, by_source, model, network_config, data_config)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
@@ -209,20 +340,27 @@ def fetch_weights(
                 f"{source}: not the official {by_source.repo_path}: git blob id {blob}, "
                 f"expected {by_source.git_blob_sha1} ({size} bytes); file removed"
             )
-        if official is not None and layout == "0.5":
+        if official is not None and official.layout == "0.4" and layout == "0.5":
             raise JetprofError(
                 f"{source}: is the official {official.name} checkpoint, which is 0.4-era; "
                 "--layout 0.5 would give wrong outputs"
             )
+        # the URL's official name still tells the model when --sha256 vouched for other bytes
+        network, data_config = select_configs(
+            source, official or by_source, model, network_config, data_config
+        )
         state = jmodel.read_state_dict(tmp)
         found = detect_layout(state)
-        effective = "0.4" if official is not None and layout == "auto" else layout
-        if data_config is None:
-            data_config = WEAVER_CONFIGS / (
-                official.data_config if official else "JetClass_full.yaml"
-            )
-        built = jmodel.build_model(network_config or DEFAULT_NETWORK_CONFIG, data_config)
-        converted, legacy = to_current_layout(state, built.model, effective)
+        effective = (
+            official.layout if official is not None and official.layout and layout == "auto" else layout
+        )
+        built = jmodel.build_model(network, data_config)
+        built_model = check_checkpoint_model(source, state, built.model, network, Path(data_config))
+        if detect_layout(built.model.state_dict()) is None:
+            # no ParT attention blocks (ParticleNet, PFN, PCNN): no channel order to convert
+            converted, legacy = state, False
+        else:
+            converted, legacy = to_current_layout(state, built.model, effective)
         jmodel.check_state_fits(
             built.model, converted, f"{source} (with data config {data_config})"
         )
@@ -243,17 +381,26 @@ def fetch_weights(
         "sha256": digest,
         "git_blob_sha1": blob,
         "official": official.name if official else None,
+        "model": built_model,
+        "network_config": str(network),
         "layout_detected": found,
         "layout_requested": layout,
         "converted_from_04": legacy,
         "out_sha256": sha256_file(out),
         "data_config": str(data_config),
+        "feature_set": zoo.feature_set_name(len(built.data_config.input_dicts["pf_features"])),
         "params": built.num_params,
         "weaver": weaver_version,
     }
 
 
 # --------------------------------------------------------------------------- CLI
+
+
+def _zoo_names() -> tuple[str, ...]:
+    from jetprof.model import zoo
+
+    return tuple(zoo.MODELS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -263,7 +410,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sha256",
-        help="expected sha256 of the file (optional only for the official ParT_*.pt URLs)",
+        help="expected sha256 of the file (optional only for the official "
+        "ParT_*.pt and ParticleNet_*.pt URLs)",
     )
     parser.add_argument(
         "--out", required=True, help="where the state dict in weaver 0.5 layout is written"
@@ -279,16 +427,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="weaver data config; its feature set must match the checkpoint's "
         "(default: the official file's, else JetClass_full.yaml)",
     )
-    parser.add_argument(
-        "--network-config", help="weaver network config (default: workflow/weaver/ParT.py)"
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--model",
+        choices=list(_zoo_names()),
+        help="the model the checkpoint is for, built from its shipped network config "
+        "(default: the official file's model, else ParT)",
     )
+    which.add_argument("--network-config", help="weaver network config file (instead of --model)")
     parser.add_argument("--record", help="also write what was fetched and done as JSON here")
 
 
 def run(args: argparse.Namespace) -> int:
     """Fetch, check, convert and write one checkpoint."""
     info = fetch_weights(
-        args.url, args.out, args.sha256, args.layout, args.data_config, args.network_config
+        args.url, args.out, args.sha256, args.layout, args.data_config, args.network_config,
+        model=args.model,
     )
     if args.record:
         record = Path(args.record)
@@ -297,12 +451,15 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, record)
     what = f"official {info['official']}, " if info["official"] else ""
-    conv = (
-        "converted from weaver 0.4 layout"
-        if info["converted_from_04"]
-        else "already in weaver 0.5 layout"
-    )
+    model = f"{info['model'] or Path(info['network_config']).stem} ({info['feature_set']}), "
+    if info["converted_from_04"]:
+        conv = "converted from weaver 0.4 layout"
+    elif info["layout_detected"] is None:
+        conv = "loaded as it is (no attention layout to convert)"
+    else:
+        conv = "already in weaver 0.5 layout"
     print(
-        f"{info['out']}: {what}{conv}, {info['params']:,} parameters, sha256 {info['out_sha256'][:12]}"
+        f"{info['out']}: {what}{model}{conv}, {info['params']:,} parameters, "
+        f"sha256 {info['out_sha256'][:12]}"
     )
     return 0

@@ -1,0 +1,1 @@
+../../src/jetprof/model/weaver/ParT_plain.py
