@@ -183,8 +183,7 @@ def test_kin_weights_with_full_data_config_refused(served: dict[str, Any], tmp_p
 
 def test_model_and_network_config_exclude_each_other(tmp_path: Path, capsys) -> None:
     out = tmp_path / "x.pt"
-    with pytest.raises(SystemExit):
-        _fetch(out, "--url", "x.pt", "--model", "PFN", "--network-config", str(WEAVER / "PFN.py"))
+    assert _fetch(out, "--url", "x.pt", "--model", "PFN", "--network-config", str(WEAVER / "PFN.py")) == 2
     assert "not allowed with" in capsys.readouterr().err
     with pytest.raises(Exception, match="not both"):
         pretrained.fetch_weights("x.pt", out, "0" * 64, model="PFN", network_config=WEAVER / "PFN.py")

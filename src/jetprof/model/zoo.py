@@ -101,7 +101,7 @@ def model_info(data_config: Any, output: str = "softmax") -> dict[str, Any]:
     names = list(data_config.input_names)
     return {
         "input_names": names,
-        "input_shapes": {k: (1,) + tuple(s[1:]) for k, s in data_config.input_shapes.items()},
+        "input_shapes": {k: (1, *tuple(s[1:])) for k, s in data_config.input_shapes.items()},
         "output_names": [output],
         "dynamic_axes": {
             **{k: {0: "N", 2: "n_" + k.split("_")[0]} for k in names},
