@@ -216,3 +216,37 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert err.count("\n") == 1 and "no profile records found" in err
     rc = main(["summarize", "--out-csv", str(out), str(tmp_path / "missing")])
     assert rc == 1 and "missing: no such file or directory" in capsys.readouterr().err
+
+
+def test_models_table_beside_the_paper(tmp_path: Path) -> None:
+    from jetprof.report.models import models_table
+
+    recs = [make_record(weights="trained", batch_size=bs) for bs in (1, 8, 32)]
+    recs += [make_record(weights="random", batch_size=bs) for bs in (1, 8, 32)]
+    table = build_table([(tmp_path / f"r{i}.json", r) for i, r in enumerate(recs)])
+    models = models_table(table, {"ParT_full": {"accuracy": 0.41, "auc_macro": 0.84}})
+    assert len(models) == 1
+    row = models.iloc[0]
+    trained = {r["batch_size"]: r for r in recs if r["weights"] == "trained"}
+    assert row.latency_ms_p50_bs1 == pytest.approx(trained[1]["latency_ms_p50"])
+    best = max(trained.values(), key=lambda r: r["throughput_jets_per_s"])
+    assert row.throughput_batch_size == best["batch_size"]
+    assert row.throughput_jets_per_s_max == pytest.approx(best["throughput_jets_per_s"])
+    assert row.macs_per_jet == pytest.approx(row.flops_per_jet / 2)
+    assert row.accuracy == 0.41 and row.paper_params == 2.14e6 and row.paper_macs == 340e6
+
+
+def test_summarize_cli_writes_the_models_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recs = [make_record(weights="trained", batch_size=bs) for bs in (1, 8)]
+    folder = tmp_path / "profile"
+    for r in recs:
+        path = folder / f"bs{r['batch_size']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(r))
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"accuracy": 0.5, "auc_ovr_macro": 0.9}))
+    rc = main(["summarize", str(folder), "--out-csv", str(tmp_path / "p.csv"), "--models-csv",
+               str(tmp_path / "m.csv"), "--metrics", f"ParT_full={metrics}"])
+    assert rc == 0, capsys.readouterr().err
+    models = pd.read_csv(tmp_path / "m.csv")
+    assert models.auc_macro.tolist() == [0.9] and models.model.tolist() == ["ParT_full"]

@@ -64,6 +64,7 @@ def get_report_inputs():
     inputs = get_figures() + [
         "results/summary/points.csv",
         "results/summary/points.md",
+        "results/summary/models.csv",
         "results/summary/comparisons.csv",
         "results/summary/weights_answer.json",
         "results/summary/weights_answer.md",

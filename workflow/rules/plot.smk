@@ -5,7 +5,8 @@
 
 rule summarize_records:
     input:
-        get_profile_records(),
+        records=get_profile_records(),
+        metrics=[] if REGENERATE else "results/evaluate/metrics.json",
     output:
         csv=report(
             "results/summary/points.csv",
@@ -14,12 +15,23 @@ rule summarize_records:
             subcategory="Table",
         ),
         md="results/summary/points.md",
+        models=report(
+            "results/summary/models.csv",
+            caption="../report/models_table.rst",
+            category="3. Profile",
+            subcategory="Table",
+        ),
     log:
         "results/logs/summary/summarize_records.log",
     conda:
         "../../envs/plot.yaml"
+    params:
+        metrics=lambda wildcards, input: (
+            f"--metrics {MODEL}={input.metrics}" if input.metrics else ""
+        ),
     shell:
-        "jetprof --log {log:q} summarize --out-csv {output.csv:q} --out-md {output.md:q} {input:q}"
+        "jetprof --log {log:q} summarize --out-csv {output.csv:q} --out-md {output.md:q}"
+        " --models-csv {output.models:q} {params.metrics} {input.records:q}"
 
 
 rule compare_variants:
@@ -85,6 +97,7 @@ rule figures:
     input:
         get_figures(),
         "results/summary/points.md",
+        "results/summary/models.csv",
         "results/summary/comparisons.csv",
         "results/summary/weights_answer.json",
         "results/summary/weights_answer.md",

@@ -319,11 +319,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="record files or directories (searched recursively for *.json)")
     parser.add_argument("--out-csv", required=True, help="the table, one row per point")
     parser.add_argument("--out-md", help="the same table as Markdown, for the report")
+    parser.add_argument("--models-csv", help="also the models side by side (jetprof.report.models)")
+    parser.add_argument("--metrics", action="append", default=[], metavar="MODEL=metrics.json",
+                        help="a trained model's evaluation, for its accuracy in --models-csv")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``jetprof summarize``."""
     table = summarize(args.records, args.out_csv, args.out_md)
+    if args.models_csv:
+        from jetprof.report.models import models_table
+
+        trained = {}
+        for item in args.metrics:
+            model, sep, path = item.partition("=")
+            if not sep:
+                raise JetprofError(f"--metrics {item}: expected MODEL=metrics.json")
+            metrics = _read_json(Path(path))
+            trained[model] = {"accuracy": metrics.get("accuracy"), "auc_macro": metrics.get("auc_ovr_macro")}
+        atomic_write_text(args.models_csv, models_table(table, trained).to_csv(index=False, lineterminator="\n"))
     ok = int((table["status"] == "ok").sum())
     print(f"jetprof summarize: {len(table)} point(s), {ok} ok -> {args.out_csv}")
     return 0
