@@ -59,8 +59,9 @@ def models_table(points: pd.DataFrame, trained: dict[str, dict[str, Any]] | None
         eager = rows_md[rows_md["backend"] == "eager"]
         weights = "trained" if (eager["weights"] == "trained").any() else "random"
         eager = eager[eager["weights"] == weights]
-        grid = eager[eager["particles"].astype(str) == ("real" if (eager["particles"].astype(str) == "real").any()
-                                                          else str(eager["particles"].iloc[0]))] if len(eager) else eager
+        settings = eager["particles"].astype(str)
+        main = "real" if (settings == "real").any() else (settings.iloc[0] if len(settings) else "")
+        grid = eager[settings == main]
         bs1 = grid[grid["batch_size"] == 1]
         best = grid.loc[grid["throughput_jets_per_s"].idxmax()] if len(grid) else None
         first = rows_md.iloc[0]
