@@ -34,7 +34,6 @@ Because it mixes all classes in one file, it is split by entry ranges into
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -48,7 +47,7 @@ from typing import Any
 
 from jetprof.data import jetclass
 from jetprof.errors import JetprofError
-from jetprof.io import atomic_write, atomic_write_text
+from jetprof.io import atomic_write, atomic_write_text, file_digest
 
 ZENODO_URL = "https://zenodo.org/records/6619768/files"
 EXAMPLE_URL = "https://hqu.web.cern.ch/datasets/JetClass/example"
@@ -161,15 +160,6 @@ def remotes(
             algo, digest = "md5", md5.get(part, ZENODO_MD5[part])
         out.append(Remote(part, f"{base}/{name}", name, algo, digest))
     return out
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of a file, read in 1 MiB chunks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _stamp_path(path: Path) -> Path:
