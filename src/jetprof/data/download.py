@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jetprof import http
 from jetprof.data import jetclass
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write, atomic_write_text, file_digest
@@ -72,9 +73,7 @@ DEFAULT_PARTS = ("train_100M_part0", "val_5M", "test_20M")
 EXAMPLE_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 
 _ROOT_NAME = re.compile(r"^(?P<prefix>[A-Za-z0-9]+)_(?P<index>\d+)\.root$")
-_RETRY_STATUS = {429, 502, 503, 504}
 _CHUNK = 1 << 20
-_NET_CHUNK = 1 << 16  # what a cut connection can lose of a partly received block
 #: what a ``.md5ok`` stamp vouches for; stamps without it (older jetprof) are checked again
 STAMP_CHECKS = "format+digest"
 
@@ -289,18 +288,6 @@ def _check(path: Path, remote: Remote) -> tuple[Problem | None, str]:
     return problem, seen
 
 
-def _total_from(resp: Any, offset: int) -> int | None:
-    """Full file size from a 206 Content-Range or a 200 Content-Length."""
-    crange = resp.headers.get("Content-Range", "")
-    m = re.match(r"bytes \d+-\d+/(\d+)", crange)
-    if m:
-        return int(m.group(1))
-    length = resp.headers.get("Content-Length")
-    if length is not None and length.isdigit():
-        return int(length) + (offset if resp.status_code == 206 else 0)
-    return None
-
-
 def fetch(
     remote: Remote,
     cache: Path,
@@ -349,7 +336,16 @@ def fetch(
         )
     failures = 0
     while True:
-        exhausted = _stream(remote, part, retries, backoff_s, timeout_s, progress)
+        exhausted = http.stream(
+            remote.url,
+            part,
+            name=remote.filename,
+            retries=retries,
+            backoff_s=backoff_s,
+            timeout_s=timeout_s,
+            progress=progress,
+            who="jetprof download",
+        )
         problem, seen = _check(part, remote)
         if problem is None:
             break
@@ -380,83 +376,6 @@ def fetch(
     os.replace(part, final)
     _write_stamp(final, remote.algorithm, remote.digest)
     return final, True
-
-
-def _stream(
-    remote: Remote,
-    part: Path,
-    retries: int,
-    backoff_s: float,
-    timeout_s: float,
-    progress: bool | None,
-) -> bool:
-    """Append the rest of ``remote`` to ``part`` until the server ends the body.
-
-    A connection cut before the announced length is resumed with ``Range`` up to
-    ``retries`` times. Returns True when the server answered 416 (it has no byte past
-    the ``.part`` size: the file there is complete, or all the server has).
-    """
-    import requests
-    from tqdm import tqdm
-
-    failures = 0
-    with requests.Session() as session:
-        while True:
-            offset = part.stat().st_size if part.is_file() else 0
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
-            try:
-                with session.get(
-                    remote.url, headers=headers, stream=True, timeout=timeout_s
-                ) as resp:
-                    if resp.status_code == 416 and offset:
-                        return True
-                    if resp.status_code in _RETRY_STATUS and failures < retries:
-                        raise requests.ConnectionError(f"HTTP {resp.status_code}")
-                    if resp.status_code >= 400:
-                        raise JetprofError(
-                            f"{remote.url}: HTTP {resp.status_code} {resp.reason or ''}".rstrip()
-                        )
-                    if resp.status_code != 206:
-                        offset = 0  # server ignored the Range header: start over
-                    total = _total_from(resp, offset)
-                    mode = "ab" if offset else "wb"
-                    with (
-                        open(part, mode) as out,
-                        tqdm(
-                            total=total,
-                            initial=offset,
-                            unit="B",
-                            unit_scale=True,
-                            unit_divisor=1024,
-                            desc=remote.filename,
-                            disable=(not progress) if progress is not None else None,
-                            file=sys.stderr,
-                        ) as bar,
-                    ):
-                        for block in resp.iter_content(chunk_size=_NET_CHUNK):
-                            out.write(block)
-                            bar.update(len(block))
-                    size = part.stat().st_size
-                    if total is not None and size < total:
-                        raise requests.ConnectionError(
-                            f"connection closed at {size} of {total} bytes"
-                        )
-                    return False
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
-                failures += 1
-                if failures > retries:
-                    raise JetprofError(
-                        f"{remote.url}: download failed after {retries} retries: {exc}"
-                    ) from None
-                print(
-                    f"jetprof download: {remote.filename}: {exc}; resuming (try {failures}/{retries})",
-                    file=sys.stderr,
-                )
-                time.sleep(backoff_s * 2 ** (failures - 1))
 
 
 def _wanted(name: str, processes: set[str] | None) -> bool:
