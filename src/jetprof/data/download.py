@@ -47,6 +47,7 @@ from typing import Any
 
 from jetprof import http
 from jetprof.data import jetclass
+from jetprof.data.formats import Problem, format_problem
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write, atomic_write_text, file_digest
 
@@ -193,81 +194,6 @@ def _write_stamp(path: Path, algorithm: str | None, digest: str | None) -> None:
         "mtime_ns": st.st_mtime_ns,
     }
     atomic_write_text(_stamp_path(path), json.dumps(body, indent=1) + "\n")
-
-
-# ---------------------------------------------------------------------------- format checks
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a fetched file is not usable.
-
-    Attributes:
-        message: what is wrong, naming no path (the caller adds it).
-        short: the bytes look like the start of a good file (resume them with ``Range``);
-            False: they are wrong (throw them away).
-    """
-
-    message: str
-    short: bool
-
-
-def _tar_problem(path: Path) -> Problem | None:
-    """A tarball whose headers or end-of-archive marker are missing or unreadable."""
-    size = path.stat().st_size
-    try:
-        with tarfile.open(path, "r:") as tar:
-            members = tar.getmembers()  # walks every header, seeking past the data
-            end = tar.offset
-    except tarfile.ReadError as exc:
-        # "unexpected end of data": a member's data runs past the end of the file
-        short = "end of data" in str(exc) or size < tarfile.BLOCKSIZE
-        return Problem(f"not a readable tarball ({exc})", short)
-    except (OSError, EOFError) as exc:
-        return Problem(f"not a readable tarball ({exc})", True)
-    if not members:
-        return Problem("a tarball without members", False)
-    with open(path, "rb") as f:
-        f.seek(end)
-        marker = f.read(2 * tarfile.BLOCKSIZE)
-    if marker != bytes(2 * tarfile.BLOCKSIZE):
-        return Problem(
-            f"truncated: {size} bytes, no end-of-archive marker after the member headers", True
-        )
-    return None
-
-
-def _root_problem(path: Path) -> Problem | None:
-    """A ROOT file whose header promises more bytes than it has, or whose tree does not read."""
-    import uproot
-
-    from jetprof.data.validate import header_problem
-
-    header = header_problem(path)
-    if header is not None:
-        return Problem(header, header.startswith("truncated"))
-    try:
-        with uproot.open(path) as f:
-            tree = f[jetclass.TREE_NAME]
-            n = int(tree.num_entries)
-            if n < 1:
-                return Problem(f"tree {jetclass.TREE_NAME!r} has no entries", False)
-            tree.arrays(entry_start=n - 1, entry_stop=n, library="np")  # the last baskets
-    except Exception as exc:  # noqa: BLE001 - uproot raises many types for broken files
-        detail = (str(exc).splitlines() or [""])[0][:160]
-        return Problem(
-            f"tree {jetclass.TREE_NAME!r} not readable ({type(exc).__name__}: {detail})", False
-        )
-    return None
-
-
-def format_problem(path: Path) -> Problem | None:
-    """Check a fetched file by its format: ``.tar`` and ``.root`` files; None if it is fine."""
-    if path.name.endswith(".tar") or path.name.endswith(".tar.part"):
-        return _tar_problem(path)
-    if path.name.endswith(".root") or path.name.endswith(".root.part"):
-        return _root_problem(path)
-    return None
 
 
 def _check(path: Path, remote: Remote) -> tuple[Problem | None, str]:

@@ -24,7 +24,6 @@ import argparse
 import ast
 import json
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from jetprof.data import jetclass
 from jetprof.contract import DEFAULT_DATA_CONFIG
+from jetprof.data import jetclass
+from jetprof.data.formats import header_problem
 from jetprof.errors import JetprofError
 
 _MODULES = {"np", "numpy", "ak", "awkward", "math"}
@@ -206,31 +206,6 @@ def _leaf_dtype(interp: Any) -> tuple[np.dtype | None, int]:
         if dtype.kind in "biuf" and dtype.shape == ():
             return dtype, depth
     return None, depth
-
-
-def header_problem(path: Path) -> str | None:
-    """A missing, non-ROOT or truncated file, told from the ROOT file header.
-
-    A truncated file's message starts with ``truncated:`` (the header's end of file lies
-    past the file's size).
-    """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(20)
-            size = os.fstat(f.fileno()).st_size
-    except FileNotFoundError:
-        return "no such file"
-    except OSError as exc:
-        return f"cannot read: {exc.strerror}"
-    if head[:4] != b"root":
-        return "not a ROOT file (no 'root' signature at the start)"
-    if len(head) < 20:
-        return f"truncated: {size} bytes, shorter than a ROOT file header"
-    version = int.from_bytes(head[4:8], "big")
-    end = int.from_bytes(head[12:20] if version >= 1000000 else head[12:16], "big")
-    if size < end:
-        return f"truncated: {size} bytes, the ROOT header says {end}"
-    return None
 
 
 def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> FileResult:
