@@ -222,7 +222,7 @@ def split_example(path: Path, dest: Path, fractions: dict[str, float] | None = N
     try:
         tree = uproot.open(path)[jetclass.TREE_NAME]
         arrays = tree.arrays(library="ak")
-    except Exception as exc:  # noqa: BLE001 - uproot raises many types
+    except Exception as exc:  # uproot raises many types
         raise JetprofError(f"{path}: cannot read tree {jetclass.TREE_NAME!r}: {exc}") from None
     n = len(arrays)
     fields = arrays.fields
@@ -231,7 +231,7 @@ def split_example(path: Path, dest: Path, fractions: dict[str, float] | None = N
     start = 0
     out = []
     for i, (split, frac) in enumerate(fractions.items()):
-        stop = n if i == len(fractions) - 1 else start + int(round(frac * n))
+        stop = n if i == len(fractions) - 1 else start + round(frac * n)
         chunk = arrays[start:stop]
         start = stop
         data: dict[str, Any] = {f: ak.to_numpy(chunk[f]) for f in flat}
