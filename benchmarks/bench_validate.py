@@ -35,7 +35,8 @@ def _raw_read(files: list[Path], branches: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the ratio."""
-    from jetprof.data.validate import read_data_config_needs, validate
+    from jetprof.data.dataconfig import read_data_config_needs
+    from jetprof.data.validate import validate
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-config", type=Path, default=REPO / "workflow/weaver/JetClass_full.yaml")

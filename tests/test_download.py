@@ -500,7 +500,7 @@ def test_file_truncated_on_the_server_is_refused_and_removed(
 
 
 def test_truncated_tarball_is_told_from_its_missing_end_marker(tmp_path: Path) -> None:
-    from jetprof.data.download import format_problem
+    from jetprof.data.formats import format_problem
 
     tar = tmp_path / "a.tar"
     make_tarball(tar, "val_5M", {"HToBB_120.root": b"x" * 3000})

@@ -15,7 +15,8 @@ import uproot
 
 from jetprof.cli import main
 from jetprof.data import jetclass
-from jetprof.data.validate import histograms, needs_of, plot_features, read_data_config_needs, validate
+from jetprof.data.dataconfig import needs_of, read_data_config_needs
+from jetprof.data.validate import histograms, plot_features, validate
 
 REPO = Path(__file__).resolve().parents[1]
 FULL = REPO / "workflow" / "weaver" / "JetClass_full.yaml"

@@ -45,10 +45,15 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write(path, write)
 
 
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
+def file_digest(path: str | os.PathLike[str], algorithm: str, chunk: int = 1 << 20) -> str:
+    """Hex digest of a file's bytes with a :mod:`hashlib` algorithm (``sha256``, ``md5``)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    return file_digest(path, "sha256", chunk)

@@ -7,19 +7,9 @@ JetClass (Zenodo record 6619768, DOI 10.5281/zenodo.6619768) ships as tarballs
 
 Guarantees:
 
-* A download is written to ``CACHE/<name>.part`` and renamed to its final name
-  only after it passed its format check (a tarball's headers and end-of-archive
-  marker, a ROOT file's header against its size and its tree readable to the last
-  entry) and, when pinned, its checksum. A cut connection, and a body that a server
-  ends by closing the connection short of the file (no ``Content-Length``: the
-  format check finds it cut), resume from the ``.part`` size with an HTTP ``Range``
-  request (a bounded number of times, and again on the next run), pinned or not.
-  Only bytes that are whole but wrong (a checksum mismatch, not a ROOT file) are
-  thrown away.
-* A verified file carries a ``.md5ok`` stamp (checks, hash, size, mtime) and is never
-  downloaded or re-checked again while it is unchanged. A file in the cache without
-  a valid stamp (e.g. from an older jetprof that stamped files unchecked) is checked
-  again before use: a cut one is resumed, a bad one fetched again.
+* Every file is fetched into ``CACHE`` by :func:`jetprof.data.fetch.fetch`: checked by
+  its format and its checksum before it gets its final name, resumed with ``Range``
+  when cut, stamped when verified (the guarantees are told there).
 * Extraction goes through a temporary folder inside ``DEST`` and each file is
   renamed into place, so a rerun always ends with every file present, also when
   the tarball came from an earlier run.
@@ -34,19 +24,17 @@ Because it mixes all classes in one file, it is split by entry ranges into
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
 import shutil
 import sys
 import tarfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jetprof.data import jetclass
+from jetprof.data.fetch import Remote, fetch
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write, atomic_write_text
 
@@ -73,30 +61,7 @@ DEFAULT_PARTS = ("train_100M_part0", "val_5M", "test_20M")
 EXAMPLE_FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 
 _ROOT_NAME = re.compile(r"^(?P<prefix>[A-Za-z0-9]+)_(?P<index>\d+)\.root$")
-_RETRY_STATUS = {429, 502, 503, 504}
 _CHUNK = 1 << 20
-_NET_CHUNK = 1 << 16  # what a cut connection can lose of a partly received block
-#: what a ``.md5ok`` stamp vouches for; stamps without it (older jetprof) are checked again
-STAMP_CHECKS = "format+digest"
-
-
-@dataclass(frozen=True)
-class Remote:
-    """One file to fetch: its URL, cache name and expected checksum.
-
-    Attributes:
-        part: part name (``val_5M``) or ``example``.
-        url: where to get it.
-        filename: name in the cache folder.
-        algorithm: ``md5`` or ``sha256``, or None when nothing pins the file.
-        digest: expected hex digest, or None.
-    """
-
-    part: str
-    url: str
-    filename: str
-    algorithm: str | None
-    digest: str | None
 
 
 def split_of(part: str) -> str:
@@ -161,312 +126,6 @@ def remotes(
             algo, digest = "md5", md5.get(part, ZENODO_MD5[part])
         out.append(Remote(part, f"{base}/{name}", name, algo, digest))
     return out
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of a file, read in 1 MiB chunks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _stamp_path(path: Path) -> Path:
-    return path.with_name(path.name + ".md5ok")
-
-
-def _stamp_ok(path: Path, remote: Remote) -> bool:
-    stamp = _stamp_path(path)
-    if not path.is_file() or not stamp.is_file():
-        return False
-    try:
-        data = json.loads(stamp.read_text())
-    except (OSError, ValueError):
-        return False
-    st = path.stat()
-    return (
-        data.get("checked") == STAMP_CHECKS
-        and data.get("algorithm") == remote.algorithm
-        and data.get("digest") == remote.digest
-        and data.get("size") == st.st_size
-        and data.get("mtime_ns") == st.st_mtime_ns
-    )
-
-
-def _write_stamp(path: Path, algorithm: str | None, digest: str | None) -> None:
-    st = path.stat()
-    body = {
-        "checked": STAMP_CHECKS,
-        "algorithm": algorithm,
-        "digest": digest,
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-    }
-    atomic_write_text(_stamp_path(path), json.dumps(body, indent=1) + "\n")
-
-
-# ---------------------------------------------------------------------------- format checks
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a fetched file is not usable.
-
-    Attributes:
-        message: what is wrong, naming no path (the caller adds it).
-        short: the bytes look like the start of a good file (resume them with ``Range``);
-            False: they are wrong (throw them away).
-    """
-
-    message: str
-    short: bool
-
-
-def _tar_problem(path: Path) -> Problem | None:
-    """A tarball whose headers or end-of-archive marker are missing or unreadable."""
-    size = path.stat().st_size
-    try:
-        with tarfile.open(path, "r:") as tar:
-            members = tar.getmembers()  # walks every header, seeking past the data
-            end = tar.offset
-    except tarfile.ReadError as exc:
-        # "unexpected end of data": a member's data runs past the end of the file
-        short = "end of data" in str(exc) or size < tarfile.BLOCKSIZE
-        return Problem(f"not a readable tarball ({exc})", short)
-    except (OSError, EOFError) as exc:
-        return Problem(f"not a readable tarball ({exc})", True)
-    if not members:
-        return Problem("a tarball without members", False)
-    with open(path, "rb") as f:
-        f.seek(end)
-        marker = f.read(2 * tarfile.BLOCKSIZE)
-    if marker != bytes(2 * tarfile.BLOCKSIZE):
-        return Problem(
-            f"truncated: {size} bytes, no end-of-archive marker after the member headers", True
-        )
-    return None
-
-
-def _root_problem(path: Path) -> Problem | None:
-    """A ROOT file whose header promises more bytes than it has, or whose tree does not read."""
-    import uproot
-
-    from jetprof.data.validate import header_problem
-
-    header = header_problem(path)
-    if header is not None:
-        return Problem(header, header.startswith("truncated"))
-    try:
-        with uproot.open(path) as f:
-            tree = f[jetclass.TREE_NAME]
-            n = int(tree.num_entries)
-            if n < 1:
-                return Problem(f"tree {jetclass.TREE_NAME!r} has no entries", False)
-            tree.arrays(entry_start=n - 1, entry_stop=n, library="np")  # the last baskets
-    except Exception as exc:  # noqa: BLE001 - uproot raises many types for broken files
-        detail = (str(exc).splitlines() or [""])[0][:160]
-        return Problem(
-            f"tree {jetclass.TREE_NAME!r} not readable ({type(exc).__name__}: {detail})", False
-        )
-    return None
-
-
-def format_problem(path: Path) -> Problem | None:
-    """Check a fetched file by its format: ``.tar`` and ``.root`` files; None if it is fine."""
-    if path.name.endswith(".tar") or path.name.endswith(".tar.part"):
-        return _tar_problem(path)
-    if path.name.endswith(".root") or path.name.endswith(".root.part"):
-        return _root_problem(path)
-    return None
-
-
-def _check(path: Path, remote: Remote) -> tuple[Problem | None, str]:
-    """(problem or None, sha256 or pinned digest seen) of a fetched file.
-
-    The format check runs first: a file cut short fails it whatever its checksum, and is
-    resumed rather than thrown away. Bytes that are wrong rather than missing are named
-    by their checksum mismatch where a pin exists, else by the format check.
-    """
-    problem = format_problem(path)
-    if problem is not None and problem.short:
-        return problem, ""
-    seen = file_digest(path, remote.algorithm or "sha256")
-    if remote.algorithm and remote.digest and seen != remote.digest:
-        return Problem(
-            f"{remote.algorithm.upper()} mismatch: expected {remote.digest}, got {seen}", False
-        ), seen
-    return problem, seen
-
-
-def _total_from(resp: Any, offset: int) -> int | None:
-    """Full file size from a 206 Content-Range or a 200 Content-Length."""
-    crange = resp.headers.get("Content-Range", "")
-    m = re.match(r"bytes \d+-\d+/(\d+)", crange)
-    if m:
-        return int(m.group(1))
-    length = resp.headers.get("Content-Length")
-    if length is not None and length.isdigit():
-        return int(length) + (offset if resp.status_code == 206 else 0)
-    return None
-
-
-def fetch(
-    remote: Remote,
-    cache: Path,
-    *,
-    retries: int = 5,
-    backoff_s: float = 2.0,
-    timeout_s: float = 60.0,
-    progress: bool | None = None,
-) -> tuple[Path, bool]:
-    """Download one file into ``cache`` (resumable), check its format and its digest.
-
-    Args:
-        remote: what to fetch.
-        cache: folder for the ``.part`` file and the verified file.
-        retries: how many times a cut connection (or a body found cut short) is resumed
-            before giving up; the ``.part`` file is kept for the next run.
-        backoff_s: wait before the first retry (doubles each time).
-        timeout_s: socket timeout per request.
-        progress: show a tqdm bar; None = only on a terminal.
-
-    Returns:
-        (path of the verified file, whether anything was downloaded).
-
-    Raises:
-        JetprofError: HTTP error, too many dropped connections, a file that fails its
-            format check or its checksum.
-    """
-    cache.mkdir(parents=True, exist_ok=True)
-    final = cache / remote.filename
-    part = cache / (remote.filename + ".part")
-    if _stamp_ok(final, remote):
-        return final, False
-    if final.is_file():
-        problem, _ = _check(final, remote)
-        if problem is None:
-            _write_stamp(final, remote.algorithm, remote.digest)
-            return final, False
-        if problem.short and not part.exists():
-            os.replace(final, part)  # the start of the file: resume it
-        else:
-            final.unlink()
-        _stamp_path(final).unlink(missing_ok=True)
-        print(
-            f"jetprof download: {final}: {problem.message}; fetching it again",
-            file=sys.stderr,
-        )
-    failures = 0
-    while True:
-        exhausted = _stream(remote, part, retries, backoff_s, timeout_s, progress)
-        problem, seen = _check(part, remote)
-        if problem is None:
-            break
-        if problem.short and not exhausted:
-            # the server closed the body early without saying how long it was
-            failures += 1
-            if failures > retries:
-                raise JetprofError(
-                    f"{final}: {problem.message} after {retries} retries; the partial "
-                    f"download is kept as {part.name} and resumed on the next run"
-                )
-            print(
-                f"jetprof download: {remote.filename}: {problem.message}; "
-                f"resuming (try {failures}/{retries})",
-                file=sys.stderr,
-            )
-            time.sleep(backoff_s * 2 ** (failures - 1))
-            continue
-        part.unlink()
-        source = " (the server has no more bytes)" if problem.short else ""
-        raise JetprofError(f"{final}: {problem.message}{source}; the bad download was removed")
-    if not remote.digest:
-        print(
-            f"jetprof download: warning: no checksum pins {remote.filename}; "
-            f"its sha256 is {seen} (pin it with --sha256 {remote.part}={seen})",
-            file=sys.stderr,
-        )
-    os.replace(part, final)
-    _write_stamp(final, remote.algorithm, remote.digest)
-    return final, True
-
-
-def _stream(
-    remote: Remote,
-    part: Path,
-    retries: int,
-    backoff_s: float,
-    timeout_s: float,
-    progress: bool | None,
-) -> bool:
-    """Append the rest of ``remote`` to ``part`` until the server ends the body.
-
-    A connection cut before the announced length is resumed with ``Range`` up to
-    ``retries`` times. Returns True when the server answered 416 (it has no byte past
-    the ``.part`` size: the file there is complete, or all the server has).
-    """
-    import requests
-    from tqdm import tqdm
-
-    failures = 0
-    with requests.Session() as session:
-        while True:
-            offset = part.stat().st_size if part.is_file() else 0
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
-            try:
-                with session.get(
-                    remote.url, headers=headers, stream=True, timeout=timeout_s
-                ) as resp:
-                    if resp.status_code == 416 and offset:
-                        return True
-                    if resp.status_code in _RETRY_STATUS and failures < retries:
-                        raise requests.ConnectionError(f"HTTP {resp.status_code}")
-                    if resp.status_code >= 400:
-                        raise JetprofError(
-                            f"{remote.url}: HTTP {resp.status_code} {resp.reason or ''}".rstrip()
-                        )
-                    if resp.status_code != 206:
-                        offset = 0  # server ignored the Range header: start over
-                    total = _total_from(resp, offset)
-                    mode = "ab" if offset else "wb"
-                    with (
-                        open(part, mode) as out,
-                        tqdm(
-                            total=total,
-                            initial=offset,
-                            unit="B",
-                            unit_scale=True,
-                            unit_divisor=1024,
-                            desc=remote.filename,
-                            disable=(not progress) if progress is not None else None,
-                            file=sys.stderr,
-                        ) as bar,
-                    ):
-                        for block in resp.iter_content(chunk_size=_NET_CHUNK):
-                            out.write(block)
-                            bar.update(len(block))
-                    size = part.stat().st_size
-                    if total is not None and size < total:
-                        raise requests.ConnectionError(
-                            f"connection closed at {size} of {total} bytes"
-                        )
-                    return False
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-            ) as exc:
-                failures += 1
-                if failures > retries:
-                    raise JetprofError(
-                        f"{remote.url}: download failed after {retries} retries: {exc}"
-                    ) from None
-                print(
-                    f"jetprof download: {remote.filename}: {exc}; resuming (try {failures}/{retries})",
-                    file=sys.stderr,
-                )
-                time.sleep(backoff_s * 2 ** (failures - 1))
 
 
 def _wanted(name: str, processes: set[str] | None) -> bool:
@@ -563,7 +222,7 @@ def split_example(path: Path, dest: Path, fractions: dict[str, float] | None = N
     try:
         tree = uproot.open(path)[jetclass.TREE_NAME]
         arrays = tree.arrays(library="ak")
-    except Exception as exc:  # noqa: BLE001 - uproot raises many types
+    except Exception as exc:  # uproot raises many types
         raise JetprofError(f"{path}: cannot read tree {jetclass.TREE_NAME!r}: {exc}") from None
     n = len(arrays)
     fields = arrays.fields
@@ -572,7 +231,7 @@ def split_example(path: Path, dest: Path, fractions: dict[str, float] | None = N
     start = 0
     out = []
     for i, (split, frac) in enumerate(fractions.items()):
-        stop = n if i == len(fractions) - 1 else start + int(round(frac * n))
+        stop = n if i == len(fractions) - 1 else start + round(frac * n)
         chunk = arrays[start:stop]
         start = stop
         data: dict[str, Any] = {f: ak.to_numpy(chunk[f]) for f in flat}

@@ -16,15 +16,14 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
-import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jetprof import http
 from jetprof.contract import DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write, sha256_file
@@ -137,52 +136,14 @@ def git_blob_sha1(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 # --------------------------------------------------------------------------- fetching
 
 
-def _download(url: str, dest: Path, timeout: float = 60.0) -> None:
-    """Stream ``url`` into ``dest`` with a progress bar; raise JetprofError on any failure."""
-    from tqdm import tqdm
-
-    request = urllib.request.Request(url, headers={"User-Agent": "jetprof"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
-            total = response.headers.get("Content-Length")
-            expected = int(total) if total and total.isdigit() else None
-            written = 0
-            with tqdm(
-                total=expected,
-                unit="B",
-                unit_scale=True,
-                desc=Path(urllib.parse.urlparse(url).path).name,
-                file=sys.stderr,
-                disable=None,
-                leave=False,
-            ) as bar:
-                while block := response.read(1 << 20):
-                    out.write(block)
-                    written += len(block)
-                    bar.update(len(block))
-    except urllib.error.HTTPError as exc:
-        raise JetprofError(f"{url}: download failed: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise JetprofError(f"{url}: download failed ({type(exc).__name__}: {reason})") from None
-    except Exception as exc:  # http.client.IncompleteRead and friends
-        raise JetprofError(
-            f"{url}: download failed, connection broke off ({type(exc).__name__})"
-        ) from None
-    if expected is not None and written != expected:
-        raise JetprofError(f"{url}: download truncated: got {written} of {expected} bytes")
-
-
-def _is_url(source: str) -> bool:
-    return urllib.parse.urlparse(source).scheme in ("http", "https", "file")
-
-
 def fetch(source: str, dest: Path) -> None:
-    """Copy a local path or download an http(s)/file URL to ``dest``."""
-    if _is_url(source):
-        _download(source, dest)
+    """Get ``source`` into ``dest``: an http(s) URL in one try (:func:`jetprof.http.stream`), else
+    a file:// URL or a local path copied."""
+    url = urllib.parse.urlparse(source)
+    if url.scheme in ("http", "https"):
+        http.stream(source, dest, name=Path(url.path).name, retries=0, who="jetprof fetch-weights")
         return
-    src = Path(source)
+    src = Path(urllib.request.url2pathname(url.path) if url.scheme == "file" else source)
     if not src.is_file():
         raise JetprofError(f"{src}: checkpoint not found")
     shutil.copyfile(src, dest)
