@@ -16,7 +16,7 @@ Guarantees:
   a valid stamp (e.g. from an older jetprof that stamped files unchecked) is checked
   again before use: a cut one is resumed, a bad one fetched again.
 
-The bytes come through :func:`jetprof.http.stream`; the format checks are
+The bytes come through :func:`jetprof.httpfetch.stream`; the format checks are
 :func:`jetprof.data.formats.format_problem`.
 """
 
@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jetprof import http
+from jetprof import httpfetch as http
 from jetprof.data.formats import Problem, format_problem
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text, file_digest

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jetprof import http
+from jetprof import httpfetch as http
 from jetprof.contract import DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write, sha256_file
@@ -137,7 +137,7 @@ def git_blob_sha1(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def fetch(source: str, dest: Path) -> None:
-    """Get ``source`` into ``dest``: an http(s) URL in one try (:func:`jetprof.http.stream`), else
+    """Get ``source`` into ``dest``: an http(s) URL in one try (:func:`jetprof.httpfetch.stream`), else
     a file:// URL or a local path copied."""
     url = urllib.parse.urlparse(source)
     if url.scheme in ("http", "https"):
