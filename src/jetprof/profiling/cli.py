@@ -10,11 +10,21 @@ fresh process. Examples::
     jetprof profile --device cpu --weights random,trained --checkpoint trained=results/train/net_best_epoch_state.pt \\
         --backends eager-fp32,onnxruntime-fp32 --particles real --data 'results/dataset/val/*.root' \\
         --batch-sizes 1,8,32 --out results
+    jetprof profile --device cpu --weights trained --checkpoint results/train/net_best_epoch_state.pt \
+        --backends eager-fp32,onnxruntime-fp32,onnxruntime-int8,eager-int8,openvino-fp32 --particles real \
+        --data 'results/dataset/val/*.root' --quality-data 'results/dataset/test/*.root' --batch-sizes 1,32
     jetprof profile --peak --device cpu --out results/profile/peak/cpu.json
 
 Records go to ``OUT/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{N}.json``
 and each group's rounds to ``OUT/paired/{device}/p{particles}/bs{N}.json``
 (``jetprof.contract``).
+
+Every point other than eager fp32 is checked against eager fp32 with the same weights
+(its stated tolerance on the softmax outputs, ``jetprof.profiling.backends.TOLERANCES``;
+beyond it the point is an ``error``), and with ``--quality-data`` scored on labelled
+test jets after the timed rounds (record field ``quality``, ``jetprof.profiling.quality``).
+A backend whose package is missing here (``openvino``: ``pip install 'jetprof[openvino]'``)
+is refused with one line before any work.
 
 On CPU the parent pins the thread counts, imports torch and weaver's model code
 once and forks a fresh child per group (``--process fork``); CUDA and MPS groups
@@ -75,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--particles", default="real",
                         help="'real' (jets from --data), N (synthetic jets of N particles) or a comma list")
     parser.add_argument("--data", action="append", default=[], help="glob of ROOT files (for --particles real)")
+    parser.add_argument("--quality-data", action="append", default=[], metavar="GLOB",
+                        help="glob of labelled test ROOT files (e.g. 'results/dataset/test/*.root'): after its "
+                             "timed rounds every point is scored on them against eager fp32 with the same weights "
+                             "(record field quality: agreement, max |Δ softmax|, macro AUC)")
+    parser.add_argument("--quality-jets", type=int, default=500, metavar="N",
+                        help="test jets each point is scored on (the first N of the sorted files)")
     parser.add_argument("--model-name", default="ParT_full")
     parser.add_argument("--network-config", default=str(DEFAULT_NETWORK_CONFIG))
     parser.add_argument("--data-config", default=str(DEFAULT_DATA_CONFIG))
@@ -223,7 +239,7 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
         raise JetprofError("--backends: give at least one backend-precision pair")
     for name, value, low in (("--warmup", args.warmup, 1), ("--rounds", args.rounds, 2),
                              ("--max-rounds", args.max_rounds, args.rounds), ("--threads", args.threads, 1),
-                             ("--retries", args.retries, 0)):
+                             ("--retries", args.retries, 0), ("--quality-jets", args.quality_jets, 1)):
         if value < low:
             raise JetprofError(f"{name} {value}: must be at least {low}")
     if not args.threshold > 0:
@@ -238,15 +254,21 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
             if not Path(path).is_file():
                 raise JetprofError(f"{path}: {what} of {name} not found")
     device = check_device(args.device)
+    from jetprof.profiling.backends import missing_package
+
     for pair in pairs:
         problem = pair_problem(*split_pair(pair), device)
         if problem:
             raise JetprofError(f"--backends {problem} (device {device})")
+        missing = missing_package(*split_pair(pair))
+        if missing:
+            raise JetprofError(f"--backends {missing}")
     data: list[str] = []
     if "real" in particles:
         if not args.data:
             raise JetprofError("--particles real needs --data GLOB (ROOT files, e.g. 'results/dataset/val/*.root')")
         data = expand_data_glob(args.data)
+    quality = expand_data_glob(args.quality_data) if args.quality_data else []
     variants = [
         VariantSpec(v.model, v.weights, v.backend, v.precision,
                     network_config=str(Path(configs[v.model][0]).resolve()),
@@ -262,7 +284,8 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
                   rounds=args.rounds, max_rounds=args.max_rounds, max_group_s=args.max_group_s,
                   threshold=args.threshold, flush_denormal=args.flush_denormal,
                   profiler_pass=not args.no_profiler_pass, profiler_calls=args.profiler_calls,
-                  seed=args.seed, config_hash=args.config_hash)
+                  seed=args.seed, config_hash=args.config_hash, quality_data=quality,
+                  quality_jets=args.quality_jets)
         for n, bs in itertools.product(particles, sizes)
     ]
 
@@ -303,7 +326,9 @@ def warm_parent(specs: list[GroupSpec]) -> None:
     inputs.synthetic_batch(load_data_config(first.data_config), 1, 1, seed=0)
     if any(v.backend.startswith("onnxruntime") for v in specs[0].variants):
         import onnxruntime  # noqa: F401
-    if any(s.particles == "real" for s in specs):
+    if any(v.precision == "int8" and v.backend.startswith("onnxruntime") for v in specs[0].variants):
+        import onnxruntime.quantization  # noqa: F401
+    if any(s.particles == "real" or s.quality_data for s in specs):
         import uproot  # noqa: F401
 
 
