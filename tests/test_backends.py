@@ -221,7 +221,7 @@ def test_labelled_jets_take_every_file_in_equal_shares(test_jets):
     # files sorted Hbb, QCD, Tbqq; 3 jets from each, 7 kept; classes in the data config's order
     assert list(truth) == [1, 1, 1, 0, 0, 0, 8] and len(batch.n_particles) == 7
     assert batch.source["distinct_jets"] == 7 and len(batch.source["files"]) == 3
-    whole, truth = inputs.labelled_jets(test_jets, dc, 500)  # fewer jets than asked: each once
+    _, truth = inputs.labelled_jets(test_jets, dc, 500)  # fewer jets than asked: each once
     assert len(truth) == 18 and sorted(set(truth)) == [0, 1, 8]
 
 

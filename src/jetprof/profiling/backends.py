@@ -30,18 +30,21 @@ OPTIONAL = {"openvino": ("openvino", "pip install 'jetprof[openvino]'")}
 
 #: the largest |Δ softmax| from eager fp32 (same weights, same jets) a variant may show, by
 #: (backend or "*", precision, device kind); above it the point is an ``error``, never a
-#: number. Chosen from measurement (benchmarks/bench_backends.py, trained ParT, test jets):
-#: fp32 exports and compile on CPU differ by ~1e-6 (different summation orders); on CUDA
-#: matmuls may run in TF32 (10-bit mantissa); bf16 (8-bit mantissa) and int8 differ by
-#: up to a few 1e-2 on single jets, so their bounds catch a broken variant, not rounding:
-#: their accuracy is the ``quality`` block (AUC against the true labels).
+#: number. A bound catches a broken variant (wrong inputs, a failed export or quantisation:
+#: differences of order 0.5), not rounding; what rounding costs in accuracy is the
+#: ``quality`` block. Measured here (trained ParT, 600 test jets, batches of 1 and 32, CPU,
+#: max over jets and classes): onnxruntime fp32 2.2e-5, openvino fp32 3.4e-6, eager bf16
+#: 0.019, onnxruntime int8 0.036, eager int8 0.073 (top-1 agreement ≥ 0.985, |ΔAUC| ≤ 5e-4).
+#: fp32: 1e-4 (as ``jetprof export``'s parity check); CUDA/MPS matmuls may run in TF32
+#: (10-bit mantissa): 1e-2; bf16 0.1 (5x its maximum); int8 0.25 (3.4x eager int8's);
+#: fp16 (GPU only, not measured here; 2 more mantissa bits than bf16) 0.05.
 TOLERANCES: dict[tuple[str, str, str], float] = {
     ("*", "fp32", "cpu"): 1e-4,
     ("*", "fp32", "cuda"): 1e-2,
     ("*", "fp32", "mps"): 1e-2,
     ("*", "bf16", "*"): 0.1,
     ("*", "fp16", "*"): 0.05,
-    ("*", "int8", "cpu"): 0.15,
+    ("*", "int8", "cpu"): 0.25,
 }
 
 

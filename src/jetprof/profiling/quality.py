@@ -57,7 +57,7 @@ def check_outputs(spec: Any, rec: dict[str, Any], out: Any, ref_out: Any, idx: n
     probs = probabilities(out, softmaxed)[idx]
     ref = probabilities(ref_out, softmaxed)
     diff, top1 = agreement(probs, ref)
-    rec["output_check"] = {"reference": REFERENCE, "jets": int(len(idx)), "max_abs_diff": diff,
+    rec["output_check"] = {"reference": REFERENCE, "jets": len(idx), "max_abs_diff": diff,
                            "top1_agreement": top1, "tolerance": tol, "passed": bool(diff <= tol)}
     if "onnx" in rec:
         rec["onnx"]["max_abs_diff_vs_eager"] = diff
@@ -117,7 +117,7 @@ def score(spec: Any, slot: Any, cache: dict[Any, Any]) -> None:
     tol = tolerance(v.backend, v.precision, device_kind)
     probs = ref if tol is None else _predict(slot.forward, batch, spec.batch_size)
     diff, top1 = agreement(probs, ref)
-    classes = int(len(np.unique(truth)))
+    classes = len(np.unique(truth))
     note = None
     if v.weights == "random":
         note = RANDOM_NOTE
@@ -125,7 +125,7 @@ def score(spec: Any, slot: Any, cache: dict[Any, Any]) -> None:
         note = f"the test jets hold {classes} class: no one-vs-rest AUC"
     auc, auc_ref = (None, None) if note else (macro_auc(truth, probs), macro_auc(truth, ref))
     slot.rec["quality"] = {
-        "jets": int(len(truth)), "top1_agreement": top1, "max_abs_diff": diff,
+        "jets": len(truth), "top1_agreement": top1, "max_abs_diff": diff,
         "auc_macro": auc, "auc_macro_reference": auc_ref, "auc_note": note, "tolerance": tol,
         "classes": classes, "batch_size": spec.batch_size,
         "reference": "itself (eager fp32)" if tol is None else REFERENCE, "source": batch.source,
