@@ -21,8 +21,9 @@ Usage: python benchmarks/bench_backends.py [--batch-sizes 1,32] [--quality-jets 
    the real batch of the largest batch size: eager as is (its pair embedding runs on
    the real particle pairs only, ``PairEmbed._forward_sparse``) and with the dense pair
    embedding the export uses (``sparse_eval`` off); ONNX Runtime fp32 (trimmed) at each
-   graph optimisation level; ONNX Runtime on the batch sorted by multiplicity and cut
-   into 4 sub-batches, each trimmed to its own longest jet; and where the time goes
+   graph optimisation level; ONNX Runtime (fp32 and int8) on the batch sorted by
+   multiplicity and cut into 4 sub-batches, each trimmed to its own longest jet (a
+   deployment choice outside the model, not a study backend); and where the time goes
    (ONNX Runtime's profiler by module path; eager's pair embedding and attention
    modules timed with hooks, its attention kernel with torch.profiler).
    CPU-time medians of interleaved calls, 1 thread.
@@ -139,6 +140,7 @@ def investigate(args: argparse.Namespace, folder: Path) -> None:
     from jetprof.model.build import build_model, load_weights
     from jetprof.model.export import export_onnx
     from jetprof.profiling.backends import OrtRunner
+    from jetprof.profiling.quantize import onnx_int8
 
     torch.set_num_threads(1)
     bs = max(int(b) for b in args.batch_sizes.split(","))
@@ -191,11 +193,17 @@ def investigate(args: argparse.Namespace, folder: Path) -> None:
         sub = inputs.trim_to_longest({k: v[rows] for k, v in batch.arrays.items()}, n[rows])
         buckets.append({k: sub[k] for k in feed_names})
     full = sessions["ORT_ENABLE_ALL"]
+    int8_path, _, _ = onnx_int8(onnx_path, str(folder))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
+    int8 = ort.InferenceSession(int8_path, so, providers=["CPUExecutionProvider"])
     calls = {
         "eager fp32 (sparse pair embedding: real pairs only)": eager_call(False),
         "eager fp32, dense pair embedding (as exported)": eager_call(True),
         **{f"onnxruntime fp32 trimmed, {lvl}": (lambda s=s: s.run(None, feed)) for lvl, s in sessions.items()},
         "onnxruntime fp32, sorted into 4 sub-batches": lambda: [full.run(None, b) for b in buckets],
+        "onnxruntime int8 trimmed": lambda: int8.run(None, feed),
+        "onnxruntime int8, sorted into 4 sub-batches": lambda: [int8.run(None, b) for b in buckets],
     }
     with torch.inference_mode():
         for _ in range(6):

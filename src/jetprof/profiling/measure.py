@@ -10,7 +10,9 @@ within the group's few seconds falls on all variants alike. It keeps adding roun
 :mod:`jetprof.stats`), ``max_rounds`` is reached or ``max_group_s`` has passed.
 
 Memory, FLOPs, subnormal counts and the profiler pass are measured per variant
-after the rounds, each outside the timed calls.
+after the rounds, each outside the timed calls; so are the check of every variant but
+eager fp32 against eager fp32 and, with labelled test jets, its quality score
+(:mod:`jetprof.profiling.quality`).
 
 Why one process and alternating calls, not a fresh process per variant and round:
 ``benchmarks/bench_comparison.py`` measures both; the in-process design reaches
