@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from jetprof.profiling import cli as pcli
+    from jetprof.profiling.runner import run_group
 
     t_start = time.perf_counter()
     out = Path(args.out)
@@ -57,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.dry:
         sizes, mult_bs, mult_p, precisions, oom_bs = [1, 2], 2, [8], ["fp32", "bf16"], None
-        common = ["--repeats", "3", "--warmup", "1"]
+        common = ["--rounds", "3", "--max-rounds", "3", "--warmup", "1"]
     else:
         sizes, mult_bs, mult_p, precisions = [1, 4, 16, 64, 256, 1024, 4096, 16384], 256, [8, 16, 32, 64], \
             ["fp32", "bf16", "fp16"]
         oom_bs = None  # 16384 at the end of the size list is the real OOM probe
-        common = ["--repeats", "20", "--warmup", "5"]
+        common = ["--rounds", "20", "--max-rounds", "20", "--warmup", "5"]
     if args.device == "cpu":
         precisions = [x for x in precisions if x != "fp16"]
 
@@ -83,20 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     def run(weights: str, backend: str, precision: str, particles: int, batch_sizes: list[int],
             profile_bs: int | None = None, stop_at_oom: bool = True) -> None:
         rel = f"ParT_full/{weights}/{dev_dir}/{backend}-{precision}/p{particles}"
-        argv = ["--device", args.device, "--weights", weights, "--backend", backend, "--precision", precision,
-                "--particles", str(particles), "--batch-sizes", ",".join(map(str, batch_sizes)),
-                "--out", str(work / rel), "--no-profiler-pass", "--config-hash", "gpu_reference", *common]
+        # one variant per group (no control): a sweep of sizes, not a comparison
+        argv = ["--device", args.device, "--weights", weights, "--backends", f"{backend}-{precision}",
+                "--particles", str(particles), "--batch-sizes", ",".join(map(str, batch_sizes)), "--no-control",
+                "--out", str(work), "--no-profiler-pass", "--config-hash", "gpu_reference", *common]
         if weights != "random":
             argv += ["--checkpoint", args.checkpoint]
-        points = pcli.build_points(parser.parse_args(argv))
-        for point in points:
+        specs = pcli.build_specs(parser.parse_args(argv))
+        for spec in specs:
             if time.perf_counter() - t_start > args.budget_s:
-                _log(log, f"SKIPPED (budget) {rel} bs{point.batch_size}")
+                _log(log, f"SKIPPED (budget) {rel} bs{spec.batch_size}")
                 continue
-            point.profiler_pass = point.batch_size == profile_bs
-            rec = pcli.run_point(point, timeout_s=120)
+            spec.profiler_pass = spec.batch_size == profile_bs
+            spec.process, spec.cache_dir = "spawn", str(work)
+            rec = run_group(spec, timeout_s=120)[0]
             mem = rec["peak_memory_bytes"]
-            _log(log, f"{weights:8} {backend + '-' + precision:18} {particles:>5} {point.batch_size:>6} "
+            _log(log, f"{weights:8} {backend + '-' + precision:18} {particles:>5} {spec.batch_size:>6} "
                       f"{rec['status']:6} {rec['latency_ms_p50'] or 0:10.3f} {rec['throughput_jets_per_s'] or 0:10.1f} "
                       f"{(mem or 0) / 2**20:9.1f} {(rec['achieved_flops_per_s'] or 0) / 1e9:9.1f}"
                       + (f"  {rec['error'][:120]}" if rec["error"] else ""))

@@ -33,17 +33,22 @@ RESULTS = "results"
 
 WEIGHTS: tuple[str, ...] = ("random", "trained", "pretrained")
 #: eager PyTorch, torch.compile, ONNX Runtime fed each batch trimmed to its longest jet,
-#: and ONNX Runtime on the batch padded to the data config's length (a naive deployment)
-BACKENDS: tuple[str, ...] = ("eager", "compile", "onnxruntime", "onnxruntime_padded")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+#: ONNX Runtime on the batch padded to the data config's length (a naive deployment), and
+#: OpenVINO (CPU) running the same ONNX export, fed the trimmed batch
+BACKENDS: tuple[str, ...] = ("eager", "compile", "onnxruntime", "onnxruntime_padded", "openvino")
+#: fp32; bf16/fp16 autocast (eager, compile); int8: dynamic quantisation on CPU (eager's
+#: Linear layers with torch's quantiser, the ONNX export with ONNX Runtime's)
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 DEVICE_PATTERN = r"cpu|mps|cuda(:[0-9]+)?"
 STATUSES: tuple[str, ...] = ("ok", "oom", "error")
 #: how a record's ``peak_memory_bytes`` was measured (see jetprof.profiling.memory)
 MEMORY_METHODS: tuple[str, ...] = (
     "profiler_memory_events", "cuda_max_memory_allocated", "mps_current_allocated", "not_measured",
 )
-#: what a comparison changes between its two sides; ``control`` is the A/A check
-AXES: tuple[str, ...] = ("weights", "backend", "precision", "model", "control")
+#: what a comparison changes between its two sides; ``control`` is the A/A check;
+#: ``deployment`` a rung of the deployment ladder that changes backend and precision at
+#: once (onnxruntime-int8, compile-bf16) against eager fp32
+AXES: tuple[str, ...] = ("weights", "backend", "precision", "model", "control", "deployment")
 #: the side every comparison along an axis is measured against
 BASELINE = {"weights": "random", "backend": "eager", "precision": "fp32"}
 VERDICTS: tuple[str, ...] = ("same", "different", "inconclusive")
@@ -53,7 +58,10 @@ FIGURES: tuple[str, ...] = (
     "comparisons", "latency_vs_multiplicity", "roofline", "models_comparison", "training_curves", "roc",
     "confusion_matrix",
 )
-ONNX_BACKENDS = ("onnxruntime", "onnxruntime_padded")
+#: backends that run the ONNX export of the model (built ``for_inference``: softmax output,
+#: no SequenceTrimmer), not the torch module
+ONNX_BACKENDS = ("onnxruntime", "onnxruntime_padded", "openvino")
+ORT_BACKENDS = ("onnxruntime", "onnxruntime_padded")
 
 
 def split_pair(pair: str) -> tuple[str, str]:
@@ -68,10 +76,18 @@ def split_pair(pair: str) -> tuple[str, str]:
 def pair_problem(backend: str, precision: str, device: str) -> str | None:
     """Why ``backend``-``precision`` cannot run on ``device`` (None if it can)."""
     kind = device.split(":")[0]
-    if backend in ONNX_BACKENDS and precision != "fp32":
-        return f"{backend}-{precision}: the ONNX export is fp32 only"
-    if backend in ONNX_BACKENDS and kind == "mps":
+    if backend == "openvino" and precision != "fp32":
+        return f"{backend}-{precision}: jetprof runs OpenVINO on the fp32 ONNX export only"
+    if backend == "openvino" and kind != "cpu":
+        return f"{backend}-{precision}: jetprof runs OpenVINO on cpu only"
+    if backend in ORT_BACKENDS and precision not in ("fp32", "int8"):
+        return f"{backend}-{precision}: the ONNX export is fp32 only (int8: its dynamic quantisation)"
+    if backend in ORT_BACKENDS and kind == "mps":
         return f"{backend}-{precision}: ONNX Runtime does not run on mps"
+    if precision == "int8" and backend == "compile":
+        return f"{backend}-{precision}: int8 is eager-int8 or onnxruntime-int8 (dynamic quantisation)"
+    if precision == "int8" and kind != "cpu":
+        return f"{backend}-{precision}: dynamic int8 quantisation runs on cpu only"
     if precision == "fp16" and kind == "cpu":
         return f"{backend}-{precision}: autocast fp16 runs on cuda and mps only (use bf16 on cpu)"
     return None
@@ -187,7 +203,9 @@ def compared_pairs(variants: tuple[Variant, ...] | list[Variant],
     Two variants are compared when they differ along exactly one axis and one of them
     holds that axis's baseline: weights against ``random``, backends against ``eager``,
     precisions against ``fp32``, models against ``main_model`` (the first variant's model
-    by default); a replica against its original is the A/A control.
+    by default); a replica against its original is the A/A control. A variant that
+    changes both backend and precision (``onnxruntime-int8``) is compared with eager fp32
+    of its model and weights along the ``deployment`` axis.
     """
     if not variants:
         return []
@@ -205,6 +223,9 @@ def compared_pairs(variants: tuple[Variant, ...] | list[Variant],
                 continue
             diff = [a for a in ("model", "weights", "backend", "precision")
                     if getattr(b, a) != getattr(v, a)]
+            if diff == ["backend", "precision"] and (b.backend, b.precision) == ("eager", "fp32"):
+                pairs.append(Pair("deployment", b, v))
+                continue
             if len(diff) != 1:
                 continue
             axis = diff[0]

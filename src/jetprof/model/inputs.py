@@ -185,12 +185,52 @@ def read_real_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Any
 def real_batch(files: list[str], data_config: Any, batch_size: int) -> Batch:
     """The same ``batch_size`` real jets for every point: the first jets of the sorted files."""
     table, source = read_real_jets(files, data_config, batch_size)
+    return _batch_of(table, data_config, source)
+
+
+def _batch_of(table: Any, data_config: Any, source: dict[str, Any]) -> Batch:
     arrays = _preprocess(table, data_config)
     mask_name = next((n for n in data_config.input_names if "mask" in n), None)
     if mask_name is None:
         raise JetprofError("data config has no *mask input: cannot count real particles")
-    n = arrays[mask_name].reshape(batch_size, -1).sum(axis=1).astype(np.int64)
+    n = arrays[mask_name].reshape(len(table), -1).sum(axis=1).astype(np.int64)
     return Batch(arrays, n, source)
+
+
+def labelled_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Batch, np.ndarray]:
+    """Up to ``n_jets`` distinct jets, the first of each file in equal shares (JetClass
+    files hold one class each: the first jets of the sorted files would be one or two
+    classes), and their true class (index into the data config's ``label_value``, the
+    model's output order).
+
+    Raises:
+        JetprofError: a label branch is missing, or a jet has not exactly one true label.
+    """
+    import awkward as ak
+
+    share = -(-n_jets // len(files))
+    parts, used = [], []
+    for path in files:
+        table, source = read_real_jets([path], data_config, share)
+        table = table[: source["distinct_jets"]]
+        parts.append(table)
+        used += source["files"]
+    table = ak.concatenate(parts) if len(parts) > 1 else parts[0]
+    # packed: weaver's padding reads the jagged arrays' buffers, which a slice leaves whole
+    table = ak.to_packed(table[:n_jets])
+    source = {"kind": "real", "files": used, "repeated": False, "distinct_jets": len(table),
+              "selection": f"the first {share} jets of each file, {len(table)} in all"}
+    labels = list(data_config.label_value)
+    missing = [lab for lab in labels if lab not in table.fields]
+    if missing:
+        raise JetprofError(f"{files[0]}: no label branch(es) {', '.join(missing[:3])}")
+    onehot = np.stack([np.asarray(table[lab], dtype=np.float64) != 0 for lab in labels], axis=1)
+    per_jet = onehot.sum(axis=1)
+    if np.any(per_jet != 1):
+        bad = int(np.argmax(per_jet != 1))
+        raise JetprofError(f"{' '.join(files)}: test jet {bad} has {int(per_jet[bad])} true labels "
+                           "(need exactly one)")
+    return _batch_of(table, data_config, source), onehot.argmax(axis=1)
 
 
 def trim_to_longest(arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> dict[str, np.ndarray]:

@@ -10,11 +10,21 @@ fresh process. Examples::
     jetprof profile --device cpu --weights random,trained --checkpoint trained=results/train/net_best_epoch_state.pt \\
         --backends eager-fp32,onnxruntime-fp32 --particles real --data 'results/dataset/val/*.root' \\
         --batch-sizes 1,8,32 --out results
+    jetprof profile --device cpu --weights trained --checkpoint results/train/net_best_epoch_state.pt \
+        --backends eager-fp32,onnxruntime-fp32,onnxruntime-int8,eager-int8,openvino-fp32 --particles real \
+        --data 'results/dataset/val/*.root' --quality-data 'results/dataset/test/*.root' --batch-sizes 1,32
     jetprof profile --peak --device cpu --out results/profile/peak/cpu.json
 
 Records go to ``OUT/profile/{model}/{weights}/{device}/{backend}-{precision}/p{particles}/bs{N}.json``
 and each group's rounds to ``OUT/paired/{device}/p{particles}/bs{N}.json``
 (``jetprof.contract``).
+
+Every point other than eager fp32 is checked against eager fp32 with the same weights
+(its stated tolerance on the softmax outputs, ``jetprof.profiling.backends.TOLERANCES``;
+beyond it the point is an ``error``), and with ``--quality-data`` scored on labelled
+test jets after the timed rounds (record field ``quality``, ``jetprof.profiling.quality``).
+A backend whose package is missing here (``openvino``: ``pip install 'jetprof[openvino]'``)
+is refused with one line before any work.
 
 On CPU the parent pins the thread counts, imports torch and weaver's model code
 once and forks a fresh child per group (``--process fork``); CUDA and MPS groups
@@ -34,13 +44,8 @@ import itertools
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-import traceback
-from datetime import UTC
 from pathlib import Path
 
 from jetprof.config import schema_defaults
@@ -54,8 +59,9 @@ from jetprof.contract import (
     split_pair,
     variants_of,
 )
-from jetprof.errors import BadInputError, JetprofError
-from jetprof.profiling.child import EXIT_BAD_INPUT, THREAD_VARIABLES, pin_threads
+from jetprof.errors import JetprofError
+from jetprof.profiling.child import pin_threads
+from jetprof.profiling.runner import group_name, run_group
 from jetprof.profiling.spec import GroupSpec, VariantSpec
 
 PROCESSES = ("auto", "fork", "spawn")
@@ -82,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--particles", default="real",
                         help="'real' (jets from --data), N (synthetic jets of N particles) or a comma list")
     parser.add_argument("--data", action="append", default=[], help="glob of ROOT files (for --particles real)")
+    parser.add_argument("--quality-data", action="append", default=[], metavar="GLOB",
+                        help="glob of labelled test ROOT files (e.g. 'results/dataset/test/*.root'): after its "
+                             "timed rounds every point is scored on them against eager fp32 with the same weights "
+                             "(record field quality: agreement, max |Δ softmax|, macro AUC)")
+    parser.add_argument("--quality-jets", type=int, default=500, metavar="N",
+                        help="test jets each point is scored on (the first N of the sorted files)")
     parser.add_argument("--model-name", default="ParT_full")
     parser.add_argument("--network-config", default=str(DEFAULT_NETWORK_CONFIG))
     parser.add_argument("--data-config", default=str(DEFAULT_DATA_CONFIG))
@@ -230,7 +242,7 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
         raise JetprofError("--backends: give at least one backend-precision pair")
     for name, value, low in (("--warmup", args.warmup, 1), ("--rounds", args.rounds, 2),
                              ("--max-rounds", args.max_rounds, args.rounds), ("--threads", args.threads, 1),
-                             ("--retries", args.retries, 0)):
+                             ("--retries", args.retries, 0), ("--quality-jets", args.quality_jets, 1)):
         if value < low:
             raise JetprofError(f"{name} {value}: must be at least {low}")
     if not args.threshold > 0:
@@ -245,15 +257,21 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
             if not Path(path).is_file():
                 raise JetprofError(f"{path}: {what} of {name} not found")
     device = check_device(args.device)
+    from jetprof.profiling.backends import missing_package
+
     for pair in pairs:
         problem = pair_problem(*split_pair(pair), device)
         if problem:
             raise JetprofError(f"--backends {problem} (device {device})")
+        missing = missing_package(*split_pair(pair))
+        if missing:
+            raise JetprofError(f"--backends {missing}")
     data: list[str] = []
     if "real" in particles:
         if not args.data:
             raise JetprofError("--particles real needs --data GLOB (ROOT files, e.g. 'results/dataset/val/*.root')")
         data = expand_data_glob(args.data)
+    quality = expand_data_glob(args.quality_data) if args.quality_data else []
     variants = [
         VariantSpec(v.model, v.weights, v.backend, v.precision,
                     network_config=str(Path(configs[v.model][0]).resolve()),
@@ -269,7 +287,8 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
                   rounds=args.rounds, max_rounds=args.max_rounds, max_group_s=args.max_group_s,
                   threshold=args.threshold, flush_denormal=args.flush_denormal,
                   profiler_pass=not args.no_profiler_pass, profiler_calls=args.profiler_calls,
-                  seed=args.seed, config_hash=args.config_hash)
+                  seed=args.seed, config_hash=args.config_hash, quality_data=quality,
+                  quality_jets=args.quality_jets)
         for n, bs in itertools.product(particles, sizes)
     ]
 
@@ -309,209 +328,11 @@ def warm_parent(specs: list[GroupSpec]) -> None:
         import_network_config(v[0])
     inputs.synthetic_batch(load_data_config(first.data_config), 1, 1, seed=0)
     if any(v.backend.startswith("onnxruntime") for v in specs[0].variants):
-        import onnxruntime  # noqa: F401
-    if any(s.particles == "real" for s in specs):
+        import onnxruntime
+    if any(v.precision == "int8" and v.backend.startswith("onnxruntime") for v in specs[0].variants):
+        import onnxruntime.quantization  # noqa: F401
+    if any(s.particles == "real" or s.quality_data for s in specs):
         import uproot  # noqa: F401
-
-
-# -- running one group in a fresh process -------------------------------------------------
-
-
-def memory_limit_bytes() -> int | None:
-    """The memory a child may use before the kernel kills it: the cgroup limit, else RAM.
-
-    ``JETPROF_MEMORY_LIMIT_BYTES`` overrides it (tests of the kernel-kill path).
-    """
-    override = os.environ.get("JETPROF_MEMORY_LIMIT_BYTES")
-    if override:
-        return int(override)
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(path).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit() and int(text) < 1 << 60:
-            return int(text)
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return None
-
-
-def _oom_kills() -> int | None:
-    """The cgroup's count of kernel OOM kills so far (None where it cannot be read)."""
-    for path in ("/sys/fs/cgroup/memory.events",):
-        try:
-            for line in Path(path).read_text().splitlines():
-                key, _, value = line.partition(" ")
-                if key == "oom_kill":
-                    return int(value)
-        except OSError:
-            continue
-    return None
-
-
-class ChildResult:
-    """How a group's process ended: exit status (negative: signal; None: timed out),
-    its stderr, peak resident memory, and whether the kernel's OOM killer took it."""
-
-    def __init__(self, status: int | None, stderr: str, maxrss_bytes: int, oom_killed: bool) -> None:
-        self.status, self.stderr, self.maxrss_bytes, self.oom_killed = status, stderr, maxrss_bytes, oom_killed
-
-
-def _wait(pid: int, timeout_s: float | None) -> tuple[int | None, int]:
-    """(exit status or None on timeout, peak RSS in bytes) of child ``pid``."""
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    try:
-        while True:
-            done, raw, usage = os.wait4(pid, os.WNOHANG)
-            if done:
-                return os.waitstatus_to_exitcode(raw), usage.ru_maxrss * 1024
-            if deadline is not None and time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                _, _, usage = os.wait4(pid, 0)
-                return None, usage.ru_maxrss * 1024
-            time.sleep(0.01)
-    except BaseException:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.wait4(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        raise
-
-
-def _classify(status: int | None, maxrss: int, kills_before: int | None) -> bool:
-    """Whether a SIGKILLed child was the kernel's OOM victim: the cgroup counted an OOM
-    kill meanwhile, or the child's peak memory reached 90 % of what it may use."""
-    if status != -signal.SIGKILL:
-        return False
-    after = _oom_kills()
-    if kills_before is not None and after is not None and after > kills_before:
-        return True
-    limit = memory_limit_bytes()
-    return bool(limit and maxrss >= 0.9 * limit)
-
-
-def _spawn(spec: GroupSpec, timeout_s: float | None) -> ChildResult:
-    env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(spec.threads))}
-    src = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    kills = _oom_kills()
-    with tempfile.NamedTemporaryFile("w", suffix=".group.json", dir=spec.cache_dir, delete=False) as f:
-        f.write(spec.to_json())
-    try:
-        with tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.Popen([sys.executable, "-m", "jetprof.profiling.child", f.name], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=err)
-            status, maxrss = _wait(proc.pid, timeout_s)
-            proc.returncode = status  # reaped by _wait
-            err.seek(0)
-            text = err.read()
-    finally:
-        os.unlink(f.name)
-    return ChildResult(status, text, maxrss, _classify(status, maxrss, kills))
-
-
-def _fork(spec: GroupSpec, timeout_s: float | None) -> ChildResult:
-    from jetprof.profiling.child import measure_here
-
-    kills = _oom_kills()
-    with tempfile.TemporaryFile("w+") as err:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the child: measure, then leave without running the parent's exit handlers
-            code = 1
-            try:
-                os.dup2(err.fileno(), 2)
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 1)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                code = measure_here(spec)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-        status, maxrss = _wait(pid, timeout_s)
-        err.seek(0)
-        return ChildResult(status, err.read(), maxrss, _classify(status, maxrss, kills))
-
-
-def _describe(result: ChildResult, timeout_s: float | None) -> str:
-    if result.status is None:
-        return f"timed out after {timeout_s} s"
-    if result.status < 0:
-        return f"killed by {signal.Signals(-result.status).name}"
-    return f"exited with status {result.status}"
-
-
-def _group_name(spec: GroupSpec) -> str:
-    return f"{spec.device} p{spec.particles} bs{spec.batch_size}"
-
-
-def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0) -> list[dict]:
-    """Measure ``spec`` in a fresh process (``spec.process``); its records.
-
-    Raises:
-        BadInputError: the child found that no group can be measured with this input.
-        JetprofError: the child died for a transient reason ``retries + 1`` times
-            (nothing is written for the group: a rerun measures it again).
-    """
-    from jetprof.profiling.measure import clear_outputs
-
-    attempts: list[str] = []
-    for _attempt in range(retries + 1):
-        started = time.perf_counter()
-        result = (_fork if spec.process == "fork" else _spawn)(spec, timeout_s)
-        if result.status == EXIT_BAD_INPUT:
-            lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-            raise BadInputError(lines[-1] if lines else "the measuring process refused the input")
-        paths = [spec.record_path(v) for v in spec.variants if not v.replica]
-        if result.status == 0 and all(p.is_file() for p in paths):
-            return [json.loads(p.read_text()) for p in paths]
-        tail = " | ".join(line for line in result.stderr.strip().splitlines()[-3:] if line.strip())
-        clear_outputs(spec)
-        if result.oom_killed:
-            why = (f"killed by the kernel for memory (SIGKILL at a peak of {result.maxrss_bytes / 2**20:.0f} MiB"
-                   f" resident; limit {(memory_limit_bytes() or 0) / 2**20:.0f} MiB)")
-            return write_failed_group(spec, "oom", why, time.perf_counter() - started)
-        attempts.append(_describe(result, timeout_s) + (f" ({tail[:300]})" if tail else ""))
-        print(f"jetprof profile: group {_group_name(spec)}: measuring process {attempts[-1]}"
-              + ("; measuring it again" if len(attempts) <= retries else ""), file=sys.stderr)
-    records = ", ".join(str(spec.record_path(v)) for v in spec.variants if not v.replica)
-    raise JetprofError(f"group {_group_name(spec)} ({records}): "
-                       f"the measuring process failed {len(attempts)} time(s), last {attempts[-1]}; "
-                       "nothing written for it, rerun to measure it again")
-
-
-def write_failed_group(spec: GroupSpec, status: str, message: str, duration: float) -> list[dict]:
-    """Records (and the rounds file) for a group whose process could not write them itself."""
-    from datetime import datetime
-
-    from jetprof.io import atomic_write_text
-    from jetprof.profiling.env import environment
-    from jetprof.profiling.measure import group_document, write_empty_profile
-    from jetprof.profiling.record import blank_record, write_record
-
-    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    env = environment(spec.device, spec.config_hash)
-    env.update(threads=spec.threads, interop_threads=1)
-    measured = []
-    for variant in spec.variants:
-        rec = blank_record(spec, variant)
-        rec.update(status=status, error=message, duration_s=round(duration, 3), started_utc=started, env=env)
-        measured.append((variant, rec))
-        if not variant.replica:
-            if spec.profiler_pass:
-                write_empty_profile(spec.record_path(variant))
-            write_record(rec, spec.record_path(variant))
-    doc = group_document(spec, measured, [], env, started, round(duration, 3), None)
-    atomic_write_text(spec.group_path, json.dumps(doc, indent=1) + "\n")
-    return [rec for v, rec in measured if not v.replica]
 
 
 def _summary(rec: dict) -> str:
@@ -555,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
             records = run_group(spec, args.timeout_s, args.retries)
             for rec in records:
                 failed += rec["status"] != "ok"
-                print(f"jetprof profile: {_group_name(spec)} {_summary(rec)}", file=sys.stderr)
+                print(f"jetprof profile: {group_name(spec)} {_summary(rec)}", file=sys.stderr)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
         for folder in (Path(args.out) / ".tmp", Path(args.out)):  # leave no empty folders behind

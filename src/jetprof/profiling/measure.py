@@ -10,7 +10,9 @@ within the group's few seconds falls on all variants alike. It keeps adding roun
 :mod:`jetprof.stats`), ``max_rounds`` is reached or ``max_group_s`` has passed.
 
 Memory, FLOPs, subnormal counts and the profiler pass are measured per variant
-after the rounds, each outside the timed calls.
+after the rounds, each outside the timed calls; so are the check of every variant but
+eager fp32 against eager fp32 and, with labelled test jets, its quality score
+(:mod:`jetprof.profiling.quality`).
 
 Why one process and alternating calls, not a fresh process per variant and round:
 ``benchmarks/bench_comparison.py`` measures both; the in-process design reaches
@@ -45,10 +47,6 @@ from jetprof.profiling.rounds import ORDER, interleave
 from jetprof.profiling.spec import GroupSpec, VariantSpec
 
 FLOPS_JETS = 64
-# ONNX Runtime vs eager (fp32) on the same jets: max |Δ| of the softmax outputs.
-# CPU provider: ~1e-7 measured; CUDA provider: its matmuls may run in TF32 (10-bit
-# mantissa), so a looser bound there
-ONNX_TOLERANCE = {"cpu": 1e-4, "cuda": 1e-2}
 
 
 
@@ -192,6 +190,12 @@ def measure_group(spec: GroupSpec) -> dict[str, Any]:
         for slot in slots:
             if slot.ok:
                 _guarded(slot, _finish, spec, slot, flops_cache, workdir)
+        if spec.quality_data:  # accuracy next to cost: after every timed call
+            from jetprof.profiling.quality import score
+            references: dict[tuple[Any, ...], Any] = {}
+            for slot in slots:
+                if slot.ok and not slot.spec.replica:
+                    _guarded(slot, score, spec, slot, references)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     from jetprof.profiling.env import environment
@@ -296,21 +300,24 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str,
         _cap_address_space(int(fault.split("=")[1]))
     slot.length = int(batch.arrays[names[0]].shape[-1])
     if slot.spec.backend in ONNX_BACKENDS:
-        backends.check_ort_device(device)
-        trim = slot.spec.backend == "onnxruntime"
+        backends.check_exported_device(slot.spec.backend, device)
+        trim = slot.spec.backend != "onnxruntime_padded"
         arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles) if trim else batch.arrays
         slot.tensors = [torch.from_numpy(arrays[n]) for n in names]
         full = [torch.from_numpy(batch.arrays[n]) for n in names]
         onnx_path, exported = _onnx_file(spec, slot, full, workdir)
         rec["onnx"] = {"exported_by_this_point": exported, "trimmed": trim}
-        slot.forward = backends.OrtRunner(onnx_path, device, spec.threads, arrays)
+        slot.forward = backends.exported_runner(slot.spec.backend, slot.spec.precision, onnx_path, device,
+                                                spec.threads, arrays, trim, spec.cache_dir or workdir, rec)
         slot.length = int(arrays[names[0]].shape[-1])
     else:
         slot.tensors = [torch.from_numpy(batch.arrays[n]).to(device) for n in names]
         slot.model.to(device)
-        run_model = torch.compile(slot.model) if slot.spec.backend == "compile" else slot.model
-        slot.forward = backends.torch_forward(run_model, slot.tensors, device, slot.spec.precision)
-    for mod in slot.model.modules():
+        slot.forward = backends.torch_runner(slot.model, slot.spec.backend, slot.spec.precision, slot.tensors,
+                                             device, names, rec)
+    modules = {id(m): m for model in (slot.model, getattr(slot.forward, "model", slot.model))
+               for m in model.modules()}
+    for mod in modules.values():
         if type(mod).__name__ == "SequenceTrimmer":
             mod.register_forward_hook(lambda _m, _i, out, seen=slot.seen: seen.append(int(out[0].shape[-1])))
 
@@ -325,14 +332,15 @@ def _warm_up(spec: GroupSpec, slot: Slot) -> None:
     own = model_warmup_calls(slot.model) if slot.spec.backend not in ONNX_BACKENDS else 0
     slot.rec["model_warmup_calls"] = own
     slot.rec["warmup_calls"] = own + spec.warmup
-    for i in range(own + spec.warmup):
+    for _i in range(own + spec.warmup):
         t = time.perf_counter()
         out = slot.forward()
         synchronize(device)
-        if i == 0 and slot.spec.backend == "compile":
-            slot.rec["compile_s"] = round(time.perf_counter() - t, 3)
-        if slot.spec.backend in ONNX_BACKENDS:
-            slot.warm_out = out  # kept to check ONNX Runtime against eager
+        if slot.spec.backend == "compile":  # compilation, and recompilation at a new length
+            slot.rec.setdefault("warmup_call_s", []).append(round(time.perf_counter() - t, 3))
+            slot.rec["compile_s"] = slot.rec["warmup_call_s"][0]
+        if (slot.spec.backend, slot.spec.precision) != ("eager", "fp32"):
+            slot.warm_out = out  # kept to check the variant against eager fp32
         del out
     slot.rec["particles_padded"] = slot.seen[-1] if slot.seen else slot.length
 
@@ -385,14 +393,11 @@ def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict, workdir: str) -> Non
     rec["achieved_flops_per_s"] = rec["flops_per_jet"] * rec["throughput_jets_per_s"]
     rec["subnormal"] = subnormal
     rec["flush_denormal"] = bool(spec.flush_denormal)
-    if onnx:
-        diff = float(np.max(np.abs(np.asarray(slot.warm_out[0])[idx] - sub_out.float().cpu().numpy())))
-        rec["onnx"]["max_abs_diff_vs_eager"] = diff
-        tolerance = ONNX_TOLERANCE.get(device.type, 1e-4)
-        slot.warm_out = None
-        if not diff <= tolerance:
-            raise JetprofError(f"ONNX Runtime's output differs from eager by {diff:.3g} "
-                               f"(> {tolerance}): the exported model is not the measured one")
+    if slot.warm_out is not None:  # every variant but eager fp32, against eager fp32
+        from jetprof.profiling.quality import check_outputs
+
+        out, slot.warm_out = slot.warm_out, None
+        check_outputs(slot.spec, rec, out, sub_out, idx, device.type, softmaxed=onnx)
 
     # memory (and, on CPU eager, the profiler pass in the same run)
     profiled = False
@@ -413,7 +418,7 @@ def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict, workdir: str) -> Non
             profiled = True
     else:
         rec["memory_method"] = "not_measured"
-        rec["memory_note"] = "ONNX Runtime allocates outside torch: not measured"
+        rec["memory_note"] = f"{slot.spec.backend} allocates outside torch: not measured"
     if spec.profiler_pass and not profiled and not slot.spec.replica:
         profiler_pass(rec, spec, slot, device, workdir)
 

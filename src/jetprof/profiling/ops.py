@@ -41,13 +41,13 @@ def profiler_pass(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, 
     """Per-op table and trace from a short separate pass (ONNX Runtime: its own profiler)."""
     import torch
 
-    from jetprof.profiling.backends import OrtRunner, synchronize
+    from jetprof.profiling.backends import synchronize
 
     calls = max(1, spec.profiler_calls)
-    if isinstance(slot.forward, OrtRunner):
+    if hasattr(slot.forward, "profile"):  # ONNX Runtime, OpenVINO: their own profilers
         rows, trace_src = slot.forward.profile(calls, workdir)
         write_ops(rec, spec, slot, device, rows, calls, lambda path: shutil.copy(trace_src, path),
-                   workdir, "onnxruntime")
+                   workdir, slot.forward.tool)
         return
     acts = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":

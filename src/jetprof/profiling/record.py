@@ -82,6 +82,7 @@ def blank_record(spec: GroupSpec, variant: VariantSpec) -> dict[str, Any]:
         "seed": spec.seed,
         "threads": spec.threads,
         "inputs": {},
+        "quality": None,
         "env": {},
         "started_utc": "1970-01-01T00:00:00Z",
         "duration_s": 0.0,

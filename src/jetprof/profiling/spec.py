@@ -59,6 +59,10 @@ class GroupSpec:
     cache_dir: str | None = None
     # how the measuring process was made: "fork" (from a warm parent) or "spawn"
     process: str = "spawn"
+    # labelled test jets (ROOT files) every point is scored on after its timed rounds,
+    # against eager fp32 with the same weights (record field ``quality``); none: no score
+    quality_data: list[str] = field(default_factory=list)
+    quality_jets: int = 500
 
     def __post_init__(self) -> None:
         self.variants = [v if isinstance(v, VariantSpec) else VariantSpec(**v) for v in self.variants]

@@ -130,6 +130,17 @@ def auc(signal: np.ndarray, background: np.ndarray) -> float | None:
     return float(np.trapezoid(tpr, fpr))
 
 
+def aucs_ovr(truth: np.ndarray, scores: np.ndarray) -> list[float | None]:
+    """Each class's one-vs-rest AUC of its score (None for a class with no jets, or no others)."""
+    return [auc(scores[truth == i, i], scores[truth != i, i]) for i in range(scores.shape[1])]
+
+
+def macro_auc(truth: np.ndarray, scores: np.ndarray) -> float | None:
+    """The mean of the defined one-vs-rest AUCs (``auc_ovr_macro``); None if none is defined."""
+    valid = [a for a in aucs_ovr(truth, scores) if a is not None]
+    return float(np.mean(valid)) if valid else None
+
+
 def rejection_at(tpr: np.ndarray, fpr: np.ndarray, efficiency: float) -> tuple[float, float]:
     """FPR at the first threshold reaching ``efficiency`` signal efficiency, and 1/FPR (inf if 0)."""
     i = int(np.searchsorted(tpr, efficiency - 1e-12, side="left"))
@@ -226,9 +237,7 @@ def compute_metrics(labels: list[str], truth: np.ndarray, scores: np.ndarray, ro
     rows = counts.sum(axis=1, keepdims=True)
     normalized = np.divide(counts, rows, out=np.zeros((n, n)), where=rows > 0)
 
-    auc_ovr = {}
-    for i, c in enumerate(classes):
-        auc_ovr[c] = auc(scores[truth == i, i], scores[truth != i, i])
+    auc_ovr = dict(zip(classes, aucs_ovr(truth, scores)))
     valid = [a for a in auc_ovr.values() if a is not None]
 
     rejection: dict[str, Any] = {}

@@ -1,0 +1,134 @@
+"""What a variant's speed costs in accuracy: its outputs against eager fp32.
+
+Two checks, both outside the timed calls:
+
+* :func:`check_outputs` (every point other than eager fp32, in ``_finish``): the
+  variant's softmax outputs on the timed batch against eager fp32 with the same weights
+  on the same jets (record field ``output_check``). Beyond the backend's stated
+  tolerance (:data:`jetprof.profiling.backends.TOLERANCES`) the point is an ``error``:
+  a broken export or quantisation never becomes a latency figure.
+* :func:`score` (when the group has labelled test jets, ``GroupSpec.quality_data``),
+  after every variant's timed rounds: the variant and eager fp32 on up to
+  ``quality_jets`` test jets, in batches of the point's batch size (the last one filled
+  up with repeated jets, whose outputs are dropped): top-1 agreement, max |Δ softmax|,
+  and the macro one-vs-rest AUC of each against the true labels (record field
+  ``quality``). The same tolerance applies to the test jets. An eager fp32 point is
+  its own reference (agreement 1, difference 0); its AUC is the reference AUC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from jetprof.errors import JetprofError
+from jetprof.profiling.backends import TorchRunner, probabilities, tolerance
+
+REFERENCE = "eager fp32, same weights, same jets"
+RANDOM_NOTE = ("random weights: the model was never trained, so its AUC measures nothing (about 0.5); "
+               "agreement and max_abs_diff still compare the variant with eager fp32")
+
+
+def agreement(probs: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    """(max |Δ|, fraction of jets with the same top class) of two jets × classes arrays."""
+    return float(np.max(np.abs(probs - ref))), float(np.mean(probs.argmax(axis=1) == ref.argmax(axis=1)))
+
+
+def _beyond(spec: Any, diff: float, tol: float, device_kind: str, where: str) -> JetprofError:
+    return JetprofError(f"{spec.backend}-{spec.precision}: output differs from eager by {diff:.3g} on {where} "
+                        f"(> {tol:g}, the stated tolerance of {spec.backend}-{spec.precision} on {device_kind}): "
+                        "the measured model does not compute what eager fp32 computes")
+
+
+def check_outputs(spec: Any, rec: dict[str, Any], out: Any, ref_out: Any, idx: np.ndarray,
+                  device_kind: str, softmaxed: bool) -> None:
+    """Compare a variant's output on the timed batch (rows ``idx``) with eager fp32's.
+
+    Args:
+        out: the variant's last warm-up output (whole batch).
+        ref_out: eager fp32's output on rows ``idx`` (logits, or softmax if ``softmaxed``).
+        softmaxed: both outputs are softmax already (the ONNX export's), else logits.
+
+    Raises:
+        JetprofError: the difference exceeds the stated tolerance.
+    """
+    tol = tolerance(spec.backend, spec.precision, device_kind)
+    probs = probabilities(out, softmaxed)[idx]
+    ref = probabilities(ref_out, softmaxed)
+    diff, top1 = agreement(probs, ref)
+    rec["output_check"] = {"reference": REFERENCE, "jets": len(idx), "max_abs_diff": diff,
+                           "top1_agreement": top1, "tolerance": tol, "passed": bool(diff <= tol)}
+    if "onnx" in rec:
+        rec["onnx"]["max_abs_diff_vs_eager"] = diff
+    if not diff <= tol:
+        raise _beyond(spec, diff, tol, device_kind, "the timed batch")
+
+
+def _predict(runner: Any, batch: Any, batch_size: int) -> np.ndarray:
+    """Softmax outputs on every jet of ``batch``, ``batch_size`` jets per call (the last
+    call filled up with the first jets again, whose outputs are dropped)."""
+    n = len(batch.n_particles)
+    out = []
+    for start in range(0, n, batch_size):
+        rows = np.arange(start, start + batch_size) % n
+        arrays = {k: np.ascontiguousarray(v[rows]) for k, v in batch.arrays.items()}
+        out.append(runner.predict(arrays, batch.n_particles[rows])[: min(batch_size, n - start)])
+    return np.concatenate(out)
+
+
+def _test_jets(spec: Any, slot: Any, cache: dict[Any, Any]) -> tuple[Any, np.ndarray]:
+    from jetprof.model.inputs import labelled_jets
+
+    key = ("jets", slot.spec.data_config)
+    if key not in cache:
+        cache[key] = labelled_jets(spec.quality_data, slot.built.data_config, spec.quality_jets)
+    return cache[key]
+
+
+def _reference(spec: Any, slot: Any, batch: Any, cache: dict[Any, Any]) -> np.ndarray:
+    """Eager fp32's softmax outputs on the test jets: the slot's own fp32 module (the
+    eager model, or the for-inference one the export was made from), same weights."""
+    import torch
+
+    v = slot.spec
+    key = ("reference", v.model, v.weights, v.checkpoint, v.network_config, v.data_config)
+    if key not in cache:
+        runner = TorchRunner(slot.model, [], torch.device(spec.device), "fp32",
+                             softmaxed=bool(slot.built.options.get("for_inference")),
+                             names=slot.built.input_names)
+        cache[key] = _predict(runner, batch, spec.batch_size)
+    return cache[key]
+
+
+def score(spec: Any, slot: Any, cache: dict[Any, Any]) -> None:
+    """The point's ``quality`` block on the group's test jets (see the module docstring).
+
+    Raises:
+        JetprofError: the test jets cannot be read, or the variant differs from eager fp32
+            beyond its stated tolerance.
+    """
+    from jetprof.train.evaluate import macro_auc
+
+    batch, truth = _test_jets(spec, slot, cache)
+    ref = _reference(spec, slot, batch, cache)
+    v = slot.spec
+    device_kind = spec.device.split(":")[0]
+    tol = tolerance(v.backend, v.precision, device_kind)
+    probs = ref if tol is None else _predict(slot.forward, batch, spec.batch_size)
+    diff, top1 = agreement(probs, ref)
+    classes = len(np.unique(truth))
+    note = None
+    if v.weights == "random":
+        note = RANDOM_NOTE
+    elif classes < 2:
+        note = f"the test jets hold {classes} class: no one-vs-rest AUC"
+    auc, auc_ref = (None, None) if note else (macro_auc(truth, probs), macro_auc(truth, ref))
+    slot.rec["quality"] = {
+        "jets": len(truth), "top1_agreement": top1, "max_abs_diff": diff,
+        "auc_macro": auc, "auc_macro_reference": auc_ref, "auc_note": note, "tolerance": tol,
+        "classes": classes, "batch_size": spec.batch_size,
+        "reference": "itself (eager fp32)" if tol is None else REFERENCE, "source": batch.source,
+    }
+    if tol is not None and not diff <= tol:
+        raise _beyond(v, diff, tol, device_kind, f"the {len(truth)} test jets")

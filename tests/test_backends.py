@@ -1,0 +1,299 @@
+"""The deployment ladder: int8 and OpenVINO variants, the output check against eager fp32,
+the quality score on labelled test jets, and the contract's new axis values.
+
+Groups are measured in-process (``measure_group``) on short synthetic jets, like
+tests/test_profiling.py; the CLI's refusals go through ``jetprof profile``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+
+from jetprof.cli import main as jetprof_main  # noqa: E402
+from jetprof.contract import (  # noqa: E402
+    BACKENDS,
+    CONFIG_SCHEMA,
+    DEFAULT_DATA_CONFIG,
+    DEFAULT_NETWORK_CONFIG,
+    PRECISIONS,
+    RECORD_SCHEMA,
+    Variant,
+    compared_pairs,
+    pair_problem,
+)
+from jetprof.errors import JetprofError  # noqa: E402
+from jetprof.model import inputs  # noqa: E402
+from jetprof.model.build import build_model, load_data_config  # noqa: E402
+from jetprof.profiling import backends  # noqa: E402
+from jetprof.profiling.measure import measure_group  # noqa: E402
+from jetprof.profiling.record import validate_record  # noqa: E402
+from jetprof.profiling.spec import GroupSpec, VariantSpec  # noqa: E402
+from jetprof.report.compare import comparisons, load_groups  # noqa: E402
+
+HAVE_OPENVINO = importlib.util.find_spec("openvino") is not None
+needs_openvino = pytest.mark.skipif(not HAVE_OPENVINO,
+                                    reason="openvino not installed (pip install 'jetprof[openvino]')")
+
+
+def variant(weights="random", backend="eager", precision="fp32", checkpoint=None) -> VariantSpec:
+    return VariantSpec("ParT_full", weights, backend, precision, network_config=str(DEFAULT_NETWORK_CONFIG),
+                       data_config=str(DEFAULT_DATA_CONFIG), checkpoint=checkpoint)
+
+
+def _spec(tmp_path: Path, variants, **kw) -> GroupSpec:
+    base = dict(device="cpu", batch_size=2, particles=24, variants=variants, out=str(tmp_path),
+                rounds=2, max_rounds=2, warmup=1, profiler_pass=False, cache_dir=str(tmp_path))
+    base.update(kw)
+    return GroupSpec(**base)
+
+
+def _records(spec: GroupSpec) -> dict[str, dict]:
+    out = {}
+    for v in spec.variants:
+        rec = json.loads(spec.record_path(v).read_text())
+        validate_record(rec, str(spec.record_path(v)))
+        out[f"{v.weights}/{v.backend}-{v.precision}"] = rec
+    return out
+
+
+# -- the contract ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("backend", "precision", "device", "message"), [
+    ("openvino", "fp32", "cpu", None),
+    ("openvino", "fp32", "cuda:0", "cpu only"),
+    ("openvino", "int8", "cpu", "fp32 ONNX export only"),
+    ("onnxruntime", "int8", "cpu", None),
+    ("onnxruntime_padded", "int8", "cpu", None),
+    ("eager", "int8", "cpu", None),
+    ("eager", "int8", "cuda:0", "cpu only"),
+    ("onnxruntime", "int8", "cuda:0", "cpu only"),
+    ("compile", "int8", "cpu", "eager-int8 or onnxruntime-int8"),
+    ("onnxruntime", "bf16", "cpu", "fp32 only"),
+])
+def test_pair_problems_of_the_new_pairs(backend, precision, device, message):
+    problem = pair_problem(backend, precision, device)
+    assert (problem is None) if message is None else (message in problem and problem.startswith(backend))
+
+
+def test_the_schemas_take_their_backends_and_precisions_from_the_contract():
+    record = json.loads(RECORD_SCHEMA.read_text())["properties"]
+    assert record["backend"]["enum"] == list(BACKENDS) and record["precision"]["enum"] == list(PRECISIONS)
+    prof = yaml.safe_load(CONFIG_SCHEMA.read_text())["properties"]["profile"]["properties"]
+    for items in (prof["backends"]["items"], prof["multiplicity"]["properties"]["backends"]["items"]):
+        pattern = re.compile(items["pattern"])
+        assert all(pattern.match(f"{b}-{p}") for b in BACKENDS for p in PRECISIONS)
+        assert not pattern.match("openvino-int4") and not pattern.match("tensorrt-fp32")
+
+
+def test_a_rung_that_changes_backend_and_precision_is_compared_with_eager_fp32():
+    v = [Variant("P", "trained", "eager", "fp32"), Variant("P", "trained", "onnxruntime", "fp32"),
+         Variant("P", "trained", "onnxruntime", "int8"), Variant("P", "trained", "eager", "int8"),
+         Variant("P", "random", "onnxruntime", "int8")]
+    pairs = {(p.axis, p.baseline.label, p.variant.label) for p in compared_pairs(v)}
+    assert pairs == {
+        ("backend", "P/trained/eager-fp32", "P/trained/onnxruntime-fp32"),
+        ("precision", "P/trained/eager-fp32", "P/trained/eager-int8"),
+        ("precision", "P/trained/onnxruntime-fp32", "P/trained/onnxruntime-int8"),
+        ("backend", "P/trained/eager-int8", "P/trained/onnxruntime-int8"),
+        ("deployment", "P/trained/eager-fp32", "P/trained/onnxruntime-int8"),
+        ("weights", "P/random/onnxruntime-int8", "P/trained/onnxruntime-int8"),
+    }  # random onnxruntime-int8 against trained eager-fp32 changes three axes: never compared
+
+
+def test_every_pair_that_can_run_has_a_stated_tolerance():
+    for b in BACKENDS:
+        for p in PRECISIONS:
+            for device in ("cpu", "cuda:0", "mps"):
+                if pair_problem(b, p, device) is None:
+                    tol = backends.tolerance(b, p, device.split(":")[0])
+                    assert (tol is None) == (b == "eager" and p == "fp32")
+
+
+# -- the new backends as variants of one group ----------------------------------------------
+
+
+def test_int8_and_openvino_run_as_variants_of_one_group(tmp_path):
+    vs = [variant(), variant(precision="int8"), variant(backend="onnxruntime", precision="int8")]
+    if HAVE_OPENVINO:
+        vs.append(variant(backend="openvino"))
+    spec = _spec(tmp_path, vs, profiler_pass=True)
+    measure_group(spec)
+    recs = _records(spec)
+    assert all(r["status"] == "ok" for r in recs.values()), {k: r["error"] for k, r in recs.items()}
+    assert recs["random/eager-fp32"].get("output_check") is None  # the reference itself
+    for key, rec in recs.items():
+        if key == "random/eager-fp32":
+            continue
+        check = rec["output_check"]
+        assert check["passed"] and check["max_abs_diff"] <= check["tolerance"] and check["jets"] == 2
+        assert rec["particles_padded"] == 24 and rec["latency_ms_p50"] > 0
+    eager8, ort8 = recs["random/eager-int8"], recs["random/onnxruntime-int8"]
+    assert "quantize_dynamic" in eager8["quantization"]["tool"] and eager8["memory_method"] == "profiler_memory_events"
+    assert any(op["name"] == "quantized::linear_dynamic" for op in eager8["top_ops"])
+    # eager-int8's fp32 original (the reference) was warmed with its copy: FLOPs at the trimmed length
+    assert eager8["flops_particles"] == 24 and eager8["model_warmup_calls"] == 5
+    assert "onnxruntime.quantization" in ort8["quantization"]["tool"] and ort8["onnx"]["trimmed"]
+    assert any("DynamicQuantize" in op["name"] or "Integer" in op["name"] for op in ort8["top_ops"])
+    if HAVE_OPENVINO:
+        ov = recs["random/openvino-fp32"]
+        assert ov["openvino"]["INFERENCE_PRECISION_HINT"] == "f32" and ov["openvino"]["INFERENCE_NUM_THREADS"] == 1
+        assert ov["onnx"]["trimmed"] and ov["onnx"]["max_abs_diff_vs_eager"] < 1e-4
+        assert ov["profiler"]["tool"] == "openvino" and ov["top_ops"] and ov["memory_method"] == "not_measured"
+    table = comparisons(load_groups([tmp_path / "paired"]), 0.05)
+    axes = {(row.axis, row.variant.split("/")[-1]) for row in table.itertuples()}
+    assert {("precision", "eager-int8"), ("deployment", "onnxruntime-int8")} <= axes
+    if HAVE_OPENVINO:
+        assert ("backend", "openvino-fp32") in axes
+
+
+def test_an_output_beyond_the_stated_tolerance_fails_the_point(tmp_path, monkeypatch):
+    monkeypatch.setitem(backends.TOLERANCES, ("*", "int8", "cpu"), 1e-9)
+    spec = _spec(tmp_path, [variant(), variant(precision="int8")])
+    measure_group(spec)
+    recs = _records(spec)
+    assert recs["random/eager-fp32"]["status"] == "ok"
+    bad = recs["random/eager-int8"]
+    assert bad["status"] == "error" and "eager-int8: output differs from eager by" in bad["error"]
+    assert "1e-09, the stated tolerance of eager-int8 on cpu" in bad["error"]
+    assert bad["output_check"]["passed"] is False and bad["output_check"]["max_abs_diff"] > 1e-9
+
+
+# -- a missing package ----------------------------------------------------------------------
+
+
+def test_a_missing_openvino_is_a_one_line_error_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if not installed: import fails
+    out = tmp_path / "out"
+    argv = ["profile", "--device", "cpu", "--particles", "8", "--backends", "eager-fp32,openvino-fp32",
+            "--out", str(out)]
+    assert jetprof_main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("jetprof profile: error: --backends openvino-fp32:")
+    assert "pip install 'jetprof[openvino]'" in err and not out.exists()
+    with pytest.raises(JetprofError,
+                       match=r"the openvino package is not installed \(pip install 'jetprof\[openvino\]'\)"):
+        backends.require("openvino", "openvino")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--backends", "openvino-bf16"], "fp32 ONNX export only"),
+    (["--backends", "compile-int8"], "eager-int8 or onnxruntime-int8"),
+    (["--quality-jets", "0"], "--quality-jets 0: must be at least 1"),
+    (["--quality-data", "/nonexistent/*.root"], "no data files"),
+])
+def test_bad_ladder_input_is_one_line(tmp_path, capsys, extra, message):
+    out = tmp_path / "out"
+    assert jetprof_main(["profile", "--device", "cpu", "--particles", "8", "--out", str(out), *extra]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and not out.exists()
+
+
+# -- quality on labelled test jets ----------------------------------------------------------
+
+
+def _write_labelled(path: Path, label: str, n: int, seed: int) -> None:
+    """A JetClass-like test file of ``n`` jets, all of class ``label``."""
+    uproot = pytest.importorskip("uproot")
+    dc = load_data_config(DEFAULT_DATA_CONFIG)
+    rng = np.random.default_rng(seed)
+    raw = inputs.synthetic_raw_jets(n, rng.integers(5, 30, n), sorted(dc.test_load_branches), seed)
+    for b in raw:
+        if b.startswith("label_"):
+            raw[b] = np.full(n, b == label, dtype=bool)
+    with uproot.recreate(path) as f:
+        f.mktree("tree", {k: v.type.content if hasattr(v, "layout") else v.dtype for k, v in raw.items()})
+        f["tree"].extend(raw)
+
+
+@pytest.fixture(scope="module")
+def test_jets(tmp_path_factory) -> list[str]:
+    d = tmp_path_factory.mktemp("test_split")
+    for i, label in enumerate(("label_QCD", "label_Hbb", "label_Tbqq")):
+        _write_labelled(d / f"{label[6:]}_000.root", label, 6, seed=i)
+    return sorted(str(p) for p in d.glob("*.root"))
+
+
+def test_labelled_jets_take_every_file_in_equal_shares(test_jets):
+    dc = load_data_config(DEFAULT_DATA_CONFIG)
+    batch, truth = inputs.labelled_jets(test_jets, dc, 7)
+    # files sorted Hbb, QCD, Tbqq; 3 jets from each, 7 kept; classes in the data config's order
+    assert list(truth) == [1, 1, 1, 0, 0, 0, 8] and len(batch.n_particles) == 7
+    assert batch.source["distinct_jets"] == 7 and len(batch.source["files"]) == 3
+    _, truth = inputs.labelled_jets(test_jets, dc, 500)  # fewer jets than asked: each once
+    assert len(truth) == 18 and sorted(set(truth)) == [0, 1, 8]
+
+
+def test_quality_block_on_labelled_test_jets(tmp_path, test_jets):
+    torch.manual_seed(3)
+    ckpt = tmp_path / "trained.pt"
+    torch.save(build_model().model.state_dict(), ckpt)
+    vs = [variant("random"), variant("trained", checkpoint=str(ckpt)),
+          variant("trained", precision="int8", checkpoint=str(ckpt))]
+    spec = _spec(tmp_path, vs, batch_size=5, quality_data=test_jets, quality_jets=16)
+    measure_group(spec)
+    recs = _records(spec)
+    assert all(r["status"] == "ok" for r in recs.values()), {k: r["error"] for k, r in recs.items()}
+    ref, int8, rnd = (recs[k]["quality"] for k in ("trained/eager-fp32", "trained/eager-int8", "random/eager-fp32"))
+    for q in (ref, int8, rnd):
+        assert q["jets"] == 16 and q["classes"] == 3 and q["batch_size"] == 5  # 6+6+4 jets, 4 calls
+    assert ref["top1_agreement"] == 1.0 and ref["max_abs_diff"] == 0.0 and ref["auc_note"] is None
+    assert ref["auc_macro"] == ref["auc_macro_reference"] and 0 < ref["auc_macro"] < 1
+    assert int8["auc_macro_reference"] == ref["auc_macro"] and int8["auc_note"] is None
+    assert 0 < int8["max_abs_diff"] <= int8["tolerance"] and 0 <= int8["top1_agreement"] <= 1
+    assert abs(int8["auc_macro"] - ref["auc_macro"]) < 0.2
+    assert rnd["auc_macro"] is None and "random weights" in rnd["auc_note"]
+    # the reference AUC, computed here directly on all 16 jets at once
+    from jetprof.model.build import load_weights
+    from jetprof.train.evaluate import macro_auc
+
+    built = build_model()
+    load_weights(built, ckpt)
+    batch, truth = inputs.labelled_jets(test_jets, built.data_config, 16)
+    with torch.inference_mode():
+        logits = built.model.eval()(*[torch.from_numpy(batch.arrays[n]) for n in built.input_names])
+    assert macro_auc(truth, torch.softmax(logits, 1).numpy()) == pytest.approx(ref["auc_macro"], abs=1e-6)
+
+
+def test_a_variant_beyond_tolerance_on_the_test_jets_fails_the_point(tmp_path, test_jets, monkeypatch):
+    real_predict = backends.TorchRunner.predict
+
+    def bf16_off(self, arrays, n):  # only the bf16 variant's scoring is off (not its timed output)
+        out = real_predict(self, arrays, n)
+        return out + 0.5 if self.dtype is not None else out
+
+    monkeypatch.setattr(backends.TorchRunner, "predict", bf16_off)
+    spec = _spec(tmp_path, [variant(), variant(precision="bf16")], quality_data=test_jets, quality_jets=6)
+    measure_group(spec)
+    recs = _records(spec)
+    assert recs["random/eager-fp32"]["status"] == "ok"
+    bad = recs["random/eager-bf16"]
+    assert bad["status"] == "error" and re.search(r"differs from eager by 0\.5\d* on the 6 test jets", bad["error"])
+    assert bad["output_check"]["passed"] and bad["quality"]["max_abs_diff"] == pytest.approx(0.5, abs=0.05)
+
+
+# -- torch.compile: the compile time apart from the forwards --------------------------------
+
+
+@pytest.mark.slow
+def test_compile_time_is_recorded_apart_from_the_forwards(tmp_path):
+    """torch.compile of ParT on CPU takes minutes (slow): compile_s is the first call,
+    warmup_call_s every untimed call (the recompilation at the trimmed length included),
+    and the timed forwards are far shorter."""
+    spec = _spec(tmp_path, [variant(), variant(backend="compile")], batch_size=1, particles=8)
+    measure_group(spec)
+    rec = _records(spec)["random/compile-fp32"]
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["compile_s"] == rec["warmup_call_s"][0] and len(rec["warmup_call_s"]) == rec["warmup_calls"]
+    assert rec["compile_s"] > 10 * rec["latency_ms_p50"] / 1e3
+    assert rec["output_check"]["passed"]
