@@ -24,6 +24,7 @@ MIRRORS: dict[str, tuple[tuple[str, ...], dict[str, str | None]]] = {
         "flush_denormal": "profile.flush_denormal",
         "retries": "profile.retries",
         "timeout_s": "profile.timeout_s",
+        "quality_jets": "profile.quality_jets",
         "threshold": "profile.compare.threshold",
         "control": "profile.compare.control",
         "weights": None,  # a comma list of the states one call measures; the config's is a list

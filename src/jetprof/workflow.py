@@ -85,7 +85,17 @@ def job_inputs(config: dict[str, Any], job: Job, checkpoints: Any = None) -> dic
     if job.reads_real_jets:
         inputs["validated"] = f"{RESULTS}/validate/report.json"
         inputs["data"] = split_files_input(config, ("val",), checkpoints)
+    if job_scores_quality(job):
+        inputs["validated"] = f"{RESULTS}/validate/report.json"
+        inputs["quality_data"] = split_files_input(config, ("test",), checkpoints)
     return inputs
+
+
+def job_scores_quality(job: Job) -> bool:
+    """Whether a job has variants to score against eager fp32 on the test jets: any other
+    backend or precision, with trained or pretrained weights (random ones are scored too,
+    for agreement, but a job of random weights only skips it: its AUC means nothing)."""
+    return any((v.backend, v.precision) != ("eager", "fp32") and v.weights != "random" for v in job.variants)
 
 
 def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str | None = None) -> str:
@@ -117,6 +127,8 @@ def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str
         args += ["--checkpoint", f"{weights_state}={path}"]
     if job.reads_real_jets:
         args += ["--data", split_glob("val")]
+    if job_scores_quality(job):
+        args += ["--quality-data", split_glob("test"), "--quality-jets", str(prof["quality_jets"])]
     if not prof["profiler_pass"]:
         args.append("--no-profiler-pass")
     return " ".join(shlex.quote(a) for a in args)

@@ -183,8 +183,30 @@ def read_real_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Any
 
 
 def real_batch(files: list[str], data_config: Any, batch_size: int) -> Batch:
-    """The same ``batch_size`` real jets for every point: the first jets of the sorted files."""
-    table, source = read_real_jets(files, data_config, batch_size)
+    """The same ``batch_size`` real jets for every point, taken in turn from the sorted
+    files: the first jet of each file, then the second of each, and so on. JetClass files
+    hold one class each, so a batch of 8 from 10 files holds 8 classes (the first jets of
+    the first file would all be H→bb, whose multiplicity is not the sample's)."""
+    if len(files) == 1:
+        table, source = read_real_jets(files, data_config, batch_size)
+        return _batch_of(table, data_config, source)
+    import awkward as ak
+
+    share = -(-batch_size // len(files))
+    parts, used = [], []
+    for path in files:
+        part, src = read_real_jets([path], data_config, share)
+        parts.append(part[: src["distinct_jets"]])
+        used += src["files"]
+    # jet i of file f goes to position i * len(files) + f: round-robin over the files
+    order = sorted(((i, f) for f, part in enumerate(parts) for i in range(len(part))))
+    offsets = np.cumsum([0] + [len(part) for part in parts])
+    table = ak.concatenate(parts)[np.array([offsets[f] + i for i, f in order])]
+    have = len(table)
+    repeated = have < batch_size
+    table = table[np.arange(batch_size) % have]
+    source = {"kind": "real", "files": used, "repeated": repeated, "distinct_jets": min(have, batch_size),
+              "selection": f"jets taken in turn from {len(files)} files"}
     return _batch_of(table, data_config, source)
 
 

@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="glob of labelled test ROOT files (e.g. 'results/dataset/test/*.root'): after its "
                              "timed rounds every point is scored on them against eager fp32 with the same weights "
                              "(record field quality: agreement, max |Δ softmax|, macro AUC)")
-    parser.add_argument("--quality-jets", type=int, default=500, metavar="N",
+    parser.add_argument("--quality-jets", type=int, default=d["quality_jets"], metavar="N",
                         help="test jets each point is scored on (the first N of the sorted files)")
     parser.add_argument("--model-name", default="ParT_full")
     parser.add_argument("--network-config", default=str(DEFAULT_NETWORK_CONFIG))

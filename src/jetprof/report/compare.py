@@ -113,7 +113,7 @@ def comparisons(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
     table = pd.DataFrame(rows, columns=COLUMNS)
     if table.empty:
         return table
-    order = {a: i for i, a in enumerate(("control", "weights", "backend", "precision", "model"))}
+    order = {a: i for i, a in enumerate(("control", "weights", "backend", "precision", "deployment", "model"))}
     table["_axis"] = table["axis"].map(order)
     table["_p"] = table["particles"].map(lambda p: (0, 0) if p == "real" else (1, int(p)))
     table = table.sort_values(["_axis", "device", "_p", "batch_size", "baseline", "variant"], kind="stable")

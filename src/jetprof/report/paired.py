@@ -51,7 +51,7 @@ def _label(row: pd.Series) -> str:
         what = f"{var.split('/')[1]} ÷ {base.split('/')[1]}"
     elif row["axis"] == "model":
         what = f"{var.split('/')[0]} ÷ {base.split('/')[0]}"
-    else:
+    else:  # backend, precision, deployment: the backend-precision pairs
         what = f"{var.split('/')[-1]} ÷ {base.split('/')[-1]}"
     particles = "real jets" if str(row["particles"]) == "real" else f"{row['particles']} particles"
     head = base.split("/")[-1].split("#")[0] if row["axis"] in ("weights", "control") else base.split("/")[1]
@@ -121,5 +121,5 @@ def weights_comparison(table: pd.DataFrame) -> Plot:
 
 def comparisons(table: pd.DataFrame) -> Plot:
     """Backends, precisions and models against their baselines, per point (log scale)."""
-    rows = table[table["axis"].isin(["backend", "precision", "model"])]
+    rows = table[table["axis"].isin(["backend", "precision", "deployment", "model"])]
     return _forest(rows, "Backends, precisions and models, paired at equal jets", log=True)
