@@ -194,3 +194,54 @@ def test_a_group_whose_variants_read_different_jets_is_refused(tmp_path, monkeyp
     with pytest.raises(BadInputError, match="do not share inputs"):
         measure._check_same_jets(spec, slots)
     assert isinstance(BadInputError("x"), JetprofError)
+
+
+def test_the_deployment_ladder_names_the_fastest_variant_within_the_auc_budget(tmp_path):
+    from jetprof.report.deployment import fastest, ladder
+
+    rng = np.random.default_rng(5)
+    base = list(10 * rng.normal(1, 0.01, 12))
+    _group(tmp_path / "g.json", {
+        "P/trained/eager-fp32": base,
+        "P/trained/onnxruntime-fp32": [x / 2.0 * rng.normal(1, 0.004) for x in base],
+        "P/trained/onnxruntime-int8": [x / 3.0 * rng.normal(1, 0.004) for x in base],
+        "P/trained/eager-bf16": [x * 1.2 * rng.normal(1, 0.004) for x in base]})
+    table = comparisons(load_groups([tmp_path / "g.json"]), 0.05)
+    assert set(table["axis"]) == {"backend", "precision", "deployment"}
+    points = pd.DataFrame([
+        {"model": "P", "weights": "trained", "device": "cpu", "backend": b, "precision": p, "particles": "real",
+         "batch_size": 8, "quality_auc_macro": auc, "quality_auc_macro_reference": 0.93}
+        for b, p, auc in (("onnxruntime", "fp32", 0.93), ("onnxruntime", "int8", 0.925), ("eager", "bf16", 0.93))])
+    rungs = ladder(table, points, auc_loss=0.001)
+    by = rungs.set_index("variant")
+    assert by.loc["onnxruntime-int8", "speedup"] == pytest.approx(3.0, rel=0.02)
+    assert not by.loc["onnxruntime-int8", "within"]  # 0.005 of AUC lost: over the budget
+    assert by.loc["onnxruntime-fp32", "within"] and by.loc["eager-bf16", "within"]
+    best = fastest(rungs)
+    assert best == [{"device": "cpu", "batch_size": 8, "variant": "onnxruntime-fp32", "weights": "trained",
+                     "speedup": pytest.approx(2.0, rel=0.02), "speedup_ci95": best[0]["speedup_ci95"],
+                     "delta_auc": 0.0}]
+    assert fastest(ladder(table, points, auc_loss=0.01))[0]["variant"] == "onnxruntime-int8"
+
+
+def test_compare_cli_writes_the_deployment_ladder(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    base = list(10 * rng.normal(1, 0.01, 10))
+    _group(tmp_path / "paired" / "g.json", {"P/trained/eager-fp32": base,
+                                             "P/trained/onnxruntime-fp32": [x / 2 for x in base]})
+    points = tmp_path / "points.csv"
+    pd.DataFrame([{"model": "P", "weights": "trained", "device": "cpu", "backend": "onnxruntime",
+                   "precision": "fp32", "particles": "real", "batch_size": 8, "quality_auc_macro": 0.9,
+                   "quality_auc_macro_reference": 0.9}]).to_csv(points, index=False)
+    out = tmp_path / "s"
+    argv = ["compare", str(tmp_path / "paired"), "--out-csv", str(out / "c.csv"), "--points", str(points),
+            "--deployment-json", str(out / "d.json"), "--deployment-md", str(out / "d.md")]
+    assert jetprof_main(argv) == 0, capsys.readouterr().err
+    doc = json.loads((out / "d.json").read_text())
+    assert doc["fastest"][0]["variant"] == "onnxruntime-fp32" and doc["auc_loss"] == 0.001
+    assert "`onnxruntime-fp32`**, 2.00× faster" in (out / "d.md").read_text()
+    assert jetprof_main(["plot", "deployment", "--deployment", str(out / "d.json"),
+                         "--out", str(out / "d.png")]) == 0
+    assert jetprof_main(["compare", str(tmp_path / "paired"), "--out-csv", str(out / "c2.csv"),
+                         "--deployment-json", str(out / "d2.json")]) == 1
+    assert "need --points" in capsys.readouterr().err

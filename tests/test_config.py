@@ -32,7 +32,8 @@ MIRRORS: dict[str, tuple[tuple[str, ...], dict[str, str | None]]] = {
         "backends": None,  # likewise
         "batch_sizes": None,  # likewise
     }),
-    "compare": (("profile.compare",), {"threshold": "profile.compare.threshold"}),
+    "compare": (("profile.compare",), {"threshold": "profile.compare.threshold",
+                                       "auc_loss": "profile.compare.auc_loss"}),
     "weaver": (("train",), {
         "device": "train.device",
         "seed": "train.seed",

@@ -68,6 +68,7 @@ def get_report_inputs():
         "results/summary/comparisons.csv",
         "results/summary/weights_answer.json",
         "results/summary/weights_answer.md",
+        "results/summary/deployment.md",
     ]
     if not REGENERATE:
         inputs += [

@@ -36,7 +36,8 @@ rule summarize_records:
 
 rule compare_variants:
     input:
-        get_group_files(),
+        groups=get_group_files(),
+        points="results/summary/points.csv",
     output:
         csv=report(
             "results/summary/comparisons.csv",
@@ -51,17 +52,27 @@ rule compare_variants:
             category="3. Profile",
             subcategory="Does the weight state matter?",
         ),
+        deployment_json="results/summary/deployment.json",
+        deployment_md=report(
+            "results/summary/deployment.md",
+            caption="../report/deployment_answer.rst",
+            category="3. Profile",
+            subcategory="Deployment ladder",
+        ),
     log:
         "results/logs/summary/compare_variants.log",
     conda:
         "../../envs/plot.yaml"
     params:
         threshold=config["profile"].get("compare", {}).get("threshold", 0.05),
+        auc_loss=config["profile"].get("compare", {}).get("auc_loss", 0.001),
         model=MODEL,
     shell:
         "jetprof --log {log:q} compare --threshold {params.threshold} --main-model {params.model:q}"
         " --out-csv {output.csv:q} --answer-json {output.json:q} --answer-md {output.md:q}"
-        " {input:q}"
+        " --points {input.points:q} --auc-loss {params.auc_loss}"
+        " --deployment-json {output.deployment_json:q} --deployment-md {output.deployment_md:q}"
+        " {input.groups:q}"
 
 
 for _figure in jw.FIGURES:
@@ -101,3 +112,4 @@ rule figures:
         "results/summary/comparisons.csv",
         "results/summary/weights_answer.json",
         "results/summary/weights_answer.md",
+        "results/summary/deployment.md",

@@ -50,7 +50,7 @@ from jetprof.report.curves import (
     throughput_vs_batch,
 )
 from jetprof.report.ops import op_breakdown
-from jetprof.report.paired import comparisons, load_comparisons, weights_comparison
+from jetprof.report.paired import comparisons, deployment, load_comparisons, weights_comparison
 from jetprof.report.style import STYLE, Plot, apply_filters
 from jetprof.report.summarize import load_records
 from jetprof.report.training import confusion_matrix, roc, training_curves
@@ -66,7 +66,7 @@ METRICS_FIGURES = {"training_curves": training_curves, "roc": roc,
                    "confusion_matrix": confusion_matrix}
 #: drawn from the paired comparisons (jetprof compare's comparisons.csv), nothing else
 COMPARISON_FIGURES = {"weights_comparison": weights_comparison, "comparisons": comparisons}
-assert set(FIGURES) == {*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, *COMPARISON_FIGURES}
+assert set(FIGURES) == {*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, *COMPARISON_FIGURES, "deployment"}
 
 
 # ----------------------------------------------------------------------------
@@ -195,6 +195,10 @@ def make_plot(name: str, args: argparse.Namespace) -> Plot:
         return METRICS_FIGURES[name](metrics, source=str(args.metrics))
     if name == "op_breakdown":
         return _op_breakdown(args)
+    if name == "deployment":
+        if not args.deployment:
+            raise JetprofError("figure deployment needs --deployment (results/summary/deployment.json)")
+        return deployment(load_json(args.deployment, "deployment ladder"))
     if name in COMPARISON_FIGURES:
         if not args.comparisons:
             raise JetprofError(f"figure {name} needs --comparisons (results/summary/comparisons.csv)")
@@ -265,6 +269,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="peak record(s) results/profile/peak/{device}.json (roofline)")
     parser.add_argument("--metrics", help="metrics JSON from jetprof evaluate")
     parser.add_argument("--comparisons", help="paired comparisons from jetprof compare (CSV)")
+    parser.add_argument("--deployment", help="the deployment ladder from jetprof compare (JSON)")
     parser.add_argument("--out", required=True, help="output .png, .pdf or .svg")
     selection = parser.add_argument_group(
         "selection (default: the one value measured, see `pydoc jetprof.report.cli`)")

@@ -148,6 +148,12 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--out-csv", required=True, help="comparisons, one row per pair and point")
     parser.add_argument("--answer-json", help="the weights answer (JSON)")
     parser.add_argument("--answer-md", help="the weights answer (Markdown, for the report)")
+    parser.add_argument("--points", help="the summary table (jetprof summarize): the points' quality, "
+                                         "for the deployment ladder")
+    parser.add_argument("--auc-loss", type=float, default=schema_defaults("profile.compare")["auc_loss"],
+                        help="the ladder's accuracy budget: the largest macro-AUC loss allowed")
+    parser.add_argument("--deployment-json", help="the deployment ladder (JSON; needs --points)")
+    parser.add_argument("--deployment-md", help="the deployment ladder (Markdown; needs --points)")
 
 
 def run(args: Any) -> int:
@@ -171,6 +177,33 @@ def run(args: Any) -> int:
         atomic_write_text(args.answer_json, json.dumps(answer, indent=1) + "\n")
     if args.answer_md:
         atomic_write_text(args.answer_md, answer_markdown(answer))
+    if args.deployment_json or args.deployment_md:
+        write_deployment(args, table)
     decided = table["verdict"].value_counts().to_dict() if not table.empty else {}
     print(f"jetprof compare: {len(table)} comparison(s) {decided}; weights: {answer['verdict']} -> {args.out_csv}")
     return 0
+
+
+def write_deployment(args: Any, table: pd.DataFrame) -> None:
+    """The deployment ladder from the comparisons and the points' quality."""
+    from jetprof.io import atomic_write_text
+    from jetprof.report.deployment import deployment_markdown, fastest, ladder
+
+    if not args.points:
+        raise JetprofError("--deployment-json/--deployment-md need --points (results/summary/points.csv)")
+    if not args.auc_loss >= 0:
+        raise JetprofError(f"--auc-loss {args.auc_loss}: must be >= 0")
+    try:
+        points = pd.read_csv(args.points, dtype={"particles": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise JetprofError(f"{args.points}: not a readable summary table ({exc})") from None
+    rungs = ladder(table, points, args.auc_loss)
+    best = fastest(rungs)
+    doc = {"auc_loss": args.auc_loss, "baseline": "eager-fp32", "fastest": best,
+           "variants": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+                        for r in rungs.to_dict("records")]}
+    if args.deployment_json:
+        atomic_write_text(args.deployment_json, json.dumps(doc, indent=1) + "\n")
+    if args.deployment_md:
+        atomic_write_text(args.deployment_md, deployment_markdown(rungs, best, args.auc_loss))
+

@@ -123,3 +123,43 @@ def comparisons(table: pd.DataFrame) -> Plot:
     """Backends, precisions and models against their baselines, per point (log scale)."""
     rows = table[table["axis"].isin(["backend", "precision", "deployment", "model"])]
     return _forest(rows, "Backends, precisions and models, paired at equal jets", log=True)
+
+
+def deployment(doc: dict) -> Plot:
+    """Speed-up over eager fp32 (paired, 95 % CI) against the macro-AUC change, per
+    variant; one panel per batch size, the accuracy budget shaded. Drawn from
+    ``deployment.json`` (``jetprof compare --deployment-json``)."""
+    rows = pd.DataFrame(doc.get("variants") or [])
+    with plt.style.context(STYLE):
+        sizes = sorted(rows["batch_size"].unique()) if not rows.empty else []
+        fig, axes = plt.subplots(1, max(1, len(sizes)), figsize=(6.5 * max(1, len(sizes)), 6), squeeze=False,
+                                 layout="constrained")
+        drawn = []
+        if rows.empty:
+            axes[0][0].set_axis_off()
+            axes[0][0].text(0.5, 0.5, "no variant was compared with eager fp32", ha="center", va="center",
+                            transform=axes[0][0].transAxes, fontsize=16, color="0.35")
+            return Plot(fig, pd.DataFrame(columns=["batch_size", "variant", "speedup", "delta_auc"]))
+        budget = float(doc.get("auc_loss", 0.001))
+        for ax, bs in zip(axes[0], sizes, strict=False):
+            sel = rows[(rows["batch_size"] == bs) & rows["delta_auc"].notna()]
+            ax.axvspan(-budget, max(budget, 1e-9), color="0.88", zorder=0, label=f"AUC budget ({budget:g})")
+            ax.axhline(1.0, color="0.3", linewidth=1)
+            for r in sel.itertuples():
+                colour = VERDICT_COLOURS.get(r.verdict, "0.5") if r.within else "0.55"
+                error = [[r.speedup - r.speedup_low], [r.speedup_high - r.speedup]]
+                ax.errorbar([r.delta_auc], [r.speedup], yerr=error, fmt="o", color=colour, capsize=4, markersize=8)
+                ax.annotate(r.variant, (r.delta_auc, r.speedup), textcoords="offset points", xytext=(6, 4),
+                            fontsize=11)
+                drawn.append({"batch_size": int(bs), "variant": r.variant, "speedup": r.speedup,
+                              "delta_auc": r.delta_auc})
+            if sel.empty:
+                ax.text(0.5, 0.5, "no trained weights scored", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=13, color="0.35")
+            ax.set_yscale("log")
+            ax.set_xlabel("Δ macro AUC vs eager fp32")
+            ax.set_ylabel("speed-up over eager fp32 (paired)")
+            ax.set_title(f"batch {bs}", fontsize=15, loc="left")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(loc="lower left", fontsize=10)
+        return Plot(fig, pd.DataFrame(drawn, columns=["batch_size", "variant", "speedup", "delta_auc"]))
