@@ -8,7 +8,9 @@ saw the same machine, so a drift between rounds cancels in each round's ratio (o
 this project's shared 2-core machine that interval was about half as wide as the
 ratio of the two sides' medians, measured on the same rounds). Its 95 % interval
 comes from a bootstrap over rounds (percentile interval of the resampled medians);
-the bootstrap is seeded, so the same rounds always give the same interval.
+the bootstrap is seeded, so the same rounds always give the same interval. Several
+points asking one question (the weight state at every batch size, say) are pooled
+into the geometric mean of their ratios (:func:`pooled_ratio_ci`).
 
 Verdicts (``threshold`` t, e.g. 0.05):
 
@@ -64,3 +66,34 @@ def verdict(low: float, high: float, threshold: float) -> str:
     if high < 1 - threshold or low > 1 + threshold:
         return "different"
     return "inconclusive"
+
+
+def pooled_ratio_ci(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
+                    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
+    """(ratio, low, high) pooled over several points: the geometric mean of the points'
+    ratios (each the median of its per-round ratios), with a bootstrap interval that
+    resamples the rounds of every point independently.
+
+    One point's interval is as wide as that point's noise allows; the question "does this
+    change the cost?" asked of several points at once is answered more precisely by their
+    pooled ratio, while a large effect at a single point still shows in that point's own
+    comparison.
+    """
+    if not pairs:
+        raise ValueError("no points to pool")
+    rng = np.random.default_rng(seed)
+    logs = []
+    boot = np.zeros(resamples)
+    for baseline, variant in pairs:
+        b = np.asarray(baseline, dtype=float)
+        v = np.asarray(variant, dtype=float)
+        if b.shape != v.shape or b.size < 2:
+            raise ValueError("each pooled point needs paired rounds (at least 2)")
+        per_round = np.log(v / b)
+        logs.append(np.median(per_round))
+        idx = rng.integers(0, b.size, size=(resamples, b.size))
+        boot += np.median(per_round[idx], axis=1)
+    boot /= len(pairs)
+    alpha = (1 - CONFIDENCE) / 2
+    low, high = np.exp(np.quantile(boot, [alpha, 1 - alpha]))
+    return float(np.exp(np.mean(logs))), float(low), float(high)

@@ -92,10 +92,12 @@ def job_inputs(config: dict[str, Any], job: Job, checkpoints: Any = None) -> dic
 
 
 def job_scores_quality(job: Job) -> bool:
-    """Whether a job has variants to score against eager fp32 on the test jets: any other
-    backend or precision, with trained or pretrained weights (random ones are scored too,
-    for agreement, but a job of random weights only skips it: its AUC means nothing)."""
-    return any((v.backend, v.precision) != ("eager", "fp32") and v.weights != "random" for v in job.variants)
+    """Whether a job's variants are scored against eager fp32 on the test jets: a job on
+    real jets (the main grid: the multiplicity curve's synthetic groups would score the
+    same variants at the same batch size again) with a backend or precision other than
+    eager fp32 and trained or pretrained weights (random weights' AUC means nothing)."""
+    return job.reads_real_jets and any(
+        (v.backend, v.precision) != ("eager", "fp32") and v.weights != "random" for v in job.variants)
 
 
 def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str | None = None) -> str:

@@ -3,11 +3,18 @@
 Read from the paired comparisons (``comparisons.csv``, :mod:`jetprof.report.compare`),
 never recomputed: the answer's verdict is
 
-* ``different`` if any weight comparison's CI lies outside 1 ± threshold;
-* ``same`` if every weight comparison's CI lies inside it and the A/A control, a
-  second instance of the same variant measured as if it were another, is ``same``
-  too (a control that is not ``same`` means the machine was too noisy to tell);
+* ``different`` if any weight comparison's CI, at one point or pooled over the
+  points (the geometric mean of their ratios, :func:`jetprof.stats.pooled_ratio_ci`),
+  lies outside 1 ± threshold;
+* ``same`` if the pooled ratio of every weight state lies inside it and so does the
+  pooled A/A control, a second instance of the same variant measured as if it were
+  another (a control that is not ``same`` means the machine was too noisy to tell);
 * ``inconclusive`` otherwise.
+
+A single point's interval is as wide as that point's noise allows (on a shared
+2-core machine ±2 to ±5 % at the default rounds); the pooled ratio asks the same
+question of all points at once, and any large effect at one point still decides
+``different`` on its own.
 
 Peak memory and FLOPs are compared exactly. The subnormal counts of each weight
 state (values in the checkpoint, values in one forward's activations) say whether
@@ -36,30 +43,45 @@ def as_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _verdict(rows: pd.DataFrame, controls: pd.DataFrame) -> tuple[str, list[str]]:
-    reasons = []
+def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]]) -> tuple[str, list[str]]:
     if rows.empty:
         return "inconclusive", ["no point was measured with more than one weight state"]
     verdicts = rows["verdict"].tolist()
-    if "different" in verdicts:
-        n = verdicts.count("different")
-        return "different", [f"{n} of {len(verdicts)} weight comparison(s) differ beyond the threshold"]
-    undecided = [v for v in verdicts if v != "same"]
-    bad_controls = controls[controls["verdict"] != "same"]
-    if undecided:
-        reasons.append(f"{len(undecided)} of {len(verdicts)} weight comparison(s) not decided "
-                       f"({', '.join(sorted(set(undecided)))})")
-    if not bad_controls.empty:
-        reasons.append(f"the A/A control is not 'same' at {len(bad_controls)} of {len(controls)} point(s): "
-                       "the machine was too noisy to tell")
+    states = [p for p in pooled if not p["control"]]
+    controls = [p for p in pooled if p["control"]]
+    different = [p for p in states if p["verdict"] == "different"]
+    if "different" in verdicts or different:
+        reasons = []
+        if "different" in verdicts:
+            reasons.append(f"{verdicts.count('different')} of {len(verdicts)} weight comparison(s) differ "
+                           "beyond the threshold")
+        reasons += [f"{p['variant']} ÷ {p['baseline']} pooled over {p['points']} points: {p['ratio']:.3f} "
+                    f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" for p in different]
+        return "different", reasons
+    reasons = []
+    undecided = [p for p in states if p["verdict"] != "same"]
+    if not states:
+        reasons.append("no weight comparison has paired rounds to pool")
+    for p in undecided:
+        reasons.append(f"{p['variant']} ÷ {p['baseline']} pooled over {p['points']} points is not decided: "
+                       f"{p['ratio']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]")
+    for p in controls:
+        if p["verdict"] != "same":
+            reasons.append(f"the A/A control pooled over {p['points']} points is {p['verdict']}: "
+                           f"{p['ratio']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}] (the machine was too "
+                           "noisy to tell)")
     if reasons:
         return "inconclusive", reasons
-    return "same", [f"all {len(verdicts)} weight comparison(s) lie within the threshold"
-                    + (f", and the A/A control at all {len(controls)} point(s)" if len(controls) else "")]
+    text = "; ".join(f"{p['variant']} ÷ {p['baseline']} pooled over {p['points']} points: {p['ratio']:.3f} "
+                     f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" for p in states + controls)
+    point_same = verdicts.count("same")
+    return "same", [f"{text}, all within the threshold; {point_same} of {len(verdicts)} points decided "
+                    "'same' on their own, none 'different'"]
 
 
 def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | None = None,
-                   flush_denormal: bool | None = None, threshold: float | None = None) -> dict[str, Any]:
+                   flush_denormal: bool | None = None, threshold: float | None = None,
+                   pooled: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The answer as a JSON-able dict (``weights_answer.json``).
 
     Args:
@@ -67,12 +89,14 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         subnormal: per weight state (``model/weights``), its subnormal counts.
         flush_denormal: whether the measurements ran with subnormals flushed to zero.
         threshold: the practical threshold (default: the table's).
+        pooled: the pooled ratios (``jetprof.report.compare.pooled``).
     """
     weights = table[table["axis"] == "weights"] if not table.empty else table
     controls = table[table["axis"] == "control"] if not table.empty else table
     if threshold is None:
         threshold = float(table["threshold"].iloc[0]) if not table.empty else math.nan
-    verdict, reasons = _verdict(weights, controls)
+    pooled = pooled or []
+    verdict, reasons = _verdict(weights, pooled)
     mem = weights["memory_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
     flops = weights["flops_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
     return {
@@ -83,6 +107,7 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         "method": stats.METHOD,
         "comparisons": as_json_rows(weights),
         "control": as_json_rows(controls),
+        "pooled": pooled,
         "memory_identical": bool(len(mem) and (mem == 1.0).all()),
         "flops_identical": bool(len(flops) and (flops == 1.0).all()),
         "subnormal": subnormal or {},
@@ -101,6 +126,15 @@ def answer_markdown(answer: dict[str, Any]) -> str:
     headline = {"same": "No", "different": "Yes", "inconclusive": "Not decided"}[answer["verdict"]]
     lines += [f"**{headline}** (verdict `{answer['verdict']}`, threshold ±{100 * t:.0f} %): "
               + "; ".join(answer["reasons"]) + ".", ""]
+    pooled = answer.get("pooled") or []
+    if pooled:
+        lines += ["Pooled over the points (geometric mean of the points' ratios, 95 % bootstrap interval "
+                  "over every point's rounds):", ""]
+        for p in pooled:
+            what = f"A/A control ({p['baseline']} weights)" if p["control"] else f"{p['variant']} ÷ {p['baseline']}"
+            lines.append(f"- {what}: **{p['ratio']:.3f}** [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}] "
+                         f"over {p['points']} points: `{p['verdict']}`")
+        lines.append("")
     rows = answer["comparisons"]
     if rows:
         lines += [f"Each pair was measured in one process on the same jets, interleaved over rounds; "
