@@ -85,6 +85,10 @@ def one_study(args: argparse.Namespace) -> str | None:
     answer = json.loads((clone / "results" / "summary" / "weights_answer.json").read_text())
     print(f"  weights answer: {answer['verdict']} (threshold ±{100 * answer['threshold']:g} %): "
           + "; ".join(answer["reasons"]))
+    for p in answer.get("pooled", []):
+        what = f"A/A control ({p['baseline']})" if p["control"] else f"{p['variant']}/{p['baseline']}"
+        print(f"    pooled over {p['points']} points {what:<22} {p['ratio']:.3f} "
+              f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]: {p['verdict']}")
     for row in answer["comparisons"] + answer["control"]:
         what = "A/A control" if row["control"] else f"{row['weights']}/random"
         low, high = row["ci95"]

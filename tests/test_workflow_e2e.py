@@ -122,6 +122,9 @@ def test_comparisons_and_the_weights_answer(study):
     answer = json.loads((work / "results/summary/weights_answer.json").read_text())
     assert answer["verdict"] in ("same", "different", "inconclusive") and answer["threshold"] == 0.05
     assert len(answer["comparisons"]) == 4 and len(answer["control"]) == 4
+    pooled = {(p["axis"], p["variant"]): p for p in answer["pooled"]}
+    assert pooled[("weights", "trained")]["points"] == 4  # eager and onnxruntime at bs 1 and 4
+    assert all(p["ci95"][0] <= p["ratio"] <= p["ci95"][1] for p in answer["pooled"])
     assert answer["memory_identical"] and answer["flops_identical"]
     assert answer["subnormal"]["ParT_full/trained"]["weights"] == 0
     md = (work / "results/summary/weights_answer.md").read_text()
