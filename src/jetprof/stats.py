@@ -10,7 +10,7 @@ ratio of the two sides' medians, measured on the same rounds). Its 95 % interval
 comes from a bootstrap over rounds (percentile interval of the resampled medians);
 the bootstrap is seeded, so the same rounds always give the same interval. Several
 points asking one question (the weight state at every batch size, say) are pooled
-into the geometric mean of their ratios (:func:`pooled_ratio_ci`).
+into the precision-weighted geometric mean of their ratios (:func:`pooled_ratio_ci`).
 
 Verdicts (``threshold`` t, e.g. 0.05):
 
@@ -70,9 +70,11 @@ def verdict(low: float, high: float, threshold: float) -> str:
 
 def pooled_ratio_ci(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
                     resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
-    """(ratio, low, high) pooled over several points: the geometric mean of the points'
-    ratios (each the median of its per-round ratios), with a bootstrap interval that
-    resamples the rounds of every point independently.
+    """(ratio, low, high) pooled over several points: the weighted geometric mean of the
+    points' ratios (each the median of its per-round ratios), every point weighted by the
+    inverse of its bootstrap variance (a fixed-effect meta-analysis: a noisy point, few
+    rounds at a large batch say, counts less), with a bootstrap interval that resamples
+    the rounds of every point independently.
 
     One point's interval is as wide as that point's noise allows; the question "does this
     change the cost?" asked of several points at once is answered more precisely by their
@@ -82,18 +84,20 @@ def pooled_ratio_ci(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
     if not pairs:
         raise ValueError("no points to pool")
     rng = np.random.default_rng(seed)
-    logs = []
-    boot = np.zeros(resamples)
+    medians, boots = [], []
     for baseline, variant in pairs:
         b = np.asarray(baseline, dtype=float)
         v = np.asarray(variant, dtype=float)
         if b.shape != v.shape or b.size < 2:
             raise ValueError("each pooled point needs paired rounds (at least 2)")
         per_round = np.log(v / b)
-        logs.append(np.median(per_round))
+        medians.append(np.median(per_round))
         idx = rng.integers(0, b.size, size=(resamples, b.size))
-        boot += np.median(per_round[idx], axis=1)
-    boot /= len(pairs)
+        boots.append(np.median(per_round[idx], axis=1))
+    boot = np.asarray(boots)
+    variances = np.maximum(boot.var(axis=1), 1e-12)
+    weights = (1 / variances) / np.sum(1 / variances)
+    pooled = float(np.dot(weights, medians))
     alpha = (1 - CONFIDENCE) / 2
-    low, high = np.exp(np.quantile(boot, [alpha, 1 - alpha]))
-    return float(np.exp(np.mean(logs))), float(low), float(high)
+    low, high = np.exp(np.quantile(weights @ boot, [alpha, 1 - alpha]))
+    return float(np.exp(pooled)), float(low), float(high)

@@ -4,7 +4,7 @@ Read from the paired comparisons (``comparisons.csv``, :mod:`jetprof.report.comp
 never recomputed: the answer's verdict is
 
 * ``different`` if any weight comparison's CI, at one point or pooled over the
-  points (the geometric mean of their ratios, :func:`jetprof.stats.pooled_ratio_ci`),
+  points (the precision-weighted geometric mean of their ratios, :func:`jetprof.stats.pooled_ratio_ci`),
   lies outside 1 ± threshold;
 * ``same`` if the pooled ratio of every weight state lies inside it and so does the
   pooled A/A control, a second instance of the same variant measured as if it were
@@ -128,8 +128,8 @@ def answer_markdown(answer: dict[str, Any]) -> str:
               + "; ".join(answer["reasons"]) + ".", ""]
     pooled = answer.get("pooled") or []
     if pooled:
-        lines += ["Pooled over the points (geometric mean of the points' ratios, 95 % bootstrap interval "
-                  "over every point's rounds):", ""]
+        lines += ["Pooled over the points (geometric mean of the points' ratios weighted by their precision, "
+                  "95 % bootstrap interval over every point's rounds):", ""]
         for p in pooled:
             what = f"A/A control ({p['baseline']} weights)" if p["control"] else f"{p['variant']} ÷ {p['baseline']}"
             lines.append(f"- {what}: **{p['ratio']:.3f}** [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}] "

@@ -62,19 +62,22 @@ def ladder(comparisons: pd.DataFrame, points: pd.DataFrame, auc_loss: float) -> 
 
 
 def fastest(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per device and batch size: the fastest variant within the AUC threshold whose
-    speed-up is established (its interval above 1), else a statement that none is."""
+    """Per device, inputs and batch size where variants were scored on the test jets: the
+    fastest variant within the AUC threshold whose speed-up is established (its interval
+    above 1), else a statement that none is."""
     out = []
     if table.empty:
         return out
-    for (device, bs), group in table.groupby(["device", "batch_size"], sort=True):
+    for (device, particles, bs), group in table.groupby(["device", "particles", "batch_size"], sort=True):
+        if not group["delta_auc"].notna().any():
+            continue  # not scored (random weights only, or synthetic jets): no accuracy to weigh
         usable = group[group["within"] & (group["speedup_low"] > 1)]
         if usable.empty:
-            out.append({"device": device, "batch_size": int(bs), "variant": BASELINE, "speedup": 1.0,
-                        "note": "no variant is faster than eager fp32 within the AUC threshold"})
+            out.append({"device": device, "particles": particles, "batch_size": int(bs), "variant": BASELINE,
+                        "speedup": 1.0, "note": "no variant is faster than eager fp32 within the AUC threshold"})
             continue
         best = usable.loc[usable["speedup"].idxmax()]
-        out.append({"device": device, "batch_size": int(bs), "variant": best["variant"],
+        out.append({"device": device, "particles": particles, "batch_size": int(bs), "variant": best["variant"],
                     "weights": best["weights"], "speedup": float(best["speedup"]),
                     "speedup_ci95": [float(best["speedup_low"]), float(best["speedup_high"])],
                     "delta_auc": float(best["delta_auc"])})
@@ -87,17 +90,27 @@ def deployment_markdown(table: pd.DataFrame, best: list[dict[str, Any]], auc_los
              f"jets, interleaved rounds); accuracy on the study's test jets; budget: a macro-AUC loss of at "
              f"most {auc_loss:g}.", ""]
     for b in best:
+        where = f"{b['device']}, {_jets(b['particles'])}, batch {b['batch_size']}"
         if "note" in b:
-            lines.append(f"- **{b['device']}, batch {b['batch_size']}**: {b['note']}.")
+            lines.append(f"- **{where}**: {b['note']}.")
         else:
             low, high = b["speedup_ci95"]
-            lines.append(f"- **{b['device']}, batch {b['batch_size']}: `{b['variant']}`**, "
+            lines.append(f"- **{where}: `{b['variant']}`**, "
                          f"{b['speedup']:.2f}× faster [{low:.2f}, {high:.2f}], ΔAUC {b['delta_auc']:+.4f}.")
     if not table.empty:
-        lines += ["", "| device | batch | variant | weights | speed-up | 95 % CI | ΔAUC | within |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for r in table.sort_values(["device", "batch_size", "speedup"], ascending=[True, True, False]).itertuples():
-            delta = f"{r.delta_auc:+.4f}" if math.isfinite(r.delta_auc) else "– (random weights)"
-            lines.append(f"| {r.device} | {r.batch_size} | {r.variant} | {r.weights} | {r.speedup:.2f}× "
+        lines += ["", "| device | inputs | batch | variant | weights | speed-up | 95 % CI | ΔAUC | within |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        ordered = table.sort_values(["device", "particles", "batch_size", "speedup"],
+                                    ascending=[True, True, True, False])
+        for r in ordered.itertuples():
+            why = "random weights" if r.weights == "random" else "not scored"
+            delta = f"{r.delta_auc:+.4f}" if math.isfinite(r.delta_auc) else f"– ({why})"
+            lines.append(f"| {r.device} | {_jets(r.particles)} | {r.batch_size} | {r.variant} | {r.weights} "
+                         f"| {r.speedup:.2f}× "
                          f"| [{r.speedup_low:.2f}, {r.speedup_high:.2f}] | {delta} | {'yes' if r.within else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def _jets(particles: str) -> str:
+    return "real jets" if str(particles) == "real" else f"{particles} particles"
+

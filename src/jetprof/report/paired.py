@@ -127,17 +127,20 @@ def comparisons(table: pd.DataFrame) -> Plot:
 
 def deployment(doc: dict) -> Plot:
     """Speed-up over eager fp32 (paired, 95 % CI) against the macro-AUC change, per
-    variant; one panel per batch size, the accuracy budget shaded. Drawn from
+    variant scored on the test jets; one panel per batch size, the accuracy budget
+    shaded, variants within it in blue, the others grey. Drawn from
     ``deployment.json`` (``jetprof compare --deployment-json``)."""
     rows = pd.DataFrame(doc.get("variants") or [])
     with plt.style.context(STYLE):
+        if not rows.empty:
+            rows = rows[rows["delta_auc"].notna()]
         sizes = sorted(rows["batch_size"].unique()) if not rows.empty else []
         fig, axes = plt.subplots(1, max(1, len(sizes)), figsize=(6.5 * max(1, len(sizes)), 6), squeeze=False,
                                  layout="constrained")
         drawn = []
         if rows.empty:
             axes[0][0].set_axis_off()
-            axes[0][0].text(0.5, 0.5, "no variant was compared with eager fp32", ha="center", va="center",
+            axes[0][0].text(0.5, 0.5, "no variant was scored against eager fp32", ha="center", va="center",
                             transform=axes[0][0].transAxes, fontsize=16, color="0.35")
             return Plot(fig, pd.DataFrame(columns=["batch_size", "variant", "speedup", "delta_auc"]))
         budget = float(doc.get("auc_loss", 0.001))
@@ -146,7 +149,7 @@ def deployment(doc: dict) -> Plot:
             ax.axvspan(-budget, max(budget, 1e-9), color="0.88", zorder=0, label=f"AUC budget ({budget:g})")
             ax.axhline(1.0, color="0.3", linewidth=1)
             for r in sel.itertuples():
-                colour = VERDICT_COLOURS.get(r.verdict, "0.5") if r.within else "0.55"
+                colour = VERDICT_COLOURS["same"] if r.within else "0.55"
                 error = [[r.speedup - r.speedup_low], [r.speedup_high - r.speedup]]
                 ax.errorbar([r.delta_auc], [r.speedup], yerr=error, fmt="o", color=colour, capsize=4, markersize=8)
                 ax.annotate(r.variant, (r.delta_auc, r.speedup), textcoords="offset points", xytext=(6, 4),
@@ -156,7 +159,13 @@ def deployment(doc: dict) -> Plot:
             if sel.empty:
                 ax.text(0.5, 0.5, "no trained weights scored", ha="center", va="center",
                         transform=ax.transAxes, fontsize=13, color="0.35")
-            ax.set_yscale("log")
+            if len(sel):
+                spread = max(3 * budget, float(sel["delta_auc"].abs().max()) * 1.3)
+                ax.set_xlim(-spread, spread)
+                top = max(1.1, float(sel["speedup_high"].max()) * 1.1)
+                ax.set_ylim(min(0.9, float(sel["speedup_low"].min()) * 0.9), top)
+            ax.text(0.99, 1.0, "eager fp32", transform=ax.get_yaxis_transform(), ha="right", va="bottom",
+                    fontsize=10, color="0.3")
             ax.set_xlabel("Δ macro AUC vs eager fp32")
             ax.set_ylabel("speed-up over eager fp32 (paired)")
             ax.set_title(f"batch {bs}", fontsize=15, loc="left")
