@@ -466,3 +466,25 @@ def test_cli_draws_the_paired_figures(tmp_path: Path, capsys: pytest.CaptureFixt
     bad.write_text("a,b\n1,2\n")
     assert main(["plot", "comparisons", "--comparisons", str(bad), "--out", str(tmp_path / "x.png")]) == 1
     assert "not a comparisons table" in capsys.readouterr().err
+
+
+H100 = Path(__file__).resolve().parents[1] / "results" / "reference" / "h100" / "profile"
+
+
+def test_the_h100_reference_records_summarise_and_draw(tmp_path: Path) -> None:
+    """Real records from an H100 (results/reference/h100) as fixtures: they validate, the
+    summary holds one row per record, and the batch curves draw exactly their figures."""
+    table = summarize([H100], tmp_path / "points.csv")
+    records = load_records([H100])
+    assert len(table) == len(records) >= 20
+    assert set(table.device) == {"cuda:0"} and (table.memory_method.dropna() != "").all()
+    plot = curves.latency_vs_batch(table, weights="random", particles="128")
+    fp32 = {r["batch_size"]: r for _, r in records
+            if r["precision"] == "fp32" and r["status"] == "ok" and str(r["particles"]) == "128"}
+    drawn = plot.data[(plot.data.precision == "fp32") & (plot.data.status == "ok")]
+    assert sorted(drawn.x.astype(int)) == sorted(fp32)
+    for row in drawn.itertuples():
+        assert row.y == pytest.approx(fp32[int(row.x)]["latency_ms_p50"])
+    memory = curves.memory_vs_batch(table, weights="random", particles="128").data
+    big = memory[(memory.precision == "fp32") & (memory.x == 4096)].iloc[0]
+    assert big.y == pytest.approx(fp32[4096]["peak_memory_bytes"] / 2**20)

@@ -105,8 +105,6 @@ def _scontrol(jobid: str) -> dict[str, str]:
 
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
-    if not TEST_CONFIG.is_file() or not (REPO / "Snakefile").is_file():
-        pytest.skip("the workflow (Snakefile, .test/config/config.yaml) is not written yet")
     return copy_repo(tmp_path / "repo")
 
 
