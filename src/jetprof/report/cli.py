@@ -52,7 +52,7 @@ from jetprof.report.curves import (
 from jetprof.report.ops import op_breakdown
 from jetprof.report.paired import comparisons, deployment, load_comparisons, weights_comparison
 from jetprof.report.style import STYLE, Plot, apply_filters
-from jetprof.report.summarize import load_records
+from jetprof.report.summarize import KEY_FIELDS, load_records, read_table
 from jetprof.report.training import confusion_matrix, roc, training_curves
 
 BATCH_FIGURES = {
@@ -75,19 +75,7 @@ assert set(FIGURES) == {*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, *COMP
 
 def load_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read the summary CSV written by ``jetprof summarize``."""
-    path = Path(path)
-    if not path.is_file():
-        raise JetprofError(f"{path}: no such summary table (run jetprof summarize first)")
-    try:
-        table = pd.read_csv(path, dtype={"particles": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise JetprofError(f"{path}: not a readable CSV table ({exc})") from None
-    needed = ("model", "weights", "device", "backend", "precision", "particles",
-              "batch_size", "status")
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise JetprofError(f"{path}: summary table lacks column(s) {', '.join(missing)}")
-    return table
+    return read_table(path, "summary table", (*KEY_FIELDS, "status"), " (run jetprof summarize first)")
 
 
 def load_json(path: str | os.PathLike[str], what: str) -> Any:

@@ -220,10 +220,9 @@ def write_deployment(args: Any, table: pd.DataFrame) -> None:
         raise JetprofError("--deployment-json/--deployment-md need --points (results/summary/points.csv)")
     if not args.auc_loss >= 0:
         raise JetprofError(f"--auc-loss {args.auc_loss}: must be >= 0")
-    try:
-        points = pd.read_csv(args.points, dtype={"particles": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise JetprofError(f"{args.points}: not a readable summary table ({exc})") from None
+    from jetprof.report.summarize import KEY_FIELDS, read_table
+
+    points = read_table(args.points, "summary table", KEY_FIELDS)
     rungs = ladder(table, points, args.auc_loss)
     best = fastest(rungs)
     doc = {"auc_loss": args.auc_loss, "baseline": "eager-fp32", "fastest": best,

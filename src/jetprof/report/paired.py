@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from jetprof.errors import JetprofError
 from jetprof.report.style import STYLE, Plot
 
 VERDICT_COLOURS = {"same": "#3f90da", "different": "#bd1f01", "inconclusive": "#e76300"}
@@ -28,18 +26,10 @@ COLUMNS = ["axis", "label", "ratio", "ci95_low", "ci95_high", "verdict", "contro
 
 def load_comparisons(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read ``comparisons.csv`` (written by ``jetprof compare``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise JetprofError(f"{path}: comparisons table not found")
-    try:
-        table = pd.read_csv(path, dtype={"particles": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise JetprofError(f"{path}: not a readable comparisons table ({exc})") from None
-    missing = [c for c in ("axis", "baseline", "variant", "ratio", "ci95_low", "ci95_high", "verdict",
-                           "threshold", "device", "batch_size", "particles") if c not in table.columns]
-    if missing:
-        raise JetprofError(f"{path}: not a comparisons table (no {', '.join(missing)} column)")
-    return table
+    from jetprof.report.summarize import read_table
+
+    return read_table(path, "comparisons table", ("axis", "baseline", "variant", "ratio", "ci95_low", "ci95_high",
+                                                   "verdict", "threshold", "device", "batch_size", "particles"))
 
 
 def _label(row: pd.Series) -> str:

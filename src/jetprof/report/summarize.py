@@ -345,3 +345,20 @@ def run(args: argparse.Namespace) -> int:
     ok = int((table["status"] == "ok").sum())
     print(f"jetprof summarize: {len(table)} point(s), {ok} ok -> {args.out_csv}")
     return 0
+
+
+def read_table(path: str | os.PathLike[str], what: str, needed: Sequence[str], hint: str = "") -> pd.DataFrame:
+    """Read one of the report's CSV tables (``particles`` kept as text), with one-line
+    errors naming the file: missing, unreadable, or lacking a column in ``needed``."""
+    path = Path(path)
+    if not path.is_file():
+        raise JetprofError(f"{path}: no such {what}{hint}")
+    try:
+        table = pd.read_csv(path, dtype={"particles": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise JetprofError(f"{path}: not a readable {what} ({exc})") from None
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise JetprofError(f"{path}: not a {what} (no {', '.join(missing)} column)")
+    return table
+
