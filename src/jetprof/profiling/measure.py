@@ -102,6 +102,7 @@ class Slot:
     warm_out: Any = None
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    energy: list[float] = field(default_factory=list)  # joules per call, one figure a turn
     failed: bool = False
 
     @property
@@ -185,7 +186,13 @@ def measure_group(spec: GroupSpec) -> dict[str, Any]:
         _check_same_jets(spec, slots)
         for slot in slots:
             _guarded(slot, _warm_up, spec, slot)
-        rounds = interleave(spec, slots, (fault == "oom"), _guarded)
+        from jetprof.profiling.energy import idle_watts, open_meter, record_block
+
+        meter, why = open_meter(spec.device)
+        idle = idle_watts(meter) if meter is not None else None
+        rounds = interleave(spec, slots, (fault == "oom"), _guarded, meter)
+        for slot in slots:
+            slot.rec["energy"] = record_block(meter, why, slot.energy, spec.batch_size, idle)
         flops_cache: dict[tuple[Any, ...], tuple[int, Any, dict[str, int]]] = {}
         for slot in slots:
             if slot.ok:

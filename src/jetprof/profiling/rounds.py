@@ -109,9 +109,11 @@ PREEMPT_SLACK_MS = 0.2
 PREEMPT_RETRIES = 3
 
 
-def _time_turn(slot: Any, device: Any, calls: int, threads: int = 1) -> None:
-    """The variant's turn in a round: ``calls`` forwards; the medians go into the round."""
+def _time_turn(slot: Any, device: Any, calls: int, threads: int = 1, meter: Any = None) -> None:
+    """The variant's turn in a round: ``calls`` forwards; the medians go into the round
+    (and, with an energy meter, the turn's joules per call)."""
     extra = _slowdown(slot)
+    made = 0
 
     def once() -> tuple[float, float]:
         if not extra:
@@ -125,14 +127,19 @@ def _time_turn(slot: Any, device: Any, calls: int, threads: int = 1) -> None:
 
     check = device.type == "cpu" and threads == 1
     times = []
+    joules = meter.joules() if meter is not None else 0.0
     for _ in range(calls):
         wall, cpu = once()
+        made += 1
         for _retry in range(PREEMPT_RETRIES if check else 0):
             if wall <= PREEMPT_FACTOR * cpu + PREEMPT_SLACK_MS:
                 break
             slot.rec["preempted_calls"] = slot.rec.get("preempted_calls", 0) + 1
             wall, cpu = once()
+            made += 1
         times.append((wall, cpu))
+    if meter is not None:
+        slot.energy.append((meter.joules() - joules) / made)
     slot.wall.append(float(np.median([w for w, _ in times])))
     slot.cpu.append(float(np.median([c for _, c in times])))
 
@@ -154,7 +161,8 @@ def _decided(spec: GroupSpec, live: list[Any]) -> bool:
     return True
 
 
-def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any) -> list[list[str]]:
+def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any,
+               meter: Any = None) -> list[list[str]]:
     """Timed rounds over the live variants; the order of each round (labels)."""
     import torch
 
@@ -179,7 +187,7 @@ def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any
             if inject_oom:
                 slot.fail("oom", "OutOfMemoryError: injected out-of-memory (JETPROF_TEST_FAULT test hook)")
                 continue
-            guarded(slot, _time_turn, slot, device, calls, spec.threads)
+            guarded(slot, _time_turn, slot, device, calls, spec.threads, meter)
         if any(not s.ok for s in live):
             # a variant that failed mid-way leaves; the others keep their complete rounds
             live = [s for s in live if s.ok]

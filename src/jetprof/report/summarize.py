@@ -57,7 +57,7 @@ ENV_HIGHLIGHTS: tuple[str, ...] = (
 
 #: Record fields that are lists or nested and so not table columns.
 _NON_SCALAR = ("latency_ms_samples", "cpu_ms_samples", "top_ops", "env", "paired", "subnormal", "quality",
-               "output_check", "quantization", "openvino", "warmup_call_s")
+               "output_check", "quantization", "openvino", "warmup_call_s", "energy")
 
 WEIGHTS_ORDER: tuple[str, ...] = WEIGHTS
 BACKEND_ORDER: tuple[str, ...] = BACKENDS
@@ -158,6 +158,9 @@ def flatten_record(doc: dict[str, Any], path: Path | None = None) -> dict[str, A
         row[f"subnormal_{name}"] = subnormal.get(name)
     paired = doc.get("paired") or {}
     row["paired_group"] = paired.get("group")
+    energy = doc.get("energy") or {}
+    row["energy_method"] = energy.get("method")
+    row["energy_j_per_jet"] = energy.get("j_per_jet")
     quality = doc.get("quality") or {}
     for name in ("jets", "top1_agreement", "max_abs_diff", "auc_macro", "auc_macro_reference"):
         row[f"quality_{name}"] = quality.get(name)
