@@ -110,10 +110,9 @@ def test_impossible_combination_refused_before_any_job(repo: Path) -> None:
     proc = snakemake(repo, "-n")
     out = proc.stdout + proc.stderr  # snakemake prints the Snakefile's error on stdout
     assert proc.returncode != 0
-    assert (
-        "  profile.backends[1]: onnxruntime-bf16: the ONNX export is fp32 only; "
-        "no device of profile.devices (cpu) can run it\n" in out
-    )
+    line = next(line for line in out.splitlines() if "profile.backends[1]" in line)
+    assert line.startswith("  profile.backends[1]: onnxruntime-bf16: the ONNX export is fp32 only")
+    assert line.endswith("no device of profile.devices (cpu) can run it")
     assert "Job stats" not in out and "Building DAG" not in out
 
 
