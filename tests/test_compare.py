@@ -164,6 +164,7 @@ def test_not_a_group_file_is_named(tmp_path, capsys):
     assert f"{bad}: not a jetprof paired group file" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a real measurement, 10 s
 def test_a_measured_positive_control_and_a_measured_aa_pair(tmp_path):
     """Real measurement: at 16 particles the padded ONNX graph computes 128 slots, the
     eager model 16: the comparison must say ``different``; the A/A pair ``same`` or at

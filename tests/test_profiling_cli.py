@@ -27,7 +27,8 @@ def _rec(out: Path, bs: int, particles=128, weights="random", pair="eager-fp32",
     return out / "profile" / model / weights / "cpu" / pair / f"p{particles}" / f"bs{bs}.json"
 
 
-@pytest.mark.parametrize("process", ["fork", "spawn"])
+# spawn pays a fresh interpreter per group (17 s): in the full suite only
+@pytest.mark.parametrize("process", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
 def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path, process):
     out = tmp_path / "sweep"
     # test hooks: bs 3 raises an injected OutOfMemoryError; bs 64 caps the child's address
@@ -63,7 +64,8 @@ def test_a_transient_kill_is_retried_in_place(tmp_path):
     assert json.loads(_rec(out, 2, 16).read_text())["status"] == "ok"
 
 
-@pytest.mark.parametrize("fault", ["crash@2", "hang@2"])
+# a hang waits out two timeouts (17 s): in the full suite only
+@pytest.mark.parametrize("fault", ["crash@2", pytest.param("hang@2", marks=pytest.mark.slow)])
 def test_a_persistent_transient_failure_fails_the_call_naming_the_group(tmp_path, fault):
     out = tmp_path / "dies"
     proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2", "--particles", "16", "--rounds", "2",

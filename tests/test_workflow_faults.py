@@ -99,6 +99,7 @@ def test_reordered_config_reruns_nothing(repo: Path) -> None:
     _reorder_check(repo, "export", "train")
 
 
+@pytest.mark.slow  # the whole study's DAG touched and reordered (11 s)
 def test_reordered_config_reruns_nothing_in_the_whole_study(repo: Path) -> None:
     _reorder_check(repo, "all")
 
