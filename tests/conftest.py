@@ -32,3 +32,14 @@ def copy_repo(dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
     return dest
+
+
+def reordered(value):
+    """The same values with every mapping's keys in reverse order (a config rewritten sorted
+    by another tool): what decides a rerun must not change."""
+    if isinstance(value, dict):
+        return {k: reordered(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [reordered(v) for v in value]
+    return value
+

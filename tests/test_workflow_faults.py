@@ -18,16 +18,14 @@ import base64
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import copy_repo
-from test_download import Server, _handler
+from conftest import copy_repo, reordered
+from test_download import Server, serving
 from test_validate import make_jetclass_file
 
 TEST_CONFIG = ".test/config/config.yaml"
@@ -42,15 +40,6 @@ def repo(tmp_path: Path) -> Path:
 def snakemake(repo: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "snakemake", "--cores", "1", *args]
     return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def reordered(value: Any) -> Any:
-    """The same values with every mapping's keys in reverse order."""
-    if isinstance(value, dict):
-        return {k: reordered(value[k]) for k in reversed(list(value))}
-    if isinstance(value, list):
-        return [reordered(v) for v in value]
-    return value
 
 
 def write_config(repo: Path, config: dict[str, Any]) -> None:
@@ -127,14 +116,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     folder.mkdir(parents=True)
     make_jetclass_file(folder / "JetClass_example_100k.root", [i % 10 for i in range(100)],
                        n_jets=100, seed=3)
-    state = Server(root)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/files/with space"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(root, "files/with space") as state:
+        yield state
 
 
 def example_config(repo: Path, server: Server) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import reordered
 
 from jetprof import workflow as jw
 
@@ -22,15 +23,6 @@ def config(repo_root) -> dict[str, Any]:
 @pytest.fixture()
 def schema(repo_root) -> str:
     return str(repo_root / "workflow/schemas/config.schema.yaml")
-
-
-def reordered(value: Any) -> Any:
-    """The same config with every mapping's keys in reverse order."""
-    if isinstance(value, dict):
-        return {k: reordered(value[k]) for k in reversed(list(value))}
-    if isinstance(value, list):
-        return [reordered(v) for v in value]
-    return value
 
 
 PARAM_BUILDERS = [
