@@ -23,7 +23,11 @@ _problems = jw.config_problems(
     config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
 )
 if _problems:  # one line per problem, then stop before any job
-    print("jetprof: invalid config:\n  " + "\n  ".join(_problems), file=sys.stderr)
+    _files = ", ".join(map(str, workflow.configfiles)) or "config"
+    print(
+        f"jetprof: invalid config ({_files}):\n  " + "\n  ".join(_problems),
+        file=sys.stderr,
+    )
     sys.exit(1)
 validate(config, "workflow/schemas/config.schema.yaml")
 

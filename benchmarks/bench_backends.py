@@ -7,7 +7,7 @@ Usage: python benchmarks/bench_backends.py [--batch-sizes 1,32] [--quality-jets 
 1. **The ladder.** One ``jetprof profile`` call (1 thread, fresh process per group)
    measures at each batch size one comparison group: eager fp32 (and its A/A control),
    eager bf16, eager int8, ONNX Runtime fp32 and int8 (fed the trimmed batch) and
-   OpenVINO fp32 (if installed). Weights: ``results/train/net_best_epoch_state.pt``
+   OpenVINO fp32 (if installed). Weights: ``results/train/ParT_full/net_best_epoch_state.pt``
    (from ``jetprof weaver``) if it exists, else random weights (then AUC is not
    meaningful: said so). Jets: ``results/dataset/val`` for the timed batch and
    ``results/dataset/test`` for the quality score if they exist, else synthetic jets of

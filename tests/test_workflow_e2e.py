@@ -136,7 +136,7 @@ def test_checkpoint_loads_into_the_model(study):
 
     work, _ = study
     built = build_model(work / "workflow/weaver/ParT.py", work / "workflow/weaver/JetClass_full.yaml")
-    info = load_weights(built, work / "results/train/net_best_epoch_state.pt")
+    info = load_weights(built, work / "results/train/ParT_full/net_best_epoch_state.pt")
     assert info["legacy_04"] is False
 
 
@@ -156,7 +156,7 @@ def test_summary_table_equals_records(study):
 
 def test_evaluation_and_export(study):
     work, _ = study
-    metrics = json.loads((work / "results/evaluate/metrics.json").read_text())
+    metrics = json.loads((work / "results/evaluate/ParT_full/metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 1.0
     card = json.loads((work / "results/export/ParT_full_card.json").read_text())
     assert card["params"] == 2_143_486

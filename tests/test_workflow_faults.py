@@ -29,7 +29,7 @@ from test_download import Server, serving
 from test_validate import make_jetclass_file
 
 TEST_CONFIG = ".test/config/config.yaml"
-DIRECTORY_OUTPUTS = {"results/train/tensorboard"}  # directory() outputs among the jobs
+DIRECTORY_OUTPUTS = {"results/train/ParT_full/tensorboard"}  # directory() outputs among the jobs
 
 
 @pytest.fixture()

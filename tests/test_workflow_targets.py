@@ -156,7 +156,7 @@ def test_profile_command_quotes_every_path(config):
     assert argv[:2] == ["jetprof", "profile"]
     assert argv[argv.index("--network-config") + 1] == "my configs/ParT.py"
     assert argv[argv.index("--data") + 1] == "results/dataset/val/*.root"
-    assert argv[argv.index("--checkpoint") + 1] == "trained=results/train/net_best_epoch_state.pt"
+    assert argv[argv.index("--checkpoint") + 1] == "trained=results/train/ParT_full/net_best_epoch_state.pt"
     assert argv[argv.index("--weights") + 1] == "random,trained"
     assert argv[argv.index("--rounds") + 1] == str(config["profile"]["rounds"])
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from typing import Any
 
-from jetprof.contract import CONFIG_SCHEMA
+from jetprof.contract import CONFIG_SCHEMA, pair_problem, split_pair
+from jetprof.model.zoo import entry_configs, known_names
 
 
 @functools.cache
@@ -167,3 +169,81 @@ def with_config_reference(text: str) -> str:
     if begin < 0 or end < begin:
         raise ValueError(f"no {DOCS_BEGIN!r} ... {DOCS_END!r} section")
     return text[: begin + len(DOCS_BEGIN)] + "\n\n" + config_reference() + "\n" + text[end:]
+
+
+# --------------------------------------------------------------------------- config checks
+
+
+def pair_problems(config: dict[str, Any]) -> list[str]:
+    """Backend-precision pairs of ``profile`` that no listed device can run; one line each.
+
+    A pair that runs on some of ``profile.devices`` is kept for those (``eager-fp16`` with
+    ``[cpu, cuda:0]`` runs on ``cuda:0`` only); one that runs on none of them would
+    silently measure nothing (``eager-fp16`` with only ``cpu``) or fail at run time
+    (``onnxruntime-bf16``), so it is refused before any job, with the reason of
+    :func:`jetprof.contract.pair_problem` for the first device.
+    """
+    prof = config["profile"]
+    devices = list(prof["devices"])
+    lines = []
+    lists = [("profile.backends", prof["backends"]),
+             ("profile.multiplicity.backends", prof["multiplicity"]["backends"])]
+    lists += [(f"profile.models[{i}].backends", m["backends"]) for i, m in enumerate(prof.get("models", []))
+              if m.get("backends")]
+    for where, pairs in lists:
+        for i, pair in enumerate(pairs):
+            try:
+                backend, precision = split_pair(pair)
+            except ValueError as exc:
+                lines.append(f"{where}[{i}]: {exc}")
+                continue
+            reasons = [pair_problem(backend, precision, d) for d in devices]
+            if devices and all(reasons):
+                lines.append(f"{where}[{i}]: {reasons[0]}; no device of profile.devices "
+                             f"({', '.join(devices)}) can run it")
+    return lines
+
+
+def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
+    """Check a study config against its JSON schema; one line per problem.
+
+    Each line names the key (dotted path) and what is wrong, e.g.
+    ``train.batch_size: 'x' is not of type 'integer'`` or
+    ``profile: unknown key 'foo'``. A config that passes the schema is also checked
+    for combinations that cannot run (:func:`pair_problems`).
+    """
+    import jsonschema
+    import yaml
+
+    with open(schema_path) as f:
+        schema = yaml.safe_load(f)
+    validator = jsonschema.Draft202012Validator(schema)
+    lines = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        if err.validator == "additionalProperties":
+            known = set(err.schema.get("properties", {}))
+            extra = sorted(set(err.instance) - known)
+            lines.append(
+                f"{where}: unknown key(s) {', '.join(map(repr, extra))};"
+                f" known: {', '.join(sorted(known))}"
+            )
+        else:
+            lines.append(f"{where}: {err.message}")
+    if not lines:
+        lines += pair_problems(config)
+        names = [config["weaver"]["model_name"]] + [m["name"] for m in config["profile"].get("models", [])]
+        for i, extra in enumerate(config["profile"].get("models", [])):
+            where = f"profile.models[{i}]"
+            if names.count(extra["name"]) > 1:
+                lines.append(f"{where}.name: {extra['name']!r} names two models "
+                             f"(weaver.model_name and profile.models share one namespace)")
+            configs = entry_configs(extra)
+            if not all(configs):
+                lines.append(f"{where}.name: {extra['name']!r} is not a zoo model ({known_names()}); "
+                             f"give its network_config and data_config")
+                continue
+            for key, path in zip(("network_config", "data_config"), configs):
+                if not os.path.isfile(path):
+                    lines.append(f"{where}.{key}: {path} not found")
+    return lines

@@ -9,7 +9,7 @@ here, or is checked against it by ``tests/test_contract.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +153,25 @@ def record_path(model: str, weights: str, device: str, backend: str, precision: 
             f"p{particles}/bs{batch_size}.json")
 
 
+def train_dir(model: str, root: str = RESULTS) -> str:
+    """``results/train/{model}``: weaver's checkpoints, log, data config and tensorboard."""
+    return f"{root}/train/{model}"
+
+
+def checkpoint_path(model: str, root: str = RESULTS) -> str:
+    """The best epoch's state dict weaver wrote for ``model``: its ``trained`` weights."""
+    return f"{train_dir(model, root)}/net_best_epoch_state.pt"
+
+
+def evaluate_dir(model: str, root: str = RESULTS) -> str:
+    """``results/evaluate/{model}``: the test split's predictions and their metrics."""
+    return f"{root}/evaluate/{model}"
+
+
+def metrics_path(model: str, root: str = RESULTS) -> str:
+    return f"{evaluate_dir(model, root)}/metrics.json"
+
+
 def group_path(device: str, particles: str | int, batch_size: int | str, root: str = RESULTS) -> str:
     """``results/paired/{device}/p{particles}/bs{N}.json``: the rounds of one comparison group."""
     return f"{root}/paired/{device}/p{particles}/bs{batch_size}.json"
@@ -235,23 +254,53 @@ def compared_pairs(variants: tuple[Variant, ...] | list[Variant],
     return pairs
 
 
+@dataclass(frozen=True)
+class ExtraModel:
+    """A model measured beside the main one in every group: its weight states (``random``
+    only unless the study trains it) and its backend-precision pairs (None: the group's)."""
+
+    name: str
+    weights: tuple[str, ...] = ("random",)
+    pairs: tuple[str, ...] | None = None
+
+
 def variants_of(model: str, weights: list[str] | tuple[str, ...], pairs: list[str] | tuple[str, ...],
-                extra_models: list[str] | tuple[str, ...] = (), control: bool = True) -> list[Variant]:
+                extras: Sequence[str | ExtraModel] = (), control: bool = True) -> list[Variant]:
     """The variants of a group: ``model`` under every weight state and backend-precision
-    pair, each extra model with random weights (they have no checkpoint) under every
-    pair, and, with ``control``, a replica of the first variant (the A/A control)."""
+    pair, each extra model under its weight states (a bare name: random weights) and pairs
+    (default ``pairs``), and, with ``control``, a replica of the first variant (the A/A
+    control)."""
     out: list[Variant] = []
     for w in weights:
         for pair in pairs:
             out.append(Variant(model, w, *split_pair(pair)))
-    for extra in extra_models:
-        for pair in pairs:
-            out.append(Variant(extra, "random", *split_pair(pair)))
+    for extra in extras:
+        extra = ExtraModel(extra) if isinstance(extra, str) else extra
+        for w in extra.weights:
+            for pair in extra.pairs if extra.pairs is not None else pairs:
+                out.append(Variant(extra.name, w, *split_pair(pair)))
     out = list(dict.fromkeys(out))
     if control and out:
         first = out[0]
         out.insert(1, Variant(first.model, first.weights, first.backend, first.precision, 1))
     return out
+
+
+def trained_models(config: dict[str, Any]) -> list[str]:
+    """The models a study trains with weaver: the main one (``weaver.model_name``) first,
+    then every ``profile.models`` entry with ``train: true``."""
+    extras = [m["name"] for m in config["profile"].get("models", []) if m.get("train", False)]
+    return list(dict.fromkeys([config["weaver"]["model_name"], *extras]))
+
+
+def extra_models(config: dict[str, Any]) -> list[ExtraModel]:
+    """``profile.models`` as the groups measure them: a trained one under the study's weight
+    states but ``pretrained`` (its official checkpoint is the main model's), the others
+    with random weights; each under its own ``backends`` or the study's."""
+    weights = tuple(w for w in study_weights(config) if w != "pretrained") or ("random",)
+    return [ExtraModel(m["name"], weights if m.get("train", False) else ("random",),
+                       tuple(m["backends"]) if m.get("backends") else None)
+            for m in config["profile"].get("models", [])]
 
 
 def study_weights(config: dict[str, Any]) -> list[str]:
@@ -263,9 +312,9 @@ def study_weights(config: dict[str, Any]) -> list[str]:
 def study_groups(config: dict[str, Any]) -> list[Group]:
     """Every comparison group of a study: the main grid and the multiplicity curve.
 
-    The main grid measures, at each device × particles × batch size, the trained
+    The main grid measures, at each device × particles × batch size, the main
     model under every weight state and backend-precision pair together with the
-    extra models (``profile.models``, random weights); the multiplicity curve
+    extra models (``profile.models``: see :func:`extra_models`); the multiplicity curve
     measures its weights and pairs at each particle count. Groups that meet at the same
     (device, particles, batch size) are merged, so a point is measured once. Pairs that
     cannot run on a device (``pair_problem``) are left out; the config check refuses
@@ -274,18 +323,23 @@ def study_groups(config: dict[str, Any]) -> list[Group]:
     prof = config["profile"]
     model = config["weaver"]["model_name"]
     control = bool(prof.get("compare", {}).get("control", True))
-    extras = [m["name"] for m in prof.get("models", [])]
+    extras = extra_models(config)
     mult = prof["multiplicity"]
     mult_weights = mult["weights"]
     if mult_weights not in study_weights(config):
         mult_weights = "trained" if mult_weights == "pretrained" else mult_weights
     merged: dict[tuple[str, str, int], list[Variant]] = {}
 
+    def runs_on(pairs: Sequence[str], device: str) -> list[str]:
+        return [p for p in pairs if pair_problem(*split_pair(p), device) is None]
+
     def add(device: str, particles: Any, bs: int, weights: list[str], pairs: list[str],
-            extra: list[str]) -> None:
-        usable = [p for p in pairs if pair_problem(*split_pair(p), device) is None]
+            extra: list[ExtraModel]) -> None:
+        usable = runs_on(pairs, device)
         if not usable:
             return
+        extra = [ExtraModel(e.name, e.weights, None if e.pairs is None else tuple(runs_on(e.pairs, device)))
+                 for e in extra]
         variants = merged.setdefault((device, str(particles), int(bs)), [])
         for v in variants_of(model, weights, usable, extra, control):
             if v not in variants:

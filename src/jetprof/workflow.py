@@ -11,8 +11,20 @@ import os
 import shlex
 from typing import Any
 
-from jetprof.contract import FIGURES, RESULTS, Job, study_groups, study_points, study_weights
+from jetprof.config import config_problems, pair_problems  # noqa: F401 (the Snakefile's checks)
+from jetprof.contract import (
+    FIGURES,
+    RESULTS,
+    Job,
+    checkpoint_path,
+    metrics_path,
+    study_groups,
+    study_points,
+    study_weights,
+    trained_models,
+)
 from jetprof.data.jetclass import SPLITS, process
+from jetprof.model.zoo import entry_configs
 
 
 def dataset_files(config: dict[str, Any]) -> list[str]:
@@ -54,22 +66,45 @@ def profile_models(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
     weaver = config["weaver"]
     models = {weaver["model_name"]: (weaver["network_config"], weaver["data_config"])}
     for extra in config["profile"].get("models", []):
-        models.setdefault(extra["name"], (extra["network_config"], extra["data_config"]))
+        models.setdefault(extra["name"], entry_configs(extra))
     return models
 
 
-def checkpoint_of(config: dict[str, Any], weights: str) -> str | None:
-    """The checkpoint a weight state loads (None for random weights)."""
+def checkpoint_of(config: dict[str, Any], weights: str, model: str | None = None) -> str | None:
+    """The checkpoint a weight state of ``model`` (default the main one) loads (None for
+    random weights)."""
+    model = model or config["weaver"]["model_name"]
     if weights == "trained":
-        return f"{RESULTS}/train/net_best_epoch_state.pt"
+        return checkpoint_path(model)
     if weights == "pretrained":
-        return f"{RESULTS}/pretrained/{config['weaver']['model_name']}.pt"
+        return f"{RESULTS}/pretrained/{model}.pt"
     return None
 
 
-def job_checkpoints(config: dict[str, Any], job: Job) -> dict[str, str]:
-    """Weight state -> checkpoint, for the states a profile job measures."""
-    return {w: c for w in job.weights if (c := checkpoint_of(config, w))}
+def job_checkpoints(config: dict[str, Any], job: Job) -> dict[tuple[str, str], str]:
+    """(model, weight state) -> checkpoint, for the states a profile job measures."""
+    out: dict[tuple[str, str], str] = {}
+    for v in job.variants:
+        path = checkpoint_of(config, v.weights, v.model)
+        if path:
+            out[(v.model, v.weights)] = path
+    return out
+
+
+def trained_inputs(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Model -> (network config, data config), for the models the study trains."""
+    models = profile_models(config)
+    return {m: models[m] for m in trained_models(config)}
+
+
+def metrics_files(config: dict[str, Any]) -> list[str]:
+    """Every trained model's evaluation on the test split, the main model's first."""
+    return [metrics_path(m) for m in trained_models(config)]
+
+
+def metrics_flags(config: dict[str, Any], files: list[str]) -> str:
+    """``--metrics MODEL=PATH`` for each of ``files`` (the trained models' metrics, in order)."""
+    return " ".join(f"--metrics {shlex.quote(f'{m}={f}')}" for m, f in zip(trained_models(config), files))
 
 
 def job_inputs(config: dict[str, Any], job: Job, checkpoints: Any = None) -> dict[str, Any]:
@@ -80,8 +115,8 @@ def job_inputs(config: dict[str, Any], job: Job, checkpoints: Any = None) -> dic
     inputs: dict[str, Any] = {}
     for i, name in enumerate(job.models):
         inputs[f"network_config_{i}"], inputs[f"data_config_{i}"] = models[name]
-    for weights, path in job_checkpoints(config, job).items():
-        inputs[f"checkpoint_{weights}"] = path
+    for (model, weights), path in job_checkpoints(config, job).items():
+        inputs[f"checkpoint_{model}_{weights}"] = path
     if job.reads_real_jets:
         inputs["validated"] = f"{RESULTS}/validate/report.json"
         inputs["data"] = split_files_input(config, ("val",), checkpoints)
@@ -107,9 +142,10 @@ def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str
     prof = config_section(config, "profile")
     models = profile_models(config)
     main = config["weaver"]["model_name"]
-    pairs = list(dict.fromkeys(f"{v.backend}-{v.precision}" for v in job.variants))
-    weights = [w for w in job.weights if any(v.model == main and v.weights == w for v in job.variants)]
-    extras = [m for m in job.models if m != main]
+    main_variants = [v for v in job.variants if v.model == main]
+    pairs = list(dict.fromkeys(f"{v.backend}-{v.precision}" for v in main_variants))
+    weights = list(dict.fromkeys(v.weights for v in main_variants))
+    checkpoints = job_checkpoints(config, job)
     compare = prof.get("compare", {})
     args = ["jetprof", *(["--log", log] if log else []), "profile", "--device", job.device, "--out", RESULTS,
             "--model-name", main, "--network-config", models[main][0], "--data-config", models[main][1],
@@ -123,10 +159,22 @@ def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str
             "--flush-denormal" if prof.get("flush_denormal") else "--no-flush-denormal",
             "--retries", str(prof["retries"]), "--timeout-s", str(prof["timeout_s"]),
             "--config-hash", config_hash]
-    for name in extras:
-        args += ["--extra-model", f"{name}={models[name][0]},{models[name][1]}"]
-    for weights_state, path in job_checkpoints(config, job).items():
-        args += ["--checkpoint", f"{weights_state}={path}"]
+    for weights_state in weights:
+        if (main, weights_state) in checkpoints:
+            args += ["--checkpoint", f"{weights_state}={checkpoints[(main, weights_state)]}"]
+    for name in job.models:
+        if name == main:
+            continue
+        mine = [v for v in job.variants if v.model == name]
+        spec = [f"{name}={models[name][0]}", models[name][1]]
+        its_weights = list(dict.fromkeys(v.weights for v in mine))
+        spec += [f"{w}={checkpoints[(name, w)]}" for w in its_weights if (name, w) in checkpoints]
+        if its_weights != ["random"] + [w for w in its_weights if (name, w) in checkpoints]:
+            spec.append("weights=" + "+".join(its_weights))
+        its_pairs = list(dict.fromkeys(f"{v.backend}-{v.precision}" for v in mine))
+        if its_pairs != pairs:
+            spec.append("backends=" + "+".join(its_pairs))
+        args += ["--extra-model", ",".join(spec)]
     if job.reads_real_jets:
         args += ["--data", split_glob("val")]
     if job_scores_quality(job):
@@ -195,7 +243,6 @@ def profile_devices(config: dict[str, Any]) -> list[str]:
 
 #: the report category of figures not under "3. Profile"
 FIGURE_CATEGORY = {"training_curves": "2. Training", "roc": "2. Training", "confusion_matrix": "2. Training"}
-_METRICS = f"{RESULTS}/evaluate/metrics.json"
 _TABLE = f"{RESULTS}/summary/points.csv"
 _COMPARISONS = f"{RESULTS}/summary/comparisons.csv"
 
@@ -203,7 +250,7 @@ _COMPARISONS = f"{RESULTS}/summary/comparisons.csv"
 def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: list[str]) -> dict[str, Any]:
     """What figure ``name`` is drawn from (named inputs of its rule): every file it reads."""
     if name in FIGURE_CATEGORY:
-        return {"metrics": _METRICS}
+        return {"metrics": metrics_path(config["weaver"]["model_name"])}
     if name in ("weights_comparison", "comparisons"):
         return {"comparisons": _COMPARISONS}
     if name == "deployment":
@@ -264,46 +311,6 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
-    """Check a study config against its JSON schema; one line per problem.
-
-    Each line names the key (dotted path) and what is wrong, e.g.
-    ``train.batch_size: 'x' is not of type 'integer'`` or
-    ``profile: unknown key 'foo'``. A config that passes the schema is also checked
-    for combinations that cannot run (:func:`pair_problems`).
-    """
-    import jsonschema
-    import yaml
-
-    with open(schema_path) as f:
-        schema = yaml.safe_load(f)
-    validator = jsonschema.Draft202012Validator(schema)
-    lines = []
-    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        if err.validator == "additionalProperties":
-            known = set(err.schema.get("properties", {}))
-            extra = sorted(set(err.instance) - known)
-            lines.append(
-                f"{where}: unknown key(s) {', '.join(map(repr, extra))};"
-                f" known: {', '.join(sorted(known))}"
-            )
-        else:
-            lines.append(f"{where}: {err.message}")
-    if not lines:
-        lines += pair_problems(config)
-        names = [config["weaver"]["model_name"]] + [m["name"] for m in config["profile"].get("models", [])]
-        for i, extra in enumerate(config["profile"].get("models", [])):
-            where = f"profile.models[{i}]"
-            if names.count(extra["name"]) > 1:
-                lines.append(f"{where}.name: {extra['name']!r} names two models "
-                             f"(weaver.model_name and profile.models share one namespace)")
-            for key in ("network_config", "data_config"):
-                if not os.path.isfile(extra[key]):
-                    lines.append(f"{where}.{key}: {extra[key]} not found")
-    return lines
-
-
 WEAVER_KEYS = (
     "num_epochs",
     "samples_per_epoch",
@@ -333,38 +340,6 @@ def normalize_cli_flags(config: dict[str, Any]) -> None:
         config["regenerate"] = value.lower() in ("true", "yes", "on", "1")
     elif isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
         config["regenerate"] = bool(value)
-
-
-# --------------------------------------------------------------------------- config checks
-
-
-def pair_problems(config: dict[str, Any]) -> list[str]:
-    """Backend-precision pairs of ``profile`` that no listed device can run; one line each.
-
-    A pair that runs on some of ``profile.devices`` is kept for those (``eager-fp16`` with
-    ``[cpu, cuda:0]`` runs on ``cuda:0`` only); one that runs on none of them would
-    silently measure nothing (``eager-fp16`` with only ``cpu``) or fail at run time
-    (``onnxruntime-bf16``), so it is refused before any job, with the reason of
-    :func:`jetprof.contract.pair_problem` for the first device.
-    """
-    from jetprof.contract import pair_problem, split_pair
-
-    prof = config["profile"]
-    devices = list(prof["devices"])
-    lines = []
-    for where, pairs in (("profile.backends", prof["backends"]),
-                         ("profile.multiplicity.backends", prof["multiplicity"]["backends"])):
-        for i, pair in enumerate(pairs):
-            try:
-                backend, precision = split_pair(pair)
-            except ValueError as exc:
-                lines.append(f"{where}[{i}]: {exc}")
-                continue
-            reasons = [pair_problem(backend, precision, d) for d in devices]
-            if devices and all(reasons):
-                lines.append(f"{where}[{i}]: {reasons[0]}; no device of profile.devices "
-                             f"({', '.join(devices)}) can run it")
-    return lines
 
 
 # --------------------------------------------------------------------------- canonical params

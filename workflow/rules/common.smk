@@ -74,9 +74,9 @@ def get_report_inputs():
         inputs += [
             "results/validate/report.json",
             "results/validate/features.png",
-            f"results/export/{MODEL}.onnx",
-            f"results/export/{MODEL}_card.json",
         ]
+        for model in contract.trained_models(config):
+            inputs += [f"results/export/{model}.onnx", f"results/export/{model}_card.json"]
     return inputs
 
 

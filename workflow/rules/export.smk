@@ -1,27 +1,27 @@
-# Stage 5: the trained checkpoint as ONNX with a model card; the official checkpoint.
+# Stage 5: every trained checkpoint as ONNX with a model card; the official checkpoint.
 
 
 rule export_model:
     input:
-        checkpoint="results/train/net_best_epoch_state.pt",
-        data_config="results/train/data_config.yaml",
-        network_config=config["weaver"]["network_config"],
+        checkpoint="results/train/{model}/net_best_epoch_state.pt",
+        data_config="results/train/{model}/data_config.yaml",
+        network_config=trained_network_config,
         validated="results/validate/report.json",
         # real jets for the ONNX-vs-eager parity check
         data=jw.split_files_input(config, ("val",), checkpoints),
     output:
-        onnx=f"results/export/{MODEL}.onnx",
-        card=f"results/export/{MODEL}_card.json",
+        onnx="results/export/{model}.onnx",
+        card="results/export/{model}_card.json",
         card_md=report(
-            f"results/export/{MODEL}_card.md",
+            "results/export/{model}_card.md",
             caption="../report/model_card.rst",
             category="2. Training",
             subcategory="Model card",
         ),
     log:
-        f"results/logs/export/{MODEL}.log",
+        "results/logs/export/{model}.log",
     benchmark:
-        "results/benchmarks/export_model.tsv"
+        "results/benchmarks/export/{model}.tsv"
     conda:
         "../../envs/profile.yaml"
     resources:
@@ -58,5 +58,5 @@ rule fetch_pretrained:
 
 rule export:
     input:
-        f"results/export/{MODEL}.onnx",
-        f"results/export/{MODEL}_card.json",
+        expand("results/export/{model}.onnx", model=TRAINED),
+        expand("results/export/{model}_card.json", model=TRAINED),

@@ -6,7 +6,7 @@
 rule summarize_records:
     input:
         records=get_profile_records(),
-        metrics=[] if REGENERATE else "results/evaluate/metrics.json",
+        metrics=[] if REGENERATE else jw.metrics_files(config),
     output:
         csv=report(
             "results/summary/points.csv",
@@ -26,8 +26,8 @@ rule summarize_records:
     conda:
         "../../envs/plot.yaml"
     params:
-        metrics=lambda wildcards, input: (
-            f"--metrics {MODEL}={input.metrics}" if input.metrics else ""
+        metrics=lambda wildcards, input: jw.metrics_flags(
+            config, [] if REGENERATE else input.metrics
         ),
     shell:
         "jetprof --log {log:q} summarize --out-csv {output.csv:q} --out-md {output.md:q}"

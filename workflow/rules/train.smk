@@ -1,28 +1,39 @@
-# Stage 3-4: train ParT with the weaver CLI, then evaluate it on the test split.
+# Stage 3-4: train every model of the study (weaver.model_name and the profile.models with
+# train: true) with the same weaver command and data, then evaluate each on the test split.
 # `jetprof weaver` seeds every generator weaver uses, then runs weaver's own main().
 
 TRAIN = jw.config_section(config, "train")
+# model -> (network config, data config), for the models the study trains
+TRAINED = jw.trained_inputs(config)
+
+
+def trained_network_config(wildcards):
+    return TRAINED[wildcards.model][0]
+
+
+def trained_data_config(wildcards):
+    return TRAINED[wildcards.model][1]
 
 
 rule train_model:
     input:
         validated="results/validate/report.json",
-        data_config=config["weaver"]["data_config"],
-        network_config=config["weaver"]["network_config"],
+        data_config=trained_data_config,
+        network_config=trained_network_config,
         # weaver reads them through the globs below (--data-train/--data-val)
         train=jw.split_files_input(config, ("train",), checkpoints),
         val=jw.split_files_input(config, ("val",), checkpoints),
     output:
-        checkpoint="results/train/net_best_epoch_state.pt",
-        weaver_log="results/train/weaver.log",
-        data_config="results/train/data_config.yaml",
-        tensorboard=directory("results/train/tensorboard"),
+        checkpoint="results/train/{model}/net_best_epoch_state.pt",
+        weaver_log="results/train/{model}/weaver.log",
+        data_config="results/train/{model}/data_config.yaml",
+        tensorboard=directory("results/train/{model}/tensorboard"),
         # every epoch's state and optimizer, the best epoch's optimizer
-        epochs=jw.weaver_checkpoints("results/train/net", TRAIN["num_epochs"]),
+        epochs=jw.weaver_checkpoints("results/train/{model}/net", TRAIN["num_epochs"]),
     log:
-        "results/logs/train/train_model.log",
+        "results/logs/train/{model}.log",
     benchmark:
-        "results/benchmarks/train_model.tsv"
+        "results/benchmarks/train/{model}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: TRAIN["threads"]
@@ -51,18 +62,18 @@ rule train_model:
 
 rule predict_test:
     input:
-        checkpoint="results/train/net_best_epoch_state.pt",
-        data_config="results/train/data_config.yaml",
-        network_config=config["weaver"]["network_config"],
+        checkpoint="results/train/{model}/net_best_epoch_state.pt",
+        data_config="results/train/{model}/data_config.yaml",
+        network_config=trained_network_config,
         # weaver reads them through the glob below (--data-test)
         test=jw.split_files_input(config, ("test",), checkpoints),
     output:
-        pred="results/evaluate/pred.root",
-        weaver_log="results/evaluate/predict.log",
+        pred="results/evaluate/{model}/pred.root",
+        weaver_log="results/evaluate/{model}/predict.log",
     log:
-        "results/logs/evaluate/predict_test.log",
+        "results/logs/evaluate/predict_{model}.log",
     benchmark:
-        "results/benchmarks/predict_test.tsv"
+        "results/benchmarks/predict/{model}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: TRAIN["threads"]
@@ -86,13 +97,13 @@ rule predict_test:
 
 rule evaluate_model:
     input:
-        pred="results/evaluate/pred.root",
-        weaver_log="results/train/weaver.log",
-        tensorboard="results/train/tensorboard",
+        pred="results/evaluate/{model}/pred.root",
+        weaver_log="results/train/{model}/weaver.log",
+        tensorboard="results/train/{model}/tensorboard",
     output:
-        metrics="results/evaluate/metrics.json",
+        metrics="results/evaluate/{model}/metrics.json",
     log:
-        "results/logs/evaluate/evaluate_model.log",
+        "results/logs/evaluate/evaluate_{model}.log",
     conda:
         "../../envs/train.yaml"
     shell:
@@ -102,5 +113,5 @@ rule evaluate_model:
 
 rule train:
     input:
-        "results/train/net_best_epoch_state.pt",
-        "results/evaluate/metrics.json",
+        expand("results/train/{model}/net_best_epoch_state.pt", model=TRAINED),
+        expand("results/evaluate/{model}/metrics.json", model=TRAINED),

@@ -57,7 +57,12 @@ def import_network_config(path: str | os.PathLike[str]):
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a broken file: say which, in one line
+        del sys.modules[name]
+        raise JetprofError(f"{path}: network config does not import ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     if not hasattr(module, "get_model"):
         raise JetprofError(f"{path}: network config has no get_model(data_config, **kwargs)")
     return module
@@ -94,7 +99,12 @@ def build_model(
     """
     dc = load_data_config(data_config)
     module = import_network_config(network_config)
-    model, info = module.get_model(dc, **options)
+    try:
+        model, info = module.get_model(dc, **options)
+    except Exception as exc:  # the config does not build with this data config
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise JetprofError(f"{network_config}: get_model does not build a model with data config "
+                           f"{data_config} ({type(exc).__name__}: {first})") from None
     model.eval()
     return BuiltModel(model, info, dc, Path(network_config), Path(data_config), dict(options))
 

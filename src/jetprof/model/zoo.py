@@ -72,6 +72,39 @@ def feature_set_name(n_features: int) -> str:
     return next((k for k, v in FEATURE_SETS.items() if v == n_features), f"{n_features} features")
 
 
+def zoo_name(model: str) -> tuple[str, str] | None:
+    """(zoo model, feature set) a study's model name stands for (``PFN_full`` ->
+    ``("PFN", "full")``, ``ParT_plain_kin`` -> ``("ParT_plain", "kin")``); None if it is
+    not ``<zoo model>_<feature set>``."""
+    for name in sorted(MODELS, key=len, reverse=True):
+        for feature_set in FEATURE_SETS:
+            if model == f"{name}_{feature_set}":
+                return name, feature_set
+    return None
+
+
+def default_configs(model: str, folder: str = "workflow/weaver") -> tuple[str, str] | None:
+    """The shipped (network config, data config) a zoo model name stands for, as paths
+    under ``folder`` (the workflow's link to the package's configs); None if none."""
+    found = zoo_name(model)
+    if found is None:
+        return None
+    return f"{folder}/{found[0]}.py", f"{folder}/JetClass_{found[1]}.yaml"
+
+
+def entry_configs(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """A ``profile.models`` entry's (network config, data config): its own, else those its
+    zoo name stands for (``PFN_full``: ``workflow/weaver/PFN.py``, ``JetClass_full.yaml``);
+    empty strings where neither says (the config check refuses that)."""
+    default = default_configs(str(entry["name"])) or ("", "")
+    return entry.get("network_config") or default[0], entry.get("data_config") or default[1]
+
+
+def known_names() -> str:
+    """The zoo's model names, for error messages."""
+    return f"{'|'.join(MODELS)} + _{'|_'.join(FEATURE_SETS)}"
+
+
 def _has(state: Mapping[str, Any], ending: str) -> str | None:
     return next((k for k in state if k == ending or k.endswith("." + ending)), None)
 

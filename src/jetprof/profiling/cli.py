@@ -7,10 +7,11 @@ control replica of the first variant) timed interleaved on the same jets, in one
 fresh process. Examples::
 
     jetprof profile --device cpu --weights random --particles 16 --batch-sizes 1
-    jetprof profile --device cpu --weights random,trained --checkpoint trained=results/train/net_best_epoch_state.pt \\
+    jetprof profile --device cpu --weights random,trained \\
+        --checkpoint trained=results/train/ParT_full/net_best_epoch_state.pt \\
         --backends eager-fp32,onnxruntime-fp32 --particles real --data 'results/dataset/val/*.root' \\
         --batch-sizes 1,8,32 --out results
-    jetprof profile --device cpu --weights trained --checkpoint results/train/net_best_epoch_state.pt \
+    jetprof profile --device cpu --weights trained --checkpoint results/train/ParT_full/net_best_epoch_state.pt \
         --backends eager-fp32,onnxruntime-fp32,onnxruntime-int8,eager-int8,openvino-fp32 --particles real \
         --data 'results/dataset/val/*.root' --quality-data 'results/dataset/test/*.root' --batch-sizes 1,32
     jetprof profile --peak --device cpu --out results/profile/peak/cpu.json
@@ -46,7 +47,9 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jetprof.config import schema_defaults
 from jetprof.contract import (
@@ -55,6 +58,7 @@ from jetprof.contract import (
     DEFAULT_NETWORK_CONFIG,
     PRECISIONS,
     WEIGHTS,
+    ExtraModel,
     pair_problem,
     split_pair,
     variants_of,
@@ -97,8 +101,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-name", default="ParT_full")
     parser.add_argument("--network-config", default=str(DEFAULT_NETWORK_CONFIG))
     parser.add_argument("--data-config", default=str(DEFAULT_DATA_CONFIG))
-    parser.add_argument("--extra-model", action="append", default=[], metavar="NAME=NETWORK,DATA",
-                        help="another model measured with random weights in the same groups")
+    parser.add_argument("--extra-model", action="append", default=[],
+                        metavar="NAME=NETWORK,DATA[,trained=CKPT][,weights=W+W][,backends=P+P]",
+                        help="another model measured in the same groups: with random weights and each state "
+                             "given a checkpoint (or those of weights=), under --backends (or those of backends=)")
     parser.add_argument("--control", action=argparse.BooleanOptionalAction,
                         default=COMPARE_DEFAULTS["control"],
                         help="an A/A control: a second instance of the first variant in each group")
@@ -209,15 +215,58 @@ def _checkpoints(args: argparse.Namespace, weights: list[str]) -> dict[str, str]
     return found
 
 
-def _extra_models(items: list[str]) -> dict[str, tuple[str, str]]:
-    out: dict[str, tuple[str, str]] = {}
+@dataclass
+class _Extra:
+    network: str
+    data: str
+    checkpoints: dict[str, str]
+    weights: tuple[str, ...]
+    pairs: tuple[str, ...] | None
+
+
+def _extra_models(items: list[str]) -> dict[str, _Extra]:
+    """``--extra-model NAME=NETWORK,DATA[,STATE=CKPT...][,weights=W+W][,backends=P+P]``: its
+    weight states default to random and every state given a checkpoint."""
+    out: dict[str, _Extra] = {}
     for item in items:
         name, sep, rest = item.partition("=")
-        network, comma, data = rest.partition(",")
-        if not (sep and comma and name and network and data):
-            raise JetprofError(f"--extra-model {item!r}: expected NAME=NETWORK_CONFIG,DATA_CONFIG")
-        out[name] = (network, data)
+        network, comma, rest = rest.partition(",")
+        data, _, options = rest.partition(",")
+        if not (sep and comma and name and network and data) or "=" in data:
+            raise JetprofError(f"--extra-model {item!r}: expected NAME=NETWORK_CONFIG,DATA_CONFIG"
+                               f"[,trained=CHECKPOINT][,weights=W+W][,backends=PAIR+PAIR]")
+        checkpoints: dict[str, str] = {}
+        weights: tuple[str, ...] | None = None
+        pairs: tuple[str, ...] | None = None
+        for option in filter(None, options.split(",")):
+            key, eq, value = option.partition("=")
+            if not (eq and value):
+                raise JetprofError(f"--extra-model {item!r}: {option!r} is not KEY=VALUE")
+            if key in ("trained", "pretrained"):
+                if not Path(value).is_file():
+                    raise JetprofError(f"{value}: checkpoint of {name} not found")
+                checkpoints[key] = value
+            elif key == "weights":
+                weights = tuple(value.split("+"))
+            elif key == "backends":
+                pairs = tuple(value.split("+"))
+            else:
+                raise JetprofError(f"--extra-model {item!r}: unknown option {key!r} "
+                                   f"(trained, pretrained, weights, backends)")
+        weights = weights or ("random", *checkpoints)
+        for w in weights:
+            if w not in WEIGHTS:
+                raise JetprofError(f"--extra-model {name}: unknown weight state {w} ({', '.join(WEIGHTS)})")
+            if w != "random" and w not in checkpoints:
+                raise JetprofError(f"--extra-model {name}: weights {w} needs {w}=CHECKPOINT")
+        out[name] = _Extra(network, data, checkpoints, weights, pairs)
     return out
+
+
+def _checkpoint_of(v: Any, main: str, checkpoints: dict[str, str], extras: dict[str, _Extra]) -> str | None:
+    """The resolved checkpoint a variant loads (None: random weights)."""
+    found = checkpoints if v.model == main else extras[v.model].checkpoints
+    return str(Path(found[v.weights]).resolve()) if v.weights in found else None
 
 
 def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
@@ -249,7 +298,8 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
         raise JetprofError(f"--threshold {args.threshold}: must be > 0")
     checkpoints = _checkpoints(args, weights)
     extras = _extra_models(args.extra_model)
-    configs = {args.model_name: (args.network_config, args.data_config), **extras}
+    configs = {args.model_name: (args.network_config, args.data_config),
+               **{name: (e.network, e.data) for name, e in extras.items()}}
     if len(configs) != 1 + len(extras) or args.model_name in extras:
         raise JetprofError(f"--extra-model {args.model_name}: names the main model")
     for name, (network, data) in configs.items():
@@ -259,7 +309,13 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
     device = check_device(args.device)
     from jetprof.profiling.backends import missing_package
 
-    for pair in pairs:
+    every_pair = list(dict.fromkeys([*pairs, *(p for e in extras.values() for p in e.pairs or ())]))
+    for pair in every_pair[len(pairs):]:
+        try:
+            split_pair(pair)
+        except ValueError as exc:
+            raise JetprofError(f"--extra-model backends {exc}") from None
+    for pair in every_pair:
         problem = pair_problem(*split_pair(pair), device)
         if problem:
             raise JetprofError(f"--backends {problem} (device {device})")
@@ -276,10 +332,11 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
         VariantSpec(v.model, v.weights, v.backend, v.precision,
                     network_config=str(Path(configs[v.model][0]).resolve()),
                     data_config=str(Path(configs[v.model][1]).resolve()),
-                    checkpoint=(str(Path(checkpoints[v.weights]).resolve())
-                                if v.weights in checkpoints and v.model == args.model_name else None),
+                    checkpoint=_checkpoint_of(v, args.model_name, checkpoints, extras),
                     replica=v.replica)
-        for v in variants_of(args.model_name, weights, pairs, list(extras), control=args.control)
+        for v in variants_of(args.model_name, weights, pairs,
+                             [ExtraModel(name, e.weights, e.pairs) for name, e in extras.items()],
+                             control=args.control)
     ]
     return [
         GroupSpec(device=device, particles=n, batch_size=bs, variants=variants, out=str(args.out),

@@ -43,6 +43,12 @@ def as_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def _what(p: dict[str, Any]) -> str:
+    """``ParT_full: trained ÷ random``: a pooled entry's model and pair."""
+    model = f"{p['model']}: " if p.get("model") else ""
+    return f"{model}{p['variant']} ÷ {p['baseline']}"
+
+
 def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]]) -> tuple[str, list[str]]:
     if rows.empty:
         return "inconclusive", ["no point was measured with more than one weight state"]
@@ -55,7 +61,7 @@ def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]]) -> tuple[str, lis
         if "different" in verdicts:
             reasons.append(f"{verdicts.count('different')} of {len(verdicts)} weight comparison(s) differ "
                            "beyond the threshold")
-        reasons += [f"{p['variant']} ÷ {p['baseline']} pooled over {p['points']} points: {p['ratio']:.3f} "
+        reasons += [f"{_what(p)} pooled over {p['points']} points: {p['ratio']:.3f} "
                     f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" for p in different]
         return "different", reasons
     reasons = []
@@ -63,16 +69,16 @@ def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]]) -> tuple[str, lis
     if not states:
         reasons.append("no weight comparison has paired rounds to pool")
     for p in undecided:
-        reasons.append(f"{p['variant']} ÷ {p['baseline']} pooled over {p['points']} points is not decided: "
+        reasons.append(f"{_what(p)} pooled over {p['points']} points is not decided: "
                        f"{p['ratio']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]")
     for p in controls:
         if p["verdict"] != "same":
-            reasons.append(f"the A/A control pooled over {p['points']} points is {p['verdict']}: "
+            reasons.append(f"the A/A control ({_what(p)}) pooled over {p['points']} points is {p['verdict']}: "
                            f"{p['ratio']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}] (the machine was too "
                            "noisy to tell)")
     if reasons:
         return "inconclusive", reasons
-    text = "; ".join(f"{p['variant']} ÷ {p['baseline']} pooled over {p['points']} points: {p['ratio']:.3f} "
+    text = "; ".join(f"{_what(p)} pooled over {p['points']} points: {p['ratio']:.3f} "
                      f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" for p in states + controls)
     point_same = verdicts.count("same")
     return "same", [f"{text}, all within the threshold; {point_same} of {len(verdicts)} points decided "
@@ -97,6 +103,13 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         threshold = float(table["threshold"].iloc[0]) if not table.empty else math.nan
     pooled = pooled or []
     verdict, reasons = _verdict(weights, pooled)
+    by_model = []
+    models = list(dict.fromkeys(weights["model"])) if not weights.empty else []
+    controls_pooled = [p for p in pooled if p["control"]]
+    for model in models:
+        mine = [p for p in pooled if not p["control"] and p.get("model") == model]
+        v, why = _verdict(weights[weights["model"] == model], mine + controls_pooled)
+        by_model.append({"model": model, "verdict": v, "reasons": why})
     mem = weights["memory_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
     flops = weights["flops_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
     return {
@@ -108,6 +121,7 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         "comparisons": as_json_rows(weights),
         "control": as_json_rows(controls),
         "pooled": pooled,
+        "by_model": by_model,
         "memory_identical": bool(len(mem) and (mem == 1.0).all()),
         "flops_identical": bool(len(flops) and (flops == 1.0).all()),
         "subnormal": subnormal or {},
@@ -131,17 +145,24 @@ def answer_markdown(answer: dict[str, Any]) -> str:
         lines += ["Pooled over the points (geometric mean of the points' ratios weighted by their precision, "
                   "95 % bootstrap interval over every point's rounds):", ""]
         for p in pooled:
-            what = f"A/A control ({p['baseline']} weights)" if p["control"] else f"{p['variant']} ÷ {p['baseline']}"
+            model = f"{p['model']}: " if p.get("model") else ""
+            what = f"{model}A/A control ({p['baseline']} weights)" if p["control"] else _what(p)
             lines.append(f"- {what}: **{p['ratio']:.3f}** [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}] "
                          f"over {p['points']} points: `{p['verdict']}`")
+        lines.append("")
+    by_model = answer.get("by_model") or []
+    if len(by_model) > 1:
+        lines += ["Per model (each with its own trained and random weights, the A/A controls shared):", "",
+                  "| model | verdict | why |", "|---|---|---|"]
+        lines += [f"| {m['model']} | `{m['verdict']}` | {'; '.join(m['reasons'])} |" for m in by_model]
         lines.append("")
     rows = answer["comparisons"]
     if rows:
         lines += [f"Each pair was measured in one process on the same jets, interleaved over rounds; "
                   f"the ratio is {answer['method']}.", "",
-                  "| device | backend | particles | batch | variant ÷ baseline | ratio | 95 % CI | rounds | verdict "
-                  "| memory ratio |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| model | device | backend | particles | batch | variant ÷ baseline | ratio | 95 % CI | rounds "
+                  "| verdict | memory ratio |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows + answer["control"]:
             low, high = r["ci95"]
             ci = f"[{low:.3f}, {high:.3f}]" if low is not None else "–"
@@ -149,8 +170,8 @@ def answer_markdown(answer: dict[str, Any]) -> str:
             mem = f"{r['memory_ratio']:.4f}" if r.get("memory_ratio") is not None else "not measured"
             label = (f"{r['variant'].split('/')[1]} ÷ {r['baseline'].split('/')[1]}" if not r["control"]
                      else "A/A control (second instance)")
-            lines.append(f"| {r['device']} | {r['backend']}-{r['precision']} | {r['particles']} | {r['batch_size']} "
-                         f"| {label} | {ratio} | {ci} | {r['rounds']} | {r['verdict']} | {mem} |")
+            lines.append(f"| {r['model']} | {r['device']} | {r['backend']}-{r['precision']} | {r['particles']} "
+                         f"| {r['batch_size']} | {label} | {ratio} | {ci} | {r['rounds']} | {r['verdict']} | {mem} |")
         lines.append("")
     if answer["memory_identical"]:
         lines.append("- Peak memory is identical to the byte at every compared point where it was measured.")

@@ -176,7 +176,7 @@ def make_plot(name: str, args: argparse.Namespace) -> Plot:
     """Draw figure ``name`` from the inputs named in ``args``."""
     if name in METRICS_FIGURES:
         if not args.metrics:
-            raise JetprofError(f"figure {name} needs --metrics (results/evaluate/metrics.json)")
+            raise JetprofError(f"figure {name} needs --metrics (results/evaluate/ParT_full/metrics.json)")
         metrics = load_json(args.metrics, "metrics")
         if not isinstance(metrics, dict):
             raise JetprofError(f"{args.metrics}: metrics must be a JSON object")

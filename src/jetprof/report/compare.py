@@ -108,10 +108,10 @@ def group_comparisons(path: Path, doc: dict[str, Any], threshold: float,
 
 def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
            main_model: str | None = None) -> list[dict[str, Any]]:
-    """Per weight state (against random) and for the A/A control: the ratio pooled over
-    every point where it was measured (:func:`jetprof.stats.pooled_ratio_ci`), its
-    interval and verdict."""
-    collected: dict[tuple[str, str], list[tuple[list[float], list[float]]]] = {}
+    """Per model and weight state (against random) and for the A/A control: the ratio
+    pooled over every point where it was measured (:func:`jetprof.stats.pooled_ratio_ci`),
+    its interval and verdict."""
+    collected: dict[tuple[str, str, str], list[tuple[list[float], list[float]]]] = {}
     for _path, doc in groups:
         entries = {_variant(e): e for e in doc["variants"]}
         for pair in compared_pairs(list(entries), main_model):
@@ -120,12 +120,13 @@ def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
             base, var = entries[pair.baseline], entries[pair.variant]
             b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
             if base.get("status") == var.get("status") == "ok" and len(b_ms) == len(v_ms) >= 2:
-                key = (pair.axis, pair.variant.weights)
+                key = (pair.axis, pair.variant.model, pair.variant.weights)
                 collected.setdefault(key, []).append((b_ms, v_ms))
     out = []
-    for (axis, weights), pairs in sorted(collected.items()):
-        ratio, low, high = stats.pooled_ratio_ci(pairs, seed=zlib.crc32(f"{axis}|{weights}".encode()))
-        out.append({"axis": axis, "variant": weights if axis == "weights" else f"{weights} (second instance)",
+    for (axis, model, weights), pairs in sorted(collected.items()):
+        ratio, low, high = stats.pooled_ratio_ci(pairs, seed=zlib.crc32(f"{axis}|{model}|{weights}".encode()))
+        out.append({"axis": axis, "model": model,
+                    "variant": weights if axis == "weights" else f"{weights} (second instance)",
                     "baseline": "random" if axis == "weights" else weights, "points": len(pairs),
                     "ratio": ratio, "ci95": [low, high], "verdict": stats.verdict(low, high, threshold),
                     "control": axis == "control"})

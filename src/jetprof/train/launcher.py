@@ -32,8 +32,8 @@ weaver arguments):
     any weaver arguments, passed through unchanged.
 
 ``jetprof weaver --seed 42 --mode train --config-json '{...}' --data-train G --data-val G
---data-config C --network-config N --model-prefix results/train/net --log results/train/weaver.log
---tensorboard-dir results/train/tensorboard --device cpu``
+--data-config C --network-config N --model-prefix results/train/ParT_full/net --log results/train/ParT_full/weaver.log
+--tensorboard-dir results/train/ParT_full/tensorboard --device cpu``
     builds the weaver arguments with :func:`weaver_train_args` (or, with
     ``--mode predict``, :func:`weaver_predict_args`) from the study's config.
 
@@ -212,8 +212,8 @@ def weaver_predict_args(
         cfg: the training config (``batch_size_test``, ``num_workers``, ``use_amp``).
         data_test: glob of test files, given without a group name so weaver
             writes exactly ``predict_output``.
-        checkpoint: the state file, e.g. ``results/train/net_best_epoch_state.pt``.
-        predict_output: e.g. ``results/evaluate/pred.root``.
+        checkpoint: the state file, e.g. ``results/train/ParT_full/net_best_epoch_state.pt``.
+        predict_output: e.g. ``results/evaluate/ParT_full/pred.root``.
     """
     c = _cfg(cfg)
     _no_auto(checkpoint=checkpoint, log=log, predict_output=predict_output)
@@ -460,6 +460,10 @@ def run(args: argparse.Namespace) -> int:
         for p in (args.data_config, args.network_config) + ((args.checkpoint,) if args.mode == "predict" else ()):
             if not Path(p).is_file():
                 raise JetprofError(f"{p}: file not found")
+        if args.mode == "train":  # a network config that does not build stops here, in one line
+            from jetprof.model.build import build_model
+
+            build_model(args.network_config, args.data_config)
         # a fresh log per run: weaver appends, and evaluate parses the epochs from it
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)
         Path(args.log).unlink(missing_ok=True)

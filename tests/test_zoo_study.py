@@ -1,0 +1,197 @@
+"""The tagger zoo in the study: which models are trained, how each is measured, and how
+the bad configs are refused (jetprof.contract, jetprof.workflow, jetprof profile)."""
+
+from __future__ import annotations
+
+import copy
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from jetprof import workflow as jw
+from jetprof.contract import ExtraModel, Variant, extra_models, study_groups, study_jobs, trained_models, variants_of
+from jetprof.errors import JetprofError
+from jetprof.model.build import build_model
+from jetprof.model.zoo import default_configs, zoo_name
+from jetprof.report.answers import answer_markdown, weights_answer
+from jetprof.report.compare import comparisons, load_groups, pooled
+
+SCHEMA = "workflow/schemas/config.schema.yaml"
+
+
+@pytest.fixture()
+def config(repo_root, monkeypatch):
+    monkeypatch.chdir(repo_root)  # the zoo names' configs are workflow/weaver/... paths
+    with open(repo_root / "config" / "config.yaml") as f:
+        return yaml.safe_load(f)
+
+
+def _zoo(config: dict, *entries: dict) -> dict:
+    cfg = copy.deepcopy(config)
+    cfg["profile"]["models"] = list(entries)
+    return cfg
+
+
+def test_zoo_names_stand_for_shipped_configs(repo_root):
+    assert zoo_name("ParT_plain_kin") == ("ParT_plain", "kin")
+    assert zoo_name("ParT_kinpid") == ("ParT", "kinpid")
+    assert zoo_name("ParticleNet_full") == ("ParticleNet", "full")
+    assert zoo_name("ParT") is None and zoo_name("PFM_full") is None
+    for name in ("ParT_full", "ParT_plain_full", "ParticleNet_kin", "PFN_kinpid", "PCNN_full"):
+        network, data = default_configs(name)
+        assert (repo_root / network).is_file() and (repo_root / data).is_file()
+
+
+def test_default_study_trains_two_models_and_measures_all_five(config):
+    assert jw.config_problems(config, SCHEMA) == []
+    assert trained_models(config) == ["ParT_full", "PFN_full"]
+    (real, *_) = [g for g in study_groups(config) if g.particles == "real"]
+    models = {v.model for v in real.variants}
+    assert models == {"ParT_full", "ParT_plain_full", "ParticleNet_full", "PFN_full", "PCNN_full"}
+    pfn = {(v.weights, v.backend) for v in real.variants if v.model == "PFN_full"}
+    assert pfn == {("random", "eager"), ("trained", "eager")}  # its own backends, both weight states
+    pn = {(v.weights, v.backend) for v in real.variants if v.model == "ParticleNet_full"}
+    assert pn == {("random", "eager")}  # not trained: cost only
+    axes = {(p.axis, p.variant.model) for p in real.pairs()}
+    assert ("weights", "PFN_full") in axes and ("weights", "ParT_full") in axes
+    assert ("model", "ParticleNet_full") in axes
+    # the multiplicity curve measures the main model only
+    assert all({v.model for v in g.variants} == {"ParT_full"} for g in study_groups(config) if g.particles != "real")
+
+
+def test_trained_extras_skip_pretrained_and_keep_the_study_backends(config):
+    cfg = _zoo(config, {"name": "PCNN_full", "train": True}, {"name": "PFN_kin"})
+    cfg["pretrained"]["enabled"] = True
+    cfg["profile"]["weights"] = ["random", "trained", "pretrained"]
+    extras = extra_models(cfg)
+    assert extras == [ExtraModel("PCNN_full", ("random", "trained"), None), ExtraModel("PFN_kin")]
+    variants = variants_of("ParT_full", ["trained"], ["eager-fp32", "onnxruntime-fp32"], extras)
+    assert Variant("PCNN_full", "trained", "onnxruntime", "fp32") in variants
+    assert Variant("PFN_kin", "random", "onnxruntime", "fp32") in variants
+    assert not any(v.model != "ParT_full" and v.weights == "pretrained" for v in variants)
+
+
+def test_profile_command_gives_each_model_its_checkpoint_and_backends(config):
+    (job,) = [j for j in study_jobs(config) if j.reads_real_jets]
+    argv = shlex.split(jw.profile_command(config, job, "h"))
+    extras = dict(a.split("=", 1) for a in (argv[i + 1] for i, x in enumerate(argv) if x == "--extra-model"))
+    assert set(extras) == {"ParT_plain_full", "ParticleNet_full", "PFN_full", "PCNN_full"}
+    assert extras["PFN_full"] == ("workflow/weaver/PFN.py,workflow/weaver/JetClass_full.yaml,"
+                                  "trained=results/train/PFN_full/net_best_epoch_state.pt,backends=eager-fp32")
+    assert extras["ParticleNet_full"] == ("workflow/weaver/ParticleNet.py,workflow/weaver/JetClass_full.yaml,"
+                                          "backends=eager-fp32")
+    assert argv[argv.index("--checkpoint") + 1] == "trained=results/train/ParT_full/net_best_epoch_state.pt"
+    inputs = jw.job_inputs(config, job)
+    assert inputs["checkpoint_PFN_full_trained"] == "results/train/PFN_full/net_best_epoch_state.pt"
+    assert inputs["checkpoint_ParT_full_trained"] == "results/train/ParT_full/net_best_epoch_state.pt"
+    assert not any(k.startswith("checkpoint_ParticleNet") for k in inputs)
+    assert jw.metrics_files(config) == ["results/evaluate/ParT_full/metrics.json",
+                                        "results/evaluate/PFN_full/metrics.json"]
+    assert jw.metrics_flags(config, jw.metrics_files(config)).split() == [
+        "--metrics", "ParT_full=results/evaluate/ParT_full/metrics.json",
+        "--metrics", "PFN_full=results/evaluate/PFN_full/metrics.json"]
+
+
+def test_trained_only_study_says_the_extras_weights(config):
+    cfg = _zoo(config, {"name": "PFN_full", "train": True})
+    cfg["profile"]["weights"] = ["trained"]
+    (job,) = [j for j in study_jobs(cfg) if j.reads_real_jets]
+    argv = shlex.split(jw.profile_command(cfg, job, "h"))
+    spec = argv[argv.index("--extra-model") + 1]
+    assert spec.endswith(",trained=results/train/PFN_full/net_best_epoch_state.pt,weights=trained")
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"name": "PFM_full"}, "profile.models[0].name: 'PFM_full' is not a zoo model"),
+    ({"name": "Mine", "network_config": "nowhere.py", "data_config": "workflow/weaver/JetClass_kin.yaml"},
+     "profile.models[0].network_config: nowhere.py not found"),
+    ({"name": "ParT_full"}, "profile.models[0].name: 'ParT_full' names two models"),
+    ({"name": "PFN_full", "backends": ["eager-fp16"]}, "profile.models[0].backends[0]: eager-fp16: autocast fp16 runs on cuda"),
+])
+def test_bad_model_entries_get_one_line(config, entry, message):
+    problems = jw.config_problems(_zoo(config, entry), SCHEMA)
+    assert len(problems) == 1 and problems[0].startswith(message), problems
+
+
+def test_unknown_model_name_stops_snakemake_naming_the_file(tmp_path, repo_root):
+    import subprocess
+
+    bad = tmp_path / "zoo.yaml"
+    bad.write_text("profile:\n  models:\n    - {name: PFM_full, train: true}\n")
+    run = subprocess.run(["snakemake", "-n", "--cores", "1", "--configfile", "config/config.yaml", str(bad)],
+                         cwd=repo_root, capture_output=True, text=True)
+    assert run.returncode != 0
+    assert f"jetprof: invalid config ({repo_root / 'config/config.yaml'}, {bad})" in run.stderr
+    assert "profile.models[0].name: 'PFM_full' is not a zoo model" in run.stderr
+
+
+def test_extra_model_options_of_jetprof_profile(tmp_path, repo_root):
+    from jetprof.profiling.cli import _extra_models
+
+    ckpt = tmp_path / "pfn.pt"
+    ckpt.write_bytes(b"x")
+    net, data = (str(repo_root / p) for p in default_configs("PFN_full"))
+    (extra,) = _extra_models([f"PFN_full={net},{data},trained={ckpt},backends=eager-fp32+onnxruntime-fp32"]).values()
+    assert extra.weights == ("random", "trained") and extra.pairs == ("eager-fp32", "onnxruntime-fp32")
+    assert extra.checkpoints == {"trained": str(ckpt)}
+    for item, message in [(f"PFN_full={net}", "expected NAME=NETWORK_CONFIG,DATA_CONFIG"),
+                          (f"PFN_full={net},{data},trained={tmp_path}/none.pt", "none.pt: checkpoint of PFN_full"),
+                          (f"PFN_full={net},{data},weights=trained", "weights trained needs trained=CHECKPOINT"),
+                          (f"PFN_full={net},{data},colour=red", "unknown option 'colour'")]:
+        with pytest.raises(JetprofError, match=message):
+            _extra_models([item])
+
+
+def test_a_network_config_that_does_not_build_is_named(tmp_path, repo_root):
+    data = repo_root / "workflow/weaver/JetClass_kin.yaml"
+    broken = tmp_path / "Broken.py"
+    broken.write_text("def get_model(data_config, **kwargs)\n    pass\n")
+    with pytest.raises(JetprofError, match=r"Broken.py: network config does not import \(SyntaxError"):
+        build_model(broken, data)
+    wrong = tmp_path / "Wrong.py"
+    wrong.write_text("def get_model(data_config, **kwargs):\n    raise ValueError('needs 17 features')\n")
+    with pytest.raises(JetprofError, match=r"Wrong.py: get_model does not build a model with data config .*"
+                                           r"JetClass_kin.yaml \(ValueError: needs 17 features\)"):
+        build_model(wrong, data)
+
+
+def _group(path: Path, rounds: dict[str, list[float]]) -> Path:
+    import json
+
+    variants = []
+    for label, ms in rounds.items():
+        head, _, replica = label.partition("#")
+        model, weights, pair = head.split("/")
+        backend, precision = pair.rsplit("-", 1)
+        variants.append({"label": label, "model": model, "weights": weights, "backend": backend,
+                         "precision": precision, "replica": int(replica) - 1 if replica else 0,
+                         "status": "ok", "error": None, "round_latency_ms": ms,
+                         "peak_memory_bytes": 1000, "flops_per_jet": 5e8})
+    doc = {"schema_version": 1, "kind": "jetprof paired group", "device": "cpu", "particles": "real",
+           "batch_size": 8, "jets": {"files": ["a.root"]}, "rounds": [], "variants": variants,
+           "flush_denormal": False}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_the_weights_answer_covers_every_trained_model(tmp_path):
+    rng = np.random.default_rng(2)
+    base = list(20 * rng.normal(1, 0.02, 24))
+    noise = lambda f: [x * f * rng.normal(1, 0.004) for x in base]  # noqa: E731
+    _group(tmp_path / "g.json", {"P/random/eager-fp32": base, "P/random/eager-fp32#2": noise(1.0),
+                                 "P/trained/eager-fp32": noise(1.0), "Q/random/eager-fp32": noise(0.3),
+                                 "Q/trained/eager-fp32": noise(0.3 * 1.2)})
+    groups = load_groups([tmp_path / "g.json"])
+    table = comparisons(groups, 0.05, "P")
+    pools = pooled(groups, 0.05, "P")
+    assert {(p["axis"], p["model"]) for p in pools} == {("weights", "P"), ("weights", "Q"), ("control", "P")}
+    answer = weights_answer(table, threshold=0.05, pooled=pools)
+    assert answer["verdict"] == "different"  # Q's trained weights cost 20 % more
+    by_model = {m["model"]: m["verdict"] for m in answer["by_model"]}
+    assert by_model == {"P": "same", "Q": "different"}
+    page = answer_markdown(answer)
+    assert "| Q | `different` |" in page and "Q: trained ÷ random" in page
