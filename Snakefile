@@ -23,7 +23,7 @@ _problems = jw.config_problems(
     config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
 )
 if _problems:  # one line per problem, then stop before any job
-    _files = ", ".join(map(str, workflow.configfiles)) or "config"
+    _files = jw.config_files_label(workflow.configfiles)
     print(
         f"jetprof: invalid config ({_files}):\n  " + "\n  ".join(_problems),
         file=sys.stderr,

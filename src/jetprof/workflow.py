@@ -302,6 +302,15 @@ def figure_files(config: dict[str, Any]) -> list[str]:
     return [f"{RESULTS}/figures/{name}.png" for name in FIGURES]
 
 
+def config_files_label(files: list[Any]) -> str:
+    """The config files a run read, once each, relative to here when below it."""
+    shown = []
+    for f in files:
+        rel = os.path.relpath(os.path.abspath(str(f)))
+        shown.append(str(f) if rel.startswith("..") else rel)
+    return ", ".join(dict.fromkeys(shown)) or "config"
+
+
 def config_hash(config: dict[str, Any]) -> str:
     """A short, order-independent hash of the study's config (12 hex digits)."""
     import hashlib
