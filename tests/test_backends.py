@@ -27,6 +27,7 @@ from jetprof.contract import (  # noqa: E402
     DEFAULT_NETWORK_CONFIG,
     PRECISIONS,
     RECORD_SCHEMA,
+    WEAVER_CONFIGS,
     Variant,
     compared_pairs,
     pair_problem,
@@ -202,12 +203,13 @@ def test_bad_ladder_input_is_one_line(tmp_path, capsys, extra, message):
 # -- quality on labelled test jets ----------------------------------------------------------
 
 
-def _write_labelled(path: Path, label: str, n: int, seed: int) -> None:
-    """A JetClass-like test file of ``n`` jets, all of class ``label``."""
+def _write_labelled(path: Path, label: str, n: int, seed: int, particles: tuple[int, int] = (5, 30)) -> None:
+    """A JetClass-like test file of ``n`` jets, all of class ``label``, with a number of
+    particles drawn from ``particles`` (low inclusive, high exclusive)."""
     uproot = pytest.importorskip("uproot")
     dc = load_data_config(DEFAULT_DATA_CONFIG)
     rng = np.random.default_rng(seed)
-    raw = inputs.synthetic_raw_jets(n, rng.integers(5, 30, n), sorted(dc.test_load_branches), seed)
+    raw = inputs.synthetic_raw_jets(n, rng.integers(*particles, n), sorted(dc.test_load_branches), seed)
     for b in raw:
         if b.startswith("label_"):
             raw[b] = np.full(n, b == label, dtype=bool)
@@ -297,3 +299,42 @@ def test_compile_time_is_recorded_apart_from_the_forwards(tmp_path):
     assert rec["compile_s"] == rec["warmup_call_s"][0] and len(rec["warmup_call_s"]) == rec["warmup_calls"]
     assert rec["compile_s"] > 10 * rec["latency_ms_p50"] / 1e3
     assert rec["output_check"]["passed"]
+
+
+# -- a model's minimum particle count -------------------------------------------------------
+
+
+def test_the_fewest_particle_slots_are_read_from_the_model():
+    particlenet = WEAVER_CONFIGS / "ParticleNet.py"
+    assert inputs.min_particles(build_model(particlenet).model) == 17  # k = 16 neighbours + itself
+    fewer = [(8, (16, 16, 16)), (12, (16, 16, 16))]  # another k: read from the model, not a name
+    assert inputs.min_particles(build_model(particlenet, conv_params=fewer).model) == 13
+    assert inputs.min_particles(build_model(particlenet, for_inference=True).model) == 17
+    assert inputs.min_particles(build_model().model) == 1  # ParT: any length
+    arrays = {"x": np.zeros((2, 3, 128), np.float32)}
+    assert inputs.trim_to_longest(arrays, np.array([5, 9]), 17)["x"].shape == (2, 3, 17)
+    assert inputs.trim_to_longest(arrays, np.array([5, 40]), 17)["x"].shape == (2, 3, 40)
+    assert inputs.trim_to_longest({"x": arrays["x"][..., :12]}, np.array([5, 9]), 17)["x"].shape == (2, 3, 12)
+
+
+def test_particlenet_runs_exported_on_real_jets_shorter_than_its_k_plus_one(tmp_path):
+    """ParticleNet asks every particle for its k = 16 nearest neighbours and itself: fed a
+    batch trimmed to a longest jet of fewer than 17 particles, the exported graph's TopK
+    failed. The trimming keeps the model's 17 slots (padded slots sit far away, carry no
+    features), so ONNX Runtime agrees with eager fp32 on the timed batch and the test jets."""
+    files = []
+    for i, label in enumerate(("label_QCD", "label_Hbb")):
+        files.append(tmp_path / f"{label[6:]}_000.root")
+        _write_labelled(files[-1], label, 6, seed=10 + i, particles=(3, 17))
+    data = [str(f) for f in files]
+    vs = [VariantSpec("ParticleNet_full", "random", backend, "fp32",
+                      network_config=str(WEAVER_CONFIGS / "ParticleNet.py"), data_config=str(DEFAULT_DATA_CONFIG))
+          for backend in ("eager", "onnxruntime")]
+    spec = _spec(tmp_path, vs, particles="real", data=data, batch_size=4, quality_data=data, quality_jets=12)
+    measure_group(spec)
+    recs = _records(spec)
+    assert all(r["status"] == "ok" for r in recs.values()), {k: r["error"] for k, r in recs.items()}
+    ort = recs["random/onnxruntime-fp32"]
+    assert ort["inputs"]["particles_max"] < 17 and ort["particles_padded"] == 17
+    assert ort["output_check"]["passed"] and ort["quality"]["jets"] == 12
+    assert ort["quality"]["max_abs_diff"] <= ort["quality"]["tolerance"]

@@ -6,7 +6,8 @@ timed) with a ``predict(arrays)`` method giving the softmax outputs on any other
 (what the quality score uses, after the timed rounds): ``predict`` is given the padded
 batch and its real particle counts, and trims it as the timed batch was (the torch
 module's SequenceTrimmer trims anyway; ONNX Runtime and OpenVINO are fed the batch cut
-to its longest jet, except ``onnxruntime_padded``).
+to its longest jet, except ``onnxruntime_padded``). No trimming cuts below the model's
+minimum particle count (:func:`jetprof.model.inputs.min_particles`: 17 for ParticleNet).
 """
 
 from __future__ import annotations
@@ -123,8 +124,11 @@ class TorchRunner:
                  softmaxed: bool = False, names: list[str] | None = None) -> None:
         import torch
 
+        from jetprof.model.inputs import min_particles
+
         self.model, self.tensors, self.device, self.softmaxed = model, tensors, device, softmaxed
         self.names = names
+        self.min_length = min_particles(model)
         self.torch = torch
         self.dtype = getattr(torch, AUTOCAST_DTYPES[precision]) if precision in AUTOCAST_DTYPES else None
 
@@ -141,7 +145,7 @@ class TorchRunner:
         """Softmax outputs on another batch (cut to its longest jet, as the trimmer does)."""
         if self.names is None:
             raise JetprofError("TorchRunner.predict needs the input names")
-        arrays = _trimmed(arrays, n_particles, True)
+        arrays = _trimmed(arrays, n_particles, True, self.min_length)
         xs = [self.torch.from_numpy(arrays[n]).to(self.device) for n in self.names]
         with self.torch.inference_mode(), self._ctx():
             out = self.model(*xs)
@@ -154,10 +158,11 @@ def torch_forward(model: Any, tensors: list[Any], device: Any, precision: str,
     return TorchRunner(model, tensors, device, precision, softmaxed, names)
 
 
-def _trimmed(arrays: dict[str, np.ndarray], n_particles: np.ndarray, trim: bool) -> dict[str, np.ndarray]:
+def _trimmed(arrays: dict[str, np.ndarray], n_particles: np.ndarray, trim: bool,
+             min_length: int = 1) -> dict[str, np.ndarray]:
     from jetprof.model.inputs import trim_to_longest
 
-    return trim_to_longest(arrays, n_particles) if trim else arrays
+    return trim_to_longest(arrays, n_particles, min_length) if trim else arrays
 
 
 def check_ort_device(device: Any) -> None:
@@ -199,11 +204,12 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
 
 
 def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
-                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any]) -> Any:
+                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any],
+                    min_length: int = 1) -> Any:
     """The runner of a variant of the ONNX export: ONNX Runtime (fp32 or the dynamically
-    quantised int8 graph) or OpenVINO."""
+    quantised int8 graph) or OpenVINO; ``min_length``: the model's fewest particle slots."""
     if backend == "openvino":
-        runner = OvRunner(onnx_path, device, threads, arrays, trim)
+        runner = OvRunner(onnx_path, device, threads, arrays, trim, min_length)
         rec["openvino"] = runner.settings
         return runner
     if precision == "int8":
@@ -213,7 +219,7 @@ def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, t
 
         onnx_path, quantized, rec["quantization"] = onnx_int8(onnx_path, cache_dir)
         rec["onnx"]["quantized_by_this_point"] = quantized
-    return OrtRunner(onnx_path, device, threads, arrays, trim)
+    return OrtRunner(onnx_path, device, threads, arrays, trim, min_length)
 
 
 class OrtRunner:
@@ -226,11 +232,11 @@ class OrtRunner:
     tool = "onnxruntime"
 
     def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
-                 trim: bool = False) -> None:
+                 trim: bool = False, min_length: int = 1) -> None:
         import onnxruntime as ort
 
         self.ort = ort
-        self.trim = trim
+        self.trim, self.min_length = trim, min_length
         self.path = onnx_path
         self.threads = threads
         if device.type == "cuda":
@@ -246,7 +252,7 @@ class OrtRunner:
 
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
         """Softmax outputs on another batch (the exported graph ends in a softmax)."""
-        arrays = _trimmed(arrays, n_particles, self.trim)
+        arrays = _trimmed(arrays, n_particles, self.trim, self.min_length)
         return probabilities(self.session.run(None, {k: arrays[k] for k in self.feed}), True)
 
     def _session(self, profile_prefix: str | None = None) -> Any:
@@ -298,8 +304,8 @@ class OvRunner:
     tool = "openvino"
 
     def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
-                 trim: bool = True) -> None:
-        self.trim = trim
+                 trim: bool = True, min_length: int = 1) -> None:
+        self.trim, self.min_length = trim, min_length
         if device.type != "cpu":
             raise JetprofError(f"openvino backend does not run on {device.type} (cpu only)")
         ov = require("openvino", "openvino")
@@ -322,7 +328,7 @@ class OvRunner:
         return [self.request.infer(self.feed, share_inputs=True)[self.output]]
 
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
-        arrays = _trimmed(arrays, n_particles, self.trim)
+        arrays = _trimmed(arrays, n_particles, self.trim, self.min_length)
         request = self.compiled.create_infer_request()
         return probabilities(request.infer({n: arrays[n] for n in self.names})[self.output], True)
 

@@ -309,13 +309,14 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str,
     if slot.spec.backend in ONNX_BACKENDS:
         backends.check_exported_device(slot.spec.backend, device)
         trim = slot.spec.backend != "onnxruntime_padded"
-        arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles) if trim else batch.arrays
+        floor = inputs.min_particles(slot.model)  # ParticleNet's k + 1: never trimmed below
+        arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles, floor) if trim else batch.arrays
         slot.tensors = [torch.from_numpy(arrays[n]) for n in names]
         full = [torch.from_numpy(batch.arrays[n]) for n in names]
         onnx_path, exported = _onnx_file(spec, slot, full, workdir)
         rec["onnx"] = {"exported_by_this_point": exported, "trimmed": trim}
         slot.forward = backends.exported_runner(slot.spec.backend, slot.spec.precision, onnx_path, device,
-                                                spec.threads, arrays, trim, spec.cache_dir or workdir, rec)
+                                                spec.threads, arrays, trim, spec.cache_dir or workdir, rec, floor)
         slot.length = int(arrays[names[0]].shape[-1])
     else:
         slot.tensors = [torch.from_numpy(batch.arrays[n]).to(device) for n in names]
