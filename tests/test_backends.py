@@ -81,6 +81,14 @@ def _records(spec: GroupSpec) -> dict[str, dict]:
     ("onnxruntime", "int8", "cuda:0", "cpu only"),
     ("compile", "int8", "cpu", "eager-int8 or onnxruntime-int8"),
     ("onnxruntime", "bf16", "cpu", "fp32 only"),
+    ("eager_bucketed", "bf16", "cpu", None),
+    ("eager_bucketed", "int8", "cpu", None),
+    ("eager_bucketed", "fp16", "cuda:0", None),
+    ("eager_bucketed", "fp16", "cpu", "cuda and mps only"),
+    ("eager_bucketed", "int8", "cuda:0", "cpu only"),
+    ("onnxruntime_bucketed", "int8", "cpu", None),
+    ("onnxruntime_bucketed", "bf16", "cpu", "fp32 only"),
+    ("onnxruntime_bucketed", "fp32", "mps", "does not run on mps"),
 ])
 def test_pair_problems_of_the_new_pairs(backend, precision, device, message):
     problem = pair_problem(backend, precision, device)
@@ -190,6 +198,8 @@ def test_a_missing_openvino_is_a_one_line_error_before_any_work(tmp_path, capsys
 @pytest.mark.parametrize(("extra", "message"), [
     (["--backends", "openvino-bf16"], "fp32 ONNX export only"),
     (["--backends", "compile-int8"], "eager-int8 or onnxruntime-int8"),
+    (["--backends", "onnxruntime_bucketed-bf16"], "the ONNX export is fp32 only"),
+    (["--backends", "eager_bucketed-fp16"], "autocast fp16 runs on cuda and mps only"),
     (["--quality-jets", "0"], "--quality-jets 0: must be at least 1"),
     (["--quality-data", "/nonexistent/*.root"], "no data files"),
 ])
@@ -329,12 +339,76 @@ def test_particlenet_runs_exported_on_real_jets_shorter_than_its_k_plus_one(tmp_
     data = [str(f) for f in files]
     vs = [VariantSpec("ParticleNet_full", "random", backend, "fp32",
                       network_config=str(WEAVER_CONFIGS / "ParticleNet.py"), data_config=str(DEFAULT_DATA_CONFIG))
-          for backend in ("eager", "onnxruntime")]
+          for backend in ("eager", "onnxruntime", "onnxruntime_bucketed", "eager_bucketed")]
     spec = _spec(tmp_path, vs, particles="real", data=data, batch_size=4, quality_data=data, quality_jets=12)
     measure_group(spec)
     recs = _records(spec)
     assert all(r["status"] == "ok" for r in recs.values()), {k: r["error"] for k, r in recs.items()}
-    ort = recs["random/onnxruntime-fp32"]
-    assert ort["inputs"]["particles_max"] < 17 and ort["particles_padded"] == 17
-    assert ort["output_check"]["passed"] and ort["quality"]["jets"] == 12
-    assert ort["quality"]["max_abs_diff"] <= ort["quality"]["tolerance"]
+    for backend in ("onnxruntime", "onnxruntime_bucketed", "eager_bucketed"):
+        rec = recs[f"random/{backend}-fp32"]
+        assert rec["inputs"]["particles_max"] < 17 and rec["particles_padded"] == 17
+        assert rec["output_check"]["passed"] and rec["quality"]["jets"] == 12
+        assert rec["quality"]["max_abs_diff"] <= rec["quality"]["tolerance"]
+    # every jet is shorter than 17: one sub-batch, at the model's 17 slots
+    assert recs["random/onnxruntime_bucketed-fp32"]["bucketing"]["sub_batches"] == [[4, 17]]
+
+
+# -- sub-batching by multiplicity -----------------------------------------------------------
+
+
+def test_the_plan_is_the_cheapest_contiguous_cut_of_the_sorted_jets():
+    import itertools
+
+    from jetprof.profiling import bucketing
+
+    def cost(parts):
+        return sum(bucketing.OVERHEAD_SLOTS + (b - a) * (n + n * n / bucketing.QUADRATIC_SCALE) for a, b, n in parts)
+
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        counts = rng.integers(1, 128, int(rng.integers(1, 10)))
+        floor = 17 if trial % 3 == 0 else 1
+        order, parts = bucketing.plan(counts, floor)
+        lengths = np.maximum(counts[order], floor)
+        assert sorted(order) == list(range(len(counts))) and list(lengths) == sorted(lengths)
+        assert parts[0][0] == 0 and parts[-1][1] == len(counts)
+        assert all(a < b and n == lengths[b - 1] for a, b, n in parts)
+        assert all(p[1] == q[0] for p, q in itertools.pairwise(parts))
+        best = min(cost([(a, b, int(lengths[b - 1])) for a, b in zip((0, *cuts), (*cuts, len(counts)), strict=True)])
+                   for k in range(len(counts)) for cuts in itertools.combinations(range(1, len(counts)), k))
+        assert cost(parts) == pytest.approx(best)
+    assert bucketing.plan(np.array([5, 80, 6, 81]))[1] == [(0, 2, 6), (2, 4, 81)]  # two groups, two calls
+    assert bucketing.plan(np.array([40] * 8))[1] == [(0, 8, 40)]  # equal jets: one call
+    order = np.array([2, 0, 3, 1])
+    assert list(np.array([10, 11, 12, 13])[order][bucketing.inverse(order)]) == [10, 11, 12, 13]
+
+
+def test_bucketed_variants_put_every_jet_back_in_its_place(tmp_path, test_jets):
+    """Real-like jets of 5 to 29 particles, in the files' order (not sorted): each bucketed
+    variant is cut into sub-batches and agrees with eager fp32 jet by jet, on the timed batch
+    (the output check) and on the test jets (quality), within eager fp32's own tolerance."""
+    vs = [variant(), variant(backend="eager_bucketed"), variant(backend="onnxruntime_bucketed"),
+          variant(backend="eager_bucketed", precision="bf16")]
+    spec = _spec(tmp_path, vs, particles="real", data=test_jets, batch_size=12, quality_data=test_jets,
+                 quality_jets=18, profiler_pass=True)
+    measure_group(spec)
+    recs = _records(spec)
+    assert all(r["status"] == "ok" for r in recs.values()), {k: r["error"] for k, r in recs.items()}
+    longest = recs["random/eager-fp32"]["inputs"]["particles_max"]
+    for key in ("random/eager_bucketed-fp32", "random/onnxruntime_bucketed-fp32", "random/eager_bucketed-bf16"):
+        rec = recs[key]
+        cut = rec["bucketing"]
+        assert sum(n for n, _ in cut["sub_batches"]) == 12 and len(cut["sub_batches"]) >= 2
+        assert [n for _, n in cut["sub_batches"]] == sorted(n for _, n in cut["sub_batches"])
+        assert cut["slots"] < cut["slots_trimmed"] == 12 * longest and rec["particles_padded"] == longest
+        assert rec["output_check"]["passed"] and rec["output_check"]["top1_agreement"] == 1.0
+        assert rec["quality"]["jets"] == 18 and rec["quality"]["max_abs_diff"] <= rec["quality"]["tolerance"]
+        assert 0 < rec["flops_per_jet"] < recs["random/eager-fp32"]["flops_per_jet"]  # less padding
+    assert recs["random/eager_bucketed-fp32"]["output_check"]["tolerance"] == 1e-4
+    assert recs["random/onnxruntime_bucketed-fp32"]["onnx"]["trimmed"]
+    assert recs["random/onnxruntime_bucketed-fp32"]["profiler"]["tool"] == "onnxruntime"
+    table = comparisons(load_groups([tmp_path / "paired"]), 0.05)
+    axes = {(row.axis, row.variant.split("/")[-1]) for row in table.itertuples()
+            if row.baseline.endswith("eager-fp32")}
+    assert {("backend", "eager_bucketed-fp32"), ("backend", "onnxruntime_bucketed-fp32"),
+            ("deployment", "eager_bucketed-bf16")} <= axes

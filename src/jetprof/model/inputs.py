@@ -210,11 +210,17 @@ def real_batch(files: list[str], data_config: Any, batch_size: int) -> Batch:
     return _batch_of(table, data_config, source)
 
 
+def mask_input(names: list[str]) -> str:
+    """The mask among a data config's input names (the first with ``mask`` in it)."""
+    found = next((n for n in names if "mask" in n), None)
+    if found is None:
+        raise JetprofError("data config has no *mask input: cannot count real particles")
+    return found
+
+
 def _batch_of(table: Any, data_config: Any, source: dict[str, Any]) -> Batch:
     arrays = _preprocess(table, data_config)
-    mask_name = next((n for n in data_config.input_names if "mask" in n), None)
-    if mask_name is None:
-        raise JetprofError("data config has no *mask input: cannot count real particles")
+    mask_name = mask_input(list(data_config.input_names))
     n = arrays[mask_name].reshape(len(table), -1).sum(axis=1).astype(np.int64)
     return Batch(arrays, n, source)
 

@@ -1,12 +1,15 @@
 """How a point calls the model: eager / torch.compile (with autocast, or int8), ONNX
-Runtime or OpenVINO; the packages each needs, and how far each may differ from eager fp32.
+Runtime or OpenVINO, whole or sub-batched by multiplicity (``eager_bucketed``,
+``onnxruntime_bucketed``: :mod:`jetprof.profiling.bucketing`); the packages each needs,
+and how far each may differ from eager fp32.
 
 Every runner is a no-argument callable (one forward on the point's batch: what is
 timed) with a ``predict(arrays)`` method giving the softmax outputs on any other batch
 (what the quality score uses, after the timed rounds): ``predict`` is given the padded
 batch and its real particle counts, and trims it as the timed batch was (the torch
 module's SequenceTrimmer trims anyway; ONNX Runtime and OpenVINO are fed the batch cut
-to its longest jet, except ``onnxruntime_padded``). No trimming cuts below the model's
+to its longest jet, except ``onnxruntime_padded``; the bucketed runners cut and trim
+the padded batch themselves, in the timed call and in ``predict``). No trimming cuts below the model's
 minimum particle count (:func:`jetprof.model.inputs.min_particles`: 17 for ParticleNet).
 """
 
@@ -21,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from jetprof.contract import BUCKETED_BACKENDS
 from jetprof.errors import JetprofError
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
@@ -36,6 +40,8 @@ OPTIONAL = {"openvino": ("openvino", "pip install 'jetprof[openvino]'")}
 #: ``quality`` block. Measured here (trained ParT, 600 test jets, batches of 1 and 32, CPU,
 #: max over jets and classes): onnxruntime fp32 2.2e-5, openvino fp32 3.4e-6, eager bf16
 #: 0.019, onnxruntime int8 0.036, eager int8 0.073 (top-1 agreement ≥ 0.985, |ΔAUC| ≤ 5e-4).
+#: Sub-batched (bucketed) variants compute the same jets in other batches: eager_bucketed
+#: fp32 3e-7 and onnxruntime_bucketed fp32 2e-5 from eager fp32 here, so the same bounds hold.
 #: fp32: 1e-4 (as ``jetprof export``'s parity check); CUDA/MPS matmuls may run in TF32
 #: (10-bit mantissa): 1e-2; bf16 0.1 (5x its maximum); int8 0.25 (3.4x eager int8's);
 #: fp16 (GPU only, not measured here; 2 more mantissa bits than bf16) 0.05.
@@ -200,6 +206,8 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
         run_model, rec["quantization"] = eager_int8(model)
     if backend == "compile":
         run_model = torch.compile(run_model)
+    if backend in BUCKETED_BACKENDS:
+        return BucketedTorchRunner(run_model, tensors, device, precision, names=names)
     return torch_forward(run_model, tensors, device, precision, names=names)
 
 
@@ -219,7 +227,8 @@ def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, t
 
         onnx_path, quantized, rec["quantization"] = onnx_int8(onnx_path, cache_dir)
         rec["onnx"]["quantized_by_this_point"] = quantized
-    return OrtRunner(onnx_path, device, threads, arrays, trim, min_length)
+    runner = BucketedOrtRunner if backend in BUCKETED_BACKENDS else OrtRunner
+    return runner(onnx_path, device, threads, arrays, trim, min_length)
 
 
 class OrtRunner:
@@ -268,12 +277,16 @@ class OrtRunner:
     def __call__(self) -> Any:
         return self.session.run(None, self.feed)
 
+    def _run_with(self, session: Any) -> Any:
+        """One timed call's forwards, with another session (the profiler's)."""
+        return session.run(None, self.feed)
+
     def profile(self, calls: int, workdir: str) -> tuple[list[dict[str, Any]], str]:
         """Run ``calls`` forwards under ORT's own profiler; (per-op rows, trace JSON path)."""
         sess = self._session(os.path.join(workdir, "ort_profile"))
-        sess.run(None, self.feed)  # warm
+        self._run_with(sess)  # warm
         for _ in range(calls):
-            sess.run(None, self.feed)
+            self._run_with(sess)
         trace = sess.end_profiling()
         events = json.loads(Path(trace).read_text())
         per_op: dict[str, dict[str, float]] = {}
@@ -291,6 +304,88 @@ class OrtRunner:
             for op, r in per_op.items()
         ]
         return rows, trace
+
+
+class BucketedTorchRunner(TorchRunner):
+    """``eager_bucketed``: the torch module run sub-batch by sub-batch, jets grouped by
+    particle count (:mod:`jetprof.profiling.bucketing`); the timed call is given the
+    padded batch and does all of it (counts, sort, plan, gathers, forwards, reordering)."""
+
+    def __init__(self, model: Any, tensors: list[Any], device: Any, precision: str,
+                 softmaxed: bool = False, names: list[str] | None = None) -> None:
+        from jetprof.model.inputs import mask_input
+
+        super().__init__(model, tensors, device, precision, softmaxed, names)
+        if names is None:
+            raise JetprofError("eager_bucketed needs the input names")
+        self.mask_at = names.index(mask_input(names))
+
+    def _forward(self, xs: list[Any]) -> Any:
+        from jetprof.profiling.bucketing import inverse, particle_counts, plan
+
+        torch = self.torch
+        order, parts = plan(particle_counts(xs[self.mask_at]), self.min_length)
+        outs = []
+        for start, stop, length in parts:
+            rows = torch.as_tensor(order[start:stop], device=xs[0].device)
+            outs.append(self.model(*[x[rows, :, :length] for x in xs]))
+        out = torch.cat(outs) if len(outs) > 1 else outs[0]
+        return out[torch.as_tensor(inverse(order), device=out.device)]
+
+    def __call__(self) -> Any:
+        with self.torch.inference_mode(), self._ctx():
+            return self._forward(self.tensors)
+
+    def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
+        """Softmax outputs on another (padded) batch, bucketed as the timed call is."""
+        xs = [self.torch.from_numpy(arrays[n]).to(self.device) for n in self.names or []]
+        with self.torch.inference_mode(), self._ctx():
+            return probabilities(self._forward(xs), self.softmaxed)
+
+    def bucketing(self) -> dict[str, Any]:
+        from jetprof.profiling.bucketing import describe, particle_counts
+
+        return describe(particle_counts(self.tensors[self.mask_at]), self.min_length)
+
+
+class BucketedOrtRunner(OrtRunner):
+    """``onnxruntime_bucketed``: the exported graph run sub-batch by sub-batch, jets
+    grouped by particle count (:mod:`jetprof.profiling.bucketing`); ``arrays`` is the
+    padded batch, which the timed call counts, sorts, cuts, trims and reorders itself
+    (``trim`` is ignored: every sub-batch is trimmed to its own longest jet)."""
+
+    def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
+                 trim: bool = True, min_length: int = 1) -> None:
+        from jetprof.model.inputs import mask_input
+
+        super().__init__(onnx_path, device, threads, arrays, False, min_length)
+        self.arrays, self.mask = arrays, mask_input(list(arrays))
+
+    def _bucketed(self, session: Any, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        from jetprof.profiling.bucketing import inverse, particle_counts, plan
+
+        order, parts = plan(particle_counts(arrays[self.mask]), self.min_length)
+        outs = []
+        for start, stop, length in parts:
+            rows = order[start:stop]
+            feed = {k: np.ascontiguousarray(arrays[k][rows, :, :length]) for k in self.feed}
+            outs.append(session.run(None, feed)[0])
+        out = np.concatenate(outs) if len(outs) > 1 else outs[0]
+        return [out[inverse(order)]]
+
+    def __call__(self) -> Any:
+        return self._bucketed(self.session, self.arrays)
+
+    def _run_with(self, session: Any) -> Any:
+        return self._bucketed(session, self.arrays)
+
+    def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
+        return probabilities(self._bucketed(self.session, arrays), True)
+
+    def bucketing(self) -> dict[str, Any]:
+        from jetprof.profiling.bucketing import describe, particle_counts
+
+        return describe(particle_counts(self.arrays[self.mask]), self.min_length)
 
 
 class OvRunner:
