@@ -27,6 +27,7 @@ from jetprof.contract import (  # noqa: E402
     DEFAULT_NETWORK_CONFIG,
     PRECISIONS,
     RECORD_SCHEMA,
+    WEAVER_CONFIGS,
     Variant,
     compared_pairs,
     pair_problem,
@@ -80,6 +81,14 @@ def _records(spec: GroupSpec) -> dict[str, dict]:
     ("onnxruntime", "int8", "cuda:0", "cpu only"),
     ("compile", "int8", "cpu", "eager-int8 or onnxruntime-int8"),
     ("onnxruntime", "bf16", "cpu", "fp32 only"),
+    ("eager_bucketed", "bf16", "cpu", None),
+    ("eager_bucketed", "int8", "cpu", None),
+    ("eager_bucketed", "fp16", "cuda:0", None),
+    ("eager_bucketed", "fp16", "cpu", "cuda and mps only"),
+    ("eager_bucketed", "int8", "cuda:0", "cpu only"),
+    ("onnxruntime_bucketed", "int8", "cpu", None),
+    ("onnxruntime_bucketed", "bf16", "cpu", "fp32 only"),
+    ("onnxruntime_bucketed", "fp32", "mps", "does not run on mps"),
 ])
 def test_pair_problems_of_the_new_pairs(backend, precision, device, message):
     problem = pair_problem(backend, precision, device)
@@ -189,6 +198,8 @@ def test_a_missing_openvino_is_a_one_line_error_before_any_work(tmp_path, capsys
 @pytest.mark.parametrize(("extra", "message"), [
     (["--backends", "openvino-bf16"], "fp32 ONNX export only"),
     (["--backends", "compile-int8"], "eager-int8 or onnxruntime-int8"),
+    (["--backends", "onnxruntime_bucketed-bf16"], "the ONNX export is fp32 only"),
+    (["--backends", "eager_bucketed-fp16"], "autocast fp16 runs on cuda and mps only"),
     (["--quality-jets", "0"], "--quality-jets 0: must be at least 1"),
     (["--quality-data", "/nonexistent/*.root"], "no data files"),
 ])
@@ -202,12 +213,13 @@ def test_bad_ladder_input_is_one_line(tmp_path, capsys, extra, message):
 # -- quality on labelled test jets ----------------------------------------------------------
 
 
-def _write_labelled(path: Path, label: str, n: int, seed: int) -> None:
-    """A JetClass-like test file of ``n`` jets, all of class ``label``."""
+def _write_labelled(path: Path, label: str, n: int, seed: int, particles: tuple[int, int] = (5, 30)) -> None:
+    """A JetClass-like test file of ``n`` jets, all of class ``label``, with a number of
+    particles drawn from ``particles`` (low inclusive, high exclusive)."""
     uproot = pytest.importorskip("uproot")
     dc = load_data_config(DEFAULT_DATA_CONFIG)
     rng = np.random.default_rng(seed)
-    raw = inputs.synthetic_raw_jets(n, rng.integers(5, 30, n), sorted(dc.test_load_branches), seed)
+    raw = inputs.synthetic_raw_jets(n, rng.integers(*particles, n), sorted(dc.test_load_branches), seed)
     for b in raw:
         if b.startswith("label_"):
             raw[b] = np.full(n, b == label, dtype=bool)
@@ -297,3 +309,106 @@ def test_compile_time_is_recorded_apart_from_the_forwards(tmp_path):
     assert rec["compile_s"] == rec["warmup_call_s"][0] and len(rec["warmup_call_s"]) == rec["warmup_calls"]
     assert rec["compile_s"] > 10 * rec["latency_ms_p50"] / 1e3
     assert rec["output_check"]["passed"]
+
+
+# -- a model's minimum particle count -------------------------------------------------------
+
+
+def test_the_fewest_particle_slots_are_read_from_the_model():
+    particlenet = WEAVER_CONFIGS / "ParticleNet.py"
+    assert inputs.min_particles(build_model(particlenet).model) == 17  # k = 16 neighbours + itself
+    fewer = [(8, (16, 16, 16)), (12, (16, 16, 16))]  # another k: read from the model, not a name
+    assert inputs.min_particles(build_model(particlenet, conv_params=fewer).model) == 13
+    assert inputs.min_particles(build_model(particlenet, for_inference=True).model) == 17
+    assert inputs.min_particles(build_model().model) == 1  # ParT: any length
+    arrays = {"x": np.zeros((2, 3, 128), np.float32)}
+    assert inputs.trim_to_longest(arrays, np.array([5, 9]), 17)["x"].shape == (2, 3, 17)
+    assert inputs.trim_to_longest(arrays, np.array([5, 40]), 17)["x"].shape == (2, 3, 40)
+    assert inputs.trim_to_longest({"x": arrays["x"][..., :12]}, np.array([5, 9]), 17)["x"].shape == (2, 3, 12)
+
+
+def test_particlenet_runs_exported_on_real_jets_shorter_than_its_k_plus_one(tmp_path):
+    """ParticleNet asks every particle for its k = 16 nearest neighbours and itself: fed a
+    batch trimmed to a longest jet of fewer than 17 particles, the exported graph's TopK
+    failed. The trimming keeps the model's 17 slots (padded slots sit far away, carry no
+    features), so ONNX Runtime agrees with eager fp32 on the timed batch and the test jets."""
+    files = []
+    for i, label in enumerate(("label_QCD", "label_Hbb")):
+        files.append(tmp_path / f"{label[6:]}_000.root")
+        _write_labelled(files[-1], label, 6, seed=10 + i, particles=(3, 17))
+    data = [str(f) for f in files]
+    vs = [VariantSpec("ParticleNet_full", "random", backend, "fp32",
+                      network_config=str(WEAVER_CONFIGS / "ParticleNet.py"), data_config=str(DEFAULT_DATA_CONFIG))
+          for backend in ("eager", "onnxruntime", "onnxruntime_bucketed", "eager_bucketed")]
+    spec = _spec(tmp_path, vs, particles="real", data=data, batch_size=4, quality_data=data, quality_jets=12)
+    measure_group(spec)
+    recs = _records(spec)
+    assert all(r["status"] == "ok" for r in recs.values()), {k: r["error"] for k, r in recs.items()}
+    for backend in ("onnxruntime", "onnxruntime_bucketed", "eager_bucketed"):
+        rec = recs[f"random/{backend}-fp32"]
+        assert rec["inputs"]["particles_max"] < 17 and rec["particles_padded"] == 17
+        assert rec["output_check"]["passed"] and rec["quality"]["jets"] == 12
+        assert rec["quality"]["max_abs_diff"] <= rec["quality"]["tolerance"]
+    # every jet is shorter than 17: one sub-batch, at the model's 17 slots
+    assert recs["random/onnxruntime_bucketed-fp32"]["bucketing"]["sub_batches"] == [[4, 17]]
+
+
+# -- sub-batching by multiplicity -----------------------------------------------------------
+
+
+def test_the_plan_is_the_cheapest_contiguous_cut_of_the_sorted_jets():
+    import itertools
+
+    from jetprof.profiling import bucketing
+
+    def cost(parts):
+        return sum(bucketing.OVERHEAD_SLOTS + (b - a) * (n + n * n / bucketing.QUADRATIC_SCALE) for a, b, n in parts)
+
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        counts = rng.integers(1, 128, int(rng.integers(1, 10)))
+        floor = 17 if trial % 3 == 0 else 1
+        order, parts = bucketing.plan(counts, floor)
+        lengths = np.maximum(counts[order], floor)
+        assert sorted(order) == list(range(len(counts))) and list(lengths) == sorted(lengths)
+        assert parts[0][0] == 0 and parts[-1][1] == len(counts)
+        assert all(a < b and n == lengths[b - 1] for a, b, n in parts)
+        assert all(p[1] == q[0] for p, q in itertools.pairwise(parts))
+        best = min(cost([(a, b, int(lengths[b - 1])) for a, b in zip((0, *cuts), (*cuts, len(counts)), strict=True)])
+                   for k in range(len(counts)) for cuts in itertools.combinations(range(1, len(counts)), k))
+        assert cost(parts) == pytest.approx(best)
+    assert bucketing.plan(np.array([5, 80, 6, 81]))[1] == [(0, 2, 6), (2, 4, 81)]  # two groups, two calls
+    assert bucketing.plan(np.array([40] * 8))[1] == [(0, 8, 40)]  # equal jets: one call
+    order = np.array([2, 0, 3, 1])
+    assert list(np.array([10, 11, 12, 13])[order][bucketing.inverse(order)]) == [10, 11, 12, 13]
+
+
+def test_bucketed_variants_put_every_jet_back_in_its_place(tmp_path, test_jets):
+    """Real-like jets of 5 to 29 particles, in the files' order (not sorted): each bucketed
+    variant is cut into sub-batches and agrees with eager fp32 jet by jet, on the timed batch
+    (the output check) and on the test jets (quality), within eager fp32's own tolerance."""
+    vs = [variant(), variant(backend="eager_bucketed"), variant(backend="onnxruntime_bucketed"),
+          variant(backend="eager_bucketed", precision="bf16")]
+    spec = _spec(tmp_path, vs, particles="real", data=test_jets, batch_size=12, quality_data=test_jets,
+                 quality_jets=18, profiler_pass=True)
+    measure_group(spec)
+    recs = _records(spec)
+    assert all(r["status"] == "ok" for r in recs.values()), {k: r["error"] for k, r in recs.items()}
+    longest = recs["random/eager-fp32"]["inputs"]["particles_max"]
+    for key in ("random/eager_bucketed-fp32", "random/onnxruntime_bucketed-fp32", "random/eager_bucketed-bf16"):
+        rec = recs[key]
+        cut = rec["bucketing"]
+        assert sum(n for n, _ in cut["sub_batches"]) == 12 and len(cut["sub_batches"]) >= 2
+        assert [n for _, n in cut["sub_batches"]] == sorted(n for _, n in cut["sub_batches"])
+        assert cut["slots"] < cut["slots_trimmed"] == 12 * longest and rec["particles_padded"] == longest
+        assert rec["output_check"]["passed"] and rec["output_check"]["top1_agreement"] == 1.0
+        assert rec["quality"]["jets"] == 18 and rec["quality"]["max_abs_diff"] <= rec["quality"]["tolerance"]
+        assert 0 < rec["flops_per_jet"] < recs["random/eager-fp32"]["flops_per_jet"]  # less padding
+    assert recs["random/eager_bucketed-fp32"]["output_check"]["tolerance"] == 1e-4
+    assert recs["random/onnxruntime_bucketed-fp32"]["onnx"]["trimmed"]
+    assert recs["random/onnxruntime_bucketed-fp32"]["profiler"]["tool"] == "onnxruntime"
+    table = comparisons(load_groups([tmp_path / "paired"]), 0.05)
+    axes = {(row.axis, row.variant.split("/")[-1]) for row in table.itertuples()
+            if row.baseline.endswith("eager-fp32")}
+    assert {("backend", "eager_bucketed-fp32"), ("backend", "onnxruntime_bucketed-fp32"),
+            ("deployment", "eager_bucketed-bf16")} <= axes

@@ -33,9 +33,13 @@ RESULTS = "results"
 
 WEIGHTS: tuple[str, ...] = ("random", "trained", "pretrained")
 #: eager PyTorch, torch.compile, ONNX Runtime fed each batch trimmed to its longest jet,
-#: ONNX Runtime on the batch padded to the data config's length (a naive deployment), and
-#: OpenVINO (CPU) running the same ONNX export, fed the trimmed batch
-BACKENDS: tuple[str, ...] = ("eager", "compile", "onnxruntime", "onnxruntime_padded", "openvino")
+#: ONNX Runtime on the batch padded to the data config's length (a naive deployment),
+#: OpenVINO (CPU) running the same ONNX export, fed the trimmed batch, and the sub-batched
+#: rungs: eager PyTorch or ONNX Runtime on the batch sorted by particle count and cut into
+#: sub-batches, each trimmed to its own longest jet, outputs put back in order (the timed
+#: call does all of it; see jetprof.profiling.bucketing)
+BACKENDS: tuple[str, ...] = ("eager", "compile", "onnxruntime", "onnxruntime_padded", "openvino",
+                             "eager_bucketed", "onnxruntime_bucketed")
 #: fp32; bf16/fp16 autocast (eager, compile); int8: dynamic quantisation on CPU (eager's
 #: Linear layers with torch's quantiser, the ONNX export with ONNX Runtime's)
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
@@ -60,8 +64,11 @@ FIGURES: tuple[str, ...] = (
 )
 #: backends that run the ONNX export of the model (built ``for_inference``: softmax output,
 #: no SequenceTrimmer), not the torch module
-ONNX_BACKENDS = ("onnxruntime", "onnxruntime_padded", "openvino")
-ORT_BACKENDS = ("onnxruntime", "onnxruntime_padded")
+ONNX_BACKENDS = ("onnxruntime", "onnxruntime_padded", "openvino", "onnxruntime_bucketed")
+ORT_BACKENDS = ("onnxruntime", "onnxruntime_padded", "onnxruntime_bucketed")
+#: backends that cut each batch into sub-batches by particle count (eager's rules for
+#: precisions hold for eager_bucketed, ONNX Runtime's for onnxruntime_bucketed)
+BUCKETED_BACKENDS = ("eager_bucketed", "onnxruntime_bucketed")
 
 
 def split_pair(pair: str) -> tuple[str, str]:

@@ -89,10 +89,10 @@ def _batches(files: list[str], data_config: Any, n_batches: int, batch_size: int
     ]
 
 
-def _trim(batch: dict[str, np.ndarray], mask_name: str) -> dict[str, np.ndarray]:
+def _trim(batch: dict[str, np.ndarray], mask_name: str, min_length: int = 1) -> dict[str, np.ndarray]:
     from jetprof.model.inputs import trim_to_longest
 
-    return trim_to_longest(batch, batch[mask_name].reshape(len(batch[mask_name]), -1).sum(axis=1))
+    return trim_to_longest(batch, batch[mask_name].reshape(len(batch[mask_name]), -1).sum(axis=1), min_length)
 
 
 def export_onnx(model: Any, model_info: dict[str, Any], tensors: Any, path: str, opset: int = 17) -> None:
@@ -117,11 +117,14 @@ def check_parity(model: Any, session: Any, batches: list[dict[str, np.ndarray]],
     """Max |Δ softmax| between eager PyTorch and ONNX Runtime over the batches (full and trimmed)."""
     import torch
 
+    from jetprof.model.inputs import min_particles
+
     feed_names = [i.name for i in session.get_inputs()]
     order = list(batches[0])
+    floor = min_particles(model)
     worst, rows = 0.0, []
     for i, full in enumerate(batches):
-        for kind, batch in (("padded", full), ("trimmed", _trim(full, mask_name))):
+        for kind, batch in (("padded", full), ("trimmed", _trim(full, mask_name, floor))):
             with torch.no_grad():
                 eager = model(*[torch.from_numpy(batch[k]) for k in order]).numpy()
             ort = session.run(None, {k: batch[k] for k in feed_names})[0]

@@ -210,11 +210,17 @@ def real_batch(files: list[str], data_config: Any, batch_size: int) -> Batch:
     return _batch_of(table, data_config, source)
 
 
+def mask_input(names: list[str]) -> str:
+    """The mask among a data config's input names (the first with ``mask`` in it)."""
+    found = next((n for n in names if "mask" in n), None)
+    if found is None:
+        raise JetprofError("data config has no *mask input: cannot count real particles")
+    return found
+
+
 def _batch_of(table: Any, data_config: Any, source: dict[str, Any]) -> Batch:
     arrays = _preprocess(table, data_config)
-    mask_name = next((n for n in data_config.input_names if "mask" in n), None)
-    if mask_name is None:
-        raise JetprofError("data config has no *mask input: cannot count real particles")
+    mask_name = mask_input(list(data_config.input_names))
     n = arrays[mask_name].reshape(len(table), -1).sum(axis=1).astype(np.int64)
     return Batch(arrays, n, source)
 
@@ -255,13 +261,23 @@ def labelled_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Batc
     return _batch_of(table, data_config, source), onehot.argmax(axis=1)
 
 
-def trim_to_longest(arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> dict[str, np.ndarray]:
-    """The batch cut along the particle axis to its longest real jet (at least 1 slot).
+def min_particles(model: Any) -> int:
+    """The fewest particle slots ``model`` can run on: the largest ``min_length`` any of
+    its modules states (jetprof's ``SequenceTrimmer`` floor: ParticleNet's k + 1, 17 for
+    k = 16 nearest neighbours), else 1. Read from the module (the exported graph's too,
+    built ``for_inference``), so a model with another k needs no change here."""
+    floors = [getattr(m, "min_length", 1) for m in model.modules()] if hasattr(model, "modules") else []
+    return max([1, *(int(f) for f in floors if isinstance(f, int))])
+
+
+def trim_to_longest(arrays: dict[str, np.ndarray], n_particles: np.ndarray,
+                    min_length: int = 1) -> dict[str, np.ndarray]:
+    """The batch cut along the particle axis to its longest real jet, but never below
+    ``min_length`` slots (see :func:`min_particles`) nor beyond the padded length.
 
     Real particles come first and padding after (the mask is 0 there), so this is what
     ParT's SequenceTrimmer does inside eager PyTorch; the exported graph, which has no
     trimmer, computes on the same length when fed the trimmed batch.
     """
-    longest = max(int(np.max(n_particles)), 1)
+    longest = max(int(np.max(n_particles)), int(min_length), 1)
     return {k: np.ascontiguousarray(v[..., :longest]) for k, v in arrays.items()}
-

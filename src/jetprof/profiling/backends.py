@@ -1,12 +1,16 @@
 """How a point calls the model: eager / torch.compile (with autocast, or int8), ONNX
-Runtime or OpenVINO; the packages each needs, and how far each may differ from eager fp32.
+Runtime or OpenVINO, whole or sub-batched by multiplicity (``eager_bucketed``,
+``onnxruntime_bucketed``: :mod:`jetprof.profiling.bucketing`); the packages each needs,
+and how far each may differ from eager fp32.
 
 Every runner is a no-argument callable (one forward on the point's batch: what is
 timed) with a ``predict(arrays)`` method giving the softmax outputs on any other batch
 (what the quality score uses, after the timed rounds): ``predict`` is given the padded
 batch and its real particle counts, and trims it as the timed batch was (the torch
 module's SequenceTrimmer trims anyway; ONNX Runtime and OpenVINO are fed the batch cut
-to its longest jet, except ``onnxruntime_padded``).
+to its longest jet, except ``onnxruntime_padded``; the bucketed runners cut and trim
+the padded batch themselves, in the timed call and in ``predict``). No trimming cuts below the model's
+minimum particle count (:func:`jetprof.model.inputs.min_particles`: 17 for ParticleNet).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from jetprof.contract import BUCKETED_BACKENDS
 from jetprof.errors import JetprofError
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
@@ -35,6 +40,9 @@ OPTIONAL = {"openvino": ("openvino", "pip install 'jetprof[openvino]'")}
 #: ``quality`` block. Measured here (trained ParT, 600 test jets, batches of 1 and 32, CPU,
 #: max over jets and classes): onnxruntime fp32 2.2e-5, openvino fp32 3.4e-6, eager bf16
 #: 0.019, onnxruntime int8 0.036, eager int8 0.073 (top-1 agreement ≥ 0.985, |ΔAUC| ≤ 5e-4).
+#: Sub-batched variants compute the same jets in other batches (500 test jets, batches of 1
+#: and 32): eager_bucketed fp32 5.1e-7, onnxruntime_bucketed fp32 7.1e-5, eager_bucketed bf16
+#: 0.013 and int8 0.037, onnxruntime_bucketed int8 0.025: the same bounds hold.
 #: fp32: 1e-4 (as ``jetprof export``'s parity check); CUDA/MPS matmuls may run in TF32
 #: (10-bit mantissa): 1e-2; bf16 0.1 (5x its maximum); int8 0.25 (3.4x eager int8's);
 #: fp16 (GPU only, not measured here; 2 more mantissa bits than bf16) 0.05.
@@ -123,8 +131,11 @@ class TorchRunner:
                  softmaxed: bool = False, names: list[str] | None = None) -> None:
         import torch
 
+        from jetprof.model.inputs import min_particles
+
         self.model, self.tensors, self.device, self.softmaxed = model, tensors, device, softmaxed
         self.names = names
+        self.min_length = min_particles(model)
         self.torch = torch
         self.dtype = getattr(torch, AUTOCAST_DTYPES[precision]) if precision in AUTOCAST_DTYPES else None
 
@@ -141,7 +152,7 @@ class TorchRunner:
         """Softmax outputs on another batch (cut to its longest jet, as the trimmer does)."""
         if self.names is None:
             raise JetprofError("TorchRunner.predict needs the input names")
-        arrays = _trimmed(arrays, n_particles, True)
+        arrays = _trimmed(arrays, n_particles, True, self.min_length)
         xs = [self.torch.from_numpy(arrays[n]).to(self.device) for n in self.names]
         with self.torch.inference_mode(), self._ctx():
             out = self.model(*xs)
@@ -154,10 +165,11 @@ def torch_forward(model: Any, tensors: list[Any], device: Any, precision: str,
     return TorchRunner(model, tensors, device, precision, softmaxed, names)
 
 
-def _trimmed(arrays: dict[str, np.ndarray], n_particles: np.ndarray, trim: bool) -> dict[str, np.ndarray]:
+def _trimmed(arrays: dict[str, np.ndarray], n_particles: np.ndarray, trim: bool,
+             min_length: int = 1) -> dict[str, np.ndarray]:
     from jetprof.model.inputs import trim_to_longest
 
-    return trim_to_longest(arrays, n_particles) if trim else arrays
+    return trim_to_longest(arrays, n_particles, min_length) if trim else arrays
 
 
 def check_ort_device(device: Any) -> None:
@@ -195,15 +207,18 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
         run_model, rec["quantization"] = eager_int8(model)
     if backend == "compile":
         run_model = torch.compile(run_model)
+    if backend in BUCKETED_BACKENDS:
+        return BucketedTorchRunner(run_model, tensors, device, precision, names=names)
     return torch_forward(run_model, tensors, device, precision, names=names)
 
 
 def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
-                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any]) -> Any:
+                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any],
+                    min_length: int = 1) -> Any:
     """The runner of a variant of the ONNX export: ONNX Runtime (fp32 or the dynamically
-    quantised int8 graph) or OpenVINO."""
+    quantised int8 graph) or OpenVINO; ``min_length``: the model's fewest particle slots."""
     if backend == "openvino":
-        runner = OvRunner(onnx_path, device, threads, arrays, trim)
+        runner = OvRunner(onnx_path, device, threads, arrays, trim, min_length)
         rec["openvino"] = runner.settings
         return runner
     if precision == "int8":
@@ -213,7 +228,8 @@ def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, t
 
         onnx_path, quantized, rec["quantization"] = onnx_int8(onnx_path, cache_dir)
         rec["onnx"]["quantized_by_this_point"] = quantized
-    return OrtRunner(onnx_path, device, threads, arrays, trim)
+    runner = BucketedOrtRunner if backend in BUCKETED_BACKENDS else OrtRunner
+    return runner(onnx_path, device, threads, arrays, trim, min_length)
 
 
 class OrtRunner:
@@ -226,11 +242,11 @@ class OrtRunner:
     tool = "onnxruntime"
 
     def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
-                 trim: bool = False) -> None:
+                 trim: bool = False, min_length: int = 1) -> None:
         import onnxruntime as ort
 
         self.ort = ort
-        self.trim = trim
+        self.trim, self.min_length = trim, min_length
         self.path = onnx_path
         self.threads = threads
         if device.type == "cuda":
@@ -246,7 +262,7 @@ class OrtRunner:
 
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
         """Softmax outputs on another batch (the exported graph ends in a softmax)."""
-        arrays = _trimmed(arrays, n_particles, self.trim)
+        arrays = _trimmed(arrays, n_particles, self.trim, self.min_length)
         return probabilities(self.session.run(None, {k: arrays[k] for k in self.feed}), True)
 
     def _session(self, profile_prefix: str | None = None) -> Any:
@@ -262,12 +278,16 @@ class OrtRunner:
     def __call__(self) -> Any:
         return self.session.run(None, self.feed)
 
+    def _run_with(self, session: Any) -> Any:
+        """One timed call's forwards, with another session (the profiler's)."""
+        return session.run(None, self.feed)
+
     def profile(self, calls: int, workdir: str) -> tuple[list[dict[str, Any]], str]:
         """Run ``calls`` forwards under ORT's own profiler; (per-op rows, trace JSON path)."""
         sess = self._session(os.path.join(workdir, "ort_profile"))
-        sess.run(None, self.feed)  # warm
+        self._run_with(sess)  # warm
         for _ in range(calls):
-            sess.run(None, self.feed)
+            self._run_with(sess)
         trace = sess.end_profiling()
         events = json.loads(Path(trace).read_text())
         per_op: dict[str, dict[str, float]] = {}
@@ -287,6 +307,88 @@ class OrtRunner:
         return rows, trace
 
 
+class BucketedTorchRunner(TorchRunner):
+    """``eager_bucketed``: the torch module run sub-batch by sub-batch, jets grouped by
+    particle count (:mod:`jetprof.profiling.bucketing`); the timed call is given the
+    padded batch and does all of it (counts, sort, plan, gathers, forwards, reordering)."""
+
+    def __init__(self, model: Any, tensors: list[Any], device: Any, precision: str,
+                 softmaxed: bool = False, names: list[str] | None = None) -> None:
+        from jetprof.model.inputs import mask_input
+
+        super().__init__(model, tensors, device, precision, softmaxed, names)
+        if names is None:
+            raise JetprofError("eager_bucketed needs the input names")
+        self.mask_at = names.index(mask_input(names))
+
+    def _forward(self, xs: list[Any]) -> Any:
+        from jetprof.profiling.bucketing import inverse, particle_counts, plan
+
+        torch = self.torch
+        order, parts = plan(particle_counts(xs[self.mask_at]), self.min_length)
+        outs = []
+        for start, stop, length in parts:
+            rows = torch.as_tensor(order[start:stop], device=xs[0].device)
+            outs.append(self.model(*[x[rows, :, :length] for x in xs]))
+        out = torch.cat(outs) if len(outs) > 1 else outs[0]
+        return out[torch.as_tensor(inverse(order), device=out.device)]
+
+    def __call__(self) -> Any:
+        with self.torch.inference_mode(), self._ctx():
+            return self._forward(self.tensors)
+
+    def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
+        """Softmax outputs on another (padded) batch, bucketed as the timed call is."""
+        xs = [self.torch.from_numpy(arrays[n]).to(self.device) for n in self.names or []]
+        with self.torch.inference_mode(), self._ctx():
+            return probabilities(self._forward(xs), self.softmaxed)
+
+    def bucketing(self) -> dict[str, Any]:
+        from jetprof.profiling.bucketing import describe, particle_counts
+
+        return describe(particle_counts(self.tensors[self.mask_at]), self.min_length)
+
+
+class BucketedOrtRunner(OrtRunner):
+    """``onnxruntime_bucketed``: the exported graph run sub-batch by sub-batch, jets
+    grouped by particle count (:mod:`jetprof.profiling.bucketing`); ``arrays`` is the
+    padded batch, which the timed call counts, sorts, cuts, trims and reorders itself
+    (``trim`` is ignored: every sub-batch is trimmed to its own longest jet)."""
+
+    def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
+                 trim: bool = True, min_length: int = 1) -> None:
+        from jetprof.model.inputs import mask_input
+
+        super().__init__(onnx_path, device, threads, arrays, False, min_length)
+        self.arrays, self.mask = arrays, mask_input(list(arrays))
+
+    def _bucketed(self, session: Any, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+        from jetprof.profiling.bucketing import inverse, particle_counts, plan
+
+        order, parts = plan(particle_counts(arrays[self.mask]), self.min_length)
+        outs = []
+        for start, stop, length in parts:
+            rows = order[start:stop]
+            feed = {k: np.ascontiguousarray(arrays[k][rows, :, :length]) for k in self.feed}
+            outs.append(session.run(None, feed)[0])
+        out = np.concatenate(outs) if len(outs) > 1 else outs[0]
+        return [out[inverse(order)]]
+
+    def __call__(self) -> Any:
+        return self._bucketed(self.session, self.arrays)
+
+    def _run_with(self, session: Any) -> Any:
+        return self._bucketed(session, self.arrays)
+
+    def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
+        return probabilities(self._bucketed(self.session, arrays), True)
+
+    def bucketing(self) -> dict[str, Any]:
+        from jetprof.profiling.bucketing import describe, particle_counts
+
+        return describe(particle_counts(self.arrays[self.mask]), self.min_length)
+
+
 class OvRunner:
     """OpenVINO's CPU plugin running the ONNX export, fed only the inputs the graph kept.
 
@@ -298,8 +400,8 @@ class OvRunner:
     tool = "openvino"
 
     def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
-                 trim: bool = True) -> None:
-        self.trim = trim
+                 trim: bool = True, min_length: int = 1) -> None:
+        self.trim, self.min_length = trim, min_length
         if device.type != "cpu":
             raise JetprofError(f"openvino backend does not run on {device.type} (cpu only)")
         ov = require("openvino", "openvino")
@@ -322,7 +424,7 @@ class OvRunner:
         return [self.request.infer(self.feed, share_inputs=True)[self.output]]
 
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
-        arrays = _trimmed(arrays, n_particles, self.trim)
+        arrays = _trimmed(arrays, n_particles, self.trim, self.min_length)
         request = self.compiled.create_infer_request()
         return probabilities(request.infer({n: arrays[n] for n in self.names})[self.output], True)
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from jetprof.contract import ONNX_BACKENDS
+from jetprof.contract import BUCKETED_BACKENDS, ONNX_BACKENDS
 from jetprof.errors import BadInputError, JetprofError
 from jetprof.io import atomic_write_text
 from jetprof.profiling.ops import profiler_pass, torch_rows, write_empty_profile, write_ops
@@ -309,19 +309,24 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str,
     if slot.spec.backend in ONNX_BACKENDS:
         backends.check_exported_device(slot.spec.backend, device)
         trim = slot.spec.backend != "onnxruntime_padded"
-        arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles) if trim else batch.arrays
+        floor = inputs.min_particles(slot.model)  # ParticleNet's k + 1: never trimmed below
+        arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles, floor) if trim else batch.arrays
         slot.tensors = [torch.from_numpy(arrays[n]) for n in names]
         full = [torch.from_numpy(batch.arrays[n]) for n in names]
         onnx_path, exported = _onnx_file(spec, slot, full, workdir)
         rec["onnx"] = {"exported_by_this_point": exported, "trimmed": trim}
+        fed = batch.arrays if slot.spec.backend in BUCKETED_BACKENDS else arrays  # it trims each sub-batch
         slot.forward = backends.exported_runner(slot.spec.backend, slot.spec.precision, onnx_path, device,
-                                                spec.threads, arrays, trim, spec.cache_dir or workdir, rec)
+                                                spec.threads, fed, trim, spec.cache_dir or workdir, rec, floor)
         slot.length = int(arrays[names[0]].shape[-1])
     else:
         slot.tensors = [torch.from_numpy(batch.arrays[n]).to(device) for n in names]
         slot.model.to(device)
         slot.forward = backends.torch_runner(slot.model, slot.spec.backend, slot.spec.precision, slot.tensors,
                                              device, names, rec)
+    if slot.spec.backend in BUCKETED_BACKENDS:  # the sub-batches this batch is cut into
+        rec["bucketing"] = slot.forward.bucketing()
+        slot.length = max(length for _, length in rec["bucketing"]["sub_batches"])
     modules = {id(m): m for model in (slot.model, getattr(slot.forward, "model", slot.model))
                for m in model.modules()}
     for mod in modules.values():
@@ -444,6 +449,12 @@ def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, dict[str, int]]:
         total, out = count_flops_and_output(slot.model, sub)
     length = slot.seen[-1] if len(slot.seen) > n_seen else slot.rec["particles_padded"] or slot.length
     counts = {**weight_subnormals(slot.model), **acts.counts}
+    if slot.spec.backend in BUCKETED_BACKENDS:  # the work the sub-batches do, not the trimmed batch's
+        from jetprof.model.inputs import mask_input
+        from jetprof.profiling.bucketing import bucketed_flops
+
+        names = slot.built.input_names
+        total = bucketed_flops(slot.model, sub, names.index(mask_input(names)), slot.forward.min_length)
     return total, out, length, counts
 
 
