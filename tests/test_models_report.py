@@ -1,18 +1,21 @@
-"""The models side by side: the Pareto front and the accuracy-against-cost figure, from
-hand-made models tables."""
+"""The models side by side: the Pareto front, the accuracy-against-cost figure and the
+report page ``models.md``, from hand-made models tables."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
+from test_summarize import make_record
 
 from jetprof.cli import main
-from jetprof.report.models import COLUMNS, paper_row
+from jetprof.report.models import COLUMNS, models_markdown, paper_row
 from jetprof.report.pareto import accuracy_vs_cost, pareto_front
 
 #: model -> (FLOPs per jet, latency at batch 1 [ms], max throughput [jets/s], accuracy, AUC), as measured
@@ -176,3 +179,44 @@ def test_plot_command_draws_it_from_models_csv(tmp_path: Path, capsys: pytest.Ca
     assert "(36 value(s) drawn)" in capsys.readouterr().out  # one device: (5 paper + 1 measured) x 3 x 2
     assert main(["plot", "accuracy_vs_cost", "--out", str(out)]) == 1
     assert "needs --models" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- models.md
+
+
+def test_models_page_puts_the_paper_beside_the_measurements() -> None:
+    table = models(trained=("ParT_full",), devices=("cpu", "cuda:0"))
+    table.loc[table.model == "ParT_full", "params"] = 2143486
+    text = models_markdown(table, {"cpu": "AMD EPYC 7763"})
+    assert "## cpu (AMD EPYC 7763)" in text and "## cuda:0\n" in text
+    header = next(line for line in text.splitlines() if line.startswith("| model |"))
+    for column in ("paper params", "paper MACs", "paper accuracy", "paper AUC", "| params", "MACs per jet",
+                   "| accuracy", "| AUC", "latency, batch 1 [ms]", "max throughput [jets/s] (batch)",
+                   "peak memory per jet [KiB]"):
+        assert column in header, column
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ParT_full |")]
+    assert len(rows) == 2
+    cpu = [cell.strip(" |") for cell in rows[0]]
+    assert cpu[1:5] == ["2.14 M", "340 M", "0.861", "0.9877"]
+    assert cpu[5:9] == ["2.14 M", "340 M (128 particles)", "0.410", "0.8420"]
+    assert cpu[9:] == ["6.2", "199 (64)", "4.0"]
+    pfn = next(line for line in text.splitlines() if line.startswith("| PFN |"))
+    assert "| 0.772 | 0.9714 |" in pfn and "| – | – |" in pfn  # not trained here
+    assert "FLOPs count the matrix products" in text and "small generated dataset" in text
+    assert "No model was measured" in models_markdown(table.iloc[:0])
+
+
+def test_summarize_writes_the_models_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "profile"
+    folder.mkdir()
+    for batch in (1, 8):
+        (folder / f"bs{batch}.json").write_text(json.dumps(make_record(weights="trained", batch_size=batch)))
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"accuracy": 0.4083, "auc_ovr_macro": 0.8417}))
+    page = tmp_path / "models.md"
+    rc = main(["summarize", str(folder), "--out-csv", str(tmp_path / "p.csv"), "--models-md", str(page),
+               "--metrics", f"ParT_full={metrics}"])
+    assert rc == 0, capsys.readouterr().err
+    line = next(line for line in page.read_text().splitlines() if line.startswith("| ParT_full |"))
+    assert "| 0.861 | 0.9877 |" in line and "| 0.408 | 0.8417 |" in line
+    assert np.isfinite(pd.read_csv(tmp_path / "p.csv").latency_ms_p50).all()
