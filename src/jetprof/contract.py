@@ -60,7 +60,7 @@ VERDICTS: tuple[str, ...] = ("same", "different", "inconclusive")
 FIGURES: tuple[str, ...] = (
     "latency_vs_batch", "throughput_vs_batch", "memory_vs_batch", "op_breakdown", "weights_comparison",
     "comparisons", "latency_vs_multiplicity", "roofline", "models_comparison", "training_curves", "roc",
-    "confusion_matrix", "deployment",
+    "confusion_matrix", "deployment", "accuracy_vs_cost",
 )
 #: backends that run the ONNX export of the model (built ``for_inference``: softmax output,
 #: no SequenceTrimmer), not the torch module

@@ -255,6 +255,8 @@ def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: 
         return {"comparisons": _COMPARISONS}
     if name == "deployment":
         return {"deployment": f"{RESULTS}/summary/deployment.json"}
+    if name == "accuracy_vs_cost":
+        return {"models": f"{RESULTS}/summary/models.csv"}
     if name == "op_breakdown":  # reads the records and their per-op tables
         measured_here = config["profile"]["profiler_pass"] and not config.get("regenerate")
         ops = [r[: -len(".json")] + ".ops.csv" for r in records] if measured_here else []
@@ -280,6 +282,8 @@ def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], lo
         args += ["--comparisons", inputs["comparisons"]]
     elif name == "deployment":
         args += ["--deployment", inputs["deployment"]]
+    elif name == "accuracy_vs_cost":
+        args += ["--models", inputs["models"]]
     else:
         args += ["--table", inputs["table"]]
     if name in ("latency_vs_batch", "throughput_vs_batch", "memory_vs_batch", "roofline", "op_breakdown"):

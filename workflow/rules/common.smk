@@ -65,6 +65,7 @@ def get_report_inputs():
         "results/summary/points.csv",
         "results/summary/points.md",
         "results/summary/models.csv",
+        "results/summary/models.md",
         "results/summary/comparisons.csv",
         "results/summary/weights_answer.json",
         "results/summary/weights_answer.md",

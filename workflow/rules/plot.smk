@@ -21,6 +21,12 @@ rule summarize_records:
             category="3. Profile",
             subcategory="Table",
         ),
+        models_md=report(
+            "results/summary/models.md",
+            caption="../report/models_page.rst",
+            category="3. Profile",
+            subcategory="Table",
+        ),
     log:
         "results/logs/summary/summarize_records.log",
     conda:
@@ -31,6 +37,7 @@ rule summarize_records:
         ),
     shell:
         "jetprof --log {log:q} summarize --out-csv {output.csv:q} --out-md {output.md:q}"
+        " --models-md {output.models_md:q}"
         " --models-csv {output.models:q} {params.metrics} {input.records:q}"
 
 
@@ -109,6 +116,7 @@ rule figures:
         get_figures(),
         "results/summary/points.md",
         "results/summary/models.csv",
+        "results/summary/models.md",
         "results/summary/comparisons.csv",
         "results/summary/weights_answer.json",
         "results/summary/weights_answer.md",

@@ -20,6 +20,9 @@ counts beside the multiplicity curve), it stops with a one-line error naming the
 and the config key to pass, instead of guessing. Missing or unreadable inputs are
 one-line errors too.
 
+``accuracy_vs_cost`` draws the models side by side (``--models
+results/summary/models.csv`` from ``jetprof summarize --models-csv``).
+
 ``weights_comparison`` and ``comparisons`` draw the paired comparisons
 (``--comparisons results/summary/comparisons.csv`` from ``jetprof compare``): every
 ratio, interval and verdict comes from that file. The weights answer itself is written
@@ -51,6 +54,7 @@ from jetprof.report.curves import (
 )
 from jetprof.report.ops import op_breakdown
 from jetprof.report.paired import comparisons, deployment, load_comparisons, weights_comparison
+from jetprof.report.pareto import accuracy_vs_cost
 from jetprof.report.style import STYLE, Plot, apply_filters
 from jetprof.report.summarize import KEY_FIELDS, load_records, read_table
 from jetprof.report.training import confusion_matrix, roc, training_curves
@@ -66,7 +70,10 @@ METRICS_FIGURES = {"training_curves": training_curves, "roc": roc,
                    "confusion_matrix": confusion_matrix}
 #: drawn from the paired comparisons (jetprof compare's comparisons.csv), nothing else
 COMPARISON_FIGURES = {"weights_comparison": weights_comparison, "comparisons": comparisons}
-assert set(FIGURES) == {*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, *COMPARISON_FIGURES, "deployment"}
+#: drawn from the models side by side (jetprof summarize's models.csv)
+MODELS_FIGURES = {"accuracy_vs_cost": accuracy_vs_cost}
+assert set(FIGURES) == {*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, *COMPARISON_FIGURES, *MODELS_FIGURES,
+                        "deployment"}
 
 
 # ----------------------------------------------------------------------------
@@ -191,6 +198,12 @@ def make_plot(name: str, args: argparse.Namespace) -> Plot:
         if not args.comparisons:
             raise JetprofError(f"figure {name} needs --comparisons (results/summary/comparisons.csv)")
         return COMPARISON_FIGURES[name](load_comparisons(args.comparisons))
+    if name in MODELS_FIGURES:
+        if not args.models:
+            raise JetprofError(f"figure {name} needs --models (results/summary/models.csv)")
+        models = read_table(args.models, "models table", ("model", "device"),
+                            " (run jetprof summarize --models-csv first)")
+        return MODELS_FIGURES[name](apply_filters(models, device=args.device))
     if not args.table:
         raise JetprofError(f"figure {name} needs --table (results/summary/points.csv)")
     table = load_table(args.table)
@@ -258,6 +271,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", help="metrics JSON from jetprof evaluate")
     parser.add_argument("--comparisons", help="paired comparisons from jetprof compare (CSV)")
     parser.add_argument("--deployment", help="the deployment ladder from jetprof compare (JSON)")
+    parser.add_argument("--models", help="the models side by side from jetprof summarize --models-csv (CSV)")
     parser.add_argument("--out", required=True, help="output .png, .pdf or .svg")
     selection = parser.add_argument_group(
         "selection (default: the one value measured, see `pydoc jetprof.report.cli`)")

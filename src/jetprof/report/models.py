@@ -14,6 +14,9 @@ of the points (``points.csv``) and, for the model this study trained, its evalua
 - the paper's ``paper_params``, ``paper_macs``, ``paper_accuracy``, ``paper_auc``
   (arXiv:2202.03772, JetClass, full features; as given there).
 
+``results/summary/models.md`` (:func:`models_markdown`) is the report page: per device,
+the paper's columns beside this study's measured ones.
+
 Latency and throughput are the points' own medians, measured in one group per batch
 size with the other models on the same jets; the paired ratios between models are in
 ``comparisons.csv`` (axis ``model``).
@@ -81,3 +84,80 @@ def models_table(points: pd.DataFrame, trained: dict[str, dict[str, Any]] | None
             **paper_row(str(model)),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# ----------------------------------------------------------------------------
+# the report page: results/summary/models.md
+
+#: what the page says once, above the tables
+ABOUT = (
+    "The paper's columns are its JetClass table (arXiv:2202.03772: 100 M training jets, full input "
+    "features); this study's are measured here with eager PyTorch in fp32, one table per device. "
+    "FLOPs count the matrix products that torch's FlopCounterMode sees (2 per multiply-add; LayerNorm, "
+    "softmax and other elementwise work are left out) at the particle count given, and MACs = FLOPs / 2 "
+    "is the unit the paper calls FLOPs (it pads jets to 128 particles). This study's accuracy and macro "
+    "AUC come from its own test split, by default a small generated dataset and a few epochs, so they "
+    "sit far below the paper's and can at best rank the models; \"–\" marks a model not trained here."
+)
+HEADER = ("model", "paper params", "paper MACs", "paper accuracy", "paper AUC", "params", "MACs per jet",
+          "accuracy", "AUC", "latency, batch 1 [ms]", "max throughput [jets/s] (batch)",
+          "peak memory per jet [KiB]")
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits and a k/M/G prefix; "–" when missing."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if not math.isfinite(value):
+        return "–"
+    for scale, prefix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g}{prefix}"
+    return f"{value:.{digits}g}"
+
+
+def _fixed(value: Any, spec: str) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    return format(value, spec) if math.isfinite(value) else "–"
+
+
+def _row(row: dict[str, Any]) -> list[str]:
+    particles = _fixed(row.get("flops_particles"), ".0f")
+    macs = _number(row.get("macs_per_jet"))
+    batch = _fixed(row.get("throughput_batch_size"), ".0f")
+    throughput = _number(row.get("throughput_jets_per_s_max"))
+    return [
+        str(row["model"]),
+        _number(row.get("paper_params")), _number(row.get("paper_macs")),
+        _fixed(row.get("paper_accuracy"), ".3f"), _fixed(row.get("paper_auc"), ".4f"),
+        _number(row.get("params")),
+        macs + (f" ({particles} particles)" if macs != "–" and particles != "–" else ""),
+        _fixed(row.get("accuracy"), ".3f"), _fixed(row.get("auc_macro"), ".4f"),
+        _number(row.get("latency_ms_p50_bs1")),
+        throughput + (f" ({batch})" if throughput != "–" and batch != "–" else ""),
+        _fixed(float(row.get("peak_memory_bytes_per_jet", math.nan)) / 1024, ".1f"),
+    ]
+
+
+def models_markdown(models: pd.DataFrame, hardware: dict[str, str] | None = None) -> str:
+    """The report page: per device, the paper's table beside this study's measured columns.
+
+    Args:
+        models: the models table (:func:`models_table`).
+        hardware: device -> its CPU or GPU model, for the headings.
+    """
+    hardware = hardware or {}
+    lines = ["# The taggers side by side: the ParT paper and this study", "", ABOUT, ""]
+    if models.empty:
+        lines += ["No model was measured (no ok fp32 point in the summary table).", ""]
+    for device, rows in models.groupby(models["device"].astype(str), sort=True):
+        lines += [f"## {device}" + (f" ({hardware[device]})" if hardware.get(device) else ""), ""]
+        lines += ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += ["| " + " | ".join(_row(row)) + " |" for row in rows.to_dict("records")]
+        lines.append("")
+    return "\n".join(lines)

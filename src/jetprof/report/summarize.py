@@ -1,6 +1,7 @@
 """Collect profile records (one JSON per measured point) into one table.
 
-``jetprof summarize --out-csv points.csv --out-md points.md RECORDS...``
+``jetprof summarize --out-csv points.csv --out-md points.md [--models-csv models.csv]
+[--models-md models.md] [--metrics MODEL=metrics.json] RECORDS...``
 
 RECORDS are record files or directories; directories are searched
 recursively for ``*.json`` and anything that is not a profile record there
@@ -327,6 +328,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-csv", required=True, help="the table, one row per point")
     parser.add_argument("--out-md", help="the same table as Markdown, for the report")
     parser.add_argument("--models-csv", help="also the models side by side (jetprof.report.models)")
+    parser.add_argument("--models-md", help="the same beside the ParT paper's table, as a report page (Markdown)")
     parser.add_argument("--metrics", action="append", default=[], metavar="MODEL=metrics.json",
                         help="a trained model's evaluation, for its accuracy in --models-csv")
 
@@ -334,8 +336,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``jetprof summarize``."""
     table = summarize(args.records, args.out_csv, args.out_md)
-    if args.models_csv:
-        from jetprof.report.models import models_table
+    if args.models_csv or args.models_md:
+        from jetprof.report.models import models_markdown, models_table
 
         trained = {}
         for item in args.metrics:
@@ -344,7 +346,12 @@ def run(args: argparse.Namespace) -> int:
                 raise JetprofError(f"--metrics {item}: expected MODEL=metrics.json")
             metrics = _read_json(Path(path))
             trained[model] = {"accuracy": metrics.get("accuracy"), "auc_macro": metrics.get("auc_ovr_macro")}
-        atomic_write_text(args.models_csv, models_table(table, trained).to_csv(index=False, lineterminator="\n"))
+        models = models_table(table, trained)
+        if args.models_csv:
+            atomic_write_text(args.models_csv, models.to_csv(index=False, lineterminator="\n"))
+        if args.models_md:
+            hardware = {str(d): device_hardware(d, group) or "" for d, group in table.groupby("device")}
+            atomic_write_text(args.models_md, models_markdown(models, hardware))
     ok = int((table["status"] == "ok").sum())
     print(f"jetprof summarize: {len(table)} point(s), {ok} ok -> {args.out_csv}")
     return 0
