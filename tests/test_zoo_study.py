@@ -109,7 +109,8 @@ def test_trained_only_study_says_the_extras_weights(config):
     ({"name": "Mine", "network_config": "nowhere.py", "data_config": "workflow/weaver/JetClass_kin.yaml"},
      "profile.models[0].network_config: nowhere.py not found"),
     ({"name": "ParT_full"}, "profile.models[0].name: 'ParT_full' names two models"),
-    ({"name": "PFN_full", "backends": ["eager-fp16"]}, "profile.models[0].backends[0]: eager-fp16: autocast fp16 runs on cuda"),
+    ({"name": "PFN_full", "backends": ["eager-fp16"]},
+     "profile.models[0].backends[0]: eager-fp16: autocast fp16 runs on cuda"),
 ])
 def test_bad_model_entries_get_one_line(config, entry, message):
     problems = jw.config_problems(_zoo(config, entry), SCHEMA)

@@ -11,6 +11,8 @@ REGENERATE = bool(config.get("regenerate", False))
 MODEL = config["weaver"]["model_name"]
 # every profiled model -> (network config, data config); MODEL first
 MODELS = jw.profile_models(config)
+# the same, for the models the study trains (MODEL first)
+TRAINED = jw.trained_inputs(config)
 
 
 wildcard_constraints:
@@ -25,6 +27,14 @@ wildcard_constraints:
     particles=r"real|\d+",
     bs=r"\d+",
     figure="|".join(jw.FIGURES),
+
+
+def trained_network_config(wildcards):
+    return TRAINED[wildcards.model][0]
+
+
+def trained_data_config(wildcards):
+    return TRAINED[wildcards.model][1]
 
 
 def get_dataset_files():
@@ -77,7 +87,10 @@ def get_report_inputs():
             "results/validate/features.png",
         ]
         for model in contract.trained_models(config):
-            inputs += [f"results/export/{model}.onnx", f"results/export/{model}_card.json"]
+            inputs += [
+                f"results/export/{model}.onnx",
+                f"results/export/{model}_card.json",
+            ]
     return inputs
 
 

@@ -3,16 +3,6 @@
 # `jetprof weaver` seeds every generator weaver uses, then runs weaver's own main().
 
 TRAIN = jw.config_section(config, "train")
-# model -> (network config, data config), for the models the study trains
-TRAINED = jw.trained_inputs(config)
-
-
-def trained_network_config(wildcards):
-    return TRAINED[wildcards.model][0]
-
-
-def trained_data_config(wildcards):
-    return TRAINED[wildcards.model][1]
 
 
 rule train_model:
