@@ -196,3 +196,12 @@ def test_the_weights_answer_covers_every_trained_model(tmp_path):
     assert by_model == {"P": "same", "Q": "different"}
     page = answer_markdown(answer)
     assert "| Q | `different` |" in page and "Q: trained ÷ random" in page
+
+
+def test_calls_per_turn_follow_each_kind_not_the_fastest_model():
+    from jetprof.profiling.rounds import MAX_CALLS_PER_TURN, calls_by_kind
+
+    kinds = [("ParT", "eager", "fp32"), ("ParT", "eager", "fp32"), ("PFN", "eager", "fp32"),
+             ("ParticleNet", "eager", "fp32"), ("ParT", "onnxruntime", "fp32")]
+    calls = calls_by_kind(kinds, [7.4, 6.9, 0.3, 760.0, 3.8])
+    assert calls == [4, 4, MAX_CALLS_PER_TURN, 1, 8]  # trained and random ParT share 30 / 6.9 -> 4
