@@ -256,6 +256,10 @@ def test_quality_block_on_labelled_test_jets(tmp_path, test_jets):
     measure_group(spec)
     recs = _records(spec)
     assert all(r["status"] == "ok" for r in recs.values()), {k: r["error"] for k, r in recs.items()}
+    # FLOPs with all 128 slots filled, the paper's convention (README: 669.5 MFLOP per jet), on eager fp32 only
+    assert recs["trained/eager-fp32"]["flops_per_jet_padded"] == pytest.approx(669.5e6, rel=0.01)
+    assert recs["trained/eager-fp32"]["flops_padded_particles"] == 128
+    assert "flops_per_jet_padded" not in recs["trained/eager-int8"]
     ref, int8, rnd = (recs[k]["quality"] for k in ("trained/eager-fp32", "trained/eager-int8", "random/eager-fp32"))
     for q in (ref, int8, rnd):
         assert q["jets"] == 16 and q["classes"] == 3 and q["batch_size"] == 5  # 6+6+4 jets, 4 calls

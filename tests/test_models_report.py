@@ -198,8 +198,11 @@ def test_models_page_puts_the_paper_beside_the_measurements() -> None:
     assert len(rows) == 2
     cpu = [cell.strip(" |") for cell in rows[0]]
     assert cpu[1:5] == ["2.14 M", "340 M", "0.861", "0.9877"]
-    assert cpu[5:9] == ["2.14 M", "340 M (128 particles)", "0.410", "0.8420"]
-    assert cpu[9:] == ["6.2", "199 (64)", "4.0"]
+    assert cpu[5:10] == ["2.14 M", "–", "340 M (128 particles)", "0.410", "0.8420"]  # no padded count given
+    assert cpu[10:] == ["6.2", "199 (64)", "4.0"]
+    table["macs_per_jet_padded"], table["padded_particles"] = 3.35e8, 128
+    padded = next(line for line in models_markdown(table).splitlines() if line.startswith("| ParT_full |"))
+    assert "| 335 M (128 slots) |" in padded
     pfn = next(line for line in text.splitlines() if line.startswith("| PFN |"))
     assert "| 0.772 | 0.9714 |" in pfn and "| – | – |" in pfn  # not trained here
     assert "FLOPs count the matrix products" in text and "small generated dataset" in text

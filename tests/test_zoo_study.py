@@ -90,7 +90,7 @@ def test_profile_command_gives_each_model_its_checkpoint_and_backends(config):
     assert not any(k.startswith("checkpoint_ParticleNet") for k in inputs)
     assert jw.metrics_files(config) == ["results/evaluate/ParT_full/metrics.json",
                                         "results/evaluate/PFN_full/metrics.json"]
-    assert jw.metrics_flags(config, jw.metrics_files(config)).split() == [
+    assert jw.metrics_flags(jw.metrics_files(config)).split() == [
         "--metrics", "ParT_full=results/evaluate/ParT_full/metrics.json",
         "--metrics", "PFN_full=results/evaluate/PFN_full/metrics.json"]
 

@@ -102,9 +102,9 @@ def metrics_files(config: dict[str, Any]) -> list[str]:
     return [metrics_path(m) for m in trained_models(config)]
 
 
-def metrics_flags(config: dict[str, Any], files: list[str]) -> str:
-    """``--metrics MODEL=PATH`` for each of ``files`` (the trained models' metrics, in order)."""
-    return " ".join(f"--metrics {shlex.quote(f'{m}={f}')}" for m, f in zip(trained_models(config), files))
+def metrics_flags(files: list[str]) -> str:
+    """``--metrics MODEL=PATH`` for each ``results/evaluate/<model>/metrics.json``."""
+    return " ".join(f"--metrics {shlex.quote(f'{os.path.basename(os.path.dirname(f))}={f}')}" for f in files)
 
 
 def job_inputs(config: dict[str, Any], job: Job, checkpoints: Any = None) -> dict[str, Any]:

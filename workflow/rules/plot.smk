@@ -6,7 +6,12 @@
 rule summarize_records:
     input:
         records=get_profile_records(),
-        metrics=[] if REGENERATE else jw.metrics_files(config),
+        # regenerating: the evaluations found on disk (accuracy beside the cost)
+        metrics=(
+            sorted(glob.glob("results/evaluate/*/metrics.json"))
+            if REGENERATE
+            else jw.metrics_files(config)
+        ),
     output:
         csv=report(
             "results/summary/points.csv",
@@ -32,9 +37,7 @@ rule summarize_records:
     conda:
         "../../envs/plot.yaml"
     params:
-        metrics=lambda wildcards, input: jw.metrics_flags(
-            config, [] if REGENERATE else input.metrics
-        ),
+        metrics=lambda wildcards, input: jw.metrics_flags(input.metrics),
     shell:
         "jetprof --log {log:q} summarize --out-csv {output.csv:q} --out-md {output.md:q}"
         " --models-md {output.models_md:q}"

@@ -7,6 +7,7 @@ of the points (``points.csv``) and, for the model this study trained, its evalua
 - ``model``, ``device``, ``params``, ``flops_per_jet`` and ``macs_per_jet`` (= FLOPs / 2:
   the paper's "FLOPs" are multiply-accumulates) at ``flops_particles`` particles per
   jet (the record's count on the main grid's inputs: what the model computed there);
+  ``macs_per_jet_padded`` with all ``padded_particles`` slots filled (the paper's count);
 - ``accuracy``, ``auc_macro`` (this study's test jets; empty for a model it did not train);
 - ``latency_ms_p50_bs1`` (eager fp32, batch 1), ``throughput_jets_per_s_max`` and the
   batch size where it is reached (``throughput_batch_size``), ``peak_memory_bytes_per_jet``
@@ -37,7 +38,8 @@ PAPER: dict[str, dict[str, float]] = {
     "ParT_plain": {"paper_params": 2.13e6, "paper_macs": 260e6, "paper_accuracy": 0.849, "paper_auc": 0.9859},
     "ParT": {"paper_params": 2.14e6, "paper_macs": 340e6, "paper_accuracy": 0.861, "paper_auc": 0.9877},
 }
-COLUMNS = ["model", "device", "params", "flops_per_jet", "macs_per_jet", "flops_particles", "accuracy",
+COLUMNS = ["model", "device", "params", "flops_per_jet", "macs_per_jet", "flops_particles", "macs_per_jet_padded",
+           "padded_particles", "accuracy",
            "auc_macro", "latency_ms_p50_bs1", "throughput_jets_per_s_max", "throughput_batch_size",
            "peak_memory_bytes_per_jet", *next(iter(PAPER.values()))]
 
@@ -74,6 +76,7 @@ def models_table(points: pd.DataFrame, trained: dict[str, dict[str, Any]] | None
             "model": model, "device": device, "params": int(first["params"]),
             "flops_per_jet": flops, "macs_per_jet": flops / 2,
             "flops_particles": int(grid["flops_particles"].iloc[0]) if len(grid) else None,
+            **_padded(eager),
             "accuracy": metrics.get("accuracy", math.nan), "auc_macro": metrics.get("auc_macro", math.nan),
             "latency_ms_p50_bs1": float(bs1["latency_ms_p50"].iloc[0]) if len(bs1) else math.nan,
             "throughput_jets_per_s_max": float(best["throughput_jets_per_s"]) if best is not None else math.nan,
@@ -86,6 +89,15 @@ def models_table(points: pd.DataFrame, trained: dict[str, dict[str, Any]] | None
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _padded(eager: pd.DataFrame) -> dict[str, Any]:
+    """MACs per jet with every slot filled (the paper's convention), from eager fp32 records."""
+    if "flops_per_jet_padded" not in eager or not eager["flops_per_jet_padded"].notna().any():
+        return {"macs_per_jet_padded": math.nan, "padded_particles": None}
+    row = eager[eager["flops_per_jet_padded"].notna()].iloc[0]
+    return {"macs_per_jet_padded": float(row["flops_per_jet_padded"]) / 2,
+            "padded_particles": int(row["flops_padded_particles"])}
+
+
 # ----------------------------------------------------------------------------
 # the report page: results/summary/models.md
 
@@ -94,12 +106,15 @@ ABOUT = (
     "The paper's columns are its JetClass table (arXiv:2202.03772: 100 M training jets, full input "
     "features); this study's are measured here with eager PyTorch in fp32, one table per device. "
     "FLOPs count the matrix products that torch's FlopCounterMode sees (2 per multiply-add; LayerNorm, "
-    "softmax and other elementwise work are left out) at the particle count given, and MACs = FLOPs / 2 "
-    "is the unit the paper calls FLOPs (it pads jets to 128 particles). This study's accuracy and macro "
+    "softmax and other elementwise work, and ParticleNet's k-nearest-neighbour top-k, are left out), "
+    "with every slot filled (\"padded\", as the paper counts) and at the particle count the model computed "
+    "on this study's jets (its sequence trimmer cuts each batch to its longest jet); MACs = FLOPs / 2 "
+    "is the unit the paper calls FLOPs. This study's accuracy and macro "
     "AUC come from its own test split, by default a small generated dataset and a few epochs, so they "
     "sit far below the paper's and can at best rank the models; \"–\" marks a model not trained here."
 )
-HEADER = ("model", "paper params", "paper MACs", "paper accuracy", "paper AUC", "params", "MACs per jet",
+HEADER = ("model", "paper params", "paper MACs", "paper accuracy", "paper AUC", "params", "MACs per jet, padded",
+          "MACs per jet",
           "accuracy", "AUC", "latency, batch 1 [ms]", "max throughput [jets/s] (batch)",
           "peak memory per jet [KiB]")
 
@@ -126,6 +141,11 @@ def _fixed(value: Any, spec: str) -> str:
     return format(value, spec) if math.isfinite(value) else "–"
 
 
+def _padded_cell(row: dict[str, Any]) -> str:
+    macs, particles = _number(row.get("macs_per_jet_padded")), _fixed(row.get("padded_particles"), ".0f")
+    return macs + (f" ({particles} slots)" if macs != "–" and particles != "–" else "")
+
+
 def _row(row: dict[str, Any]) -> list[str]:
     particles = _fixed(row.get("flops_particles"), ".0f")
     macs = _number(row.get("macs_per_jet"))
@@ -135,7 +155,7 @@ def _row(row: dict[str, Any]) -> list[str]:
         str(row["model"]),
         _number(row.get("paper_params")), _number(row.get("paper_macs")),
         _fixed(row.get("paper_accuracy"), ".3f"), _fixed(row.get("paper_auc"), ".4f"),
-        _number(row.get("params")),
+        _number(row.get("params")), _padded_cell(row),
         macs + (f" ({particles} particles)" if macs != "–" and particles != "–" else ""),
         _fixed(row.get("accuracy"), ".3f"), _fixed(row.get("auc_macro"), ".4f"),
         _number(row.get("latency_ms_p50_bs1")),
