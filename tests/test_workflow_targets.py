@@ -106,6 +106,7 @@ def test_a_particle_count_shared_by_grid_and_curve_is_one_group(config):
     # 128 particles in the main grid (bs 1, 8, 32) and on the multiplicity curve (bs 8):
     # the (cpu, 128, 8) group holds the variants of both, once
     config["profile"]["particles"] = ["real", 128]
+    config["profile"]["batch_sizes"] = [1, 8, 32]
     groups = study_groups(config)
     keys = [(g.device, g.particles, g.batch_size) for g in groups]
     assert len(keys) == len(set(keys))
