@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from jetprof.contract import ONNX_BACKENDS
 from jetprof.report.style import (
     Plot,
     experiment_label,
@@ -57,7 +58,7 @@ def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], *, weights: str
     """Share of profiled self time per op and batch size (top ops + "other").
 
     One panel per (device, backend, precision) profiled with torch.profiler
-    (ONNX Runtime's own profiler names its nodes differently: left out). The
+    (ONNX Runtime's and OpenVINO's own profilers name their nodes differently: left out). The
     time column is the record's ``profiler.sorted_by`` (self CPU time, or self
     device time on CUDA) of its ops table, else ``top_ops``.
 
@@ -67,7 +68,7 @@ def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], *, weights: str
         particles: ``"real"`` or the particle count of the main grid shown.
         top: ops named in the legend; the rest are "other".
     """
-    usable = [(p, r) for p, r in records if r.get("status") == "ok" and r.get("backend") != "onnxruntime"]
+    usable = [(p, r) for p, r in records if r.get("status") == "ok" and r.get("backend") not in ONNX_BACKENDS]
     table = pd.DataFrame([{"device": r["device"], "backend": r["backend"],
                            "precision": r["precision"], "weights": r["weights"],
                            "particles": str(r["particles"]), "batch_size": int(r["batch_size"]),
