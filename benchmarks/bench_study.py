@@ -87,12 +87,13 @@ def one_study(args: argparse.Namespace) -> str | None:
           + "; ".join(answer["reasons"]))
     for p in answer.get("pooled", []):
         what = f"A/A control ({p['baseline']})" if p["control"] else f"{p['variant']}/{p['baseline']}"
-        print(f"    pooled over {p['points']} points {what:<22} {p['ratio']:.3f} "
+        print(f"    pooled over {p['points']} points {p.get('model', ''):<16} {what:<22} {p['ratio']:.3f} "
               f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]: {p['verdict']}")
     for row in answer["comparisons"] + answer["control"]:
         what = "A/A control" if row["control"] else f"{row['weights']}/random"
         low, high = row["ci95"]
-        print(f"    {row['backend']}-{row['precision']} {row['particles']} bs{row['batch_size']:<3} {what:<16} "
+        print(f"    {row['model']:<16} {row['backend']}-{row['precision']} {row['particles']} bs{row['batch_size']:<3} "
+              f"{what:<16} "
               f"{row['ratio']:.3f} [{low:.3f}, {high:.3f}] {row['rounds']} rounds: {row['verdict']}")
     if args.keep:
         print(f"clone kept at {clone}")
