@@ -95,6 +95,12 @@ def one_study(args: argparse.Namespace) -> str | None:
         print(f"    {row['model']:<16} {row['backend']}-{row['precision']} {row['particles']} bs{row['batch_size']:<3} "
               f"{what:<16} "
               f"{row['ratio']:.3f} [{low:.3f}, {high:.3f}] {row['rounds']} rounds: {row['verdict']}")
+    with open(clone / "results" / "summary" / "models.csv") as f:
+        for m in csv.DictReader(f):
+            acc = (f"accuracy {float(m['accuracy']):.3f} AUC {float(m['auc_macro']):.3f}" if m["accuracy"]
+                   else "not trained")
+            print(f"  {m['model']:<18} {m['device']}: {acc}; {float(m['latency_ms_p50_bs1']):.2f} ms at batch 1, "
+                  f"{float(m['throughput_jets_per_s_max']):.0f} jets/s at batch {m['throughput_batch_size']}")
     if args.keep:
         print(f"clone kept at {clone}")
     else:
