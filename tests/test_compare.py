@@ -220,7 +220,7 @@ def test_the_deployment_ladder_names_the_fastest_variant_within_the_auc_budget(t
     assert not by.loc["onnxruntime-int8", "within"]  # 0.005 of AUC lost: over the budget
     assert by.loc["onnxruntime-fp32", "within"] and by.loc["eager-bf16", "within"]
     best = fastest(rungs)
-    assert best == [{"device": "cpu", "particles": "real", "batch_size": 8, "variant": "onnxruntime-fp32",
+    assert best == [{"model": "P", "device": "cpu", "particles": "real", "batch_size": 8, "variant": "onnxruntime-fp32",
                      "weights": "trained",
                      "speedup": pytest.approx(2.0, rel=0.02), "speedup_ci95": best[0]["speedup_ci95"],
                      "delta_auc": 0.0}]

@@ -205,3 +205,25 @@ def test_calls_per_turn_follow_each_kind_not_the_fastest_model():
              ("ParticleNet", "eager", "fp32"), ("ParT", "onnxruntime", "fp32")]
     calls = calls_by_kind(kinds, [7.4, 6.9, 0.3, 760.0, 3.8])
     assert calls == [4, 4, MAX_CALLS_PER_TURN, 1, 8]  # trained and random ParT share 30 / 6.9 -> 4
+
+
+def test_the_deployment_ladder_names_the_fastest_variant_per_model(tmp_path):
+    from jetprof.report.deployment import deployment_markdown, fastest, ladder
+
+    rng = np.random.default_rng(7)
+    base = list(10 * rng.normal(1, 0.01, 12))
+    _group(tmp_path / "g.json", {
+        "P/trained/eager-fp32": base, "P/trained/onnxruntime-fp32": [x / 2.0 * rng.normal(1, 0.004) for x in base],
+        "Q/trained/eager-fp32": [x / 5 for x in base],
+        "Q/trained/onnxruntime-fp32": [x / 5 / 3.0 * rng.normal(1, 0.004) for x in base]})
+    table = comparisons(load_groups([tmp_path / "g.json"]), 0.05, "P")
+    import pandas as pd
+
+    points = pd.DataFrame([{"model": m, "weights": "trained", "device": "cpu", "backend": "onnxruntime",
+                            "precision": "fp32", "particles": "real", "batch_size": 8, "quality_auc_macro": 0.9,
+                            "quality_auc_macro_reference": 0.9} for m in ("P", "Q")])
+    rungs = ladder(table, points, auc_loss=0.001)
+    best = {b["model"]: round(b["speedup"], 1) for b in fastest(rungs)}
+    assert best == {"P": 2.0, "Q": 3.0}  # each against its own eager fp32, not the fastest model overall
+    page = deployment_markdown(rungs, fastest(rungs), 0.001)
+    assert "**Q, cpu, real jets, batch 8: `onnxruntime-fp32`**" in page

@@ -29,7 +29,7 @@ def ladder(comparisons: pd.DataFrame, points: pd.DataFrame, auc_loss: float) -> 
     """One row per variant compared with eager fp32, with its speed-up and ΔAUC."""
     rows = []
     if comparisons.empty:
-        return pd.DataFrame(columns=["device", "batch_size", "particles", "weights", "variant", "speedup",
+        return pd.DataFrame(columns=["device", "batch_size", "particles", "weights", "model", "variant", "speedup",
                                      "speedup_low", "speedup_high", "verdict", "delta_auc", "auc_macro",
                                      "auc_reference", "within"])
     steps = comparisons[comparisons["axis"].isin(["backend", "precision", "deployment"])
@@ -68,16 +68,19 @@ def fastest(table: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     if table.empty:
         return out
-    for (device, particles, bs), group in table.groupby(["device", "particles", "batch_size"], sort=True):
+    for (model, device, particles, bs), group in table.groupby(["model", "device", "particles", "batch_size"],
+                                                                sort=True):
         if not group["delta_auc"].notna().any():
             continue  # not scored (random weights only, or synthetic jets): no accuracy to weigh
         usable = group[group["within"] & (group["speedup_low"] > 1)]
         if usable.empty:
-            out.append({"device": device, "particles": particles, "batch_size": int(bs), "variant": BASELINE,
-                        "speedup": 1.0, "note": "no variant is faster than eager fp32 within the AUC threshold"})
+            out.append({"model": model, "device": device, "particles": particles, "batch_size": int(bs),
+                        "variant": BASELINE, "speedup": 1.0,
+                        "note": "no variant is faster than eager fp32 within the AUC threshold"})
             continue
         best = usable.loc[usable["speedup"].idxmax()]
-        out.append({"device": device, "particles": particles, "batch_size": int(bs), "variant": best["variant"],
+        out.append({"model": model, "device": device, "particles": particles, "batch_size": int(bs),
+                    "variant": best["variant"],
                     "weights": best["weights"], "speedup": float(best["speedup"]),
                     "speedup_ci95": [float(best["speedup_low"]), float(best["speedup_high"])],
                     "delta_auc": float(best["delta_auc"])})
@@ -90,7 +93,7 @@ def deployment_markdown(table: pd.DataFrame, best: list[dict[str, Any]], auc_los
              f"jets, interleaved rounds); accuracy on the study's test jets; budget: a macro-AUC loss of at "
              f"most {auc_loss:g}.", ""]
     for b in best:
-        where = f"{b['device']}, {_jets(b['particles'])}, batch {b['batch_size']}"
+        where = f"{b['model']}, {b['device']}, {_jets(b['particles'])}, batch {b['batch_size']}"
         if "note" in b:
             lines.append(f"- **{where}**: {b['note']}.")
         else:
@@ -98,15 +101,15 @@ def deployment_markdown(table: pd.DataFrame, best: list[dict[str, Any]], auc_los
             lines.append(f"- **{where}: `{b['variant']}`**, "
                          f"{b['speedup']:.2f}× faster [{low:.2f}, {high:.2f}], ΔAUC {b['delta_auc']:+.4f}.")
     if not table.empty:
-        lines += ["", "| device | inputs | batch | variant | weights | speed-up | 95 % CI | ΔAUC | within |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        ordered = table.sort_values(["device", "particles", "batch_size", "speedup"],
-                                    ascending=[True, True, True, False])
+        lines += ["", "| model | device | inputs | batch | variant | weights | speed-up | 95 % CI | ΔAUC | within |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        ordered = table.sort_values(["model", "device", "particles", "batch_size", "speedup"],
+                                    ascending=[True, True, True, True, False])
         for r in ordered.itertuples():
             why = "random weights" if r.weights == "random" else "not scored"
             delta = f"{r.delta_auc:+.4f}" if math.isfinite(r.delta_auc) else f"– ({why})"
-            lines.append(f"| {r.device} | {_jets(r.particles)} | {r.batch_size} | {r.variant} | {r.weights} "
-                         f"| {r.speedup:.2f}× "
+            lines.append(f"| {r.model} | {r.device} | {_jets(r.particles)} | {r.batch_size} | {r.variant} "
+                         f"| {r.weights} | {r.speedup:.2f}× "
                          f"| [{r.speedup_low:.2f}, {r.speedup_high:.2f}] | {delta} | {'yes' if r.within else 'no'} |")
     return "\n".join(lines) + "\n"
 

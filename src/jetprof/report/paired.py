@@ -142,8 +142,10 @@ def deployment(doc: dict) -> Plot:
                 colour = VERDICT_COLOURS["same"] if r.within else "0.55"
                 error = [[r.speedup - r.speedup_low], [r.speedup_high - r.speedup]]
                 ax.errorbar([r.delta_auc], [r.speedup], yerr=error, fmt="o", color=colour, capsize=4, markersize=8)
-                ax.annotate(r.variant, (r.delta_auc, r.speedup), textcoords="offset points", xytext=(6, 4),
-                            fontsize=11)
+                several = "model" in rows and rows["model"].nunique() > 1
+                label = f"{r.model} {r.variant}" if several else r.variant
+                ax.annotate(label, (r.delta_auc, r.speedup), textcoords="offset points", xytext=(6, 4),
+                            fontsize=11 if not several else 9)
                 drawn.append({"batch_size": int(bs), "variant": r.variant, "speedup": r.speedup,
                               "delta_auc": r.delta_auc})
             if sel.empty:
