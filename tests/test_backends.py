@@ -408,7 +408,7 @@ def test_bucketed_variants_put_every_jet_back_in_its_place(tmp_path, test_jets):
         assert rec["output_check"]["passed"] and rec["output_check"]["top1_agreement"] == 1.0
         assert rec["quality"]["jets"] == 18 and rec["quality"]["max_abs_diff"] <= rec["quality"]["tolerance"]
         assert 0 < rec["flops_per_jet"] < recs["random/eager-fp32"]["flops_per_jet"]  # less padding
-    assert recs["random/eager_bucketed-fp32"]["output_check"]["tolerance"] == 1e-4
+    assert recs["random/eager_bucketed-fp32"]["output_check"]["tolerance"] == 1e-2
     assert recs["random/onnxruntime_bucketed-fp32"]["onnx"]["trimmed"]
     assert recs["random/onnxruntime_bucketed-fp32"]["profiler"]["tool"] == "onnxruntime"
     table = comparisons(load_groups([tmp_path / "paired"]), 0.05)

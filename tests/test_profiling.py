@@ -198,14 +198,14 @@ def test_onnxruntime_output_that_differs_from_eager_fails_the_point(tmp_path, mo
 
     real_call = backends.OrtRunner.__call__
 
-    def off_by_a_bit(self):
+    def off_by_a_bit(self):  # beyond fp32's 1e-2: a broken export, not rounding
         out = real_call(self)
-        return [out[0] + 1e-3, *out[1:]]
+        return [out[0] + 0.03, *out[1:]]
 
     monkeypatch.setattr(backends.OrtRunner, "__call__", off_by_a_bit)
     rec = measure_point(_spec(tmp_path, [variant(backend="onnxruntime")]))
-    assert rec["status"] == "error" and "differs from eager by 0.001" in rec["error"]
-    assert rec["onnx"]["max_abs_diff_vs_eager"] == pytest.approx(1e-3, rel=1e-3)
+    assert rec["status"] == "error" and "differs from eager by 0.03" in rec["error"]
+    assert rec["onnx"]["max_abs_diff_vs_eager"] == pytest.approx(0.03, rel=1e-3)
 
 
 def test_oom_is_recorded_not_raised(tmp_path, monkeypatch):

@@ -43,11 +43,16 @@ OPTIONAL = {"openvino": ("openvino", "pip install 'jetprof[openvino]'")}
 #: Sub-batched variants compute the same jets in other batches (500 test jets, batches of 1
 #: and 32): eager_bucketed fp32 5.1e-7, onnxruntime_bucketed fp32 7.1e-5, eager_bucketed bf16
 #: 0.013 and int8 0.037, onnxruntime_bucketed int8 0.025: the same bounds hold.
-#: fp32: 1e-4 (as ``jetprof export``'s parity check); CUDA/MPS matmuls may run in TF32
-#: (10-bit mantissa): 1e-2; bf16 0.1 (5x its maximum); int8 0.25 (3.4x eager int8's);
-#: fp16 (GPU only, not measured here; 2 more mantissa bits than bf16) 0.05.
+#: The tagger zoo (config/zoo.yaml: nine trained models, 500 test jets, batches of 1 and
+#: 32) showed fp32 exports differing by more: onnxruntime fp32 2.0e-4 for ParT on the kin and
+#: kinpid features, 4.1e-4 to 2.0e-3 for ParticleNet at batch 1 (jets of fewer than k + 1
+#: particles: ties among the padded points of its k-nearest-neighbour search), with ΔAUC
+#: below 5e-6: rounding, not a broken export.
+#: fp32: 1e-2 (5x that largest; a broken variant differs by ~0.5); CUDA/MPS matmuls may run
+#: in TF32 (10-bit mantissa): 1e-2; bf16 0.1 (5x its maximum); int8 0.25 (3.4x eager
+#: int8's); fp16 (GPU only, not measured here; 2 more mantissa bits than bf16) 0.05.
 TOLERANCES: dict[tuple[str, str, str], float] = {
-    ("*", "fp32", "cpu"): 1e-4,
+    ("*", "fp32", "cpu"): 1e-2,
     ("*", "fp32", "cuda"): 1e-2,
     ("*", "fp32", "mps"): 1e-2,
     ("*", "bf16", "*"): 0.1,
