@@ -223,3 +223,10 @@ def test_summarize_writes_the_models_page(tmp_path: Path, capsys: pytest.Capture
     line = next(line for line in page.read_text().splitlines() if line.startswith("| ParT_full |"))
     assert "| 0.861 | 0.9877 |" in line and "| 0.408 | 0.8417 |" in line
     assert np.isfinite(pd.read_csv(tmp_path / "p.csv").latency_ms_p50).all()
+
+
+def test_every_model_has_its_own_colour_and_marker() -> None:
+    from jetprof.report.pareto import _model_styles
+
+    styles = _model_styles([f"M{i}" for i in range(20)])
+    assert len(set(styles.values())) == 20  # the zoo's nine, and more, never drawn alike

@@ -81,8 +81,10 @@ def _front_line(ax: Any, xs: np.ndarray, ys: np.ndarray, higher_is_better: bool,
 
 
 def _model_styles(models: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """(colour, marker) of each model, the same in every panel."""
-    return {m: (MODEL_COLOURS[i % len(MODEL_COLOURS)], MODEL_MARKERS[i % len(MODEL_MARKERS)])
+    """(colour, marker) of each model, the same in every panel; no two models alike (past
+    the eighth model the markers shift by one per cycle of colours)."""
+    n = len(MODEL_COLOURS)
+    return {m: (MODEL_COLOURS[i % n], MODEL_MARKERS[(i + i // n) % len(MODEL_MARKERS)])
             for i, m in enumerate(models)}
 
 
