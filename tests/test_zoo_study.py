@@ -45,8 +45,18 @@ def test_zoo_names_stand_for_shipped_configs(repo_root):
         assert (repo_root / network).is_file() and (repo_root / data).is_file()
 
 
-def test_default_study_trains_two_models_and_measures_all_five(config):
+def test_default_study_measures_all_five(config):
     assert jw.config_problems(config, SCHEMA) == []
+    assert trained_models(config) == ["ParT_full"]  # the others' cost only (config/zoo.yaml trains them)
+    (real, *_) = [g for g in study_groups(config) if g.particles == "real"]
+    assert {v.model for v in real.variants} == {"ParT_full", "ParT_plain_full", "ParticleNet_full", "PFN_full",
+                                                "PCNN_full"}
+    assert {v.weights for v in real.variants if v.model != "ParT_full"} == {"random"}
+
+
+def test_a_trained_extra_is_measured_trained_and_random(config):
+    config = _zoo(config, *config["profile"]["models"][:2], {"name": "PFN_full", "train": True,
+                                                             "backends": ["eager-fp32"]}, {"name": "PCNN_full"})
     assert trained_models(config) == ["ParT_full", "PFN_full"]
     (real, *_) = [g for g in study_groups(config) if g.particles == "real"]
     models = {v.model for v in real.variants}
@@ -75,6 +85,9 @@ def test_trained_extras_skip_pretrained_and_keep_the_study_backends(config):
 
 
 def test_profile_command_gives_each_model_its_checkpoint_and_backends(config):
+    config = _zoo(config, *config["profile"]["models"][:2], {"name": "PFN_full", "train": True,
+                                                             "backends": ["eager-fp32"]}, {"name": "PCNN_full",
+                                                                                          "backends": ["eager-fp32"]})
     (job,) = [j for j in study_jobs(config) if j.reads_real_jets]
     argv = shlex.split(jw.profile_command(config, job, "h"))
     extras = dict(a.split("=", 1) for a in (argv[i + 1] for i, x in enumerate(argv) if x == "--extra-model"))
