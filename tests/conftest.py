@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -43,3 +44,23 @@ def reordered(value):
         return [reordered(v) for v in value]
     return value
 
+
+def write_group(path: Path, rounds: dict[str, list[float]], memory=None, jets=None) -> Path:
+    """A paired group file with the given rounds per variant label (``model/weights/backend-precision``,
+    ``#2`` for the A/A replica): comparisons computed from known ratios."""
+    variants = []
+    for label, ms in rounds.items():
+        head, _, replica = label.partition("#")
+        model, weights, pair = head.split("/")
+        backend, precision = pair.rsplit("-", 1)
+        variants.append({"label": label, "model": model, "weights": weights, "backend": backend,
+                         "precision": precision, "replica": int(replica) - 1 if replica else 0,
+                         "status": "ok", "error": None, "round_latency_ms": ms,
+                         "peak_memory_bytes": (memory or {}).get(label, 1000), "flops_per_jet": 5e8,
+                         "subnormal": {"weights": 0, "weight_values": 10, "activations": 0, "activation_values": 20}})
+    doc = {"schema_version": 1, "kind": "jetprof paired group", "device": "cpu", "particles": "real",
+           "batch_size": 8, "jets": jets or {"files": ["a.root"]}, "rounds": [], "variants": variants,
+           "flush_denormal": False}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return path

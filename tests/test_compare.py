@@ -9,11 +9,11 @@ written with known ratios.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_group
 
 from jetprof import stats
 from jetprof.cli import main as jetprof_main
@@ -72,31 +72,12 @@ def test_pairs_differ_in_one_axis_and_hold_its_baseline():
     }  # trained-ONNX vs random-eager differ in two axes: never compared
 
 
-def _group(path: Path, rounds: dict[str, list[float]], memory=None, jets=None) -> Path:
-    variants = []
-    for label, ms in rounds.items():
-        head, _, replica = label.partition("#")
-        model, weights, pair = head.split("/")
-        backend, precision = pair.rsplit("-", 1)
-        variants.append({"label": label, "model": model, "weights": weights, "backend": backend,
-                         "precision": precision, "replica": int(replica) - 1 if replica else 0,
-                         "status": "ok", "error": None, "round_latency_ms": ms,
-                         "peak_memory_bytes": (memory or {}).get(label, 1000), "flops_per_jet": 5e8,
-                         "subnormal": {"weights": 0, "weight_values": 10, "activations": 0, "activation_values": 20}})
-    doc = {"schema_version": 1, "kind": "jetprof paired group", "device": "cpu", "particles": "real",
-           "batch_size": 8, "jets": jets or {"files": ["a.root"]}, "rounds": [], "variants": variants,
-           "flush_denormal": False}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc))
-    return path
-
-
 def test_comparisons_and_the_weights_answer_from_known_rounds(tmp_path):
     rng = np.random.default_rng(0)
     base = list(20 * rng.normal(1, 0.02, 20))
     same = [x * rng.normal(1, 0.005) for x in base]
     slower = [x * 1.3 * rng.normal(1, 0.005) for x in base]
-    g = _group(tmp_path / "paired" / "g.json", {"P/random/eager-fp32": base, "P/random/eager-fp32#2": same,
+    g = write_group(tmp_path / "paired" / "g.json", {"P/random/eager-fp32": base, "P/random/eager-fp32#2": same,
                                                  "P/trained/eager-fp32": slower})
     table = comparisons(load_groups([tmp_path / "paired"]), 0.05)
     assert list(table["axis"]) == ["control", "weights"]
@@ -114,7 +95,7 @@ def test_comparisons_and_the_weights_answer_from_known_rounds(tmp_path):
 def test_a_noisy_control_makes_the_answer_inconclusive(tmp_path):
     rng = np.random.default_rng(2)
     base = list(20 * rng.normal(1, 0.01, 12))
-    _group(tmp_path / "g.json", {"P/random/eager-fp32": base,
+    write_group(tmp_path / "g.json", {"P/random/eager-fp32": base,
                                   "P/random/eager-fp32#2": [x * rng.normal(1.0, 0.3) for x in base],
                                   "P/trained/eager-fp32": [x * rng.normal(1, 0.004) for x in base]})
     groups = load_groups([tmp_path / "g.json"])
@@ -127,7 +108,7 @@ def test_a_noisy_control_makes_the_answer_inconclusive(tmp_path):
 def test_compare_cli_writes_csv_json_and_markdown(tmp_path, capsys):
     rng = np.random.default_rng(4)
     base = list(5 * rng.normal(1, 0.01, 10))
-    _group(tmp_path / "paired" / "cpu" / "preal" / "bs8.json",
+    write_group(tmp_path / "paired" / "cpu" / "preal" / "bs8.json",
            {"P/random/eager-fp32": base, "P/random/eager-fp32#2": [x * rng.normal(1, 0.004) for x in base],
             "P/trained/eager-fp32": [x * rng.normal(1, 0.004) for x in base]})
     out = tmp_path / "summary"
@@ -150,7 +131,7 @@ def test_compare_cli_writes_csv_json_and_markdown(tmp_path, capsys):
     (["--threshold", "-0.1"], "must be > 0"),
 ])
 def test_compare_bad_input_is_one_line(tmp_path, capsys, argv, message):
-    g = _group(tmp_path / "g.json", {"P/random/eager-fp32": [1.0, 1.1], "P/trained/eager-fp32": [1.0, 1.1]})
+    g = write_group(tmp_path / "g.json", {"P/random/eager-fp32": [1.0, 1.1], "P/trained/eager-fp32": [1.0, 1.1]})
     assert jetprof_main(["compare", str(g), "--out-csv", str(tmp_path / "c.csv"), *argv]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
@@ -203,7 +184,7 @@ def test_the_deployment_ladder_names_the_fastest_variant_within_the_auc_budget(t
 
     rng = np.random.default_rng(5)
     base = list(10 * rng.normal(1, 0.01, 12))
-    _group(tmp_path / "g.json", {
+    write_group(tmp_path / "g.json", {
         "P/trained/eager-fp32": base,
         "P/trained/onnxruntime-fp32": [x / 2.0 * rng.normal(1, 0.004) for x in base],
         "P/trained/onnxruntime-int8": [x / 3.0 * rng.normal(1, 0.004) for x in base],
@@ -230,7 +211,7 @@ def test_the_deployment_ladder_names_the_fastest_variant_within_the_auc_budget(t
 def test_compare_cli_writes_the_deployment_ladder(tmp_path, capsys):
     rng = np.random.default_rng(6)
     base = list(10 * rng.normal(1, 0.01, 10))
-    _group(tmp_path / "paired" / "g.json", {"P/trained/eager-fp32": base,
+    write_group(tmp_path / "paired" / "g.json", {"P/trained/eager-fp32": base,
                                              "P/trained/onnxruntime-fp32": [x / 2 for x in base]})
     points = tmp_path / "points.csv"
     pd.DataFrame([{"model": "P", "weights": "trained", "device": "cpu", "backend": "onnxruntime",
@@ -258,7 +239,7 @@ def test_pooling_decides_what_single_noisy_points_cannot(tmp_path):
         folder = tmp_path / f"r{true_ratio}"
         for i in range(6):
             base = list(10 * rng.normal(1, 0.08, 16))
-            _group(folder / f"g{i}.json", {
+            write_group(folder / f"g{i}.json", {
                 "P/random/eager-fp32": base,
                 "P/random/eager-fp32#2": [x * rng.normal(1, 0.08) for x in base],
                 "P/trained/eager-fp32": [x * true_ratio * rng.normal(1, 0.08) for x in base]})

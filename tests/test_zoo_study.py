@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import copy
 import shlex
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from conftest import write_group
 
 from jetprof import workflow as jw
 from jetprof.contract import ExtraModel, Variant, extra_models, study_groups, study_jobs, trained_models, variants_of
@@ -172,31 +172,11 @@ def test_a_network_config_that_does_not_build_is_named(tmp_path, repo_root):
         build_model(wrong, data)
 
 
-def _group(path: Path, rounds: dict[str, list[float]]) -> Path:
-    import json
-
-    variants = []
-    for label, ms in rounds.items():
-        head, _, replica = label.partition("#")
-        model, weights, pair = head.split("/")
-        backend, precision = pair.rsplit("-", 1)
-        variants.append({"label": label, "model": model, "weights": weights, "backend": backend,
-                         "precision": precision, "replica": int(replica) - 1 if replica else 0,
-                         "status": "ok", "error": None, "round_latency_ms": ms,
-                         "peak_memory_bytes": 1000, "flops_per_jet": 5e8})
-    doc = {"schema_version": 1, "kind": "jetprof paired group", "device": "cpu", "particles": "real",
-           "batch_size": 8, "jets": {"files": ["a.root"]}, "rounds": [], "variants": variants,
-           "flush_denormal": False}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc))
-    return path
-
-
 def test_the_weights_answer_covers_every_trained_model(tmp_path):
     rng = np.random.default_rng(2)
     base = list(20 * rng.normal(1, 0.02, 24))
     noise = lambda f: [x * f * rng.normal(1, 0.004) for x in base]  # noqa: E731
-    _group(tmp_path / "g.json", {"P/random/eager-fp32": base, "P/random/eager-fp32#2": noise(1.0),
+    write_group(tmp_path / "g.json", {"P/random/eager-fp32": base, "P/random/eager-fp32#2": noise(1.0),
                                  "P/trained/eager-fp32": noise(1.0), "Q/random/eager-fp32": noise(0.3),
                                  "Q/trained/eager-fp32": noise(0.3 * 1.2)})
     groups = load_groups([tmp_path / "g.json"])
@@ -225,7 +205,7 @@ def test_the_deployment_ladder_names_the_fastest_variant_per_model(tmp_path):
 
     rng = np.random.default_rng(7)
     base = list(10 * rng.normal(1, 0.01, 12))
-    _group(tmp_path / "g.json", {
+    write_group(tmp_path / "g.json", {
         "P/trained/eager-fp32": base, "P/trained/onnxruntime-fp32": [x / 2.0 * rng.normal(1, 0.004) for x in base],
         "Q/trained/eager-fp32": [x / 5 for x in base],
         "Q/trained/onnxruntime-fp32": [x / 5 / 3.0 * rng.normal(1, 0.004) for x in base]})
