@@ -45,6 +45,22 @@ def dataset_files(config: dict[str, Any]) -> list[str]:
     return out
 
 
+def generator_problem(config: dict[str, Any], conda: bool) -> str | None:
+    """Why the jets cannot be generated with this Python, in one line; None when they can.
+
+    None as well when the jets are not generated, when every file is already there (copied
+    from another machine, say), or when the rules run in their conda envs (the data env
+    brings conda-forge's pythia8).
+    """
+    if config["dataset"]["source"] != "generate" or conda:
+        return None
+    if all(os.path.exists(f) for f in dataset_files(config)):
+        return None
+    from jetprof.data.generate import NO_GENERATOR, pythia_module_name
+
+    return None if pythia_module_name() else NO_GENERATOR
+
+
 def split_glob(split: str) -> str:
     """The glob weaver and the profiler read a split with."""
     return f"{RESULTS}/dataset/{split}/*.root"

@@ -3,7 +3,17 @@
 # failure's one-line error to the terminal as well. Paths are quoted ({x:q}) and the
 # flags built from the config come quoted and canonical from jetprof.workflow.
 
+from snakemake.settings.types import DeploymentMethod
+
 GENERATE = jw.config_section(config, "dataset", "generate")
+
+
+_no_generator = jw.generator_problem(
+    config, DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+)
+if _no_generator:  # one line, before any job
+    print(f"jetprof: cannot generate the jets here: {_no_generator}", file=sys.stderr)
+    sys.exit(1)
 
 
 if config["dataset"]["source"] == "generate":

@@ -22,6 +22,8 @@ import argparse
 import contextlib
 import dataclasses
 import hashlib
+import importlib
+import importlib.util
 import math
 import os
 import sys
@@ -214,6 +216,35 @@ def _final_state(pythia: Any) -> np.ndarray:
 # the generator
 
 
+#: the Python modules that provide Pythia 8: PyPI's wheel (pythia8mc) and conda-forge's build (pythia8)
+PYTHIA_MODULES = ("pythia8mc", "pythia8")
+
+#: what to do on a machine without Pythia 8, in one line
+NO_GENERATOR = (
+    "Pythia 8 is not installed in this Python (pip has pythia8mc wheels for Linux x86_64 and macOS arm64 only, "
+    "none for Linux aarch64). Get jets another way: `dataset.source: example` (JetClass's 100k-jet example file) "
+    "or `zenodo` (JetClass); `snakemake --sdm conda` (the data rules' env takes conda-forge's pythia8); "
+    "results/dataset/ copied from a machine that generated it; or pip install 'jetprof[generate]' "
+    "(compiles Pythia 8, over an hour)"
+)
+
+
+def pythia_module_name() -> str | None:
+    """The importable Pythia 8 module's name, found without importing it, or None."""
+    for name in PYTHIA_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    return None
+
+
+def import_pythia() -> Any:
+    """The Pythia 8 module (either build: the same Python API), or a one-line JetprofError."""
+    name = pythia_module_name()
+    if name is None:
+        raise JetprofError(NO_GENERATOR)
+    return importlib.import_module(name)
+
+
 class Generator:
     """Generates accepted JetClass jets of one process, batch by batch.
 
@@ -227,7 +258,7 @@ class Generator:
 
     def __init__(self, process: str, split: str, index: int, seed: int,
                  settings: GeneratorSettings | None = None) -> None:
-        import pythia8mc
+        pythia8 = import_pythia()
 
         try:
             self.process = jetclass.process(process)
@@ -253,7 +284,7 @@ class Generator:
         ]
         self.pythias = []
         for k, extra in enumerate(_VARIANTS.get(self.process.short, [[]])):
-            pythia = pythia8mc.Pythia("", False)
+            pythia = pythia8.Pythia("", False)
             for line in [*base, f"Random:seed = {(self.seed + k - 1) % 900_000_000 + 1}", *extra]:
                 if not pythia.readString(line):
                     raise JetprofError(f"Pythia rejected setting {line!r}")

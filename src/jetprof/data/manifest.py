@@ -97,6 +97,17 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def _pythia_version() -> str | None:
+    """``"<module> <version>"`` of the Pythia 8 build here (PyPI's pythia8mc or conda-forge's pythia8)."""
+    from jetprof.data.generate import PYTHIA_MODULES, pythia_module_name
+
+    for dist in PYTHIA_MODULES:
+        if version := _version(dist):
+            return f"{dist} {version}"
+    name = pythia_module_name()
+    return f"{name} (no version in its metadata)" if name else None
+
+
 def build_manifest(files: list[Path], settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest for ``files`` (sorted by path), with settings and versions."""
     entries = [describe(p) for p in sorted(files, key=str)]
@@ -109,7 +120,8 @@ def build_manifest(files: list[Path], settings: dict[str, Any] | None = None) ->
         "files": entries,
         "n_jets": {split: dict(sorted(v.items())) for split, v in sorted(totals.items())},
         "generator_settings": settings,
-        "versions": {d: _version(d) for d in ("jetprof", "pythia8mc", "fastjet", "uproot", "awkward", "numpy")},
+        "versions": {"pythia8": _pythia_version(),
+                     **{d: _version(d) for d in ("jetprof", "fastjet", "uproot", "awkward", "numpy")}},
     }
 
 
