@@ -313,6 +313,29 @@ def test_process_mode_forks_only_cpu_points_from_a_torch_free_parent():
         process_mode("fork", "cpu")
     with pytest.raises(JetprofError, match="only CPU groups"):
         process_mode("fork", "cuda:0")
-    code = "from jetprof.profiling.cli import process_mode; print(process_mode('auto', 'cpu'))"
+    code = "from jetprof.profiling.cli import process_mode; print(process_mode('auto', 'cpu', 'Linux'))"
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert fresh.stdout.strip() == "fork"
+
+
+def test_process_mode_spawns_every_group_on_macos_even_from_a_torch_free_parent():
+    import subprocess
+    import sys
+
+    from jetprof.profiling.cli import process_mode
+
+    # the macOS policy, forced on Linux: fork after system frameworks have loaded is unsafe there
+    code = ("from jetprof.profiling.cli import process_mode;"
+            "print(process_mode('auto', 'cpu', 'Darwin'), process_mode('auto', 'mps', 'Darwin'))")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert fresh.stdout.split() == ["spawn", "spawn"]
+    with pytest.raises(JetprofError, match="not safe on Darwin.*--process spawn"):
+        process_mode("fork", "cpu", "Darwin")
+    assert process_mode("spawn", "cpu", "Darwin") == "spawn"
+
+
+def test_maxrss_is_read_in_the_platforms_unit():
+    from jetprof.profiling.runner import maxrss_bytes
+
+    assert maxrss_bytes(2048, "linux") == 2048 * 1024  # Linux: kibibytes
+    assert maxrss_bytes(2048, "darwin") == 2048  # macOS: bytes

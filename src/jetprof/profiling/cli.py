@@ -27,9 +27,10 @@ test jets after the timed rounds (record field ``quality``, ``jetprof.profiling.
 A backend whose package is missing here (``openvino``: ``pip install 'jetprof[openvino]'``)
 is refused with one line before any work.
 
-On CPU the parent pins the thread counts, imports torch and weaver's model code
-once and forks a fresh child per group (``--process fork``); CUDA and MPS groups
-are spawned as new interpreters. Bad input (missing device or checkpoint, fp16 on
+On CPU under Linux the parent pins the thread counts, imports torch and weaver's
+model code once and forks a fresh child per group (``--process fork``); CUDA and MPS
+groups, and every group on macOS (where fork after system frameworks have loaded is
+unsafe), are spawned as new interpreters. Bad input (missing device or checkpoint, fp16 on
 CPU, a checkpoint that does not fit the model, ...) fails with one line and writes
 nothing. A variant that runs out of memory gets an ``oom`` record and the others go
 on; a child killed by the kernel for memory gives ``oom`` records. A child that dies
@@ -44,6 +45,7 @@ import argparse
 import itertools
 import json
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -130,7 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="measure a group again this many times after a transient failure")
     parser.add_argument("--process", choices=PROCESSES, default="auto",
                         help="how each group's fresh process is made: fork from this warm parent (CPU), "
-                             "spawn a new interpreter, or auto (fork on CPU, spawn on CUDA/MPS)")
+                             "spawn a new interpreter, or auto (fork CPU groups on Linux; spawn on CUDA, "
+                             "MPS and macOS, where forking a warm parent is unsafe)")
 
 
 def _comma(text: str) -> list[str]:
@@ -350,11 +353,22 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
     ]
 
 
-def process_mode(requested: str, device: str) -> str:
-    """``fork`` or ``spawn`` for this call (see the module docstring)."""
-    can_fork = device == "cpu" and hasattr(os, "fork")
+def process_mode(requested: str, device: str, system: str | None = None) -> str:
+    """``fork`` or ``spawn`` for this call (see the module docstring).
+
+    Forking is safe only on Linux: macOS's system frameworks (Accelerate, Metal, the
+    Objective-C runtime) are not fork-safe once loaded, which is why Python stopped
+    forking there by default (3.8), so on macOS every group is spawned, CPU ones too.
+    ``system`` is ``platform.system()`` unless given (the tests force "Darwin").
+    """
+    system = platform.system() if system is None else system
+    fork_safe = system == "Linux" and hasattr(os, "fork")
+    can_fork = device == "cpu" and fork_safe
     if requested == "spawn" or (requested == "auto" and not can_fork):
         return "spawn"
+    if not fork_safe:
+        raise JetprofError(f"--process fork: forking a warm parent is not safe on {system}; "
+                           "use --process spawn (what auto picks there)")
     if not can_fork:
         raise JetprofError(f"--process fork: only CPU groups are forked (--device {device} is spawned)")
     if "torch" in sys.modules:

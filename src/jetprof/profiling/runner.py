@@ -68,6 +68,11 @@ class ChildResult:
         self.status, self.stderr, self.maxrss_bytes, self.oom_killed = status, stderr, maxrss_bytes, oom_killed
 
 
+def maxrss_bytes(ru_maxrss: int, platform: str = sys.platform) -> int:
+    """``getrusage``'s ``ru_maxrss`` in bytes: Linux counts kibibytes, macOS bytes."""
+    return ru_maxrss if platform == "darwin" else ru_maxrss * 1024
+
+
 def _wait(pid: int, timeout_s: float | None) -> tuple[int | None, int]:
     """(exit status or None on timeout, peak RSS in bytes) of child ``pid``."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -75,11 +80,11 @@ def _wait(pid: int, timeout_s: float | None) -> tuple[int | None, int]:
         while True:
             done, raw, usage = os.wait4(pid, os.WNOHANG)
             if done:
-                return os.waitstatus_to_exitcode(raw), usage.ru_maxrss * 1024
+                return os.waitstatus_to_exitcode(raw), maxrss_bytes(usage.ru_maxrss)
             if deadline is not None and time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
                 _, _, usage = os.wait4(pid, 0)
-                return None, usage.ru_maxrss * 1024
+                return None, maxrss_bytes(usage.ru_maxrss)
             time.sleep(0.01)
     except BaseException:
         try:
