@@ -161,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"jetprof {__version__}")
         return 0
+    from jetprof.platforms import refusal
+
+    if problem := refusal():
+        print(f"jetprof: error: {problem}", file=sys.stderr)
+        return 2
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         line = f"jetprof: error: unknown command {command!r}"
