@@ -329,7 +329,7 @@ def test_process_mode_spawns_every_group_on_macos_even_from_a_torch_free_parent(
             "print(process_mode('auto', 'cpu', 'Darwin'), process_mode('auto', 'mps', 'Darwin'))")
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert fresh.stdout.split() == ["spawn", "spawn"]
-    with pytest.raises(JetprofError, match="not safe on Darwin.*--process spawn"):
+    with pytest.raises(JetprofError, match=r"not safe on Darwin.*--process spawn"):
         process_mode("fork", "cpu", "Darwin")
     assert process_mode("spawn", "cpu", "Darwin") == "spawn"
 
