@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import site
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,25 @@ def copy_repo(dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
     return dest
+
+
+def child_venv(root: Path) -> Path:
+    """A fresh venv, without pip, that sees this interpreter's packages (torch, pip, weaver...).
+
+    ``--system-site-packages`` would show the *base* interpreter's packages, which are not
+    this one's when the tests run in a venv or a conda env: a ``.pth`` file lists this
+    interpreter's site-packages folders instead. Folders a ``.pth`` names are added as they
+    are, without reading their own ``.pth`` files, so an editable jetprof installed here does
+    not show through. Returns the venv's python.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    child_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    ours = [p for p in [*site.getsitepackages(), site.getusersitepackages() if site.ENABLE_USER_SITE else None]
+            if p and Path(p).is_dir()]
+    (Path(child_site) / "_parent_interpreter.pth").write_text("".join(f"{p}\n" for p in dict.fromkeys(ours)))
+    return python
 
 
 def reordered(value):

@@ -1,8 +1,9 @@
 """The package stands alone: a wheel of it, installed without the repository, works.
 
 The wheel is built from a copy of the working tree (``pip wheel --no-deps``) and installed
-with ``--no-deps`` into a fresh venv that sees the system's site packages (torch, weaver
-and the rest come from there); everything then runs from a folder outside the repository,
+with ``--no-deps`` into a fresh venv that sees the test interpreter's site packages (torch,
+weaver and the rest come from there, whether the tests run from the system Python, a venv or
+a conda env); everything then runs from a folder outside the repository,
 with no PYTHONPATH, so only what the wheel carries is there: the schemas, the weaver
 configs, the ``jetprof`` command.
 """
@@ -17,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import copy_repo
+from conftest import child_venv, copy_repo
 
 # a wheel build, a venv and one profiled point take about 15 s on 2 cores: not `slow`
 
@@ -42,12 +43,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv (system site packages visible) with only the wheel installed into it."""
     root = tmp_path_factory.mktemp("venv") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(root)], check=True)
-    # pip itself comes from the system site packages; --force-reinstall installs into the
-    # venv even though the system has an editable jetprof of the same version
+    python = child_venv(root)
+    # pip itself comes from this interpreter's site packages; --force-reinstall installs into the
+    # venv even though this interpreter has an editable jetprof of the same version
     installed = subprocess.run(
-        [str(root / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index",
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-index",
          "--force-reinstall", "--disable-pip-version-check", str(wheel)],
         capture_output=True, text=True, timeout=300, env=_clean_env())
     assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]

@@ -42,6 +42,8 @@ class Platform:
     platform_machine: str
     #: uv's --python-platform name
     uv_platform: str
+    #: the oldest macOS supported (torch 2.13's arm64 wheels need 14); None off macOS
+    macos_floor: str | None = None
 
 
 def _manylinux(arch: str, newest_minor: int = 28) -> tuple[str, ...]:
@@ -63,7 +65,7 @@ PLATFORMS: tuple[Platform, ...] = (
     Platform("linux-aarch64", "Linux", ("aarch64", "arm64"), "Linux aarch64 (e.g. GH200 nodes)",
              _manylinux("aarch64"), "linux", "aarch64", "aarch64-manylinux_2_28"),
     Platform("macos-arm64", "Darwin", ("arm64",), "macOS arm64 (Apple M1 to M4)",
-             _macos_arm64(), "darwin", "arm64", "aarch64-apple-darwin"),
+             _macos_arm64(), "darwin", "arm64", "aarch64-apple-darwin", "14.0"),
 )
 
 
