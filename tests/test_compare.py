@@ -92,6 +92,32 @@ def test_comparisons_and_the_weights_answer_from_known_rounds(tmp_path):
     assert answer["control"][0]["verdict"] == "same" and answer["memory_identical"]
 
 
+PENALTY = {"ratio": 3.1, "ci95": [2.9, 3.3], "verdict": "different", "threshold": 0.05, "rounds": 30,
+           "matrix_size": 256, "cpu": "Intel(R) Xeon(R) (GenuineIntel family 6 model 85)", "flushed": None}
+
+
+@pytest.mark.parametrize(("subnormal", "penalty", "starts"), [
+    ({"P/trained": {"weights": 0, "activations": 0}, "P/random": {"weights": 0, "activations": 0}}, PENALTY, "yes"),
+    ({"P/trained": {"weights": 12, "activations": 0}}, {**PENALTY, "verdict": "same"}, "not necessarily"),
+    ({"P/trained": {"weights": 12, "activations": 3}}, PENALTY, "no: the weight states hold 15"),
+    ({"P/trained": {"weights": 12, "activations": 0}}, None, "unknown"),
+])
+def test_the_answer_says_whether_it_carries_over_to_another_cpu(tmp_path, subnormal, penalty, starts):
+    from jetprof.report.answers import answer_markdown
+    from jetprof.report.compare import cpu_context
+
+    rng = np.random.default_rng(1)
+    base = list(20 * rng.normal(1, 0.02, 12))
+    write_group(tmp_path / "g.json", {"P/random/eager-fp32": base, "P/trained/eager-fp32": base})
+    groups = load_groups([tmp_path / "g.json"])
+    context = cpu_context(groups, [{"device": "cpu", "subnormal_penalty": penalty}] if penalty else [])
+    answer = weights_answer(comparisons(groups, 0.05), subnormal, cpu=context)
+    assert answer["cpu"]["carries_over"].startswith(starts)
+    md = answer_markdown(answer)
+    if penalty:
+        assert "**3.100×** [2.900, 3.300]" in md and PENALTY["cpu"] in md
+
+
 def test_a_noisy_control_makes_the_answer_inconclusive(tmp_path):
     rng = np.random.default_rng(2)
     base = list(20 * rng.normal(1, 0.01, 12))

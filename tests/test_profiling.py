@@ -286,7 +286,64 @@ def test_peak_matmul(tmp_path, capsys):
     assert jetprof_main(["profile", "--peak", "--device", "cpu", "--out", str(tmp_path / "cpu.json")]) == 0
     peak = json.loads((tmp_path / "cpu.json").read_text())
     assert peak["device"] == "cpu" and peak["dtype"] == "fp32" and peak["matmul_flops_per_s"] > 1e8
-    assert peak["env"]["cpu_model"]
+    assert peak["env"]["cpu_model"] and peak["env"]["cpu"]["vendor"] and peak["env"]["cpu"]["flags"]
+    # the CPU's subnormal penalty, measured beside the ceiling, paired
+    pen = peak["subnormal_penalty"]
+    assert pen["subnormal_fraction"] == 1.0 and pen["rounds"] == 30 and pen["cpu"].startswith(peak["env"]["cpu_model"])
+    assert pen["ci95"][0] <= pen["ratio"] <= pen["ci95"][1] and pen["verdict"] in ("same", "different", "inconclusive")
+    assert peak["tf32"] is None  # a CUDA setting
+
+
+def test_paired_turns_see_a_known_difference_and_none_between_equals():
+    """The penalty's pairing on work whose cost is known exactly: one matmul against two."""
+    from jetprof import stats
+    from jetprof.profiling.peak import _paired_turns
+
+    a = torch.randn(128, 128)
+    one = lambda: torch.mm(a, a)  # noqa: E731
+    two = lambda: (torch.mm(a, a), torch.mm(a, a))  # noqa: E731
+    x, y = _paired_turns(one, two, rounds=12, min_turn_s=0.01)
+    ratio, low, high = stats.ratio_ci(x, y)
+    assert 1.6 < low <= ratio <= high < 2.4, (ratio, low, high)
+    x, y = _paired_turns(one, one, rounds=12, min_turn_s=0.01)
+    ratio, low, high = stats.ratio_ci(x, y)
+    assert 0.8 < low <= 1 <= high < 1.25 or 0.9 < ratio < 1.1, (ratio, low, high)
+
+
+CPUINFO_ZEN4 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+stepping\t: 1
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_bf16 avx512_vnni
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+"""
+CPUINFO_GRACE = """processor\t: 0
+BogoMIPS\t: 2000.00
+Features\t: fp asimd evtstrm aes sha2 crc32 atomics fphp asimdhp asimddp sve sve2 i8mm bf16 svebf16
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU variant\t: 0x0
+CPU part\t: 0xd4f
+CPU revision\t: 0
+"""
+
+
+def test_cpu_info_names_the_chip_beyond_its_marketing_name():
+    from jetprof.platforms import cpu_label
+    from jetprof.profiling.env import cpu_info
+
+    zen = cpu_info(CPUINFO_ZEN4, "Linux")
+    assert zen["vendor"] == "AuthenticAMD" and (zen["family"], zen["model"]) == ("25", "17")
+    assert zen["flags"] == ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"]
+    assert cpu_label(zen) == "AMD EPYC (AuthenticAMD family 25 model 17)"
+    grace = cpu_info(CPUINFO_GRACE, "Linux")
+    assert grace["model_name"] == "ARM Neoverse V2" and {"sve2", "bf16", "i8mm"} <= set(grace["flags"])
+    assert cpu_label(None, "AMD EPYC") == "AMD EPYC"  # a record made before the cpu block
+    assert cpu_label({"vendor": "Apple", "model_name": "Apple M3", "flags": []}) == "Apple M3"
 
 
 def test_flops_subset_keeps_the_longest_jet():

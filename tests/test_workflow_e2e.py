@@ -129,6 +129,11 @@ def test_comparisons_and_the_weights_answer(study):
     assert answer["subnormal"]["ParT_full/trained"]["weights"] == 0
     md = (work / "results/summary/weights_answer.md").read_text()
     assert f"verdict `{answer['verdict']}`" in md
+    # which CPU, its subnormal penalty (from the peak record), and whether the verdict carries over
+    cpu = answer["cpu"]
+    assert cpu["measured_on"] and cpu["subnormal_penalty"]["subnormal_fraction"] == 1.0
+    assert cpu["carries_over"].startswith("yes")  # no subnormal weight or activation in either state
+    assert "Does this carry over to another CPU?" in md and cpu["measured_on"][0] in md
 
 
 def test_checkpoint_loads_into_the_model(study):

@@ -18,6 +18,7 @@ import os
 import platform
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 #: the Python minor versions supported (pyproject.toml's requires-python and classifiers say the same)
 PYTHONS: tuple[tuple[int, int], ...] = ((3, 11), (3, 12), (3, 13))
@@ -117,3 +118,18 @@ def refusal() -> str | None:
     if os.environ.get(OVERRIDE, "") not in ("", "0"):
         return None
     return problem()
+
+
+def cpu_label(info: dict[str, Any] | None, model_name: str | None = None) -> str:
+    """``"AMD EPYC (AuthenticAMD family 25 model 17)"``: a CPU's name and what tells two chips of one name apart.
+
+    ``info`` is a record's ``env.cpu`` block; records made before it existed give only
+    ``model_name`` (``env.cpu_model``).
+    """
+    if not info:
+        return model_name or "unknown CPU"
+    name = info.get("model_name") or model_name or "unknown CPU"
+    detail = [str(info["vendor"])] if info.get("vendor") and str(info["vendor"]) not in name else []
+    if info.get("family") is not None:
+        detail.append(f"family {info['family']} model {info['model']}")
+    return f"{name} ({' '.join(detail)})" if detail else name

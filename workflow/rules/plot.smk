@@ -48,6 +48,7 @@ rule compare_variants:
     input:
         groups=get_group_files(),
         points="results/summary/points.csv",
+        peaks=get_peak_records(),
     output:
         csv=report(
             "results/summary/comparisons.csv",
@@ -82,7 +83,7 @@ rule compare_variants:
         " --out-csv {output.csv:q} --answer-json {output.json:q} --answer-md {output.md:q}"
         " --points {input.points:q} --auc-loss {params.auc_loss}"
         " --deployment-json {output.deployment_json:q} --deployment-md {output.deployment_md:q}"
-        " {input.groups:q}"
+        " --peak {input.peaks:q} -- {input.groups:q}"
 
 
 for _figure in jw.FIGURES:

@@ -4,6 +4,15 @@ Square ``n×n @ n×n`` products (2·n³ FLOP each), timed after warm-up with dev
 synchronisation; the best of several timed rounds is reported as the ceiling
 that ParT's achieved FLOP/s are compared against. fp32 always (TF32 off, as
 torch's default); bf16 too on GPUs.
+
+On CPU the record also carries the CPU's **subnormal penalty**: the same matrix product
+with normal weights and with the weights scaled into float32's subnormal range (below
+1.18e-38), timed interleaved in rounds (the order alternating from round to round), as a
+paired ratio with its 95 % interval (``jetprof.stats``), and again with subnormals flushed
+to zero where the CPU can. Whether a checkpoint's subnormal values cost anything is a
+property of the CPU (some x86 cores take a microcode assist per subnormal operand, others
+do not): the weights answer quotes this beside the CPU's name so that a reader on another
+CPU knows whether its verdict carries over.
 """
 
 from __future__ import annotations
@@ -43,6 +52,85 @@ def matmul_flops_per_s(device: Any, dtype: Any, n: int, min_time_s: float = 0.5,
             "calls_per_round": per_round}
 
 
+#: float32's smallest normal value; below it (and above 0) a value is subnormal
+FLOAT32_TINY = 1.1754943508222875e-38
+#: the verdict threshold of the penalty (the study's default practical threshold)
+PENALTY_THRESHOLD = 0.05
+
+
+def _turn(fn: Any, calls: int) -> float:
+    t = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t) / calls
+
+
+def _paired_turns(normal: Any, other: Any, rounds: int, min_turn_s: float) -> tuple[list[float], list[float]]:
+    """Per-call seconds of ``normal`` and ``other`` in ``rounds`` interleaved rounds (AB, BA, AB, ...)."""
+    for _ in range(3):
+        normal()
+        other()
+    one = max(_turn(normal, 3), 1e-7)
+    calls = max(1, int(min_turn_s / one))
+    a, b = [], []
+    for r in range(rounds):
+        if r % 2 == 0:
+            a.append(_turn(normal, calls))
+            b.append(_turn(other, calls))
+        else:
+            b.append(_turn(other, calls))
+            a.append(_turn(normal, calls))
+    return a, b
+
+
+def subnormal_penalty(n: int = 256, rounds: int = 30, min_turn_s: float = 0.02) -> dict[str, Any]:
+    """CPU time of ``x @ W`` with subnormal ``W`` over the same product with normal ``W``, paired.
+
+    ``W`` is standard normal; its subnormal twin is ``W × 1e-39`` (every value below
+    float32's smallest normal, none flushed to zero). ``x`` is the same normal matrix on
+    both sides. With ``torch.set_flush_denormal`` available (x86 with SSE3, aarch64), the
+    pair is measured again with subnormals flushed to zero, as ``profile.flush_denormal``
+    would run the study.
+    """
+    import torch
+
+    from jetprof import stats
+    from jetprof.platforms import cpu_label
+    from jetprof.profiling.env import cpu_info
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, n, generator=g)
+    w = torch.randn(n, n, generator=g)
+    w_sub = w * 1e-39
+    fraction = float(((w_sub != 0) & (w_sub.abs() < FLOAT32_TINY)).double().mean())
+
+    def normal() -> None:
+        torch.mm(x, w)
+
+    def subnormal() -> None:
+        torch.mm(x, w_sub)
+
+    def pair(a: list[float], b: list[float]) -> dict[str, Any]:
+        ratio, low, high = stats.ratio_ci(a, b)
+        return {"ratio": ratio, "ci95": [low, high], "verdict": stats.verdict(low, high, PENALTY_THRESHOLD),
+                "normal_s_median": float(sorted(a)[len(a) // 2]), "subnormal_s_median": float(sorted(b)[len(b) // 2])}
+
+    a, b = _paired_turns(normal, subnormal, rounds, min_turn_s)
+    out: dict[str, Any] = {
+        "operation": f"{n}x{n} @ {n}x{n} float32 matmul: normal weights vs the same weights x 1e-39",
+        "matrix_size": n, "rounds": rounds, "subnormal_fraction": fraction, "threshold": PENALTY_THRESHOLD,
+        "method": stats.METHOD, "cpu": cpu_label(cpu_info()), **pair(a, b), "flushed": None,
+    }
+    was = torch.set_flush_denormal(True)
+    if was:
+        try:
+            a, b = _paired_turns(normal, subnormal, rounds, min_turn_s)
+            out["flushed"] = pair(a, b)
+        finally:
+            torch.set_flush_denormal(False)
+    return out
+
+
 def measure_peak(device_name: str, threads: int, config_hash: str | None = None,
                  matrix_size: int | None = None) -> dict[str, Any]:
     """The peak record: fp32 (and bf16 on CUDA) matmul FLOP/s with the environment."""
@@ -62,6 +150,8 @@ def measure_peak(device_name: str, threads: int, config_hash: str | None = None,
     return {
         "device": device_name, "dtype": "fp32",
         "matmul_flops_per_s": by_dtype["fp32"]["matmul_flops_per_s"], "matrix_size": n,
-        "by_dtype": by_dtype, "threads": threads, "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        "by_dtype": by_dtype, "threads": threads,
+        "tf32": bool(torch.backends.cuda.matmul.allow_tf32) if device.type == "cuda" else None,
+        "subnormal_penalty": subnormal_penalty() if device.type == "cpu" else None,
         "env": environment(device_name, config_hash), "started_utc": started,
     }

@@ -87,7 +87,8 @@ def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]]) -> tuple[str, lis
 
 def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | None = None,
                    flush_denormal: bool | None = None, threshold: float | None = None,
-                   pooled: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                   pooled: list[dict[str, Any]] | None = None,
+                   cpu: dict[str, Any] | None = None) -> dict[str, Any]:
     """The answer as a JSON-able dict (``weights_answer.json``).
 
     Args:
@@ -96,6 +97,7 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         flush_denormal: whether the measurements ran with subnormals flushed to zero.
         threshold: the practical threshold (default: the table's).
         pooled: the pooled ratios (``jetprof.report.compare.pooled``).
+        cpu: the CPUs measured on and their subnormal penalty (``jetprof.report.compare.cpu_context``).
     """
     weights = table[table["axis"] == "weights"] if not table.empty else table
     controls = table[table["axis"] == "control"] if not table.empty else table
@@ -126,7 +128,49 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         "flops_identical": bool(len(flops) and (flops == 1.0).all()),
         "subnormal": subnormal or {},
         "flush_denormal": flush_denormal,
+        "cpu": {**(cpu or {"measured_on": [], "subnormal_penalty": None, "penalty_cpu": None}),
+                "carries_over": carries_over(subnormal or {}, (cpu or {}).get("subnormal_penalty"))},
     }
+
+
+def carries_over(subnormal: dict[str, dict[str, Any]], penalty: dict[str, Any] | None) -> str:
+    """Whether the verdict carries over to another CPU, as far as subnormal values go, in one sentence."""
+    held = sum(c.get("weights", 0) + c.get("activations", 0) for c in subnormal.values())
+    if subnormal and held == 0:
+        return ("yes: no checkpoint weight and no activation of one forward is subnormal, so how a CPU treats "
+                "subnormal values cannot change this verdict (the FLOPs and memory are the same everywhere too)")
+    if penalty is None:
+        return "unknown: this CPU's subnormal penalty was not measured (results/profile/peak/cpu.json)"
+    if not subnormal:
+        return "unknown: the subnormal counts of the weight states were not measured"
+    if penalty["verdict"] == "same":
+        return (f"not necessarily: the weight states hold {held:,} subnormal values, and this CPU has no subnormal "
+                "penalty; on a CPU that has one (some x86 cores take a slow path per subnormal operand) the "
+                "states may differ: run the study there, or set profile.flush_denormal: true")
+    return (f"no: the weight states hold {held:,} subnormal values and this CPU slows down on them; another CPU's "
+            "penalty may be larger or smaller: run the study there")
+
+
+def _cpu_lines(cpu: dict[str, Any]) -> list[str]:
+    """The page's paragraph on the CPU: its name, its subnormal penalty, whether the verdict transfers."""
+    if not cpu.get("measured_on") and not cpu.get("subnormal_penalty"):
+        return []
+    lines = ["", "**Does this carry over to another CPU?**", ""]
+    if cpu.get("measured_on"):
+        lines.append(f"- The CPU points ran on {', '.join(cpu['measured_on'])}.")
+    p = cpu.get("subnormal_penalty")
+    if p:
+        low, high = p["ci95"]
+        lines.append(f"- Its subnormal penalty (paired, {p['rounds']} interleaved rounds, measured beside the "
+                     f"matmul ceiling on {p['cpu']}): a {p['matrix_size']}×{p['matrix_size']} float32 matmul with "
+                     f"subnormal weights took **{p['ratio']:.3f}×** [{low:.3f}, {high:.3f}] the time of the same "
+                     f"product with normal weights (`{p['verdict']}` at ±{100 * p['threshold']:.0f} %)"
+                     + (f"; with subnormals flushed to zero {p['flushed']['ratio']:.3f}× "
+                        f"[{p['flushed']['ci95'][0]:.3f}, {p['flushed']['ci95'][1]:.3f}]" if p.get("flushed") else "")
+                     + ".")
+    lines.append(f"- Does the verdict carry over to another CPU (an Apple M3, an Intel node)? "
+                 f"{cpu.get('carries_over', 'unknown')}.")
+    return lines
 
 
 def _pct(x: float) -> str:
@@ -184,6 +228,7 @@ def answer_markdown(answer: dict[str, Any]) -> str:
             lines.append(f"- `{state}`: {c.get('weights', 0):,} of {c.get('weight_values', 0):,} checkpoint values; "
                          f"{c.get('activations', 0):,} of {c.get('activation_values', 0):,} activation values "
                          "in one forward")
+    lines += _cpu_lines(answer.get("cpu") or {})
     flush = answer.get("flush_denormal")
     lines += ["", "Why: weight states of one architecture run the same operators on tensors of the same shapes, "
               "so FLOPs and activation sizes do not depend on the weights' values. Values can still matter "

@@ -162,6 +162,18 @@ def subnormal_by_state(groups: list[tuple[Path, dict[str, Any]]]) -> dict[str, d
     return out
 
 
+def cpu_context(groups: list[tuple[Path, dict[str, Any]]], peaks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which CPUs the CPU groups ran on, and the subnormal penalty measured beside the ceiling."""
+    from jetprof.platforms import cpu_label
+
+    measured_on = sorted({cpu_label(doc["env"].get("cpu"), doc["env"].get("cpu_model"))
+                          for _, doc in groups if doc.get("device") == "cpu" and doc.get("env")})
+    peak = next((p for p in peaks if p.get("device") == "cpu"), None)
+    penalty = (peak or {}).get("subnormal_penalty")
+    return {"measured_on": measured_on, "subnormal_penalty": penalty,
+            "penalty_cpu": penalty.get("cpu") if penalty else None}
+
+
 def add_arguments(parser: Any) -> None:
     """Options of ``jetprof compare``."""
     from jetprof.config import schema_defaults
@@ -179,6 +191,9 @@ def add_arguments(parser: Any) -> None:
                                          "for the deployment ladder")
     parser.add_argument("--auc-loss", type=float, default=schema_defaults("profile.compare")["auc_loss"],
                         help="the ladder's accuracy budget: the largest macro-AUC loss allowed")
+    parser.add_argument("--peak", nargs="*", default=[], metavar="PEAK",
+                        help="peak records (results/profile/peak/*.json): the CPU's subnormal penalty, "
+                             "stated in the weights answer")
     parser.add_argument("--deployment-json", help="the deployment ladder (JSON; needs --points)")
     parser.add_argument("--deployment-md", help="the deployment ladder (Markdown; needs --points)")
 
@@ -187,6 +202,7 @@ def run(args: Any) -> int:
     """Entry point of ``jetprof compare``."""
     from jetprof.io import atomic_write_text
     from jetprof.report.answers import answer_markdown, weights_answer
+    from jetprof.report.cli import load_peaks
 
     if not args.threshold > 0:
         raise JetprofError(f"--threshold {args.threshold}: must be > 0")
@@ -200,7 +216,8 @@ def run(args: Any) -> int:
     flush = {bool(doc.get("flush_denormal")) for _, doc in groups}
     answer = weights_answer(table, subnormal_by_state(groups),
                             flush_denormal=flush.pop() if len(flush) == 1 else None, threshold=args.threshold,
-                            pooled=pooled(groups, args.threshold, args.main_model))
+                            pooled=pooled(groups, args.threshold, args.main_model),
+                            cpu=cpu_context(groups, load_peaks(args.peak)))
     if args.answer_json:
         atomic_write_text(args.answer_json, json.dumps(answer, indent=1) + "\n")
     if args.answer_md:
