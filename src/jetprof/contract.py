@@ -47,7 +47,8 @@ DEVICE_PATTERN = r"cpu|mps|cuda(:[0-9]+)?"
 STATUSES: tuple[str, ...] = ("ok", "oom", "error")
 #: how a record's ``peak_memory_bytes`` was measured (see jetprof.profiling.memory)
 MEMORY_METHODS: tuple[str, ...] = (
-    "profiler_memory_events", "cuda_max_memory_allocated", "mps_current_allocated", "not_measured",
+    "profiler_memory_events", "cuda_max_memory_allocated", "mps_max_memory_allocated", "mps_driver_growth",
+    "mps_current_allocated", "not_measured",
 )
 #: what a comparison changes between its two sides; ``control`` is the A/A check;
 #: ``deployment`` a rung of the deployment ladder that changes backend and precision at

@@ -33,6 +33,21 @@ def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args: Any, out_shape=N
     return 2 * b * h * lq * s * e + 2 * b * h * lq * s * ev
 
 
+def custom_flops() -> dict[Any, Any]:
+    """The attention kernels stock torch's FlopCounterMode leaves out, with their formula.
+
+    CPU's flash kernel, and MPS's math kernel (query, key and value come first in both):
+    without it an MPS point would count no attention at all.
+    """
+    import torch
+
+    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops}
+    mps_sdpa = getattr(torch.ops.aten, "_scaled_dot_product_attention_math_for_mps", None)
+    if mps_sdpa is not None:
+        custom[mps_sdpa] = _cpu_sdpa_flops
+    return custom
+
+
 def count_flops(model: Any, inputs: list[Any]) -> int:
     """Total FLOPs of ``model(*inputs)`` (one forward, fp32, no autocast)."""
     return count_flops_and_output(model, inputs)[0]
@@ -43,7 +58,7 @@ def count_flops_and_output(model: Any, inputs: list[Any]) -> tuple[int, Any]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops}
+    custom = custom_flops()
     was_fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:

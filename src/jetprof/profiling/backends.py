@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def require(module: str, backend: str) -> Any:
 
 
 def probabilities(out: Any, softmaxed: bool) -> np.ndarray:
-    """A forward's output as a float64 array of class probabilities (jets × classes)."""
+    """A forward's output as a float64 array of probabilities (jets × classes)."""
     if isinstance(out, (list, tuple)):
         out = out[0]
     if hasattr(out, "detach"):
@@ -125,6 +126,21 @@ def synchronize(device: Any) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def autocast(torch: Any, device_type: str, dtype: Any) -> Any:
+    """``torch.autocast``, but an error where torch would only warn and run in fp32.
+
+    torch answers a dtype a device cannot autocast to with the warning "... Disabling
+    autocast" and runs the forward in fp32: the point would be labelled bf16 and measure
+    fp32. Here that is a RuntimeError (the point's record: ``error``).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*[Dd]isabling autocast")
+        try:
+            return torch.autocast(device_type=device_type, dtype=dtype)
+        except UserWarning as exc:
+            raise RuntimeError(f"autocast {dtype} on {device_type}: {exc}") from None
 
 
 class TorchRunner:
@@ -147,7 +163,7 @@ class TorchRunner:
     def _ctx(self) -> Any:
         if self.dtype is None:
             return contextlib.nullcontext()
-        return self.torch.autocast(device_type=self.device.type, dtype=self.dtype)
+        return autocast(self.torch, self.device.type, self.dtype)
 
     def __call__(self) -> Any:
         with self.torch.inference_mode(), self._ctx():

@@ -170,6 +170,18 @@ def parse_particles(text: str) -> list[int | str]:
     return values
 
 
+def mps_problem(torch: Any) -> str | None:
+    """Why MPS cannot run here, in one clause with what to do instead; None where it can."""
+    mac = platform.mac_ver()[0]
+    if not torch.backends.mps.is_built():
+        return (f"this torch ({torch.__version__}) was built without MPS; MPS needs an Apple-silicon Mac with "
+                "macOS 14 or later (use --device cpu here)")
+    if not torch.backends.mps.is_available():
+        return (f"MPS is not available on this Mac (torch {torch.__version__} needs macOS 14 or later and a "
+                f"Metal GPU; this is macOS {mac or 'unknown'}); use --device cpu")
+    return None
+
+
 def check_device(device: str) -> str:
     """Normalise and check the device exists here (cuda → cuda:0)."""
     if device == "cpu":
@@ -177,8 +189,8 @@ def check_device(device: str) -> str:
     import torch
 
     if device == "mps":
-        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise JetprofError("--device mps: MPS is not available on this machine")
+        if problem := mps_problem(torch):
+            raise JetprofError(f"--device mps: {problem}")
         return device
     if device == "cuda" or device.startswith("cuda:"):
         index = 0 if device == "cuda" else device.split(":", 1)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import re
 import socket
@@ -159,6 +160,8 @@ def environment(device: str, config_hash: str | None = None) -> dict[str, Any]:
         "git_revision": git_revision(),
         "config_hash": config_hash,
         "lock": lock_status(),
+        # MPS: unsupported ops silently run on the CPU when this is set (torch reads it at import)
+        "mps_fallback": os.environ.get("PYTORCH_ENABLE_MPS_FALLBACK") if device == "mps" else None,
     }
 
 

@@ -435,8 +435,7 @@ def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict, workdir: str) -> Non
         rec["peak_memory_bytes"], rec["peak_reserved_bytes"] = memory.cuda_peak_bytes(slot.forward, device)
         rec["memory_method"] = "cuda_max_memory_allocated"
     elif device.type == "mps":
-        rec["peak_memory_bytes"], rec["peak_reserved_bytes"] = memory.mps_bytes(slot.forward)
-        rec["memory_method"] = "mps_current_allocated"
+        rec["peak_memory_bytes"], rec["peak_reserved_bytes"], rec["memory_method"] = memory.mps_bytes(slot.forward)
     elif device.type == "cpu" and not onnx:
         calls = max(1, spec.profiler_calls) if spec.profiler_pass and not slot.spec.replica else 1
         prof = memory.profile_cpu(slot.forward, calls)

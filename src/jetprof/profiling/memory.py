@@ -14,10 +14,15 @@
   the output included). It does not see memory that libraries allocate outside
   torch's allocator (oneDNN scratch, ONNX Runtime arenas) nor allocator slack,
   so it is below the RSS growth of a fresh process.
-* MPS (``mps_current_allocated``): MPS has no peak API; the figure is
-  ``current_allocated_memory()`` right after one forward (output still held)
-  minus before it — a lower bound on the peak; ``peak_reserved_bytes`` is
-  ``driver_allocated_memory()``.
+* MPS: ``torch.mps`` has no peak API. Where this torch's MPS allocator reports peak
+  statistics through ``torch.accelerator`` (``mps_max_memory_allocated``) the figure is
+  built as on CUDA: peak allocated during one forward minus allocated before it. Elsewhere
+  (``mps_driver_growth``) the cache is emptied, and the figure is the growth of
+  ``driver_allocated_memory()`` over one forward: the Metal heaps the forward made the
+  driver hand out, an upper bound on its peak at heap granularity (it includes MPSGraph's
+  own buffers). ``peak_reserved_bytes`` is ``driver_allocated_memory()`` after it. Records
+  made before that carry ``mps_current_allocated`` (allocated after the forward minus before:
+  under inference mode roughly the output alone, not a peak).
 """
 
 from __future__ import annotations
@@ -80,15 +85,28 @@ def cuda_peak_bytes(forward: Callable[[], Any], device: Any) -> tuple[int, int]:
     return int(peak), int(reserved)
 
 
-def mps_bytes(forward: Callable[[], Any]) -> tuple[int, int]:
-    """(allocated after one forward minus before, driver allocated) on MPS."""
+def mps_bytes(forward: Callable[[], Any]) -> tuple[int, int, str]:
+    """(peak bytes of one forward, bytes the driver holds, the memory method) on MPS."""
     import torch
 
     torch.mps.synchronize()
-    before = torch.mps.current_allocated_memory()
-    out = forward()
-    torch.mps.synchronize()
-    after = torch.mps.current_allocated_memory()
+    acc = getattr(torch, "accelerator", None)
+    try:
+        if acc is None:
+            raise AttributeError("no torch.accelerator")
+        acc.reset_peak_memory_stats()
+        if "allocated_bytes.all.peak" not in acc.memory_stats():
+            raise RuntimeError("the MPS allocator keeps no peak statistics in this torch")
+        before = acc.memory_allocated()
+        out = forward()
+        torch.mps.synchronize()
+        peak, method = acc.max_memory_allocated() - before, "mps_max_memory_allocated"
+    except (AttributeError, RuntimeError, NotImplementedError):
+        torch.mps.empty_cache()
+        before = torch.mps.driver_allocated_memory()
+        out = forward()
+        torch.mps.synchronize()
+        peak, method = torch.mps.driver_allocated_memory() - before, "mps_driver_growth"
     driver = torch.mps.driver_allocated_memory()
     del out
-    return int(max(0, after - before)), int(driver)
+    return int(max(0, peak)), int(driver), method

@@ -37,6 +37,9 @@ def torch_rows(prof: Any, calls: int) -> list[dict[str, Any]]:
     return rows
 
 
+MPS_TOOL = "torch.profiler (CPU-side dispatch only: MPS kernels are not traced)"
+
+
 def profiler_pass(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, workdir: str) -> None:
     """Per-op table and trace from a short separate pass (ONNX Runtime: its own profiler)."""
     import torch
@@ -57,8 +60,11 @@ def profiler_pass(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, 
             out = slot.forward()
             synchronize(device)
             del out
+    # torch.profiler has no MPS activity: on MPS the table is CPU-side dispatch, and GPU time
+    # lands on whichever op waits for it (torch.mps.profiler's signposts are for Instruments only)
+    tool = MPS_TOOL if device.type == "mps" else "torch.profiler"
     write_ops(rec, spec, slot, device, torch_rows(prof, calls), calls,
-               lambda path: prof.export_chrome_trace(path), workdir, "torch.profiler")
+               lambda path: prof.export_chrome_trace(path), workdir, tool)
 
 
 def write_ops(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, rows: list[dict[str, Any]],

@@ -3,7 +3,7 @@
 Square ``n×n @ n×n`` products (2·n³ FLOP each), timed after warm-up with device
 synchronisation; the best of several timed rounds is reported as the ceiling
 that ParT's achieved FLOP/s are compared against. fp32 always (TF32 off, as
-torch's default); bf16 too on GPUs.
+torch's default); bf16 and fp16 too on CUDA and MPS.
 
 On CPU the record also carries the CPU's **subnormal penalty**: the same matrix product
 with normal weights and with the weights scaled into float32's subnormal range (below
@@ -144,7 +144,7 @@ def measure_peak(device_name: str, threads: int, config_hash: str | None = None,
     gpu = device.type in ("cuda", "mps")
     n = matrix_size or (8192 if gpu else 1024)
     by_dtype = {"fp32": matmul_flops_per_s(device, torch.float32, n)}
-    if device.type == "cuda":
+    if device.type in ("cuda", "mps"):  # the precisions autocast runs there
         by_dtype["bf16"] = matmul_flops_per_s(device, torch.bfloat16, n)
         by_dtype["fp16"] = matmul_flops_per_s(device, torch.float16, n)
     return {

@@ -59,7 +59,9 @@ WEIGHTS_HATCH: dict[str, str] = {"random": "//", "trained": "", "pretrained": ".
 MEMORY_METHODS: dict[str, str] = {
     "cuda_max_memory_allocated": "CUDA peak allocated above the pre-forward level",
     "profiler_memory_events": "peak of torch.profiler's tensor allocation events",
-    "mps_current_allocated": "MPS allocator, allocated after the forward",
+    "mps_max_memory_allocated": "MPS allocator, peak allocated during the forward",
+    "mps_driver_growth": "Metal driver memory grown over the forward (upper bound)",
+    "mps_current_allocated": "MPS allocator, allocated after the forward (older records)",
     "onnxruntime_arena": "ONNX Runtime arena",
     "rss_delta": "process RSS increase",
 }
