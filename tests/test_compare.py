@@ -118,6 +118,36 @@ def test_the_answer_says_whether_it_carries_over_to_another_cpu(tmp_path, subnor
         assert "**3.100×** [2.900, 3.300]" in md and PENALTY["cpu"] in md
 
 
+def test_the_answer_does_not_depend_on_the_order_of_the_group_files(tmp_path):
+    """The same groups in config order, sorted and shuffled: byte-identical table and answer."""
+    import json
+    import random
+
+    from jetprof.cli import main as jetprof_main
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for bs in (1, 4, 8, 32, 64):
+        base = list(10 * bs ** 0.5 * rng.lognormal(0, 0.05, 12))
+        path = write_group(tmp_path / "paired" / f"bs{bs}.json", {
+            "P/random/eager-fp32": base, "P/random/eager-fp32#2": [x * rng.lognormal(0, 0.03) for x in base],
+            "P/trained/eager-fp32": [x * rng.lognormal(0, 0.04) for x in base]})
+        doc = json.loads(path.read_text())
+        doc["batch_size"] = bs
+        path.write_text(json.dumps(doc))
+        paths.append(str(path))
+    outputs = []
+    orders = [paths, sorted(paths, reverse=True), random.Random(5).sample(paths, len(paths))]
+    for k, order in enumerate(orders):
+        out = tmp_path / f"run{k}"
+        out.mkdir()
+        assert jetprof_main(["compare", "--out-csv", str(out / "c.csv"), "--answer-json", str(out / "a.json"),
+                             "--answer-md", str(out / "a.md"), *order]) == 0
+        outputs.append([(out / n).read_bytes() for n in ("c.csv", "a.json", "a.md")])
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert json.loads(outputs[0][1])["pooled"][0]["points"] == 5
+
+
 def test_a_noisy_control_makes_the_answer_inconclusive(tmp_path):
     rng = np.random.default_rng(2)
     base = list(20 * rng.normal(1, 0.01, 12))

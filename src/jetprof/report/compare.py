@@ -111,8 +111,9 @@ def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
     """Per model and weight state (against random) and for the A/A control: the ratio
     pooled over every point where it was measured (:func:`jetprof.stats.pooled_ratio_ci`),
     its interval and verdict."""
-    collected: dict[tuple[str, str, str], list[tuple[list[float], list[float]]]] = {}
+    collected: dict[tuple[str, str, str], list[tuple[tuple[str, ...], list[float], list[float]]]] = {}
     for _path, doc in groups:
+        point = (str(doc.get("device")), str(doc.get("particles")), f"{int(doc.get('batch_size') or 0):09d}")
         entries = {_variant(e): e for e in doc["variants"]}
         for pair in compared_pairs(list(entries), main_model):
             if pair.axis not in ("weights", "control"):
@@ -121,9 +122,12 @@ def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
             b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
             if base.get("status") == var.get("status") == "ok" and len(b_ms) == len(v_ms) >= 2:
                 key = (pair.axis, pair.variant.model, pair.variant.weights)
-                collected.setdefault(key, []).append((b_ms, v_ms))
+                collected.setdefault(key, []).append((point, b_ms, v_ms))
     out = []
-    for (axis, model, weights), pairs in sorted(collected.items()):
+    for (axis, model, weights), found in sorted(collected.items()):
+        # the points in one canonical order, so that the bootstrap's draws do not depend on the order
+        # the group files came in (config order, sorted, shuffled: the same answer to the byte)
+        pairs = [(b, v) for _, b, v in sorted(found, key=lambda f: (f[0], f[1], f[2]))]
         ratio, low, high = stats.pooled_ratio_ci(pairs, seed=zlib.crc32(f"{axis}|{model}|{weights}".encode()))
         out.append({"axis": axis, "model": model,
                     "variant": weights if axis == "weights" else f"{weights} (second instance)",
