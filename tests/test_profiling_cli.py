@@ -137,3 +137,20 @@ def test_checkpoint_that_does_not_fit_stops_a_forked_call_with_one_line(tmp_path
     assert len(err.splitlines()) == 1 and err.startswith("jetprof profile: error:"), err
     assert str(bad) in err and "does not fit the model" in err
     assert not out.exists()  # nothing written, not even a folder
+
+
+def test_every_file_of_a_point_follows_the_umask(tmp_path):
+    """Under umask 077 the record, its per-op table and its trace are all 0600 (the trace was 0644),
+    for a measured point (bs 1) and for one that failed (bs 3: an injected OOM, an empty profile)."""
+    out = tmp_path / "private"
+    proc = subprocess.run([sys.executable, "-m", "jetprof.cli", "profile", "--device", "cpu", "--batch-sizes",
+                           "1,3", "--particles", "16", "--rounds", "2", "--max-rounds", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900, preexec_fn=lambda: os.umask(0o077),
+                          env={**os.environ, "JETPROF_TEST_FAULT": "oom@3"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for bs in (1, 3):
+        rec = _rec(out, bs, particles=16)
+        for f in (rec, rec.with_suffix(".ops.csv"), rec.with_name(f"bs{bs}.trace.json.gz")):
+            assert f.is_file(), f
+            assert f.stat().st_mode & 0o777 == 0o600, (f.name, oct(f.stat().st_mode & 0o777))
+    assert json.loads(_rec(out, 3, particles=16).read_text())["status"] == "oom"

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from jetprof.io import atomic_write_text
+from jetprof.io import atomic_write, atomic_write_text
 from jetprof.profiling.spec import GroupSpec
 
 OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
@@ -83,11 +83,12 @@ def write_ops(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, rows
     trace_src = os.path.join(workdir, f"{stem}.{slot.spec.backend}.trace.json")
     export_trace(trace_src)
     trace_dst = out_dir / f"{stem}.trace.json.gz"
-    tmp = out_dir / f".{stem}.trace.json.gz.tmp"
-    with open(trace_src, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
-        shutil.copyfileobj(src, dst)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, trace_dst)
+
+    def gzip_trace(tmp: str) -> None:
+        with open(trace_src, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst)
+
+    atomic_write(trace_dst, gzip_trace)  # whole or not at all, mode 0666 less the umask like the record
     rec["ops_table"] = f"{stem}.ops.csv"
     rec["trace"] = trace_dst.name
     rec["top_ops"] = [{"name": r["name"], "self_ms": round(r[key], 6), "calls": r["calls"]}
@@ -100,8 +101,9 @@ def write_empty_profile(record: Path) -> None:
     empty trace, so that every point of a profiled study has both files."""
     atomic_write_text(record.with_suffix(".ops.csv"), ",".join(OPS_COLUMNS) + "\n")
     trace = record.with_name(record.stem + ".trace.json.gz")
-    tmp = trace.with_name(f".{trace.name}.tmp")
-    with gzip.open(tmp, "wt", compresslevel=6) as f:
-        f.write('{"traceEvents": []}\n')
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, trace)
+
+    def empty_trace(tmp: str) -> None:
+        with gzip.open(tmp, "wt", compresslevel=6) as f:
+            f.write('{"traceEvents": []}\n')
+
+    atomic_write(trace, empty_trace)
