@@ -110,3 +110,17 @@ def test_real_command_error_on_the_terminal_and_in_the_log(tmp_path: Path) -> No
     assert proc.returncode == 1
     assert proc.stdout == "" and proc.stderr == line + "\n"
     assert log.read_text().splitlines()[-2:] == [f"{missing}: no such file", line]
+
+
+@pytest.mark.parametrize("command", sorted(cli.COMMANDS))
+def test_every_option_of_every_command_says_what_it_does(command):
+    import argparse
+    import importlib
+
+    from jetprof.cli import COMMANDS
+
+    parser = argparse.ArgumentParser(prog=f"jetprof {command}")
+    importlib.import_module(COMMANDS[command][0]).add_arguments(parser)
+    bare = [a.option_strings[0] if a.option_strings else a.dest for a in parser._actions
+            if not isinstance(a, argparse._HelpAction) and not a.help]
+    assert not bare, f"jetprof {command}: no help text for {bare}"

@@ -345,7 +345,8 @@ def download(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof download``."""
-    parser.add_argument("--source", choices=("zenodo", "example"), default="zenodo")
+    parser.add_argument("--source", choices=("zenodo", "example"), default="zenodo",
+                        help="zenodo: JetClass tarballs (Zenodo record 6619768); example: its 100k-jet example file")
     parser.add_argument(
         "--base-url", default=None, help="folder URL holding the files (default: the official one)"
     )
@@ -357,8 +358,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--processes", default=None, help="comma-separated classes to keep (default: all)"
     )
-    parser.add_argument("--dest", type=Path, default=Path("results/dataset"))
-    parser.add_argument("--cache", type=Path, default=Path("results/downloads"))
+    parser.add_argument("--dest", type=Path, default=Path("results/dataset"),
+                        help="where the ROOT files are unpacked ({split}/...) and download.json is written")
+    parser.add_argument("--cache", type=Path, default=Path("results/downloads"),
+                        help="verified tarballs and resumable .part files, kept across runs")
     parser.add_argument(
         "--md5", action="append", default=[], metavar="PART=HEX", help="pin or override an MD5"
     )

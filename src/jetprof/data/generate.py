@@ -521,7 +521,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof generate``."""
     parser.add_argument("--process", required=True,
                         help="JetClass process, short name or file prefix (Hbb or HToBB)")
-    parser.add_argument("--split", required=True, choices=jetclass.SPLITS)
+    parser.add_argument("--split", required=True, choices=jetclass.SPLITS,
+                        help="the split the file belongs to (enters the seed)")
     parser.add_argument("--index", type=int, default=0, help="file index within the split (enters the seed)")
     parser.add_argument("--jets", type=int, required=True, help="number of jets to write")
     parser.add_argument("--seed", type=int, required=True, help="the study's seed")

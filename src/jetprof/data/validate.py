@@ -226,7 +226,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plots", type=Path, default=None, help="feature histogram figure (PNG/PDF)"
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JetClass ROOT files to check")
 
 
 def file_lines(results: list[FileResult]) -> list[str]:

@@ -100,9 +100,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(record field quality: agreement, max |Δ softmax|, macro AUC)")
     parser.add_argument("--quality-jets", type=int, default=d["quality_jets"], metavar="N",
                         help="test jets each point is scored on (the first N of the sorted files)")
-    parser.add_argument("--model-name", default="ParT_full")
-    parser.add_argument("--network-config", default=str(DEFAULT_NETWORK_CONFIG))
-    parser.add_argument("--data-config", default=str(DEFAULT_DATA_CONFIG))
+    parser.add_argument("--model-name", default="ParT_full",
+                        help="the main model's name in records and paths (profile/{model}/...)")
+    parser.add_argument("--network-config", default=str(DEFAULT_NETWORK_CONFIG),
+                        help="the main model's weaver network config (default: the shipped ParT.py)")
+    parser.add_argument("--data-config", default=str(DEFAULT_DATA_CONFIG),
+                        help="the weaver data config its inputs follow (default: the shipped JetClass_full.yaml)")
     parser.add_argument("--extra-model", action="append", default=[],
                         metavar="NAME=NETWORK,DATA[,trained=CKPT][,weights=W+W][,backends=P+P]",
                         help="another model measured in the same groups: with random weights and each state "
@@ -124,8 +127,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=d["flush_denormal"], help="treat subnormal floats as zero (CPU)")
     parser.add_argument("--no-profiler-pass", action="store_true", help="skip the per-op table and trace")
     parser.add_argument("--profiler-calls", type=int, default=1, help="forwards in the profiler pass")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--config-hash", default=None)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random weights and the synthetic jets (replicas are built equal)")
+    parser.add_argument("--config-hash", default=None,
+                        help="the study config's hash, recorded in each record's environment block")
     parser.add_argument("--timeout-s", type=float, default=d["timeout_s"],
                         help="kill a group's process after this many seconds (a transient failure)")
     parser.add_argument("--retries", type=int, default=d["retries"],
