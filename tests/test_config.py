@@ -122,3 +122,4 @@ def test_schema_defaults_fill_nested_sections() -> None:
     # a copy: changing it changes nothing for the next caller
     dataset["source"] = "zenodo"
     assert schema_defaults("dataset")["source"] == "generate"
+

@@ -69,6 +69,7 @@ class Server:
     url: str = ""
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
     drop_once_at: int | None = None  # cut the connection after this many body bytes, once
+    drop_every: int | None = None  # cut every answer after this many more body bytes (a flaky link)
     # send no Content-Length and end the body by closing the connection after this many
     # bytes, once: the client cannot tell the body was cut
     close_cut_once_at: int | None = None
@@ -117,8 +118,9 @@ def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 self.close_connection = True
                 return
-            if state.drop_once_at is not None:
-                cut, state.drop_once_at = state.drop_once_at, None
+            if state.drop_once_at is not None or state.drop_every is not None:
+                cut = state.drop_once_at if state.drop_once_at is not None else state.drop_every
+                state.drop_once_at = None
                 self.wfile.write(body[:cut])
                 self.wfile.flush()
                 self.close_connection = True
@@ -345,6 +347,25 @@ def test_gives_up_after_bounded_retries(
     )
 
 
+def test_giving_up_on_a_flaky_link_says_what_is_kept_for_resuming(
+    server: Server, dataset: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    size = (server.root / "files" / "JetClass_Pythia_test_20M.tar").stat().st_size
+    server.drop_every = (1 << 16) + 1000  # every answer is cut a little past the client's first 64 KiB block
+    args = _args(server, tmp_path, dataset, parts="test_20M")
+    args[args.index("--retries") + 1] = "1"
+    assert size > 2 * server.drop_every  # so the retry is cut too
+    assert main(args) == 1
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    (part,) = tmp_path.rglob("*.part")
+    kept = part.stat().st_size
+    assert line.startswith("jetprof download: error: ") and "after 1 retry:" in line
+    assert kept >= 1 << 16 and f"the {kept:,} bytes that arrived are kept in {part}" in line, line
+    server.drop_every = None  # the link is mended: the next run resumes from the kept bytes
+    assert main(_args(server, tmp_path, dataset, parts="test_20M")) == 0
+    assert server.requests[-1][1] == f"bytes={kept}-"
+
+
 def test_example_source_split(
     server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -387,7 +408,8 @@ def test_example_source_split(
     # unpinned: downloads, warns with the hash to pin
     capsys.readouterr()
     assert main([*args, "--dest", str(tmp_path / "ds2"), "--cache", str(tmp_path / "cache2")]) == 0
-    assert f"--sha256 example={sha}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"dataset.download.sha256: {{example: {sha}}}" in err and f"--sha256 example={sha}" in err
 
 
 # --------------------------------------------------------------------------- bodies cut short

@@ -351,6 +351,32 @@ def test_fetch_wrong_sha256(served: dict[str, Any], tmp_path: Path, capsys) -> N
     assert "sha256 mismatch" in err and "v05.pt" in err and _sha(served["root"] / "v05.pt") in err
 
 
+def test_a_local_file_that_fails_its_sha256_is_named_and_left_as_it_was(served, tmp_path: Path, capsys) -> None:
+    src, out = served["root"] / "v05.pt", tmp_path / "p" / "ParT.pt"
+    before = src.read_bytes()
+    assert _fetch(served, out, "--url", str(src), "--sha256", "0" * 64, "--data-config", str(FULL_DC)) == 1
+    err = _only_error_line(capsys)
+    assert f"{src}: sha256 mismatch" in err and f"{src} itself is unchanged" in err and "file removed" not in err
+    assert src.read_bytes() == before
+    _nothing_left(out)
+
+
+def test_an_unsafe_pickle_is_refused_under_its_own_name_without_the_unsafe_advice(
+        served: dict[str, Any], tmp_path: Path, capsys) -> None:
+    import os
+
+    class RunsCode:
+        def __reduce__(self):
+            return (os.mkdir, (str(tmp_path / "code-ran"),))
+
+    evil = served["root"] / "evil.pt"
+    torch.save({"w": RunsCode()}, evil)
+    err = _refused(served, tmp_path / "p" / "ParT.pt", capsys, "evil.pt", _sha(evil))
+    assert err.startswith(f"jetprof fetch-weights: error: {served['url']}/evil.pt: refused")
+    assert "weights_only" not in err and "False" not in err and ".part" not in err
+    assert not (tmp_path / "code-ran").exists()
+
+
 def test_fetch_truncated_file(served: dict[str, Any], tmp_path: Path, capsys) -> None:
     err = _refused(served, tmp_path / "p" / "ParT.pt", capsys, "truncated.pt", _sha(served["root"] / "truncated.pt"))
     assert "cannot read checkpoint" in err and "truncated" in err
@@ -367,7 +393,8 @@ def test_fetch_http_404_and_missing_sha(served: dict[str, Any], tmp_path: Path, 
     assert _fetch(served, out, "--url", f"{served['url']}/nope.pt", "--sha256", "a" * 64) == 1
     assert "HTTP 404" in _only_error_line(capsys)
     assert _fetch(served, out, "--url", f"{served['url']}/v05.pt") == 1
-    assert "give --sha256" in _only_error_line(capsys)
+    line = _only_error_line(capsys)
+    assert "give its sha256" in line and "pretrained.sha256" in line
     _nothing_left(out)
 
 

@@ -106,6 +106,28 @@ def test_impossible_combination_refused_before_any_job(repo: Path) -> None:
     assert "Job stats" not in out and "Building DAG" not in out
 
 
+@pytest.mark.parametrize(("change", "key", "says"), [
+    ({"weaver": {"network_config": "workflow/weaver/NoSuch.py"}}, "weaver.network_config",
+     "workflow/weaver/NoSuch.py not found"),
+    ({"profile": {"weights": ["random", "pretrained"]}, "pretrained": {"enabled": False}}, "profile.weights",
+     "'pretrained' needs pretrained.enabled: true"),
+    ({"profile": {"weights": ["random", "pretrained"]},
+      "pretrained": {"enabled": True, "url": "mine/ParT_full.pt", "sha256": ""}}, "pretrained.sha256",
+     "required for mine/ParT_full.pt"),
+])
+def test_a_config_mistake_is_one_line_naming_its_key_before_any_job(repo: Path, change, key, says) -> None:
+    config = yaml.safe_load((repo / TEST_CONFIG).read_text())
+    for section, values in change.items():
+        config.setdefault(section, {}).update(values)
+    write_config(repo, config)
+    proc = snakemake(repo, "-n")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    lines = [line for line in out.splitlines() if line.strip().startswith(key + ":")]
+    assert len(lines) == 1 and says in lines[0], out[-3000:]
+    assert "--sha256" not in out and "MissingInputException" not in out and "Building DAG" not in out
+
+
 # --------------------------------------------------------------------------- the example download
 
 

@@ -204,6 +204,35 @@ def pair_problems(config: dict[str, Any]) -> list[str]:
     return lines
 
 
+def cross_key_problems(config: dict[str, Any]) -> list[str]:
+    """Keys that are valid alone but not together, or files a key names that are not there.
+
+    One line each, in config terms (never a command-line flag): the weaver configs must
+    exist; weights ``pretrained`` needs ``pretrained.enabled``; a checkpoint other than the
+    official files needs its ``pretrained.sha256``.
+    """
+    lines = []
+    for key in ("network_config", "data_config"):
+        path = config["weaver"].get(key)
+        if path is None:
+            lines.append(f"weaver.{key}: missing (a weaver {key.replace('_', ' ')} file, e.g. workflow/weaver/...)")
+        elif not os.path.isfile(path):
+            lines.append(f"weaver.{key}: {path} not found (relative to the folder snakemake runs in)")
+    pre = config.get("pretrained", {})
+    weights = config["profile"].get("weights", [])
+    if "pretrained" in weights and not pre.get("enabled", False):
+        lines.append("profile.weights: 'pretrained' needs pretrained.enabled: true (the official checkpoint, "
+                     "or your own as pretrained.url), or leave it out of the list")
+    if pre.get("enabled", False) and not pre.get("sha256"):
+        from jetprof.model.pretrained import official_by_source
+
+        url = str(pre.get("url", ""))
+        if official_by_source(url) is None:
+            lines.append(f"pretrained.sha256: required for {url} (only the official checkpoints, known by their "
+                         "git blob id, may leave it empty): give the file's sha256 (sha256sum FILE)")
+    return lines
+
+
 def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
     """Check a study config against its JSON schema; one line per problem.
 
@@ -232,6 +261,7 @@ def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
             lines.append(f"{where}: {err.message}")
     if not lines:
         lines += pair_problems(config)
+        lines += cross_key_problems(config)
         names = [config["weaver"]["model_name"]] + [m["name"] for m in config["profile"].get("models", [])]
         for i, extra in enumerate(config["profile"].get("models", [])):
             where = f"profile.models[{i}]"

@@ -43,6 +43,7 @@ def stream(
     timeout_s: float = 60.0,
     progress: bool | None = None,
     who: str = "jetprof",
+    resumable: bool = True,
 ) -> bool:
     """Append the rest of ``url`` to ``part`` until the server ends the body.
 
@@ -61,6 +62,8 @@ def stream(
         timeout_s: socket timeout per request.
         progress: show a tqdm bar; None = only on a terminal.
         who: prefix of the retry messages on stderr (``jetprof download``).
+        resumable: the caller keeps ``part`` for the next run (the download cache), so a
+            give-up message says so.
 
     Returns:
         True when the server answered 416 (it has no byte past ``part``'s size: the file
@@ -118,8 +121,11 @@ def stream(
             ) as exc:
                 failures += 1
                 if failures > retries:
-                    after = f" after {retries} retries" if retries else ""
-                    raise JetprofError(f"{url}: download failed{after}: {exc}") from None
+                    after = f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
+                    kept = part.stat().st_size if part.is_file() else 0
+                    resume = (f"; the {kept:,} bytes that arrived are kept in {part} and the next run resumes "
+                              "from there" if resumable and kept else "")
+                    raise JetprofError(f"{url}: download failed{after}: {exc}{resume}") from None
                 print(f"{who}: {name}: {exc}; resuming (try {failures}/{retries})", file=sys.stderr)
                 time.sleep(backoff_s * 2 ** (failures - 1))
             except requests.RequestException as exc:  # a URL or an answer that no retry mends

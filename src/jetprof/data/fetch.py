@@ -191,7 +191,8 @@ def fetch(
     if not remote.digest:
         print(
             f"jetprof download: warning: no checksum pins {remote.filename}; "
-            f"its sha256 is {seen} (pin it with --sha256 {remote.part}={seen})",
+            f"its sha256 is {seen} (pin it in the study config as dataset.download.sha256: "
+            f"{{{remote.part}: {seen}}}, or on the command line with --sha256 {remote.part}={seen})",
             file=sys.stderr,
         )
     os.replace(part, final)

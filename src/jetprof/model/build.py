@@ -109,24 +109,36 @@ def build_model(
     return BuiltModel(model, info, dc, Path(network_config), Path(data_config), dict(options))
 
 
-def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_state_dict(path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
     """Read a checkpoint as a plain state dict with ``torch.load(weights_only=True)``.
 
     Accepts a weaver state file (``*_state.pt``) or a dict holding one under
-    ``state_dict``/``model``. Raises JetprofError naming the file when it is
-    missing, truncated or not a state dict.
+    ``state_dict``/``model``. Raises JetprofError naming the file (``name``: what the user
+    knows it as, e.g. the URL a temporary copy came from) when it is missing, truncated, not
+    a state dict, or holds pickled objects beyond tensors (refused: nothing in it runs).
     """
+    import pickle
+
     import torch
 
     path = Path(path)
+    label = name or str(path)
     if not path.is_file():
-        raise JetprofError(f"{path}: checkpoint not found")
+        raise JetprofError(f"{label}: checkpoint not found")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own hint ("re-running with weights_only=False will likely succeed") is the wrong
+        # advice for a file of unknown origin: that would run whatever code it carries
+        raise JetprofError(
+            f"{label}: refused: the checkpoint holds pickled Python objects besides tensors, which could run "
+            "code when loaded (none was run). Use a plain state dict of tensors, saved with "
+            "torch.save(model.state_dict(), FILE), from a source you trust"
+        ) from None
     except Exception as exc:
         size = path.stat().st_size
         raise JetprofError(
-            f"{path}: cannot read checkpoint ({size} bytes; truncated or not a torch file?): "
+            f"{label}: cannot read checkpoint ({size} bytes; truncated or not a torch file?): "
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
@@ -134,7 +146,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     elif isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
-        raise JetprofError(f"{path}: not a state dict of tensors")
+        raise JetprofError(f"{label}: not a state dict of tensors")
     return obj
 
 

@@ -141,7 +141,8 @@ def fetch(source: str, dest: Path) -> None:
     a file:// URL or a local path copied."""
     url = urllib.parse.urlparse(source)
     if url.scheme in ("http", "https"):
-        http.stream(source, dest, name=Path(url.path).name, retries=0, who="jetprof fetch-weights")
+        http.stream(source, dest, name=Path(url.path).name, retries=0, who="jetprof fetch-weights",
+                    resumable=False)
         return
     src = Path(urllib.request.url2pathname(url.path) if url.scheme == "file" else source)
     if not src.is_file():
@@ -177,7 +178,7 @@ def select_configs(
     if official is not None and model is not None and model != official.model:
         raise JetprofError(
             f"{source}: is the official {official.name} checkpoint, a {official.model} model, "
-            f"not {model}: use --model {official.model}"
+            f"not {model}: {_as_model(official.model)}"
         )
     name = model or (official.model if official is not None else None)
     if network_config is not None:
@@ -199,6 +200,19 @@ def select_configs(
     return network, data
 
 
+def _as_model(model: str) -> str:
+    """What to do when a checkpoint belongs to ``model``, in config terms and in flags."""
+    return (f"measure it as {model} (in a study config: weaver.network_config, or a profile.models entry, "
+            f"for {model}; on the command line: --model {model})")
+
+
+def _kept(source: str) -> str:
+    """What happened to the bytes after a refusal: only jetprof's temporary copy is gone."""
+    if "://" in source and not source.startswith("file://"):
+        return "the downloaded copy was deleted"
+    return f"jetprof's temporary copy was deleted; {source} itself is unchanged"
+
+
 def check_checkpoint_model(
     source: str, state: dict[str, Any], model: Any, network_config: Path, data_config: Path
 ) -> str | None:
@@ -214,7 +228,7 @@ def check_checkpoint_model(
     if ours is not None and theirs is not None and theirs != ours:
         raise JetprofError(
             f"{source}: is a {theirs} checkpoint, but network config {network_config} builds "
-            f"{ours}: use --model {theirs}"
+            f"{ours}: {_as_model(theirs)}"
         )
     count = zoo.feature_count(state, theirs) if theirs is not None and theirs == ours else None
     if count is not None:
@@ -274,8 +288,8 @@ def fetch_weights(
     by_source = official_by_source(source)
     if sha256 is None and by_source is None:
         raise JetprofError(
-            f"{source}: give --sha256 "
-            "(only the official checkpoints are known by their git blob id)"
+            f"{source}: give its sha256 (in a study config: pretrained.sha256; on the command line: "
+            "--sha256): only the official checkpoints are known by their git blob id"
         )
     # a wrong model or feature set for an official URL stops before the download
     select_configs(source, by_source, model, network_config, data_config)
@@ -292,14 +306,14 @@ def fetch_weights(
         if sha256 is not None and digest.lower() != sha256.lower():
             raise JetprofError(
                 f"{source}: sha256 mismatch: expected {sha256.lower()}, "
-                f"got {digest} ({size} bytes); file removed"
+                f"got {digest} ({size} bytes); {_kept(source)}"
             )
         official = official_by_blob(blob)
         if sha256 is None and (official is None or official != by_source):
             assert by_source is not None
             raise JetprofError(
                 f"{source}: not the official {by_source.repo_path}: git blob id {blob}, "
-                f"expected {by_source.git_blob_sha1} ({size} bytes); file removed"
+                f"expected {by_source.git_blob_sha1} ({size} bytes); {_kept(source)}"
             )
         if official is not None and official.layout == "0.4" and layout == "0.5":
             raise JetprofError(
@@ -310,7 +324,7 @@ def fetch_weights(
         network, data_config = select_configs(
             source, official or by_source, model, network_config, data_config
         )
-        state = jmodel.read_state_dict(tmp)
+        state = jmodel.read_state_dict(tmp, name=source)  # the user's file or URL, not the temp copy
         found = detect_layout(state)
         effective = (
             official.layout if official is not None and official.layout and layout == "auto" else layout
