@@ -1,6 +1,5 @@
 # jetprof: what the ParticleTransformer jet tagger costs to run.
 # The stages live in workflow/rules/; the logic in src/jetprof/.
-import os
 import sys
 
 from snakemake.utils import min_version, validate
@@ -12,9 +11,7 @@ min_version("9.0")
 # the rules run `jetprof`: the one installed beside the Python that runs Snakemake comes
 # first, so a venv works without being activated (`.venv/bin/snakemake ...`); conda envs
 # (--sdm conda) still put their own first
-os.environ["PATH"] = os.pathsep.join(
-    [os.path.dirname(sys.executable), os.environ.get("PATH", "")]
-)
+jw.put_this_python_first_on_path()
 
 # measurements must not share the CPU with each other or with training, prediction
 # or export: those rules all take the one `measure_slot` (raise it with

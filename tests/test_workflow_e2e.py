@@ -198,6 +198,51 @@ def test_regenerating_figures_runs_only_plotting_rules(study):
     assert (work / "results/figures/latency_vs_batch.png").is_file()
 
 
+@pytest.mark.parametrize(("change", "new_device"), [
+    ({"profile": {"compare": {"threshold": 0.02}}}, False), ({"profile": {"compare": {"auc_loss": 0.01}}}, False),
+    ({"study": "renamed"}, False), ({"profile": {"devices": ["cpu", "cuda:0"]}}, True),
+])
+def test_a_comparison_only_change_plans_no_measurement(study, tmp_path, change, new_device):
+    """Each profile job's command holds what it measures: the config hash and the stopping threshold
+    reach it through the environment, so these keys plan no CPU group (a new device plans its own)."""
+    import yaml
+
+    work, _ = study
+    extra = tmp_path / "change.yaml"
+    extra.write_text(yaml.safe_dump(change))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "profile", "--cores", "2",
+                           "--configfile", CONFIG, str(extra)], cwd=work, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    rules = re.findall(r"^(?:local)?rule (\w+):$", out, flags=re.M)
+    assert not [r for r in rules if r.startswith("profile_cpu")], out[out.find("reason:"):][:3000]
+    assert "output: results/profile/peak/cpu.json" not in out  # the CPU ceiling stands
+    assert any(r.startswith("profile_cuda0") for r in rules) is new_device, rules
+
+
+def test_regenerating_from_exactly_what_the_readme_says_to_copy(study, tmp_path):
+    """A fresh clone holding only results/profile/ and results/paired/ from the run: the README's
+    regenerate command draws every figure those hold and says, in one line, what the rest need."""
+    import shutil
+
+    from jetprof.workflow import FIGURES
+
+    work, _ = study
+    fresh = copy_repo(tmp_path / "fresh")
+    for folder in ("profile", "paired"):
+        shutil.copytree(work / "results" / folder, fresh / "results" / folder)
+    proc = snakemake(fresh, "figures", "--config", "regenerate=true", timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    notes = [line for line in out.splitlines() if "regenerating without" in line]
+    assert len(notes) == 1 and "results/evaluate/ParT_full/metrics.json" in notes[0], out[-3000:]
+    assert "copy results/evaluate/ from the run" in notes[0]
+    drawn = {p.stem for p in (fresh / "results/figures").glob("*.png")}
+    assert drawn == set(FIGURES) - {"training_curves", "roc", "confusion_matrix"}, drawn
+    answer = json.loads((fresh / "results/summary/weights_answer.json").read_text())
+    assert answer["cpu"]["subnormal_penalty"] is not None  # the peak record came with results/profile/
+
+
 def test_report_is_self_contained(study):
     work, _ = study
     proc = snakemake(work, "--report", "report.zip", timeout=600)
@@ -205,8 +250,9 @@ def test_report_is_self_contained(study):
     assert (work / "report.zip").stat().st_size > 50_000
 
 
-def test_interrupted_run_resumes_without_redoing_finished_stages(study):
-    """Kill Snakemake in the middle of a profile job; --rerun-incomplete redoes only what is left."""
+def test_interrupted_run_resumes_with_the_plain_command_without_redoing_finished_stages(study):
+    """Ctrl-C in the middle of a profile job, then the plain command, killed in turn; --unlock and the
+    plain command again redo only what is left (the default profile sets rerun-incomplete)."""
     import signal
     import time
 
@@ -218,20 +264,35 @@ def test_interrupted_run_resumes_without_redoing_finished_stages(study):
     log.unlink(missing_ok=True)
     (work / "results/summary/points.csv").unlink()
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", CONFIG]
-    proc = subprocess.Popen(
-        cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    deadline = time.monotonic() + 300
-    while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert log.exists(), "the profile job never started"
-    time.sleep(1.0)
-    os.killpg(proc.pid, signal.SIGKILL)  # as hard as a power cut: no clean-up at all
-    proc.wait()
-    assert not record.exists()
-    # a killed Snakemake leaves its lock behind: --unlock, then --rerun-incomplete
+
+    first_group = work / "results/paired/cpu/preal/bs1.json"  # the job's first group, written before bs4's
+
+    def interrupted(sig: int) -> str:
+        """Run the plain command; interrupt it once the profile job has written part of its outputs."""
+        started = time.time()
+        proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        deadline = time.monotonic() + 600
+        while proc.poll() is None and time.monotonic() < deadline and not (
+                first_group.exists() and first_group.stat().st_mtime > started):
+            time.sleep(0.1)
+        if proc.poll() is not None or not first_group.exists():
+            proc.kill()
+            raise AssertionError(f"the profile job wrote nothing: {proc.communicate()[0][-3000:]}")
+        assert not record.exists()  # bs4's group still measuring
+        os.killpg(proc.pid, sig)  # SIGINT: Ctrl-C in a terminal; SIGKILL: a power cut, no clean-up at all
+        out = proc.communicate(timeout=300)[0]
+        log.unlink(missing_ok=True)
+        return out
+
+    interrupted(signal.SIGINT)
+    assert not record.exists() and any((work / ".snakemake" / "incomplete").iterdir())  # outputs left half-made
+    # the plain command again: no IncompleteFilesException (it reached the profile job); killed this time
+    second = interrupted(signal.SIGKILL)
+    assert "IncompleteFilesException" not in second, second[-3000:]
+    # a killed Snakemake leaves its lock behind: --unlock, then the plain command, as the README says
     assert snakemake(work, "--unlock", timeout=300).returncode == 0
-    resumed = snakemake(work, "--rerun-incomplete", timeout=900)
+    resumed = snakemake(work, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     ran = jobs_run(resumed.stdout + resumed.stderr)
     assert "profile_cpu_preal_bs1_4" in ran, ran

@@ -109,6 +109,8 @@ def test_impossible_combination_refused_before_any_job(repo: Path) -> None:
 @pytest.mark.parametrize(("change", "key", "says"), [
     ({"weaver": {"network_config": "workflow/weaver/NoSuch.py"}}, "weaver.network_config",
      "workflow/weaver/NoSuch.py not found"),
+    pytest.param({"profile": {"devices": ["cpu", "mps"]}}, "profile.devices", "mps runs on an Apple-silicon Mac only",
+                 marks=pytest.mark.skipif(sys.platform == "darwin", reason="a Mac may have MPS")),
     ({"profile": {"weights": ["random", "pretrained"]}, "pretrained": {"enabled": False}}, "profile.weights",
      "'pretrained' needs pretrained.enabled: true"),
     ({"profile": {"weights": ["random", "pretrained"]},

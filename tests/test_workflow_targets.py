@@ -135,7 +135,7 @@ def test_more_models_get_random_weights_in_the_same_groups(config, repo_root):
     assert models["ParT_kin"] == ("workflow/weaver/ParT.py", "workflow/weaver/JetClass_kin.yaml")
     job = study_jobs(config)[0]
     assert "--extra-model ParT_kin=workflow/weaver/ParT.py,workflow/weaver/JetClass_kin.yaml" in (
-        jw.profile_command(config, job, "h"))
+        jw.profile_command(config, job))
     schema = str(repo_root / "workflow/schemas/config.schema.yaml")
     assert jw.config_problems(config, schema) == []
     config["profile"]["models"].append({"name": "ParT_full", "network_config": "workflow/weaver/ParT.py",
@@ -155,7 +155,7 @@ def test_pretrained_points_only_when_enabled(config):
 def test_profile_command_quotes_every_path(config):
     config["weaver"]["network_config"] = "my configs/ParT.py"
     job = study_jobs(config)[0]
-    command = jw.profile_command(config, job, "abc")
+    command = jw.profile_command(config, job)
     argv = shlex.split(command)
     assert argv[:2] == ["jetprof", "profile"]
     assert argv[argv.index("--network-config") + 1] == "my configs/ParT.py"

@@ -89,7 +89,7 @@ def test_profile_command_gives_each_model_its_checkpoint_and_backends(config):
                                                              "backends": ["eager-fp32"]}, {"name": "PCNN_full",
                                                                                           "backends": ["eager-fp32"]})
     (job,) = [j for j in study_jobs(config) if j.reads_real_jets]
-    argv = shlex.split(jw.profile_command(config, job, "h"))
+    argv = shlex.split(jw.profile_command(config, job))
     extras = dict(a.split("=", 1) for a in (argv[i + 1] for i, x in enumerate(argv) if x == "--extra-model"))
     assert set(extras) == {"ParT_plain_full", "ParticleNet_full", "PFN_full", "PCNN_full"}
     assert extras["PFN_full"] == ("workflow/weaver/PFN.py,workflow/weaver/JetClass_full.yaml,"
@@ -112,7 +112,7 @@ def test_trained_only_study_says_the_extras_weights(config):
     cfg = _zoo(config, {"name": "PFN_full", "train": True})
     cfg["profile"]["weights"] = ["trained"]
     (job,) = [j for j in study_jobs(cfg) if j.reads_real_jets]
-    argv = shlex.split(jw.profile_command(cfg, job, "h"))
+    argv = shlex.split(jw.profile_command(cfg, job))
     spec = argv[argv.index("--extra-model") + 1]
     assert spec.endswith(",trained=results/train/PFN_full/net_best_epoch_state.pt,weights=trained")
 
@@ -132,10 +132,11 @@ def test_bad_model_entries_get_one_line(config, entry, message):
 
 def test_unknown_model_name_stops_snakemake_naming_the_file(tmp_path, repo_root):
     import subprocess
+    import sys
 
     bad = tmp_path / "zoo.yaml"
     bad.write_text("profile:\n  models:\n    - {name: PFM_full, train: true}\n")
-    run = subprocess.run(["snakemake", "-n", "--cores", "1", "--configfile", "config/config.yaml", str(bad)],
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", "config/config.yaml", str(bad)],
                          cwd=repo_root, capture_output=True, text=True)
     assert run.returncode != 0
     assert f"jetprof: invalid config (config/config.yaml, {bad}):" in run.stderr

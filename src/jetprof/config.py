@@ -208,8 +208,9 @@ def cross_key_problems(config: dict[str, Any]) -> list[str]:
     """Keys that are valid alone but not together, or files a key names that are not there.
 
     One line each, in config terms (never a command-line flag): the weaver configs must
-    exist; weights ``pretrained`` needs ``pretrained.enabled``; a checkpoint other than the
-    official files needs its ``pretrained.sha256``.
+    exist; an ``mps`` device needs an Apple-silicon Mac; weights ``pretrained`` needs
+    ``pretrained.enabled``; a checkpoint other than the official files needs its
+    ``pretrained.sha256``.
     """
     lines = []
     for key in ("network_config", "data_config"):
@@ -218,6 +219,12 @@ def cross_key_problems(config: dict[str, Any]) -> list[str]:
             lines.append(f"weaver.{key}: missing (a weaver {key.replace('_', ' ')} file, e.g. workflow/weaver/...)")
         elif not os.path.isfile(path):
             lines.append(f"weaver.{key}: {path} not found (relative to the folder snakemake runs in)")
+    if "mps" in config["profile"].get("devices", []):
+        import platform
+
+        if not (platform.system() == "Darwin" and platform.machine() == "arm64"):
+            lines.append(f"profile.devices: mps runs on an Apple-silicon Mac only (this is {platform.system()} "
+                         f"{platform.machine()}); use cpu here, and cuda:N on a GPU node")
     pre = config.get("pretrained", {})
     weights = config["profile"].get("weights", [])
     if "pretrained" in weights and not pre.get("enabled", False):

@@ -27,6 +27,12 @@ DEFAULT_DATA_CONFIG = WEAVER_CONFIGS / "JetClass_full.yaml"
 
 #: results live under this folder, at deterministic paths (never timestamps)
 RESULTS = "results"
+#: what the workflow hands every job through the environment rather than its command, so that
+#: a change to them re-plans no measurement: the whole config's hash (recorded in each record's
+#: environment block) and the comparison threshold at which a group stops adding rounds
+#: (verdicts are decided again from the stored rounds by `jetprof compare`)
+ENV_CONFIG_HASH = "JETPROF_CONFIG_HASH"
+ENV_COMPARE_THRESHOLD = "JETPROF_COMPARE_THRESHOLD"
 
 # ---------------------------------------------------------------------------
 # the axes of the study and the values each may take

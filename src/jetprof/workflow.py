@@ -9,10 +9,13 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import sys
 from typing import Any
 
 from jetprof.config import config_problems, pair_problems  # noqa: F401 (the Snakefile's checks)
 from jetprof.contract import (
+    ENV_COMPARE_THRESHOLD,
+    ENV_CONFIG_HASH,
     FIGURES,
     RESULTS,
     Job,
@@ -25,6 +28,16 @@ from jetprof.contract import (
 )
 from jetprof.data.jetclass import SPLITS, process
 from jetprof.model.zoo import entry_configs
+
+
+def put_this_python_first_on_path() -> None:
+    """Put the folder of the running Python (its ``jetprof``, ``snakemake``) first on PATH.
+
+    Jobs inherit it: a venv's tools are found without activating the venv.
+    """
+    here = os.path.dirname(sys.executable)
+    if os.environ.get("PATH", "").split(os.pathsep)[:1] != [here]:
+        os.environ["PATH"] = os.pathsep.join([here, os.environ.get("PATH", "")])
 
 
 def dataset_files(config: dict[str, Any]) -> list[str]:
@@ -151,10 +164,15 @@ def job_scores_quality(job: Job) -> bool:
         (v.backend, v.precision) != ("eager", "fp32") and v.weights != "random" for v in job.variants)
 
 
-def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str | None = None) -> str:
+def profile_command(config: dict[str, Any], job: Job, log: str | None = None) -> str:
     """The ``jetprof profile`` command of a job, every value shell-quoted and every number
     in the schema's type (so an equal config gives an equal command: no rerun); with
-    ``log``, the command's output goes there and its one-line error also to the terminal."""
+    ``log``, the command's output goes there and its one-line error also to the terminal.
+
+    It holds what the job measures and nothing else: the config hash and the comparison
+    threshold reach the job through the environment (:func:`job_environment`), so a change
+    to a comparison-only key, the study's name or another device's grid re-plans no group.
+    """
     prof = config_section(config, "profile")
     models = profile_models(config)
     main = config["weaver"]["model_name"]
@@ -170,11 +188,9 @@ def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str
             "--threads", str(prof["threads"]), "--warmup", str(prof["warmup"]),
             "--rounds", str(prof["rounds"]), "--max-rounds", str(prof["max_rounds"]),
             "--max-group-s", str(prof["max_group_s"]),
-            "--threshold", str(compare.get("threshold", 0.05)),
             "--control" if compare.get("control", True) else "--no-control",
             "--flush-denormal" if prof.get("flush_denormal") else "--no-flush-denormal",
-            "--retries", str(prof["retries"]), "--timeout-s", str(prof["timeout_s"]),
-            "--config-hash", config_hash]
+            "--retries", str(prof["retries"]), "--timeout-s", str(prof["timeout_s"])]
     for weights_state in weights:
         if (main, weights_state) in checkpoints:
             args += ["--checkpoint", f"{weights_state}={checkpoints[(main, weights_state)]}"]
@@ -198,6 +214,12 @@ def profile_command(config: dict[str, Any], job: Job, config_hash: str, log: str
     if not prof["profiler_pass"]:
         args.append("--no-profiler-pass")
     return " ".join(shlex.quote(a) for a in args)
+
+
+def job_environment(config: dict[str, Any]) -> dict[str, str]:
+    """What every job reads from its environment (``contract.ENV_*``): set by the Snakefile."""
+    return {ENV_CONFIG_HASH: config_hash(config),
+            ENV_COMPARE_THRESHOLD: str(config_section(config, "profile", "compare")["threshold"])}
 
 
 def job_outputs(job: Job) -> list[str]:
@@ -318,8 +340,30 @@ def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], lo
     return " ".join(shlex.quote(a) for a in args)
 
 
+def skipped_figures(config: dict[str, Any]) -> dict[str, str]:
+    """Regenerating: the figures whose inputs were not copied, each with the file it lacks.
+
+    The README says to copy results/profile/ and results/paired/; the training figures also
+    read results/evaluate/MODEL/metrics.json, and are left out (with a line saying what to
+    copy for them) when it is not there. Nothing is left out of a normal run.
+    """
+    if not config.get("regenerate"):
+        return {}
+    metrics = metrics_path(config["weaver"]["model_name"])
+    return {name: metrics for name in FIGURES if name in FIGURE_CATEGORY and not os.path.isfile(metrics)}
+
+
+def regenerate_notes(config: dict[str, Any]) -> list[str]:
+    """One line per group of figures left out while regenerating, saying what to copy for them."""
+    skipped = skipped_figures(config)
+    missing = sorted(set(skipped.values()))
+    return [f"regenerating without {path}: {', '.join(n for n, p in skipped.items() if p == path)} left out "
+            f"(copy {os.path.dirname(os.path.dirname(path))}/ from the run to draw them)" for path in missing]
+
+
 def figure_files(config: dict[str, Any]) -> list[str]:
-    return [f"{RESULTS}/figures/{name}.png" for name in FIGURES]
+    skipped = skipped_figures(config)
+    return [f"{RESULTS}/figures/{name}.png" for name in FIGURES if name not in skipped]
 
 
 def config_files_label(files: list[Any]) -> str:

@@ -58,6 +58,8 @@ from jetprof.contract import (
     BACKENDS,
     DEFAULT_DATA_CONFIG,
     DEFAULT_NETWORK_CONFIG,
+    ENV_COMPARE_THRESHOLD,
+    ENV_CONFIG_HASH,
     PRECISIONS,
     WEIGHTS,
     ExtraModel,
@@ -113,8 +115,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control", action=argparse.BooleanOptionalAction,
                         default=COMPARE_DEFAULTS["control"],
                         help="an A/A control: a second instance of the first variant in each group")
-    parser.add_argument("--threshold", type=float, default=COMPARE_DEFAULTS["threshold"],
-                        help="practical threshold that stops adding rounds once every comparison is decided")
+    parser.add_argument("--threshold", type=float,
+                        default=float(os.environ.get(ENV_COMPARE_THRESHOLD) or COMPARE_DEFAULTS["threshold"]),
+                        help="practical threshold that stops adding rounds once every comparison is decided "
+                             f"(default: ${ENV_COMPARE_THRESHOLD}, which the workflow sets, else the schema's)")
     parser.add_argument("--threads", type=int, default=d["threads"], help="CPU threads of the measuring process")
     parser.add_argument("--warmup", type=int, default=d["warmup"],
                         help="untimed calls after the model's own warm-up calls")
@@ -129,8 +133,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profiler-calls", type=int, default=1, help="forwards in the profiler pass")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the random weights and the synthetic jets (replicas are built equal)")
-    parser.add_argument("--config-hash", default=None,
-                        help="the study config's hash, recorded in each record's environment block")
+    parser.add_argument("--config-hash", default=os.environ.get(ENV_CONFIG_HASH),
+                        help="the study config's hash, recorded in each record's environment block "
+                             f"(default: ${ENV_CONFIG_HASH}, which the workflow sets)")
     parser.add_argument("--timeout-s", type=float, default=d["timeout_s"],
                         help="kill a group's process after this many seconds (a transient failure)")
     parser.add_argument("--retries", type=int, default=d["retries"],
