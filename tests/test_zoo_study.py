@@ -136,7 +136,8 @@ def test_unknown_model_name_stops_snakemake_naming_the_file(tmp_path, repo_root)
 
     bad = tmp_path / "zoo.yaml"
     bad.write_text("profile:\n  models:\n    - {name: PFM_full, train: true}\n")
-    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", "config/config.yaml", str(bad)],
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1",
+                          "--configfile", "config/config.yaml", str(bad)],
                          cwd=repo_root, capture_output=True, text=True)
     assert run.returncode != 0
     assert f"jetprof: invalid config (config/config.yaml, {bad}):" in run.stderr
