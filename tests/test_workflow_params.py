@@ -90,6 +90,13 @@ def test_pretrained_flags_and_local_checkpoint(config) -> None:
     assert jw.pretrained_inputs(config) == []
 
 
+def _on_a_mac_if_mps(devices: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pair rules are the same everywhere; an mps device outside a Mac is a separate, host rule."""
+    if "mps" in devices:
+        monkeypatch.setattr("platform.system", lambda: "Darwin")
+        monkeypatch.setattr("platform.machine", lambda: "arm64")
+
+
 @pytest.mark.parametrize(
     ("devices", "pair", "reason"),
     [
@@ -99,7 +106,8 @@ def test_pretrained_flags_and_local_checkpoint(config) -> None:
         (["mps"], "onnxruntime-fp32", "ONNX Runtime does not run on mps"),
     ],
 )
-def test_impossible_pairs_are_refused_with_one_line(config, schema, devices, pair, reason) -> None:
+def test_impossible_pairs_are_refused_with_one_line(config, schema, devices, pair, reason, monkeypatch) -> None:
+    _on_a_mac_if_mps(devices, monkeypatch)
     config["profile"]["devices"] = devices
     config["profile"]["backends"] = ["eager-fp32", pair]
     config["profile"]["multiplicity"]["backends"] = ["eager-fp32"]
@@ -117,7 +125,8 @@ def test_impossible_pairs_are_refused_with_one_line(config, schema, devices, pai
     ("devices", "pair"),
     [(["cpu", "cuda:0"], "eager-fp16"), (["cpu", "mps"], "onnxruntime-fp32"), (["cpu"], "eager-bf16")],
 )
-def test_pairs_that_run_on_some_device_pass(config, schema, devices, pair) -> None:
+def test_pairs_that_run_on_some_device_pass(config, schema, devices, pair, monkeypatch) -> None:
+    _on_a_mac_if_mps(devices, monkeypatch)
     config["profile"]["devices"] = devices
     config["profile"]["backends"] = ["eager-fp32", pair]
     assert jw.config_problems(config, schema) == []

@@ -1,6 +1,7 @@
 # Target and input functions only; the logic lives in src/jetprof/workflow.py.
 import glob
 import json
+import os
 
 from jetprof import contract
 from jetprof import workflow as jw
@@ -94,8 +95,14 @@ def get_report_inputs():
     return inputs
 
 
-# a short hash of the config, written into every record's environment block
-CONFIG_HASH = jw.config_hash(config)
+# a short hash of the config, written into every record's environment block, and the
+# threshold at which a profile group stops adding rounds: both reach the jobs through the
+# environment, not their commands, so changing either re-plans no measurement
+os.environ.update(jw.job_environment(config))
+
+# regenerating from what was copied: one line per figure group left out, saying what to copy
+for _note in jw.regenerate_notes(config):
+    logger.warning(f"jetprof: {_note}")
 
 # a record that does not validate (e.g. truncated) counts as missing: its group is measured again
 for _message in (

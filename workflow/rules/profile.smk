@@ -31,7 +31,7 @@ for _job in contract.study_jobs(config):
             runtime=max(30, 5 * len(_job.records)),
         params:
             command=jw.profile_command(
-                config, _job, CONFIG_HASH, log=f"results/logs/profile/{_job.name}.log"
+                config, _job, log=f"results/logs/profile/{_job.name}.log"
             ),
         shell:
             "{params.command}"
