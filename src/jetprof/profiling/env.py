@@ -13,8 +13,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from jetprof.platforms import cpu_label  # noqa: F401  (defined in the core: the report reads it too)
-
 
 def _version(dist: str) -> str | None:
     try:
