@@ -93,6 +93,23 @@ def test_reordered_config_reruns_nothing_in_the_whole_study(repo: Path) -> None:
     _reorder_check(repo, "all")
 
 
+@pytest.mark.slow  # the whole study's DAG touched (11 s)
+def test_a_deleted_data_file_is_made_again_not_nothing_to_be_done(repo: Path) -> None:
+    """A broken ROOT file deleted by hand, with the manifest: the plain command makes both again."""
+    config = yaml.safe_load((repo / TEST_CONFIG).read_text())
+    write_config(repo, config)
+    record_a_run(repo, "all")
+    done, why = nothing_to_do(repo)
+    assert done, why
+    gone = repo / "results/dataset/train/HToBB_000.root"
+    gone.unlink()
+    (repo / "results/dataset/manifest.json").unlink()
+    proc = snakemake(repo, "-n")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Nothing to be done" not in out, out[-3000:]
+    assert "output: results/dataset/train/HToBB_000.root" in out and "rule write_manifest:" in out, out[-3000:]
+
+
 def test_impossible_combination_refused_before_any_job(repo: Path) -> None:
     config = yaml.safe_load((repo / TEST_CONFIG).read_text())
     config["profile"]["backends"] = ["eager-fp32", "onnxruntime-bf16"]

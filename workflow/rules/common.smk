@@ -87,6 +87,10 @@ def get_report_inputs():
             "results/validate/report.json",
             "results/validate/features.png",
         ]
+        # the jets themselves: a generated file that was deleted (a broken one, say) is made
+        # again with its manifest, instead of "Nothing to be done" with the data gone
+        if config["dataset"]["source"] == "generate":
+            inputs += get_dataset_files() + [get_dataset_ready()]
         for model in contract.trained_models(config):
             inputs += [
                 f"results/export/{model}.onnx",
