@@ -289,7 +289,8 @@ def test_peak_matmul(tmp_path, capsys):
     assert peak["env"]["cpu_model"] and peak["env"]["cpu"]["vendor"] and peak["env"]["cpu"]["flags"]
     # the CPU's subnormal penalty, measured beside the ceiling, paired
     pen = peak["subnormal_penalty"]
-    assert pen["subnormal_fraction"] == 1.0 and pen["rounds"] == 30 and pen["cpu"].startswith(peak["env"]["cpu_model"])
+    assert pen["subnormal_fraction"] == 1.0 and 30 <= pen["rounds"] <= 120
+    assert pen["cpu"].startswith(peak["env"]["cpu_model"])
     assert pen["ci95"][0] <= pen["ratio"] <= pen["ci95"][1] and pen["verdict"] in ("same", "different", "inconclusive")
     assert peak["tf32"] is None  # a CUDA setting
 

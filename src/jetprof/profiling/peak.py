@@ -65,26 +65,47 @@ def _turn(fn: Any, calls: int) -> float:
     return (time.perf_counter() - t) / calls
 
 
-def _paired_turns(normal: Any, other: Any, rounds: int, min_turn_s: float) -> tuple[list[float], list[float]]:
-    """Per-call seconds of ``normal`` and ``other`` in ``rounds`` interleaved rounds (AB, BA, AB, ...)."""
+def _paired_turns(normal: Any, other: Any, rounds: int, min_turn_s: float,
+                  max_rounds: int | None = None) -> tuple[list[float], list[float]]:
+    """Per-call seconds of ``normal`` and ``other`` in interleaved rounds (AB, BA, AB, ...).
+
+    ``rounds`` rounds, then (with ``max_rounds``) blocks of 10 more while the ratio's interval
+    leaves the verdict at ±``PENALTY_THRESHOLD`` open, up to ``max_rounds``.
+    """
+    from jetprof import stats
+
     for _ in range(3):
         normal()
         other()
     one = max(_turn(normal, 3), 1e-7)
     calls = max(1, int(min_turn_s / one))
-    a, b = [], []
-    for r in range(rounds):
-        if r % 2 == 0:
-            a.append(_turn(normal, calls))
-            b.append(_turn(other, calls))
-        else:
-            b.append(_turn(other, calls))
-            a.append(_turn(normal, calls))
+    a: list[float] = []
+    b: list[float] = []
+
+    def more(n: int) -> None:
+        for _ in range(n):
+            if len(a) % 2 == 0:
+                a.append(_turn(normal, calls))
+                b.append(_turn(other, calls))
+            else:
+                b.append(_turn(other, calls))
+                a.append(_turn(normal, calls))
+
+    more(rounds)
+    while max_rounds is not None and len(a) < max_rounds:
+        _, low, high = stats.ratio_ci(a, b)
+        if stats.verdict(low, high, PENALTY_THRESHOLD) != "inconclusive":
+            break
+        more(min(10, max_rounds - len(a)))
     return a, b
 
 
-def subnormal_penalty(n: int = 256, rounds: int = 30, min_turn_s: float = 0.02) -> dict[str, Any]:
+def subnormal_penalty(n: int = 256, rounds: int = 30, min_turn_s: float = 0.02,
+                      max_rounds: int = 120) -> dict[str, Any]:
     """CPU time of ``x @ W`` with subnormal ``W`` over the same product with normal ``W``, paired.
+
+    At least ``rounds`` interleaved rounds of ``min_turn_s`` turns, more (up to ``max_rounds``)
+    while the verdict at ±5 % is open: a few seconds in all.
 
     ``W`` is standard normal; its subnormal twin is ``W × 1e-39`` (every value below
     float32's smallest normal, none flushed to zero). ``x`` is the same normal matrix on
@@ -115,17 +136,17 @@ def subnormal_penalty(n: int = 256, rounds: int = 30, min_turn_s: float = 0.02) 
         return {"ratio": ratio, "ci95": [low, high], "verdict": stats.verdict(low, high, PENALTY_THRESHOLD),
                 "normal_s_median": float(sorted(a)[len(a) // 2]), "subnormal_s_median": float(sorted(b)[len(b) // 2])}
 
-    a, b = _paired_turns(normal, subnormal, rounds, min_turn_s)
+    a, b = _paired_turns(normal, subnormal, rounds, min_turn_s, max_rounds)
     out: dict[str, Any] = {
         "operation": f"{n}x{n} @ {n}x{n} float32 matmul: normal weights vs the same weights x 1e-39",
-        "matrix_size": n, "rounds": rounds, "subnormal_fraction": fraction, "threshold": PENALTY_THRESHOLD,
+        "matrix_size": n, "rounds": len(a), "subnormal_fraction": fraction, "threshold": PENALTY_THRESHOLD,
         "method": stats.METHOD, "cpu": cpu_label(cpu_info()), **pair(a, b), "flushed": None,
     }
     was = torch.set_flush_denormal(True)
     if was:
         try:
-            a, b = _paired_turns(normal, subnormal, rounds, min_turn_s)
-            out["flushed"] = pair(a, b)
+            a, b = _paired_turns(normal, subnormal, rounds, min_turn_s, max_rounds)
+            out["flushed"] = {**pair(a, b), "rounds": len(a)}
         finally:
             torch.set_flush_denormal(False)
     return out
