@@ -3,7 +3,8 @@ axis of the study may take.
 
 Everything that names an axis value (the CLI's choices, the Snakemake wildcard
 constraints, the config and record schemas, the report's orderings) takes it from
-here, or is checked against it by ``tests/test_contract.py``.
+here, or is checked against it by the tests (``tests/test_backends.py``: the schemas'
+backends and precisions; ``tests/test_docs.py``: the map of the package).
 """
 
 from __future__ import annotations

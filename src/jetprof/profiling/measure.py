@@ -3,11 +3,13 @@
 A group is every variant (model, weights, backend, precision) to be compared at one
 device, batch size and set of jets. The child builds all of them, makes the batch
 once per data config (the same jets for every variant), warms each one up, then
-times them **interleaved**: each round calls every variant once, the order reversed
-every other round (A B C, C B A, A B C, ...), so a drift of the machine's speed
-within the group's few seconds falls on all variants alike. It keeps adding rounds
-(in pairs) past ``rounds`` until every comparison of the group is decided (see
-:mod:`jetprof.stats`), ``max_rounds`` is reached or ``max_group_s`` has passed.
+times them **interleaved**: each round calls every variant once, in a balanced order
+(a Williams design, :func:`jetprof.profiling.rounds.round_orders`: over a cycle of
+rounds each variant takes each position, and follows each other variant, equally
+often), so a drift of the machine's speed within the group's few seconds falls on all
+variants alike. It keeps adding rounds past ``rounds`` until every comparison of the
+group is decided (see :mod:`jetprof.stats`), ``max_rounds`` is reached or
+``max_group_s`` has passed.
 
 Memory, FLOPs, subnormal counts and the profiler pass are measured per variant
 after the rounds, each outside the timed calls; so are the check of every variant but
