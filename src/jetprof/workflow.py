@@ -180,7 +180,7 @@ def profile_command(config: dict[str, Any], job: Job, log: str | None = None) ->
     pairs = list(dict.fromkeys(f"{v.backend}-{v.precision}" for v in main_variants))
     weights = list(dict.fromkeys(v.weights for v in main_variants))
     checkpoints = job_checkpoints(config, job)
-    compare = prof.get("compare", {})
+    compare = config_section(config, "profile", "compare")
     args = ["jetprof", *(["--log", log] if log else []), "profile", "--device", job.device, "--out", RESULTS,
             "--model-name", main, "--network-config", models[main][0], "--data-config", models[main][1],
             "--weights", ",".join(weights), "--backends", ",".join(pairs),
@@ -188,7 +188,7 @@ def profile_command(config: dict[str, Any], job: Job, log: str | None = None) ->
             "--threads", str(prof["threads"]), "--warmup", str(prof["warmup"]),
             "--rounds", str(prof["rounds"]), "--max-rounds", str(prof["max_rounds"]),
             "--max-group-s", str(prof["max_group_s"]),
-            "--control" if compare.get("control", True) else "--no-control",
+            "--control" if compare["control"] else "--no-control",
             "--flush-denormal" if prof.get("flush_denormal") else "--no-flush-denormal",
             "--retries", str(prof["retries"]), "--timeout-s", str(prof["timeout_s"])]
     for weights_state in weights:

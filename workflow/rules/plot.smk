@@ -75,8 +75,9 @@ rule compare_variants:
     conda:
         "../../envs/plot.yaml"
     params:
-        threshold=config["profile"].get("compare", {}).get("threshold", 0.05),
-        auc_loss=config["profile"].get("compare", {}).get("auc_loss", 0.001),
+        # the schema's defaults, filled in by jw.config_section: no second copy of them here
+        threshold=jw.config_section(config, "profile", "compare")["threshold"],
+        auc_loss=jw.config_section(config, "profile", "compare")["auc_loss"],
         model=MODEL,
     shell:
         "jetprof --log {log:q} compare --threshold {params.threshold} --main-model {params.model:q}"
