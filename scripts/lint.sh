@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Lint everything: Python (ruff, configured in pyproject.toml), the Snakemake files'
-# formatting (snakefmt) and the workflow itself (snakemake --lint).
-# Runs all three and exits 1 if any of them has a finding.
+# Lint everything: Python (ruff, configured in pyproject.toml), the package's types (mypy on src/,
+# at the strictness [tool.mypy] in pyproject.toml states), the Snakemake files' formatting (snakefmt)
+# and the workflow itself (snakemake --lint).
+# Runs all four and exits 1 if any of them has a finding.
 #
 #     scripts/lint.sh          # from anywhere; needs `pip install -e '.[test]'`
 set -uo pipefail
@@ -16,6 +17,7 @@ run() {
 }
 
 run ruff check .
+run mypy
 run snakefmt --check .
 run snakemake --lint
 

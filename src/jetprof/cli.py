@@ -168,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        line = f"jetprof: error: unknown command {command!r}"
-        print(f"{line}\n\n{_usage()}", file=sys.stderr)
+        print(f"jetprof: error: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     if log is None:
         return _run(command, rest, None)[0]

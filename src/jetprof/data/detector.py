@@ -85,7 +85,7 @@ def _towers(
     uniq, inv = np.unique(key, axis=0, return_inverse=True)
     inv = inv.ravel()
     n = len(uniq)
-    sx, sy, sz, se = (np.bincount(inv, weights=w, minlength=n) for w in (px, py, pz, e))
+    sx, sy, sz, se = (np.bincount(inv, weights=w, minlength=n).astype(np.float64) for w in (px, py, pz, e))
     sigma = np.hypot(stoch / np.sqrt(np.maximum(se, 1e-9)), const)
     se = se * (1.0 + sigma * rng.standard_normal(n))
     p = np.sqrt(sx**2 + sy**2 + sz**2)

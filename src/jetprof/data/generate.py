@@ -294,7 +294,8 @@ class Generator:
 
     def _events(self, n: int) -> tuple[list[np.ndarray], list[list[Any]]]:
         """``n`` events that may hold an accepted jet: final states and truth."""
-        particles, truths = [], []
+        particles: list[np.ndarray] = []
+        truths: list[list[Any]] = []
         while len(particles) < n:
             pythia = self.pythias[self.events_tried % len(self.pythias)]
             self.events_tried += 1
@@ -335,7 +336,7 @@ class Generator:
         idx = cs.constituent_index(min_pt=s.jet_pt_min_gev)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
 
-        chosen: list[tuple[int, np.ndarray, tuple[float, float, float, float], bool]] = []
+        chosen: list[tuple[int, np.ndarray, tuple[float, ...], bool]] = []
         for iev in range(len(particles)):
             jpx, jpy = np.asarray(jets.px[iev]), np.asarray(jets.py[iev])
             jpz = np.asarray(jets.pz[iev])

@@ -72,7 +72,7 @@ def onnx_int8(src: str, cache_dir: str) -> tuple[str, bool, dict[str, Any]]:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    info = {
+    info: dict[str, Any] = {
         "tool": f"onnxruntime.quantization.quantize_dynamic (onnxruntime {onnxruntime.__version__})",
         "weights": "int8, one scale per output channel",
         "activations": "uint8, scale per tensor computed at each call (DynamicQuantizeLinear)",

@@ -65,7 +65,7 @@ def fastest(table: pd.DataFrame) -> list[dict[str, Any]]:
     """Per device, inputs and batch size where variants were scored on the test jets: the
     fastest variant within the AUC threshold whose speed-up is established (its interval
     above 1), else a statement that none is."""
-    out = []
+    out: list[dict[str, Any]] = []
     if table.empty:
         return out
     for (model, device, particles, bs), group in table.groupby(["model", "device", "particles", "batch_size"],

@@ -102,7 +102,7 @@ def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], *, weights: str
             for name, share in merged.items():
                 totals[name] = max(totals.get(name, 0.0), share)
     names = sorted(totals, key=lambda n: (-totals[n], n))[:top]
-    colours = plt.get_cmap("tab10").colors
+    colours = [plt.get_cmap("tab10")(i) for i in range(10)]
     op_colour = {name: colours[i % 10] for i, name in enumerate(names)}
     drawn = []
     for k, series in enumerate(panels):

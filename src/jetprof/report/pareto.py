@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
@@ -41,7 +42,7 @@ PAPER = "paper (arXiv:2202.03772, JetClass 100 M jets)"
 STUDY = "this study (its own test jets)"
 
 
-def pareto_front(costs: Sequence[float], scores: Sequence[float], *,
+def pareto_front(costs: Sequence[float] | np.ndarray, scores: Sequence[float] | np.ndarray, *,
                  higher_cost_is_better: bool = False) -> np.ndarray:
     """Which points are on the Pareto front: no other point is as good on both and
     better on one.
@@ -140,7 +141,7 @@ def place_labels(fig: Any, labels: Sequence[Label], fontsize: float = 10) -> Non
         frame = ax.bbox.extents
         for (_, text, x, y, colour), (px, py) in zip(items, pixels):
             width, height = 0.6 * fontsize * len(text) * scale, 1.2 * fontsize * scale
-            best: tuple[float, Any, tuple[float, ...]] | None = None
+            best: tuple[float, Any, tuple[float, float, float, float]] | None = None
             for dx, dy, ha, va in _SPOTS:
                 left = px + dx * scale - {"left": 0, "right": width, "center": width / 2}[ha]
                 bottom = py + dy * scale - (height if va == "top" else 0)
@@ -282,7 +283,9 @@ def accuracy_vs_cost(models: pd.DataFrame) -> Plot:
         rows = models[models["device"].astype(str) == device].reset_index(drop=True)
         drawn += _device_block(subfig, rows, device, styles, labels)
     _legend(fig, styles)
-    fig.get_layout_engine().set(rect=(0, 0.015, 1, 0.985))
+    engine = fig.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)  # the figure is made with layout="constrained"
+    engine.set(rect=(0, 0.015, 1, 0.985))
     place_labels(fig, labels)
     particles = sorted({int(p) for p in col(models, "flops_particles") if np.isfinite(p)})
     footer = ("cost: eager PyTorch fp32 on each device; latency: median at batch 1; throughput: "

@@ -110,7 +110,7 @@ def roc(metrics: dict[str, Any], source: str = "metrics") -> Plot:
         no_data(fig, ax, "no ROC curves in the metrics")
         return Plot(fig, pd.DataFrame())
     classes = [c for c in metrics.get("classes", []) if c in curves] or sorted(curves)
-    colours = plt.get_cmap("tab10").colors
+    colours = [plt.get_cmap("tab10")(i) for i in range(10)]
     drawn = []
     for i, name in enumerate(classes):
         curve = curves[name]

@@ -14,6 +14,8 @@ weaver's ``use_amp``/``compile_model`` change nothing here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from jetprof.model.taggers import ParticleCNN
@@ -30,7 +32,7 @@ IGNORED_OPTIONS = ("use_amp", "compile_model")
 
 
 def get_model(data_config, **kwargs):
-    settings = dict(PAPER_SETTINGS, **sizes(data_config))
+    settings: dict[str, Any] = dict(PAPER_SETTINGS, **sizes(data_config))
     settings.update({k: v for k, v in kwargs.items() if k not in IGNORED_OPTIONS})
     return ParticleCNN(**settings), model_info(data_config)
 

@@ -13,6 +13,8 @@ weaver's ``use_amp``/``compile_model`` change nothing here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from jetprof.model.taggers import ParticleFlowNetwork
@@ -29,7 +31,7 @@ IGNORED_OPTIONS = ("use_amp", "compile_model")
 
 
 def get_model(data_config, **kwargs):
-    settings = dict(PAPER_SETTINGS, **sizes(data_config))
+    settings: dict[str, Any] = dict(PAPER_SETTINGS, **sizes(data_config))
     settings.update({k: v for k, v in kwargs.items() if k not in IGNORED_OPTIONS})
     return ParticleFlowNetwork(**settings), model_info(data_config)
 
