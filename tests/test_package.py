@@ -145,3 +145,30 @@ def test_the_cycle_finder_finds_a_hidden_cycle(tmp_path: Path) -> None:
 def test_no_module_is_longer_than_600_lines(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(SRC)}: {lines} lines (split it by purpose)"
+
+
+IGNORE = "# type: ignore"
+
+
+def unexplained_ignores(text: str) -> list[int]:
+    """Lines whose ``# type: ignore`` names no error code or gives no reason after it."""
+    import re
+
+    bad = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if IGNORE in line and not re.search(r"# type: ignore\[[a-z-]+(,[a-z-]+)*\]\s+#\s*\S", line):
+            bad.append(n)
+    return bad
+
+
+def test_every_type_ignore_names_its_code_and_says_why() -> None:
+    bad = [f"{p.relative_to(SRC)}:{n}" for p in sorted(PACKAGE.rglob("*.py"))
+           for n in unexplained_ignores(p.read_text(encoding="utf-8"))]
+    assert not bad, "a '# type: ignore[code]  # why' is needed at: " + ", ".join(bad)
+
+
+def test_the_ignore_rule_finds_bare_and_unexplained_ignores() -> None:
+    text = ("x = 1  # type: ignore\n"
+            "y = 2  # type: ignore[attr-defined]\n"
+            "z = 3  # type: ignore[misc,assignment]  # weaver's module attribute\n")
+    assert unexplained_ignores(text) == [1, 2]

@@ -434,10 +434,10 @@ def study_jobs(config: dict[str, Any]) -> list[Job]:
     jobs = []
     for (device, variants), by_particles in by_variants.items():
         by_sizes: dict[tuple[int, ...], list[str]] = {}
-        for particles, sizes in by_particles.items():
-            by_sizes.setdefault(tuple(sorted(set(sizes))), []).append(particles)
-        for sizes, particles in by_sizes.items():
-            jobs.append(Job(device, variants, tuple(particles), sizes))
+        for particles, batch_sizes in by_particles.items():
+            by_sizes.setdefault(tuple(sorted(set(batch_sizes))), []).append(particles)
+        for batch_tuple, counts in by_sizes.items():
+            jobs.append(Job(device, variants, tuple(counts), batch_tuple))
     return jobs
 
 

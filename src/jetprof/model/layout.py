@@ -95,7 +95,7 @@ def _rename_in_proj(state: dict[str, Any]) -> dict[str, Any]:
         out[k] = v
     meta = getattr(state, "_metadata", None)
     if meta is not None:
-        out._metadata = {k: dict(v) for k, v in meta.items()}  # type: ignore[attr-defined]
+        out._metadata = {k: dict(v) for k, v in meta.items()}  # type: ignore[attr-defined]  # torch's state-dict metadata, not a dict field
     return out
 
 
@@ -145,8 +145,8 @@ def convert_04_to_05(state: dict[str, Any]) -> dict[str, Any]:
     meta = getattr(out, "_metadata", None)
     if meta is None:
         try:
-            out._metadata = {}  # type: ignore[attr-defined]
-            meta = out._metadata  # type: ignore[attr-defined]
+            out._metadata = {}  # type: ignore[attr-defined]  # torch's state-dict metadata, not a dict field
+            meta = out._metadata  # type: ignore[attr-defined]  # torch's state-dict metadata, not a dict field
         except AttributeError:  # a plain dict cannot carry the marker
             meta = None
     if meta is not None:

@@ -249,8 +249,8 @@ def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, t
 
         onnx_path, quantized, rec["quantization"] = onnx_int8(onnx_path, cache_dir)
         rec["onnx"]["quantized_by_this_point"] = quantized
-    runner = BucketedOrtRunner if backend in BUCKETED_BACKENDS else OrtRunner
-    return runner(onnx_path, device, threads, arrays, trim, min_length)
+    runner_cls: type[OrtRunner] = BucketedOrtRunner if backend in BUCKETED_BACKENDS else OrtRunner
+    return runner_cls(onnx_path, device, threads, arrays, trim, min_length)
 
 
 class OrtRunner:

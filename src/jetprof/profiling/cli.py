@@ -327,8 +327,8 @@ def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
                **{name: (e.network, e.data) for name, e in extras.items()}}
     if len(configs) != 1 + len(extras) or args.model_name in extras:
         raise JetprofError(f"--extra-model {args.model_name}: names the main model")
-    for name, (network, data) in configs.items():
-        for what, path in (("network config", network), ("data config", data)):
+    for name, (network, data_config) in configs.items():
+        for what, path in (("network config", network), ("data config", data_config)):
             if not Path(path).is_file():
                 raise JetprofError(f"{path}: {what} of {name} not found")
     device = check_device(args.device)

@@ -54,6 +54,8 @@ def check_outputs(spec: Any, rec: dict[str, Any], out: Any, ref_out: Any, idx: n
         JetprofError: the difference exceeds the stated tolerance.
     """
     tol = tolerance(spec.backend, spec.precision, device_kind)
+    if tol is None:  # eager fp32 is the reference: measure.py never checks it against itself
+        raise JetprofError(f"{spec.backend}-{spec.precision}: the reference has no output check")
     probs = probabilities(out, softmaxed)[idx]
     ref = probabilities(ref_out, softmaxed)
     diff, top1 = agreement(probs, ref)

@@ -125,7 +125,7 @@ def ordered(values: Iterable[Any], order: Sequence[str]) -> list[str]:
 
 def series_of(table: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(device, backend, precision) combinations in a stable order."""
-    combos = {tuple(str(v) for v in row) for row in table[list(SERIES_KEYS)].itertuples(index=False)}
+    combos = {(str(d), str(b), str(p)) for d, b, p in table[list(SERIES_KEYS)].itertuples(index=False)}
     return sorted(
         combos,
         key=lambda s: (

@@ -327,15 +327,16 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
             kw["async_load"] = False
             orig_init(self, *a, **kw)
 
-        SimpleIterDataset.__init__ = init  # type: ignore[method-assign]
-        SimpleIterDataset._jetprof_sync = True  # type: ignore[attr-defined]
+        SimpleIterDataset.__init__ = init
+        SimpleIterDataset._jetprof_sync = True
 
     if tensorboard_dir is not None:
         import torch.utils.tensorboard as tbmod
 
         writer_cls = getattr(tbmod, "_jetprof_orig_writer", tbmod.SummaryWriter)
-        tbmod._jetprof_orig_writer = writer_cls  # type: ignore[attr-defined]
-        tbmod.SummaryWriter = functools.partial(writer_cls, log_dir=str(tensorboard_dir))  # type: ignore[misc]
+        tbmod._jetprof_orig_writer = writer_cls  # type: ignore[attr-defined]  # our marker on torch's module
+        # weaver builds its writer by this name: a partial with the log dir stands in for the class
+        tbmod.SummaryWriter = functools.partial(writer_cls, log_dir=str(tensorboard_dir))  # type: ignore[misc,assignment]  # a partial in the class's place
 
 
 def run_weaver(
