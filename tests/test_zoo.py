@@ -62,11 +62,12 @@ def _tensors(built, batch_size: int, particles: int, seed: int = 0) -> list[torc
 
 
 def test_every_model_is_shipped_and_linked() -> None:
-    assert tuple(zoo.MODELS) == MODELS
+    assert tuple(zoo.MODELS)[: len(MODELS)] == MODELS
+    # the workflow's weaver folder is the package's: a new config needs no link of its own
+    assert WEAVER.is_symlink() and str(WEAVER.readlink()) == "../src/jetprof/model/weaver"
     for name, entry in zoo.MODELS.items():
         link = _net(name)
-        assert link.is_symlink() and link.resolve() == entry.network_config.resolve()
-        assert str(link.readlink()) == f"../../src/jetprof/model/weaver/{name}.py"
+        assert link.resolve() == entry.network_config.resolve()
         module = import_network_config(link)
         assert callable(module.get_model) and callable(module.get_loss)
 

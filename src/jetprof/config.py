@@ -14,8 +14,8 @@ import functools
 import os
 from typing import Any
 
-from jetprof.contract import CONFIG_SCHEMA, pair_problem, split_pair
-from jetprof.model.zoo import entry_configs, known_names
+from jetprof.contract import CONFIG_SCHEMA, split_pair
+from jetprof.registry import entry_configs, fill_schema, known_names, pair_problem
 
 
 @functools.cache
@@ -23,7 +23,7 @@ def _schema() -> dict[str, Any]:
     import yaml
 
     with open(CONFIG_SCHEMA, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return fill_schema(yaml.safe_load(f))
 
 
 def config_schema() -> dict[str, Any]:
@@ -113,6 +113,9 @@ def _value(value: Any) -> str:
 
 def _allowed(node: dict[str, Any]) -> str:
     """What values a key takes, from its type, enum, pattern and bounds."""
+    if "$ref" in node:  # a registry slot of the schema's $defs: its values are the registry's
+        slot = node["$ref"].rpartition("/")[2]
+        return f"a `{slot}` of `jetprof.registry` (the table in docs/architecture.md)"
     if "enum" in node:
         return "one of " + ", ".join(f"`{_value(v)}`" for v in node["enum"])
     if "anyOf" in node:
@@ -252,7 +255,7 @@ def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
     import yaml
 
     with open(schema_path) as f:
-        schema = yaml.safe_load(f)
+        schema = fill_schema(yaml.safe_load(f))
     validator = jsonschema.Draft202012Validator(schema)
     lines = []
     for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):

@@ -11,6 +11,7 @@ from jetprof.contract import RECORD_SCHEMA
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text
 from jetprof.profiling.spec import GroupSpec, VariantSpec
+from jetprof.registry import fill_schema
 
 SCHEMA_PATH = RECORD_SCHEMA
 
@@ -19,7 +20,7 @@ SCHEMA_PATH = RECORD_SCHEMA
 def _validator():
     import jsonschema
 
-    schema = json.loads(SCHEMA_PATH.read_text())
+    schema = fill_schema(json.loads(SCHEMA_PATH.read_text()))
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
