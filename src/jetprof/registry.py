@@ -212,6 +212,9 @@ BACKEND_LIST: tuple[Backend, ...] = (
             colour="#717581"),
     _ort("onnxruntime_bucketed", "ONNX Runtime on the batch cut into sub-batches by particle count, as "
          "eager_bucketed", bucketed=True, linestyle=(0, (1, 1)), colour="#b9ac70"),
+    _ort("onnxruntime_noopt", "ONNX Runtime with graph optimisation off (ORT_DISABLE_ALL), fed the "
+         "trimmed batch: the rung below onnxruntime, what the graph optimiser buys",
+         runner="jetprof.profiling.ort_noopt:runner", linestyle=(0, (5, 3, 1, 3)), colour="#92dadd"),
 )
 
 PRECISION_LIST: tuple[Precision, ...] = (
