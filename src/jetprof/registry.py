@@ -283,6 +283,7 @@ FIGURE_LIST: tuple[Figure, ...] = (
     Figure("confusion_matrix", "metrics", "jetprof.report.training:confusion_matrix", "2. Training"),
     Figure("deployment", "deployment", "jetprof.report.paired:deployment"),
     Figure("accuracy_vs_cost", "models", "jetprof.report.pareto:accuracy_vs_cost"),
+    Figure("speedup_vs_batch", "comparisons", "jetprof.report.paired:speedup_vs_batch"),
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in BACKEND_LIST}
