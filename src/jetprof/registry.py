@@ -263,6 +263,8 @@ ZOO_LIST: tuple[ZooModel, ...] = (
              "stem.0.weight",
              paper={"paper_params": 354e3, "paper_macs": 15.5e6, "paper_accuracy": 0.809, "paper_auc": 0.9789},
              colour="#a96b59"),
+    ZooModel("ParticleNeXt", "ParticleNeXt, multi-scale EdgeConv with attention (weaver-core)",
+             "layers.0.edge_mlp.0.weight", "node_encode.0.weight", colour="#94a4a2"),
 )
 
 #: particle features per jet of each shipped data config ``JetClass_<set>.yaml``
