@@ -65,6 +65,19 @@ def test_every_backend_is_styled_documented_accepted_and_runnable(name):
     assert any(_runs_somewhere(name, p) for p in PRECISIONS)
 
 
+def test_every_extra_a_backend_names_is_a_pyproject_extra_that_installs_its_packages():
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for b in BACKENDS.values():
+        if b.extra is None:
+            continue
+        assert b.extra in extras, f"{b.name}: no extra [{b.extra}] in pyproject.toml"
+        installed = {re.split(r"[=<>;\[ ]", req, maxsplit=1)[0] for req in extras[b.extra]}
+        assert {p.module for p in b.packages} <= installed
+        assert all(f"jetprof[{b.extra}]" in p.install for p in b.packages)
+
+
 def test_no_two_backends_draw_alike():
     assert len(set(map(str, style.BACKEND_STYLES.values()))) == len(BACKENDS)
     assert len(set(style.BACKEND_COLOURS.values())) == len(BACKENDS)

@@ -47,6 +47,7 @@ from jetprof.profiling.ops import profiler_pass, torch_rows, write_empty_profile
 from jetprof.profiling.record import blank_record, write_record
 from jetprof.profiling.rounds import ORDER, interleave
 from jetprof.profiling.spec import GroupSpec, VariantSpec
+from jetprof.registry import BACKENDS
 
 FLOPS_JETS = 64
 
@@ -310,7 +311,7 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str,
     slot.length = int(batch.arrays[names[0]].shape[-1])
     if slot.spec.backend in ONNX_BACKENDS:
         backends.check_exported_device(slot.spec.backend, device)
-        trim = slot.spec.backend != "onnxruntime_padded"
+        trim = BACKENDS[slot.spec.backend].trims  # onnxruntime_padded: the padded batch
         floor = inputs.min_particles(slot.model)  # ParticleNet's k + 1: never trimmed below
         arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles, floor) if trim else batch.arrays
         slot.tensors = [torch.from_numpy(arrays[n]) for n in names]

@@ -2,8 +2,9 @@
 
 A rung of the CPU deployment ladder below ``onnxruntime``: the same export, fed the
 same trimmed batch, in a session at ``ORT_DISABLE_ALL`` (no constant folding, no node
-fusions, no layout changes), so the pair ``onnxruntime`` ÷ ``onnxruntime_noopt`` is
-what ONNX Runtime's graph optimiser buys on this model. int8 runs the dynamically
+fusions, no layout changes). Measured in one group beside ``onnxruntime``, the two
+paired ratios against eager fp32 (same jets, same rounds) say what ONNX Runtime's
+graph optimiser buys on this model. int8 runs the dynamically
 quantised export unoptimised too. The record's ``onnx.graph_optimization_level`` says
 the level (``ORT_ENABLE_ALL`` on the other ONNX Runtime backends).
 
