@@ -6,9 +6,9 @@ graphs in (Δη, Δφ), with pairwise Lorentz-vector features on the edges; it r
 ``pf_points``, ``pf_features``, ``pf_vectors`` (px, py, pz, E) and ``pf_mask`` in the
 data configs' order. Settings: weaver-core's defaults (three blocks of k = 32
 neighbours, 256 channels, dilations 8/4/2/1, attention aggregation), the particle
-count and classes from the data config. Its kNN needs k slots per jet: the
-module states ``min_length`` = k, so jetprof never trims a batch below it (its own
-trimmer floors there too). Keyword arguments (``--network-option key value``;
+count and classes from the data config. Its kNN needs k slots per jet: its
+trimmer (:class:`ParticleNeXtTagger`) states ``min_length`` = k, so nothing trims a
+batch below it. Keyword arguments (``--network-option key value``;
 weaver's ``use_amp``, ``compile_model``) override the defaults.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from weaver.nn.model.ParticleNeXt import ParticleNeXt
 
+from jetprof.model.taggers import SequenceTrimmer
 from jetprof.model.zoo import model_info, sizes
 
 # options weaver adds on its own (--use-amp, --compile-model) that this model does not take
@@ -26,11 +27,22 @@ IGNORED_OPTIONS = ("use_amp", "compile_model")
 
 
 class ParticleNeXtTagger(ParticleNeXt):
-    """weaver-core's ParticleNeXt, stating the fewest particle slots its kNN runs on."""
+    """weaver-core's ParticleNeXt, its eval-time trimming done by jetprof's ``SequenceTrimmer``.
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.min_length = int(self.num_neighbors)
+    weaver's ParticleNeXt trims inline (after 5 untrimmed calls, to the batch's longest
+    jet, never below k); here the same trimming runs in a ``SequenceTrimmer`` module
+    with the floor k (``min_length``), so jetprof's profiler sees its warm-up calls and
+    the trimmed length as it does for ParT and ParticleNet. Same keys, same outputs.
+    """
+
+    def __init__(self, trim: bool = True, for_inference: bool = False, **kwargs: Any) -> None:
+        super().__init__(trim=False, for_inference=for_inference, **kwargs)
+        self.trimmer = SequenceTrimmer(int(self.num_neighbors), enabled=trim and not for_inference,
+                                       target=(0.9, 1.02))
+
+    def forward(self, points, features, lorentz_vectors, mask=None, edges=None):
+        features, (points, lorentz_vectors), mask, _ = self.trimmer(features, [points, lorentz_vectors], mask)
+        return super().forward(points, features, lorentz_vectors, mask, edges)
 
 
 def get_model(data_config, **kwargs):
