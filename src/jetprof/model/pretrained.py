@@ -257,7 +257,8 @@ def fetch_weights(
 ) -> dict[str, Any]:
     """Fetch a checkpoint, check its hash, convert it to the 0.5 layout, check it fits, save it.
 
-    Nothing is left at ``out`` (or beside it) unless every step succeeded.
+    Nothing is left at ``out`` (or beside it) unless every step succeeded. The same
+    checkpoint gives the same bytes at ``out`` (and so the same ``out_sha256``) every time.
 
     Args:
         source: http(s)/file URL or local path.
@@ -277,8 +278,6 @@ def fetch_weights(
     Returns:
         Provenance: source, hashes, size, official name, model, layouts, parameter count.
     """
-    import torch
-
     by_source = _check_request(source, sha256, layout, model, network_config, data_config)
     out = Path(out)
     with _temporary_beside(out) as tmp:
@@ -290,7 +289,7 @@ def fetch_weights(
             source, got.official or by_source, model, network_config, data_config
         )
         conv = _convert(source, tmp, got.official, layout, network, data)
-        atomic_write(out, lambda tmp_out: torch.save(conv.state, tmp_out))  # 0644: collaborators read it
+        atomic_write(out, lambda tmp_out: _save_state_dict(conv.state, tmp_out))  # 0644: collaborators read it
     return _provenance(source, out, layout, got, conv)
 
 
@@ -409,6 +408,19 @@ def _convert(
     jmodel.check_state_fits(built.model, converted, f"{source} (with data config {data_config})")
     built.model.load_state_dict(converted, strict=True)
     return _Converted(converted, found, legacy, built, built_model, network, Path(data_config))
+
+
+def _save_state_dict(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """``torch.save`` a state dict to ``path``, the same bytes for the same tensors.
+
+    Saved through an open file, the archive's inner folder is always ``archive/``;
+    saved to a path, torch names it after the file, so the random temporary name an
+    atomic write uses would give each save of the same weights another sha256.
+    """
+    import torch
+
+    with open(path, "wb") as f:
+        torch.save(state, f)
 
 
 def _weaver_version() -> str | None:
