@@ -1,7 +1,7 @@
 """The shape of the package: no import cycles between jetprof modules, no module or function
 too long, no unexplained ``# type: ignore``.
 
-All are read from the source with ``ast`` (nothing is imported), so they hold for every
+All are read from the source (nothing is imported), so they hold for every
 module whatever it needs at run time. Imports inside functions count: a function-level
 import hides a cycle from the interpreter until that function runs, it does not remove it.
 """
