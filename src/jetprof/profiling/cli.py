@@ -100,6 +100,18 @@ JOB_FLAGS = ("device", "out", "batch_sizes", "weights", "checkpoint", "backends"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options; those that build the job have no default of their own (None): the
     document's defaults are the config schema's (``jetprof.jobfile``)."""
+    _add_job_arguments(parser)
+    _add_setting_arguments(parser)
+    parser.add_argument("--process", choices=PROCESSES, default="auto",
+                        help="how each group's fresh process is made: fork from this warm parent (CPU), "
+                             "spawn a new interpreter, or auto (fork CPU groups on Linux; spawn on CUDA, "
+                             "MPS and macOS, where forking a warm parent is unsafe)")
+    parser.epilog = "The config schema's defaults of the settings: " + ", ".join(
+        f"{k}={v}" for k, v in vars(JobSettings()).items() if k in _SETTING_FLAGS and v is not None)
+
+
+def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """The job: a document, or what it measures (device, model, variants, inputs)."""
     parser.add_argument("--job", metavar="FILE",
                         help="measure the job this document describes (JSON, what --print-job writes; "
                              "'-' reads it from stdin); the options below then stay unset")
@@ -140,6 +152,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control", action=argparse.BooleanOptionalAction,
                         help="an A/A control: a second instance of the first variant in each group "
                              "(default: the schema's profile.compare.control)")
+
+
+def _add_setting_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the job measures (the document's ``settings``)."""
     parser.add_argument("--threshold", type=float,
                         help="practical threshold that stops adding rounds once every comparison is decided "
                              f"(default: ${ENV_COMPARE_THRESHOLD}, which the workflow sets, else the schema's)")
@@ -164,12 +180,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="kill a group's process after this many seconds (a transient failure)")
     parser.add_argument("--retries", type=int,
                         help="measure a group again this many times after a transient failure")
-    parser.add_argument("--process", choices=PROCESSES, default="auto",
-                        help="how each group's fresh process is made: fork from this warm parent (CPU), "
-                             "spawn a new interpreter, or auto (fork CPU groups on Linux; spawn on CUDA, "
-                             "MPS and macOS, where forking a warm parent is unsafe)")
-    parser.epilog = "The config schema's defaults of the settings: " + ", ".join(
-        f"{k}={v}" for k, v in vars(JobSettings()).items() if k in _SETTING_FLAGS and v is not None)
 
 
 def _comma(text: str) -> list[str]:
