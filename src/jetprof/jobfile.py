@@ -8,7 +8,9 @@ with the files it is built from, the inputs and the settings, and ``jetprof prof
 makes its comparison groups from it alone.
 
 Its JSON is the dataclasses' own fields (:func:`to_json`); :func:`from_json` refuses an
-unknown key, a missing one or a bad value in one line naming the file and the key.
+unknown key, a missing one or a bad value in one line naming the file and the key. Paths
+(configs, checkpoints, data globs, ``out``) are as written: relative ones are taken from
+the folder the job runs in (the workflow's is the repository root).
 Two settings may be left ``null``: ``config_hash`` and ``threshold`` are then read
 from the environment (``contract.ENV_CONFIG_HASH``, ``ENV_COMPARE_THRESHOLD``), which
 the workflow sets, so that changing them re-plans no job (``threshold``: else the
