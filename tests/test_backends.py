@@ -271,7 +271,7 @@ def test_quality_block_on_labelled_test_jets(tmp_path, test_jets):
     assert rnd["auc_macro"] is None and "random weights" in rnd["auc_note"]
     # the reference AUC, computed here directly on all 16 jets at once
     from jetprof.model.build import load_weights
-    from jetprof.train.evaluate import macro_auc
+    from jetprof.metrics import macro_auc
 
     built = build_model()
     load_weights(built, ckpt)

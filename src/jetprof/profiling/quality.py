@@ -110,7 +110,7 @@ def score(spec: Any, slot: Any, cache: dict[Any, Any]) -> None:
         JetprofError: the test jets cannot be read, or the variant differs from eager fp32
             beyond its stated tolerance.
     """
-    from jetprof.train.evaluate import macro_auc
+    from jetprof.metrics import macro_auc
 
     batch, truth = _test_jets(spec, slot, cache)
     v = slot.spec
