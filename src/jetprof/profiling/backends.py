@@ -27,6 +27,7 @@ import numpy as np
 
 from jetprof.contract import BUCKETED_BACKENDS
 from jetprof.errors import JetprofError
+from jetprof.records import PointRecord
 
 AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
 
@@ -214,7 +215,7 @@ def check_exported_device(backend: str, device: Any) -> None:
 
 
 def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], device: Any,
-                 names: list[str], rec: dict[str, Any]) -> TorchRunner:
+                 names: list[str], rec: PointRecord) -> TorchRunner:
     """The runner of an eager or compile variant: int8 runs a quantised copy of ``model``
     (``model`` stays the fp32 reference), compile wraps it in ``torch.compile``."""
     import torch
@@ -225,7 +226,7 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
             raise JetprofError(f"{backend}-int8: dynamic int8 quantisation runs on cpu only")
         from jetprof.profiling.quantize import eager_int8
 
-        run_model, rec["quantization"] = eager_int8(model)
+        run_model, rec.quantization = eager_int8(model)
     if backend == "compile":
         run_model = torch.compile(run_model)
     if backend in BUCKETED_BACKENDS:
@@ -234,21 +235,22 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
 
 
 def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
-                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any],
+                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
                     min_length: int = 1) -> Any:
     """The runner of a variant of the ONNX export: ONNX Runtime (fp32 or the dynamically
     quantised int8 graph) or OpenVINO; ``min_length``: the model's fewest particle slots."""
     if backend == "openvino":
         runner = OvRunner(onnx_path, device, threads, arrays, trim, min_length)
-        rec["openvino"] = runner.settings
+        rec.openvino = runner.settings
         return runner
     if precision == "int8":
         if device.type != "cpu":
             raise JetprofError(f"{backend}-int8: dynamic int8 quantisation runs on cpu only")
         from jetprof.profiling.quantize import onnx_int8
 
-        onnx_path, quantized, rec["quantization"] = onnx_int8(onnx_path, cache_dir)
-        rec["onnx"]["quantized_by_this_point"] = quantized
+        onnx_path, quantized, rec.quantization = onnx_int8(onnx_path, cache_dir)
+        if rec.onnx is not None:
+            rec.onnx.quantized_by_this_point = quantized
     runner_cls: type[OrtRunner] = BucketedOrtRunner if backend in BUCKETED_BACKENDS else OrtRunner
     return runner_cls(onnx_path, device, threads, arrays, trim, min_length)
 

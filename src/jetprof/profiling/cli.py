@@ -71,6 +71,7 @@ from jetprof.errors import JetprofError
 from jetprof.profiling.child import pin_threads
 from jetprof.profiling.runner import group_name, run_group
 from jetprof.profiling.spec import GroupSpec, VariantSpec
+from jetprof.records import PointRecord
 
 PROCESSES = ("auto", "fork", "spawn")
 DEFAULTS = schema_defaults("profile")
@@ -428,12 +429,12 @@ def warm_parent(specs: list[GroupSpec]) -> None:
         import uproot  # noqa: F401
 
 
-def _summary(rec: dict) -> str:
-    head = f"{rec['model']}/{rec['weights']}/{rec['backend']}-{rec['precision']}: {rec['status']}"
-    if rec["status"] == "ok":
-        return (f"{head}  p50 {rec['latency_ms_p50']:.3f} ms over {rec['repeats']} rounds  "
-                f"{rec['throughput_jets_per_s']:.1f} jets/s  padded {rec['particles_padded']}")
-    return f"{head}  {rec['error']}"
+def _summary(rec: PointRecord) -> str:
+    head = f"{rec.model}/{rec.weights}/{rec.backend}-{rec.precision}: {rec.status}"
+    if rec.status == "ok":
+        return (f"{head}  p50 {rec.latency_ms_p50:.3f} ms over {rec.repeats} rounds  "
+                f"{rec.throughput_jets_per_s:.1f} jets/s  padded {rec.particles_padded}")
+    return f"{head}  {rec.error}"
 
 
 def scratch_dir(out: str) -> str:
@@ -468,7 +469,7 @@ def run(args: argparse.Namespace) -> int:
             spec.process, spec.cache_dir = mode, cache_dir
             records = run_group(spec, args.timeout_s, args.retries)
             for rec in records:
-                failed += rec["status"] != "ok"
+                failed += rec.status != "ok"
                 print(f"jetprof profile: {group_name(spec)} {_summary(rec)}", file=sys.stderr)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)

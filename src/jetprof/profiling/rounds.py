@@ -21,6 +21,7 @@ import numpy as np
 
 from jetprof import stats
 from jetprof.contract import compared_pairs
+from jetprof.profiling import hooks
 from jetprof.profiling.spec import GroupSpec
 
 ORDER = ("balanced (Williams design): each round calls every variant once; over a cycle of rounds "
@@ -136,7 +137,7 @@ def _time_turn(slot: Any, device: Any, calls: int, threads: int = 1, meter: Any 
         for _retry in range(PREEMPT_RETRIES if check else 0):
             if wall <= PREEMPT_FACTOR * cpu + PREEMPT_SLACK_MS:
                 break
-            slot.rec["preempted_calls"] = slot.rec.get("preempted_calls", 0) + 1
+            slot.rec.preempted_calls = (slot.rec.preempted_calls or 0) + 1
             wall, cpu = once()
             made += 1
         times.append((wall, cpu))
@@ -173,8 +174,13 @@ def _decided(spec: GroupSpec, live: list[Any]) -> bool:
     return True
 
 
-def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any,
-               meter: Any = None) -> list[list[str]]:
+def _turn(spec: GroupSpec, slot: Any, device: Any, meter: Any) -> None:
+    """A variant's turn in a round, after the hook point ``turn`` (see jetprof.profiling.hooks)."""
+    hooks.call("turn", spec=spec, slot=slot)
+    _time_turn(slot, device, slot.calls_per_round, spec.threads, meter)
+
+
+def interleave(spec: GroupSpec, slots: list[Any], guarded: Any, meter: Any = None) -> list[list[str]]:
     """Timed rounds over the live variants; the order of each round (labels)."""
     import torch
 
@@ -184,9 +190,8 @@ def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any
     for slot in live:  # one untimed call each: how long a forward takes, for calls per turn
         probe.append(_call_ms(slot, device)[0])
     kinds = [(s.spec.model, s.spec.backend, s.spec.precision) for s in live]
-    calls = dict(zip((id(s) for s in live), calls_by_kind(kinds, probe)))
-    for slot in live:
-        slot.rec["calls_per_round"] = calls[id(slot)]
+    for slot, calls in zip(live, calls_by_kind(kinds, probe)):
+        slot.calls_per_round = calls
     order_log: list[list[str]] = []
     cycle = round_orders(len(live))
     check_every = len(cycle) if len(cycle) <= spec.rounds else 2
@@ -197,10 +202,7 @@ def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any
         order = [live[i] for i in cycle[len(order_log) % len(cycle)]]
         order_log.append([s.spec.label for s in order])
         for slot in order:
-            if inject_oom:
-                slot.fail("oom", "OutOfMemoryError: injected out-of-memory (JETPROF_TEST_FAULT test hook)")
-                continue
-            guarded(slot, _time_turn, slot, device, calls[id(slot)], spec.threads, meter)
+            guarded(slot, _turn, spec, slot, device, meter)
         if any(not s.ok for s in live):
             # a variant that failed mid-way leaves; the others keep their complete rounds
             live = [s for s in live if s.ok]
