@@ -121,3 +121,9 @@ def test_comparison_rows_and_answers_refuse_unknown_and_missing_keys():
 def test_a_record_that_is_not_an_object_is_refused_in_one_line():
     with pytest.raises(JetprofError, match=r"x\.json: a profile record must be a JSON object, not list"):
         PointRecord.from_json([], "x.json")
+
+
+def test_the_comparisons_table_has_the_row_type_s_columns():
+    from jetprof.report.compare import COLUMNS
+
+    assert sorted(COLUMNS) == sorted(field_names(ComparisonRow))
