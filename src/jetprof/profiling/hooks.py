@@ -15,7 +15,10 @@ Points and their context:
 
 - ``group_start`` (``spec``): the measuring process has pinned its threads, nothing built yet;
 - ``prepare`` (``spec``, ``slot``): a variant's batch is made, before its runner is;
-- ``turn`` (``spec``, ``slot``): before a variant's turn in a timed round.
+- ``turn`` (``spec``, ``slot``): before a variant's turn in a timed round;
+- ``call_end`` (``spec``, ``slot``, ``seconds``: the forward's own time): after each timed
+  forward, inside its timing (with a hook set, a call is timed around the forward and this
+  point; ``benchmarks/slowdown.py`` adds a slowdown of known size here).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 from jetprof.errors import JetprofError
 
 VARIABLE = "JETPROF_HOOKS"
-POINTS = ("group_start", "prepare", "turn")
+POINTS = ("group_start", "prepare", "turn", "call_end")
 
 
 @lru_cache(maxsize=4)
@@ -50,6 +53,11 @@ def _load(value: str) -> Callable[..., Any]:
     if not callable(hook):
         raise JetprofError(f"{VARIABLE}={value!r}: {file} has no callable {name}")
     return hook
+
+
+def active() -> bool:
+    """Whether a hook is set (``JETPROF_HOOKS``)."""
+    return bool(os.environ.get(VARIABLE))
 
 
 def call(point: str, **context: Any) -> None:
