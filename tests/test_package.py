@@ -1,6 +1,7 @@
-"""The shape of the package: no import cycles between jetprof modules, no module too long.
+"""The shape of the package: no import cycles between jetprof modules, no module or function
+too long, no unexplained ``# type: ignore``.
 
-Both are read from the source with ``ast`` (nothing is imported), so they hold for every
+All are read from the source (nothing is imported), so they hold for every
 module whatever it needs at run time. Imports inside functions count: a function-level
 import hides a cycle from the interpreter until that function runs, it does not remove it.
 """
@@ -172,3 +173,92 @@ def test_the_ignore_rule_finds_bare_and_unexplained_ignores() -> None:
             "y = 2  # type: ignore[attr-defined]\n"
             "z = 3  # type: ignore[misc,assignment]  # weaver's module attribute\n")
     assert unexplained_ignores(text) == [1, 2]
+
+
+MAX_FUNCTION_LINES = 70
+
+#: The functions longer than MAX_FUNCTION_LINES today, with their length: a list that can only
+#: shrink. One of them may get shorter, never longer; once it is split to the cap or removed, its
+#: line here goes too (the test says so), and no new function joins the list.
+LONG_FUNCTIONS: dict[str, int] = {
+    "jetprof/data/detector.py:detector": 72,
+    "jetprof/data/fetch.py:fetch": 89,
+    "jetprof/httpfetch.py:stream": 97,
+    "jetprof/model/export.py:export": 92,
+    "jetprof/profiling/cli.py:build_specs": 79,
+    "jetprof/profiling/measure.py:measure_group": 89,
+    "jetprof/profiling/measure.py:_finish": 71,
+    "jetprof/report/ops.py:op_breakdown": 86,
+}
+
+
+def function_lengths(package: Path, src: Path = SRC) -> dict[str, int]:
+    """``"jetprof/mod.py:Class.method"`` -> lines from ``def`` to its last line, for every function.
+
+    A nested function is counted on its own as well as within the function holding it.
+    """
+    lengths: dict[str, int] = {}
+
+    def visit(node: ast.AST, where: str, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{where}:{prefix}{child.name}"
+                assert child.end_lineno is not None
+                lengths[name] = max(lengths.get(name, 0), child.end_lineno - child.lineno + 1)
+                visit(child, where, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, where, f"{prefix}{child.name}.")
+            else:
+                visit(child, where, prefix)
+
+    for path in sorted(package.rglob("*.py")):
+        visit(ast.parse(path.read_text(encoding="utf-8"), str(path)),
+              path.relative_to(src).as_posix(), "")
+    return lengths
+
+
+def length_findings(lengths: dict[str, int], allowed: dict[str, int],
+                    cap: int = MAX_FUNCTION_LINES) -> list[str]:
+    """What breaks the cap: a new long function, a listed one grown, a listed one short or gone."""
+    found = []
+    for name, n in sorted(lengths.items()):
+        if n > cap and name not in allowed:
+            found.append(f"{name}: {n} lines, over {cap} (split it by what it does)")
+        elif name in allowed and n > allowed[name]:
+            found.append(f"{name}: {n} lines, grown from {allowed[name]} (split it by what it does)")
+    for name, was in sorted(allowed.items()):
+        if name not in lengths:
+            found.append(f"{name}: gone; take it off LONG_FUNCTIONS")
+        elif lengths[name] <= cap:
+            found.append(f"{name}: {lengths[name]} lines now (was {was}); take it off LONG_FUNCTIONS")
+    return found
+
+
+def test_no_function_is_longer_than_70_lines_but_the_listed_ones_which_only_shrink() -> None:
+    lengths = function_lengths(PACKAGE)
+    assert "jetprof/data/checks.py:check_file" in lengths and "jetprof/model/pretrained.py:fetch_weights" in lengths
+    findings = length_findings(lengths, LONG_FUNCTIONS)
+    assert not findings, "\n".join(findings)
+
+
+def test_the_length_rule_finds_long_grown_and_stale_entries(tmp_path: Path) -> None:
+    pkg = tmp_path / "jetprof"
+    pkg.mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(5))
+    (pkg / "m.py").write_text(
+        f"def short():\n{body}\n"
+        f"class C:\n    def method(self):\n{''.join('    ' + line + chr(10) for line in body.splitlines())}"
+        f"\n        def inner():\n            pass\n")
+    lengths = function_lengths(pkg, tmp_path)
+    assert lengths == {"jetprof/m.py:short": 6, "jetprof/m.py:C.method": 9, "jetprof/m.py:C.method.inner": 2}
+    assert length_findings(lengths, {}, cap=8) == [
+        "jetprof/m.py:C.method: 9 lines, over 8 (split it by what it does)"]
+    assert length_findings(lengths, {"jetprof/m.py:C.method": 9}, cap=8) == []
+    assert length_findings(lengths, {"jetprof/m.py:C.method": 10}, cap=8) == []  # shrunk: fine
+    assert length_findings(lengths, {"jetprof/m.py:C.method": 8}, cap=7) == [
+        "jetprof/m.py:C.method: 9 lines, grown from 8 (split it by what it does)"]
+    assert length_findings(lengths, {"jetprof/m.py:short": 7, "jetprof/m.py:gone": 80}, cap=8) == [
+        "jetprof/m.py:C.method: 9 lines, over 8 (split it by what it does)",
+        "jetprof/m.py:gone: gone; take it off LONG_FUNCTIONS",
+        "jetprof/m.py:short: 6 lines now (was 7); take it off LONG_FUNCTIONS",
+    ]

@@ -336,6 +336,25 @@ def test_fetch_05_checkpoint_from_local_path_unchanged(
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_two_fetches_of_one_checkpoint_write_the_same_bytes(
+    served: dict[str, Any], tmp_path: Path, capsys
+) -> None:
+    """The converted file's sha256 depends on the checkpoint only, not on the run or the name.
+
+    (torch.save to a path names the archive's inner folder after the file, here the atomic
+    write's random temporary name.)
+    """
+    src = served["root"] / "v04.pt"
+    outs = [tmp_path / "a" / "ParT.pt", tmp_path / "b" / "other_name.pt"]
+    for out in outs:
+        assert _fetch(served, out, "--url", f"{served['url']}/v04.pt", "--sha256", _sha(src),
+                      "--data-config", str(FULL_DC)) == 0, capsys.readouterr().err
+    first, second = (out.read_bytes() for out in outs)
+    assert first == second and first != src.read_bytes()
+    printed = [line.rsplit("sha256 ", 1)[1] for line in capsys.readouterr().out.splitlines()]
+    assert printed == [_sha(outs[0])[:12]] * 2
+
+
 def _refused(served: dict[str, Any], out: Path, capsys, url_path: str, sha256: str) -> str:
     """Fetch ``url_path`` with ``sha256``: one error line, nothing left behind; the line."""
     code = _fetch(served, out, "--url", f"{served['url']}/{url_path}", "--sha256", sha256,

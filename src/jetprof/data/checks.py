@@ -41,6 +41,10 @@ class FileResult:
     samples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     moments: dict[str, list[float]] = field(default_factory=dict)
 
+    def add_problem(self, msg: str, branch: str | None = None) -> None:
+        """Record one problem, prefixed with the file (and the branch, if one)."""
+        self.problems.append(f"{self.path}: branch {branch}: {msg}" if branch else f"{self.path}: {msg}")
+
 
 def _leaf_dtype(interp: Any) -> tuple[np.dtype | None, int]:
     """(numeric dtype, jagged depth) of an uproot interpretation, or (None, 0)."""
@@ -68,133 +72,212 @@ def check_file(path: Path, needs: DataConfigNeeds, *, sample: bool = True) -> Fi
     Returns:
         The result; ``problems`` lists one line per problem.
     """
-    import uproot
-
     res = FileResult(str(path))
-
-    def problem(msg: str, branch: str | None = None) -> None:
-        res.problems.append(f"{path}: branch {branch}: {msg}" if branch else f"{path}: {msg}")
-
-    header = header_problem(path)
-    if header:
-        problem(header)
+    arrays = _read_branches(path, needs, res)
+    if arrays is None:
         return res
-    try:
-        rootfile = uproot.open(path)
-    except Exception as exc:  # uproot raises many types for non-ROOT input
-        problem(
-            f"not a readable ROOT file ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]})"
-        )
-        return res
-    with rootfile:
-        try:
-            tree = rootfile[jetclass.TREE_NAME]
-        except Exception as exc:  # uproot raises many types
-            msg = (
-                "no TTree 'tree'"
-                if isinstance(exc, KeyError)
-                else f"cannot read TTree 'tree' ({type(exc).__name__})"
-            )
-            problem(msg)
-            return res
-        if not isinstance(tree, uproot.behaviors.TTree.TTree):
-            problem(f"'tree' is a {type(tree).__name__}, not a TTree")
-            return res
-        res.entries = int(tree.num_entries)
-        if res.entries < 1:
-            problem("tree has no entries")
-            return res
-        present = set(tree.keys())
-        depth: dict[str, int] = {}
-        for name in needs.branches:
-            if name not in present:
-                problem("missing", name)
-                continue
-            dtype, d = _leaf_dtype(tree[name].interpretation)
-            if dtype is None or d > 1:
-                problem(
-                    f"unusable type {tree[name].typename!r} (need numbers, at most one jagged level)",
-                    name,
-                )
-                continue
-            depth[name] = d
-        if res.problems:
-            return res
-        try:
-            arrays = tree.arrays(needs.branches, library="ak", how=dict)
-        except Exception as exc:  # truncated/corrupt baskets
-            detail = (str(exc).splitlines() or [""])[0][:160]
-            problem(
-                f"cannot read branches (file truncated or corrupt?): {type(exc).__name__}: {detail}"
-            )
-            return res
-
-    # flat numpy views of every branch: per-jet values, or the particles' content + counts
-    jagged = [n for n in needs.branches if depth[n] == 1]
-    flat_values: dict[str, np.ndarray] = {}
-    counts_of: dict[str, np.ndarray] = {}
-    sums: dict[str, float] = {}
-    for name in needs.branches:
-        values, counts = _flat(arrays[name])
-        flat_values[name] = values
-        if counts is not None:
-            counts_of[name] = counts
-        # a float64 sum is finite exactly when every value is (no allocation on the good path)
-        sums[name] = float(np.sum(values, dtype=np.float64))
-        if values.dtype.kind == "f" and not math.isfinite(sums[name]):
-            nnan = int(np.isnan(values).sum())
-            ninf = int(np.isinf(values).sum())
-            problem(f"{nnan} NaN and {ninf} inf values", name)
-    # equal particle counts
-    counts = None
-    if jagged:
-        # the particle counts most branches agree on are the reference
-        groups: dict[bytes, list[str]] = {}
-        for n in jagged:
-            groups.setdefault(counts_of[n].tobytes(), []).append(n)
-        majority = max(groups.values(), key=len)
-        ref, counts = majority[0], counts_of[majority[0]]
-        for name in jagged:
-            if name in majority:
-                continue
-            diff = np.flatnonzero(counts_of[name] != counts)
-            problem(
-                f"particle count differs from {ref} in {diff.size} jets (first: entry {int(diff[0])}, "
-                f"{int(counts_of[name][diff[0]])} vs {int(counts[diff[0]])})",
-                name,
-            )
-    # one-hot labels
-    label_matrix = None
-    if needs.labels:
-        for n in needs.labels:
-            if depth.get(n) == 1:
-                problem("label branch is jagged; expected one value per jet", n)
-        if all(depth.get(n) == 0 for n in needs.labels):
-            label_matrix = np.stack(
-                [flat_values[n].astype(np.float64) for n in needs.labels], axis=1
-            )
-            not01 = ~np.isin(label_matrix, (0.0, 1.0))
-            for j in np.flatnonzero(not01.any(axis=0)):
-                problem(
-                    f"label values other than 0/1 in {int(not01[:, j].sum())} jets", needs.labels[j]
-                )
-            nset = (label_matrix == 1.0).sum(axis=1)
-            bad = np.flatnonzero(nset != 1)
-            if bad.size:
-                nbad = np.bincount(nset[bad].astype(np.int64))
-                what = ", ".join(f"{k} labels set in {int(c)}" for k, c in enumerate(nbad) if c)
-                problem(
-                    f"labels not one-hot in {bad.size} of {res.entries} jets ({what}; first: entry {int(bad[0])})"
-                )
+    cols = _Columns.of(arrays, needs.branches)
+    _check_finite(res, cols)
+    counts = _check_particle_counts(res, cols)
+    label_matrix = _check_labels(res, needs, cols)
     if res.problems:
         return res
-    cls = None
-    if label_matrix is not None:
-        cls = np.argmax(label_matrix, axis=1)
-        totals = np.bincount(cls, minlength=len(needs.labels))
-        res.class_counts = {n: int(c) for n, c in zip(needs.labels, totals)}
-    _summarise(res, flat_values, sums, set(jagged), counts, arrays, needs, cls, sample)
+    cls = _count_classes(res, needs.labels, label_matrix)
+    _summarise(res, cols.values, cols.sums, set(cols.jagged), counts, needs, cls, sample)
     return res
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_branches(path: Path, needs: DataConfigNeeds, res: FileResult) -> dict[str, Any] | None:
+    """Every needed branch as an awkward array, or None with the problems in ``res``.
+
+    The file is opened once and closed before returning; ``res.entries`` is set
+    once the tree is found.
+    """
+    header = header_problem(path)
+    if header:
+        res.add_problem(header)
+        return None
+    rootfile = _open_root(path, res)
+    if rootfile is None:
+        return None
+    with rootfile:
+        tree = _find_tree(rootfile, res)
+        if tree is None or not _check_branch_types(tree, needs.branches, res):
+            return None
+        try:
+            return tree.arrays(needs.branches, library="ak", how=dict)
+        except Exception as exc:  # truncated/corrupt baskets
+            res.add_problem(
+                f"cannot read branches (file truncated or corrupt?): {type(exc).__name__}: "
+                f"{_first_line(exc)}"
+            )
+            return None
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of an exception's message, at most 160 characters."""
+    return (str(exc).splitlines() or [""])[0][:160]
+
+
+def _open_root(path: Path, res: FileResult) -> Any:
+    """The open ROOT file, or None with the problem in ``res``."""
+    import uproot
+
+    try:
+        return uproot.open(path)
+    except Exception as exc:  # uproot raises many types for non-ROOT input
+        res.add_problem(f"not a readable ROOT file ({type(exc).__name__}: {_first_line(exc)})")
+        return None
+
+
+def _find_tree(rootfile: Any, res: FileResult) -> Any:
+    """The file's TTree ``tree`` holding at least one entry, or None with the problem in ``res``."""
+    import uproot
+
+    try:
+        tree = rootfile[jetclass.TREE_NAME]
+    except Exception as exc:  # uproot raises many types
+        res.add_problem(
+            "no TTree 'tree'"
+            if isinstance(exc, KeyError)
+            else f"cannot read TTree 'tree' ({type(exc).__name__})"
+        )
+        return None
+    if not isinstance(tree, uproot.behaviors.TTree.TTree):
+        res.add_problem(f"'tree' is a {type(tree).__name__}, not a TTree")
+        return None
+    res.entries = int(tree.num_entries)
+    if res.entries < 1:
+        res.add_problem("tree has no entries")
+        return None
+    return tree
+
+
+def _check_branch_types(tree: Any, branches: list[str], res: FileResult) -> bool:
+    """Whether every branch is present and numeric, flat or one jagged level (else problems)."""
+    present = set(tree.keys())
+    ok = True
+    for name in branches:
+        if name not in present:
+            res.add_problem("missing", name)
+            ok = False
+            continue
+        dtype, depth = _leaf_dtype(tree[name].interpretation)
+        if dtype is None or depth > 1:
+            res.add_problem(
+                f"unusable type {tree[name].typename!r} (need numbers, at most one jagged level)",
+                name,
+            )
+            ok = False
+    return ok
+
+
+@dataclass
+class _Columns:
+    """Flat numpy views of the branches read: per-jet values, or the particles' content + counts."""
+
+    values: dict[str, np.ndarray]
+    #: per-jet particle counts of the jagged (per-particle) branches
+    counts: dict[str, np.ndarray]
+    #: float64 sum of every branch: finite exactly when every value is
+    sums: dict[str, float]
+
+    @classmethod
+    def of(cls, arrays: dict[str, Any], branches: list[str]) -> _Columns:
+        cols = cls({}, {}, {})
+        for name in branches:
+            values, counts = _flat(arrays[name])
+            cols.values[name] = values
+            if counts is not None:
+                cols.counts[name] = counts
+            cols.sums[name] = float(np.sum(values, dtype=np.float64))  # no allocation
+        return cols
+
+    @property
+    def jagged(self) -> list[str]:
+        """The per-particle branches, in branch order."""
+        return [n for n in self.values if n in self.counts]
+
+
+# --------------------------------------------------------------------------- value checks
+
+
+def _check_finite(res: FileResult, cols: _Columns) -> None:
+    """No NaN or inf in any float branch."""
+    for name, values in cols.values.items():
+        if values.dtype.kind == "f" and not math.isfinite(cols.sums[name]):
+            nnan = int(np.isnan(values).sum())
+            ninf = int(np.isinf(values).sum())
+            res.add_problem(f"{nnan} NaN and {ninf} inf values", name)
+
+
+def _check_particle_counts(res: FileResult, cols: _Columns) -> np.ndarray | None:
+    """The per-jet particle counts most jagged branches agree on; a problem per other branch.
+
+    None when there is no jagged branch.
+    """
+    jagged = cols.jagged
+    if not jagged:
+        return None
+    groups: dict[bytes, list[str]] = {}
+    for n in jagged:
+        groups.setdefault(cols.counts[n].tobytes(), []).append(n)
+    majority = max(groups.values(), key=len)
+    ref, counts = majority[0], cols.counts[majority[0]]
+    for name in jagged:
+        if name in majority:
+            continue
+        diff = np.flatnonzero(cols.counts[name] != counts)
+        res.add_problem(
+            f"particle count differs from {ref} in {diff.size} jets (first: entry {int(diff[0])}, "
+            f"{int(cols.counts[name][diff[0]])} vs {int(counts[diff[0]])})",
+            name,
+        )
+    return counts
+
+
+def _check_labels(res: FileResult, needs: DataConfigNeeds, cols: _Columns) -> np.ndarray | None:
+    """The (jets x labels) matrix when the labels are per jet; problems unless one-hot 0/1."""
+    if not needs.labels:
+        return None
+    for n in needs.labels:
+        if n in cols.counts:
+            res.add_problem("label branch is jagged; expected one value per jet", n)
+    if not all(n in cols.values and n not in cols.counts for n in needs.labels):
+        return None
+    label_matrix = np.stack([cols.values[n].astype(np.float64) for n in needs.labels], axis=1)
+    not01 = ~np.isin(label_matrix, (0.0, 1.0))
+    for j in np.flatnonzero(not01.any(axis=0)):
+        res.add_problem(
+            f"label values other than 0/1 in {int(not01[:, j].sum())} jets", needs.labels[j]
+        )
+    nset = (label_matrix == 1.0).sum(axis=1)
+    bad = np.flatnonzero(nset != 1)
+    if bad.size:
+        nbad = np.bincount(nset[bad].astype(np.int64))
+        what = ", ".join(f"{k} labels set in {int(c)}" for k, c in enumerate(nbad) if c)
+        res.add_problem(
+            f"labels not one-hot in {bad.size} of {res.entries} jets ({what}; first: entry {int(bad[0])})"
+        )
+    return label_matrix
+
+
+def _count_classes(
+    res: FileResult, labels: list[str], label_matrix: np.ndarray | None
+) -> np.ndarray | None:
+    """Each jet's class index (None without labels); the totals go to ``res.class_counts``."""
+    if label_matrix is None:
+        return None
+    cls = np.argmax(label_matrix, axis=1)
+    totals = np.bincount(cls, minlength=len(labels))
+    res.class_counts = {n: int(c) for n, c in zip(labels, totals)}
+    return cls
+
+
+# --------------------------------------------------------------------------- summaries
 
 
 def _flat(arr: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -267,7 +350,6 @@ def _summarise(
     sums: dict[str, float],
     jagged: set[str],
     counts: np.ndarray | None,
-    arrays: dict[str, Any],
     needs: DataConfigNeeds,
     cls: np.ndarray | None,
     sample: bool,
@@ -326,4 +408,3 @@ def _summarise(
             if sel.size:
                 per_cls[needs.labels[c] if needs.labels else "all"] = sel.astype(np.float32)
         res.samples[feat] = per_cls
-    del arrays

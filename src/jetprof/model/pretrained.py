@@ -11,6 +11,7 @@ official and 0.4-era even when no sha256 is given.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import shutil
 import tempfile
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,7 +257,8 @@ def fetch_weights(
 ) -> dict[str, Any]:
     """Fetch a checkpoint, check its hash, convert it to the 0.5 layout, check it fits, save it.
 
-    Nothing is left at ``out`` (or beside it) unless every step succeeded.
+    Nothing is left at ``out`` (or beside it) unless every step succeeded. The same
+    checkpoint gives the same bytes at ``out`` (and so the same ``out_sha256``) every time.
 
     Args:
         source: http(s)/file URL or local path.
@@ -275,10 +278,53 @@ def fetch_weights(
     Returns:
         Provenance: source, hashes, size, official name, model, layouts, parameter count.
     """
-    import torch
+    by_source = _check_request(source, sha256, layout, model, network_config, data_config)
+    out = Path(out)
+    with _temporary_beside(out) as tmp:
+        fetch(source, tmp)
+        got = _identify(source, tmp, sha256, by_source)
+        _check_layout_request(source, got.official, layout)
+        # the URL's official name still tells the model when --sha256 vouched for other bytes
+        network, data = select_configs(
+            source, got.official or by_source, model, network_config, data_config
+        )
+        conv = _convert(source, tmp, got.official, layout, network, data)
+        atomic_write(out, lambda tmp_out: _save_state_dict(conv.state, tmp_out))  # 0644: collaborators read it
+    return _provenance(source, out, layout, got, conv)
 
-    from jetprof.model import zoo
 
+@dataclass(frozen=True)
+class _Fetched:
+    """What the fetched bytes are: size, hashes and the official checkpoint they match, if any."""
+
+    size: int
+    sha256: str
+    git_blob_sha1: str
+    official: OfficialCheckpoint | None
+
+
+@dataclass(frozen=True)
+class _Converted:
+    """A checkpoint in weaver 0.5's layout, loaded into the model it was built for."""
+
+    state: dict[str, Any]
+    layout_detected: str | None
+    converted_from_04: bool
+    built: jmodel.BuiltModel
+    model: str | None  # the zoo model the built network is, if it is one
+    network_config: Path
+    data_config: Path
+
+
+def _check_request(
+    source: str,
+    sha256: str | None,
+    layout: str,
+    model: str | None,
+    network_config: str | os.PathLike[str] | None,
+    data_config: str | os.PathLike[str] | None,
+) -> OfficialCheckpoint | None:
+    """Refuse a request that cannot succeed, before any download; the official file the URL names."""
     if layout not in LAYOUTS:
         raise JetprofError(
             f"unknown checkpoint layout {layout!r} (choose from {', '.join(LAYOUTS)})"
@@ -291,81 +337,125 @@ def fetch_weights(
             f"{source}: give its sha256 (in a study config: pretrained.sha256; on the command line: "
             "--sha256): only the official checkpoints are known by their git blob id"
         )
-    # a wrong model or feature set for an official URL stops before the download
+    # a wrong model or feature set for an official URL stops here too
     select_configs(source, by_source, model, network_config, data_config)
-    out = Path(out)
+    return by_source
+
+
+@contextlib.contextmanager
+def _temporary_beside(out: Path) -> Iterator[Path]:
+    """An empty temporary file in ``out``'s folder (made if need be), deleted on leaving."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        fetch(source, tmp)
-        size = tmp.stat().st_size
-        digest = sha256_file(tmp)
-        blob = git_blob_sha1(tmp)
-        if sha256 is not None and digest.lower() != sha256.lower():
-            raise JetprofError(
-                f"{source}: sha256 mismatch: expected {sha256.lower()}, "
-                f"got {digest} ({size} bytes); {_kept(source)}"
-            )
-        official = official_by_blob(blob)
-        if sha256 is None and (official is None or official != by_source):
-            assert by_source is not None
-            raise JetprofError(
-                f"{source}: not the official {by_source.repo_path}: git blob id {blob}, "
-                f"expected {by_source.git_blob_sha1} ({size} bytes); {_kept(source)}"
-            )
-        if official is not None and official.layout == "0.4" and layout == "0.5":
-            raise JetprofError(
-                f"{source}: is the official {official.name} checkpoint, which is 0.4-era; "
-                "--layout 0.5 would give wrong outputs"
-            )
-        # the URL's official name still tells the model when --sha256 vouched for other bytes
-        network, data_config = select_configs(
-            source, official or by_source, model, network_config, data_config
-        )
-        state = jmodel.read_state_dict(tmp, name=source)  # the user's file or URL, not the temp copy
-        found = detect_layout(state)
-        effective = (
-            official.layout if official is not None and official.layout and layout == "auto" else layout
-        )
-        built = jmodel.build_model(network, data_config)
-        built_model = check_checkpoint_model(source, state, built.model, network, Path(data_config))
-        if detect_layout(built.model.state_dict()) is None:
-            # no ParT attention blocks (ParticleNet, PFN, PCNN): no channel order to convert
-            converted, legacy = state, False
-        else:
-            converted, legacy = to_current_layout(state, built.model, effective)
-        jmodel.check_state_fits(
-            built.model, converted, f"{source} (with data config {data_config})"
-        )
-        built.model.load_state_dict(converted, strict=True)
-        atomic_write(out, lambda tmp_out: torch.save(converted, tmp_out))  # 0644: collaborators read it
+        yield tmp
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _identify(
+    source: str, tmp: Path, sha256: str | None, by_source: OfficialCheckpoint | None
+) -> _Fetched:
+    """Hash the fetched bytes; refuse them unless they are the ones ``sha256`` or the URL names."""
+    size, digest, blob = tmp.stat().st_size, sha256_file(tmp), git_blob_sha1(tmp)
+    if sha256 is not None and digest.lower() != sha256.lower():
+        raise JetprofError(
+            f"{source}: sha256 mismatch: expected {sha256.lower()}, "
+            f"got {digest} ({size} bytes); {_kept(source)}"
+        )
+    official = official_by_blob(blob)
+    if sha256 is None and (official is None or official != by_source):
+        assert by_source is not None  # _check_request asks a sha256 of any other source
+        raise JetprofError(
+            f"{source}: not the official {by_source.repo_path}: git blob id {blob}, "
+            f"expected {by_source.git_blob_sha1} ({size} bytes); {_kept(source)}"
+        )
+    return _Fetched(size, digest, blob, official)
+
+
+def _check_layout_request(source: str, official: OfficialCheckpoint | None, layout: str) -> None:
+    """Refuse ``--layout 0.5`` for an official checkpoint known to be 0.4-era."""
+    if official is not None and official.layout == "0.4" and layout == "0.5":
+        raise JetprofError(
+            f"{source}: is the official {official.name} checkpoint, which is 0.4-era; "
+            "--layout 0.5 would give wrong outputs"
+        )
+
+
+def _convert(
+    source: str,
+    tmp: Path,
+    official: OfficialCheckpoint | None,
+    layout: str,
+    network: Path,
+    data_config: Path,
+) -> _Converted:
+    """Read the fetched state dict, build its model, convert to the 0.5 layout, load it strictly."""
+    state = jmodel.read_state_dict(tmp, name=source)  # the user's file or URL, not the temp copy
+    found = detect_layout(state)
+    effective = (
+        official.layout if official is not None and official.layout and layout == "auto" else layout
+    )
+    built = jmodel.build_model(network, data_config)
+    built_model = check_checkpoint_model(source, state, built.model, network, Path(data_config))
+    if detect_layout(built.model.state_dict()) is None:
+        # no ParT attention blocks (ParticleNet, PFN, PCNN): no channel order to convert
+        converted, legacy = state, False
+    else:
+        converted, legacy = to_current_layout(state, built.model, effective)
+    jmodel.check_state_fits(built.model, converted, f"{source} (with data config {data_config})")
+    built.model.load_state_dict(converted, strict=True)
+    return _Converted(converted, found, legacy, built, built_model, network, Path(data_config))
+
+
+def _save_state_dict(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """``torch.save`` a state dict to ``path``, the same bytes for the same tensors.
+
+    Saved through an open file, the archive's inner folder is always ``archive/``;
+    saved to a path, torch names it after the file, so the random temporary name an
+    atomic write uses would give each save of the same weights another sha256.
+    """
+    import torch
+
+    with open(path, "wb") as f:
+        torch.save(state, f)
+
+
+def _weaver_version() -> str | None:
     try:
         from importlib.metadata import version
 
-        weaver_version = version("weaver-core")
+        return version("weaver-core")
     except Exception:
-        weaver_version = None
+        return None
+
+
+def _provenance(
+    source: str, out: Path, layout: str, got: _Fetched, conv: _Converted
+) -> dict[str, Any]:
+    """The record of one fetch: where from, which bytes, what was built and done."""
+    from jetprof.model import zoo
+
+    pf_features = len(conv.built.data_config.input_dicts["pf_features"])
     return {
         "source": source,
         "out": str(out),
-        "size_bytes": size,
-        "sha256": digest,
-        "git_blob_sha1": blob,
-        "official": official.name if official else None,
-        "model": built_model,
-        "network_config": str(network),
-        "layout_detected": found,
+        "size_bytes": got.size,
+        "sha256": got.sha256,
+        "git_blob_sha1": got.git_blob_sha1,
+        "official": got.official.name if got.official else None,
+        "model": conv.model,
+        "network_config": str(conv.network_config),
+        "layout_detected": conv.layout_detected,
         "layout_requested": layout,
-        "converted_from_04": legacy,
+        "converted_from_04": conv.converted_from_04,
         "out_sha256": sha256_file(out),
-        "data_config": str(data_config),
-        "feature_set": zoo.feature_set_name(len(built.data_config.input_dicts["pf_features"])),
-        "params": built.num_params,
-        "weaver": weaver_version,
+        "data_config": str(conv.data_config),
+        "feature_set": zoo.feature_set_name(pf_features),
+        "params": conv.built.num_params,
+        "weaver": _weaver_version(),
     }
 
 
