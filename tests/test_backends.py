@@ -37,8 +37,8 @@ from jetprof.model import inputs  # noqa: E402
 from jetprof.model.build import build_model, load_data_config  # noqa: E402
 from jetprof.profiling import backends  # noqa: E402
 from jetprof.profiling.measure import measure_group  # noqa: E402
-from jetprof.profiling.record import validate_record  # noqa: E402
 from jetprof.profiling.spec import GroupSpec, VariantSpec  # noqa: E402
+from jetprof.records import validate_record  # noqa: E402
 from jetprof.registry import fill_schema  # noqa: E402
 from jetprof.report.compare import comparisons, load_groups  # noqa: E402
 
@@ -276,8 +276,8 @@ def test_quality_block_on_labelled_test_jets(tmp_path, test_jets):
     assert abs(int8["auc_macro"] - ref["auc_macro"]) < 0.2
     assert rnd["auc_macro"] is None and "random weights" in rnd["auc_note"]
     # the reference AUC, computed here directly on all 16 jets at once
+    from jetprof.metrics import macro_auc
     from jetprof.model.build import load_weights
-    from jetprof.train.evaluate import macro_auc
 
     built = build_model()
     load_weights(built, ckpt)

@@ -21,8 +21,8 @@ from jetprof.model import inputs  # noqa: E402
 from jetprof.model.build import build_model  # noqa: E402
 from jetprof.profiling import backends, ort_noopt  # noqa: E402
 from jetprof.profiling.measure import measure_group  # noqa: E402
-from jetprof.profiling.record import validate_record  # noqa: E402
 from jetprof.profiling.spec import GroupSpec, VariantSpec  # noqa: E402
+from jetprof.records import OnnxBlock, PointRecord, validate_record  # noqa: E402
 from jetprof.report.compare import comparisons, load_groups  # noqa: E402
 
 
@@ -39,8 +39,15 @@ def export(tmp_path_factory):
     return str(path), inputs.trim_to_longest(batch.arrays, batch.n_particles), batch
 
 
+def _record(backend):
+    rec = PointRecord.blank(model="ParT", weights="random", device="cpu", backend=backend, precision="fp32",
+                            batch_size=3, particles=20, seed=1, threads=1, warmup_calls=1)
+    rec.onnx = OnnxBlock()
+    return rec
+
+
 def _make(factory, path, arrays, tmp_path):
-    rec = {"onnx": {}}
+    rec = _record("onnxruntime_noopt")
     made = factory("x", "fp32", path, torch.device("cpu"), 1, arrays, True, str(tmp_path), rec, 1)
     return made, rec
 
@@ -50,21 +57,21 @@ def test_the_session_runs_unoptimised_and_says_so(export, tmp_path):
     made, rec = _make(ort_noopt.runner, path, arrays, tmp_path)
     level = made.session.get_session_options().graph_optimization_level
     assert level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    assert rec["onnx"]["graph_optimization_level"] == "ORT_DISABLE_ALL"
+    assert rec.onnx.graph_optimization_level == "ORT_DISABLE_ALL"
     optimised, rec_on = _make(backends.ort_runner, path, arrays, tmp_path)
     assert optimised.session.get_session_options().graph_optimization_level == \
         ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    assert rec_on["onnx"]["graph_optimization_level"] == "ORT_ENABLE_ALL"
+    assert rec_on.onnx.graph_optimization_level == "ORT_ENABLE_ALL"
     # the same graph, node by node: the same softmax up to rounding
     np.testing.assert_allclose(made()[0], optimised()[0], atol=1e-5)
 
 
 def test_the_registry_makes_it_through_the_exported_dispatch(export, tmp_path):
     path, arrays, _ = export
-    rec = {"onnx": {}}
+    rec = _record("onnxruntime_noopt")
     made = backends.exported_runner("onnxruntime_noopt", "fp32", path, torch.device("cpu"), 1, arrays, True,
                                     str(tmp_path), rec, 1)
-    assert isinstance(made, ort_noopt.NoOptOrtRunner) and rec["onnx"]["graph_optimization_level"] == "ORT_DISABLE_ALL"
+    assert isinstance(made, ort_noopt.NoOptOrtRunner) and rec.onnx.graph_optimization_level == "ORT_DISABLE_ALL"
 
 
 def test_it_runs_where_onnxruntime_runs():

@@ -18,7 +18,7 @@ import yaml
 from jetprof import contract, registry, workflow
 from jetprof.config import config_problems, config_schema
 from jetprof.profiling import backends
-from jetprof.profiling.record import _validator
+from jetprof.records import _validator
 from jetprof.registry import BACKENDS, FIGURE_KINDS, FIGURES, PRECISIONS, ZOO, fill_schema, pair_problem
 from jetprof.report import style
 from jetprof.report.cli import figure_function

@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 from jetprof.contract import CONFIG_SCHEMA, split_pair
-from jetprof.registry import entry_configs, fill_schema, known_names, pair_problem
+from jetprof.registry import entry_configs, fill_schema, known_names, official_by_source, pair_problem
 
 
 def load_schema(path: str | os.PathLike[str] = CONFIG_SCHEMA) -> dict[str, Any]:
@@ -253,7 +253,6 @@ def cross_key_problems(config: dict[str, Any]) -> list[str]:
         lines.append("profile.weights: 'pretrained' needs pretrained.enabled: true (the official checkpoint, "
                      "or your own as pretrained.url), or leave it out of the list")
     if pre.get("enabled", False) and not pre.get("sha256"):
-        from jetprof.model.pretrained import official_by_source
 
         url = str(pre.get("url", ""))
         if official_by_source(url) is None:

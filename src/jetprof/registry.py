@@ -23,7 +23,7 @@ This module is core: pure data and small functions, it imports no wing.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -324,6 +324,15 @@ def packages_for(backend: str, precision: str) -> tuple[Package, ...]:
 def official_checkpoints() -> tuple[OfficialCheckpoint, ...]:
     """Every official checkpoint of the zoo, model by model."""
     return tuple(c for m in ZOO_LIST for c in m.checkpoints)
+
+
+def official_by_source(source: str, table: Sequence[OfficialCheckpoint] | None = None) -> OfficialCheckpoint | None:
+    """The official checkpoint a URL points at (github.com or raw.githubusercontent.com), if
+    any; ``table``: the checkpoints to look in (default: the zoo's)."""
+    if "jet-universe/particle_transformer/" not in source:
+        return None
+    table = official_checkpoints() if table is None else table
+    return next((c for c in table if source.endswith("/" + c.repo_path)), None)
 
 
 def feature_set_name(n_features: int) -> str:

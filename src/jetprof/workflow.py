@@ -225,7 +225,7 @@ def invalid_records(config: dict[str, Any]) -> list[tuple[str, str]]:
     import json
 
     from jetprof.errors import JetprofError
-    from jetprof.profiling.record import validate_record
+    from jetprof.records import validate_record
 
     bad = []
     for path in profile_records(config):

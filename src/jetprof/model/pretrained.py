@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jetprof import httpfetch as http
+from jetprof import registry
 from jetprof.contract import DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write, sha256_file
@@ -47,9 +48,7 @@ def official_by_blob(blob_sha1: str) -> OfficialCheckpoint | None:
 
 def official_by_source(source: str) -> OfficialCheckpoint | None:
     """The official checkpoint a URL points at (github.com or raw.githubusercontent.com), if any."""
-    if not re.search(r"jet-universe/particle_transformer/", source):
-        return None
-    return next((c for c in OFFICIAL_CHECKPOINTS if source.endswith("/" + c.repo_path)), None)
+    return registry.official_by_source(source, OFFICIAL_CHECKPOINTS)
 
 
 def git_blob_sha1(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

@@ -30,6 +30,7 @@ import numpy as np
 from jetprof import registry
 from jetprof.contract import BUCKETED_BACKENDS
 from jetprof.errors import JetprofError
+from jetprof.records import PointRecord
 
 #: the torch dtype each autocast precision runs under (from the registry)
 AUTOCAST_DTYPES = {p.name: p.autocast for p in registry.PRECISION_LIST if p.autocast}
@@ -225,7 +226,7 @@ def runner_factory(backend: str) -> Any:
 
 
 def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], device: Any,
-                 names: list[str], rec: dict[str, Any]) -> TorchRunner:
+                 names: list[str], rec: PointRecord) -> TorchRunner:
     """The runner of an eager or compile variant: int8 runs a quantised copy of ``model``
     (``model`` stays the fp32 reference), compile wraps it in ``torch.compile``."""
     import torch
@@ -235,7 +236,7 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
     if precision == "int8":
         from jetprof.profiling.quantize import eager_int8
 
-        run_model, rec["quantization"] = eager_int8(model)
+        run_model, rec.quantization = eager_int8(model)
     if backend == "compile":
         run_model = torch.compile(run_model)
     if backend in BUCKETED_BACKENDS:
@@ -244,7 +245,7 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
 
 
 def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
-                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any],
+                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
                     min_length: int = 1) -> Any:
     """The runner of a variant of the ONNX export, made by the factory the registry names
     for ``backend`` (same arguments); ``min_length``: the model's fewest particle slots."""
@@ -254,35 +255,37 @@ def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, t
 
 
 def openvino_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
-                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any],
+                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
                     min_length: int = 1) -> OvRunner:
     """``openvino``: OpenVINO's CPU plugin on the fp32 export."""
     runner = OvRunner(onnx_path, device, threads, arrays, trim, min_length)
-    rec["openvino"] = runner.settings
+    rec.openvino = runner.settings
     return runner
 
 
-def ort_graph(precision: str, onnx_path: str, cache_dir: str, rec: dict[str, Any]) -> str:
+def ort_graph(precision: str, onnx_path: str, cache_dir: str, rec: PointRecord) -> str:
     """The graph an ONNX Runtime variant runs: the export, or (int8) its dynamically
     quantised copy (cached in ``cache_dir``; the record says which point made it)."""
     if precision != "int8":
         return onnx_path
     from jetprof.profiling.quantize import onnx_int8
 
-    onnx_path, quantized, rec["quantization"] = onnx_int8(onnx_path, cache_dir)
-    rec["onnx"]["quantized_by_this_point"] = quantized
+    onnx_path, quantized, rec.quantization = onnx_int8(onnx_path, cache_dir)
+    if rec.onnx is not None:
+        rec.onnx.quantized_by_this_point = quantized
     return onnx_path
 
 
 def ort_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
-               arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any],
+               arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
                min_length: int = 1) -> OrtRunner:
     """``onnxruntime``, ``onnxruntime_padded``, ``onnxruntime_bucketed``: ONNX Runtime with
     its graph optimisations on (fp32 or the dynamically quantised int8 graph)."""
     graph = ort_graph(precision, onnx_path, cache_dir, rec)
     runner_cls: type[OrtRunner] = BucketedOrtRunner if backend in BUCKETED_BACKENDS else OrtRunner
     runner = runner_cls(graph, device, threads, arrays, trim, min_length)
-    rec["onnx"]["graph_optimization_level"] = runner.graph_optimization
+    if rec.onnx is not None:
+        rec.onnx.graph_optimization_level = runner.graph_optimization
     return runner
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from jetprof.profiling.backends import OrtRunner, ort_graph
+from jetprof.records import PointRecord
 
 
 class NoOptOrtRunner(OrtRunner):
@@ -27,10 +28,11 @@ class NoOptOrtRunner(OrtRunner):
 
 
 def runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
-           arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any],
+           arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
            min_length: int = 1) -> NoOptOrtRunner:
     """The runner of an ``onnxruntime_noopt`` variant (the exported backends' factory signature)."""
     made = NoOptOrtRunner(ort_graph(precision, onnx_path, cache_dir, rec), device, threads, arrays, trim,
                           min_length)
-    rec["onnx"]["graph_optimization_level"] = made.graph_optimization
+    if rec.onnx is not None:
+        rec.onnx.graph_optimization_level = made.graph_optimization
     return made
