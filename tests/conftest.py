@@ -84,9 +84,12 @@ def write_group(path: Path, rounds: dict[str, list[float]], memory=None, jets=No
                          "status": "ok", "error": None, "round_latency_ms": ms,
                          "peak_memory_bytes": (memory or {}).get(label, 1000), "flops_per_jet": 5e8,
                          "subnormal": {"weights": 0, "weight_values": 10, "activations": 0, "activation_values": 20}})
+        variants[-1]["record"] = None if replica else f"profile/{model}/{weights}/cpu/{pair}/preal/bs8.json"
+    env = json.loads((Path(__file__).parent / "data" / "records_v1" / "group-bs2.json").read_text())["env"]
     doc = {"schema_version": 1, "kind": "jetprof paired group", "device": "cpu", "particles": "real",
-           "batch_size": 8, "jets": jets or {"files": ["a.root"]}, "rounds": [], "variants": variants,
-           "flush_denormal": False}
+           "batch_size": 8, "jets": jets or {"kind": "real", "files": ["a.root:0-8"]}, "order": "williams",
+           "rounds": [], "min_rounds": 2, "max_rounds": 2, "threshold_for_stopping": 0.05, "flush_denormal": False,
+           "variants": variants, "env": env, "started_utc": "2026-12-02T00:00:00Z", "duration_s": 1.0}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc))
     return path

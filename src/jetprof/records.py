@@ -9,12 +9,22 @@ field, or a record from a newer jetprof) in one line naming the source and the k
 Kinds:
 
 - :class:`PointRecord`: one measured point (``results/profile/.../bsN.json``),
-  checked against ``record.schema.json`` (:func:`validate_record`); its blocks
-  :class:`Paired` (the comparison group it was measured in) and :class:`OnnxBlock`.
+  checked against ``record.schema.json`` (:func:`validate_record`). Every block whose
+  keys jetprof writes is a :class:`Block` dataclass (:data:`POINT_BLOCKS`): :class:`Paired`,
+  :class:`OnnxBlock`, :class:`InputsBlock`, :class:`Quality` (its ``source`` a
+  :class:`JetSource`), :class:`OutputCheck`, :class:`EnergyBlock`, :class:`Bucketing`,
+  :class:`Subnormal`, :class:`Quantization`, :class:`ProfilerBlock`; their schema levels
+  are closed. Open maps, their keys not jetprof's: ``env`` (jetprof.profiling.env's facts),
+  ``openvino`` (the plugin's settings), ``checkpoint`` and ``inputs.shapes``.
 - :class:`GroupDocument` with one :class:`GroupVariant` per variant: a group's
-  rounds file (``results/paired/{device}/p{particles}/bsN.json``).
-- :class:`ComparisonRow`: one compared pair at one point (``comparisons.csv``).
-- :class:`WeightsAnswer`: the weight-state answer (``weights_answer.json``).
+  rounds file (``results/paired/{device}/p{particles}/bsN.json``; ``group.schema.json``,
+  :func:`load_group`).
+- :class:`ComparisonRow`: one compared pair at one point (``comparisons.csv``;
+  ``comparison.schema.json``).
+- :class:`WeightsAnswer`: the weight-state answer (``weights_answer.json``; ``answer.schema.json``).
+
+:func:`validate_document` checks a document of any kind against its schema, refusing in
+one line that names the source, the key path and the problem.
 
 Fields of a point record are never renamed; new ones are added as optional fields
 (absent from the JSON while None), so records written before them still load.
@@ -24,15 +34,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from functools import lru_cache
-from typing import Any, TypeVar
+from functools import cache
+from typing import Any, ClassVar, TypeVar
 
 from jetprof.contract import RECORD_SCHEMA
 from jetprof.errors import JetprofError
 from jetprof.registry import fill_schema
 
-T = TypeVar("T")
 JSON = dict[str, Any]
+#: a value of the open map ``openvino``: the plugin's settings, whose keys are OpenVINO's
+Scalar = str | int | float | bool | None
 
 
 def _field_names(cls: type) -> list[str]:
@@ -65,8 +76,33 @@ def _omit_none(cls: type, obj: Any, optional: frozenset[str]) -> JSON:
     return out
 
 
+class Block:
+    """A nested block of a record: ``to_json`` leaves out an ``OPTIONAL`` field while it is
+    None; ``from_json`` refuses a key the block does not know, naming the block's path."""
+
+    KIND: ClassVar[str] = "block"  # how an error names it: its path in the record
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+    NESTED: ClassVar[dict[str, type[Block]]] = {}
+
+    def to_json(self) -> JSON:
+        return _omit_none(type(self), self, self.OPTIONAL)
+
+    @classmethod
+    def from_json(cls: type[B], doc: Any, source: str = "record") -> B:
+        doc = dict(_known(cls, doc, source, cls.KIND))
+        for name, block in cls.NESTED.items():
+            if doc.get(name) is not None:
+                doc[name] = block.from_json(doc[name], source)
+        made: Any = cls  # a dataclass subclass: its fields are the keys just checked
+        out: B = made(**doc)
+        return out
+
+
+B = TypeVar("B", bound=Block)
+
+
 @dataclass
-class Paired:
+class Paired(Block):
     """``paired``: the comparison group a point was measured in, interleaved with its other variants."""
 
     group: str
@@ -76,18 +112,12 @@ class Paired:
     order: str
     calls_per_round: int | None = None
 
+    KIND = "paired block"
     OPTIONAL = frozenset({"calls_per_round"})
-
-    def to_json(self) -> JSON:
-        return _omit_none(Paired, self, self.OPTIONAL)
-
-    @classmethod
-    def from_json(cls, doc: Any, source: str = "record") -> Paired:
-        return cls(**_known(cls, doc, source, "paired block"))
 
 
 @dataclass
-class OnnxBlock:
+class OnnxBlock(Block):
     """``onnx``: a point that ran the ONNX export (who exported it, how it was fed, how far off eager)."""
 
     exported_by_this_point: bool | None = None
@@ -96,15 +126,157 @@ class OnnxBlock:
     quantized_by_this_point: bool | None = None
     graph_optimization_level: str | None = None
 
+    KIND = "onnx block"
     OPTIONAL = frozenset({"exported_by_this_point", "trimmed", "max_abs_diff_vs_eager",
                           "quantized_by_this_point", "graph_optimization_level"})
 
-    def to_json(self) -> JSON:
-        return _omit_none(OnnxBlock, self, self.OPTIONAL)
 
-    @classmethod
-    def from_json(cls, doc: Any, source: str = "record") -> OnnxBlock:
-        return cls(**_known(cls, doc, source, "onnx block"))
+@dataclass
+class JetSource(Block):
+    """``quality/source`` and a group's ``jets``: where the jets came from (synthetic with a
+    seed, or real: the files and jet ranges read)."""
+
+    kind: str
+    seed: int | None = None
+    files: list[str] | None = None
+    repeated: bool | None = None
+    distinct_jets: int | None = None
+    selection: str | None = None
+
+    KIND = "jet source block (quality/source, jets)"
+    OPTIONAL = frozenset({"seed", "files", "repeated", "distinct_jets", "selection"})
+
+
+@dataclass
+class InputsBlock(Block):
+    """``inputs``: the timed batch (its source's fields, its particle counts, and ``shapes``:
+    an open map keyed by the model's input names)."""
+
+    kind: str
+    particles_min: int
+    particles_max: int
+    shapes: dict[str, list[int]]
+    seed: int | None = None
+    files: list[str] | None = None
+    repeated: bool | None = None
+    distinct_jets: int | None = None
+    selection: str | None = None
+
+    KIND = "inputs block"
+    OPTIONAL = frozenset({"seed", "files", "repeated", "distinct_jets", "selection"})
+
+    def to_json(self) -> JSON:  # the source's keys first, as the batch gave them
+        doc = _omit_none(InputsBlock, self, self.OPTIONAL)
+        tail = {k: doc.pop(k) for k in ("particles_min", "particles_max", "shapes")}
+        return {"kind": doc.pop("kind"), **doc, **tail}
+
+
+@dataclass
+class OutputCheck(Block):
+    """``output_check``: the point's softmax outputs on the timed batch against eager fp32's."""
+
+    reference: str
+    jets: int
+    max_abs_diff: float
+    top1_agreement: float
+    tolerance: float
+    passed: bool
+
+    KIND = "output_check block"
+
+
+@dataclass
+class Quality(Block):
+    """``quality``: the variant scored on labelled test jets against eager fp32 (``tolerance``
+    is written null on eager fp32 itself)."""
+
+    jets: int
+    top1_agreement: float
+    max_abs_diff: float
+    auc_macro: float | None
+    auc_macro_reference: float | None
+    auc_note: str | None
+    tolerance: float | None = None
+    classes: int | None = None
+    batch_size: int | None = None
+    reference: str | None = None
+    source: JetSource | None = None
+
+    KIND = "quality block"
+    OPTIONAL = frozenset({"classes", "batch_size", "reference", "source"})
+    NESTED: ClassVar[dict[str, type[Block]]] = {"source": JetSource}
+
+
+@dataclass
+class EnergyBlock(Block):
+    """``energy``: joules per jet where the hardware tells it, else method not_measured and why."""
+
+    method: str
+    j_per_jet: float | None
+    idle_w: float | None
+    note: str
+    j_per_call_median: float | None = None
+    j_per_call_samples: list[float] | None = None
+
+    KIND = "energy block"
+    OPTIONAL = frozenset({"j_per_call_median", "j_per_call_samples"})
+
+    def to_json(self) -> JSON:  # in the order energy.record_block always wrote them
+        doc = _omit_none(EnergyBlock, self, self.OPTIONAL)
+        order = ("method", "j_per_jet", "j_per_call_median", "j_per_call_samples", "idle_w", "note")
+        return {k: doc[k] for k in order if k in doc}
+
+
+@dataclass
+class Bucketing(Block):
+    """``bucketing``: the sub-batches a bucketed point cuts its batch into."""
+
+    rule: str
+    sub_batches: list[list[int]]
+    slots: int
+    slots_trimmed: int
+    min_length: int | None = None
+
+    KIND = "bucketing block"
+    OPTIONAL = frozenset({"min_length"})
+
+
+@dataclass
+class Subnormal(Block):
+    """``subnormal``: subnormal values in the weights and in one forward's leaf outputs."""
+
+    weights: int
+    weight_values: int
+    activations: int
+    activation_values: int
+
+    KIND = "subnormal block"
+
+
+@dataclass
+class Quantization(Block):
+    """``quantization``: how an int8 point's model was quantised."""
+
+    tool: str
+    weights: str
+    activations: str
+    quantized: list[str]
+    kept_fp32: list[str]
+    quantize_s: float | None = None
+
+    KIND = "quantization block"
+    OPTIONAL = frozenset({"quantize_s"})
+
+
+@dataclass
+class ProfilerBlock(Block):
+    """``profiler``: the profiler pass behind ``ops_table`` and ``trace``."""
+
+    calls: int
+    sorted_by: str
+    tool: str
+
+    KIND = "profiler block"
 
 
 @dataclass
@@ -154,10 +326,10 @@ class PointRecord:
     ops_table: str | None = None
     trace: str | None = None
     top_ops: list[JSON] = field(default_factory=list)
-    checkpoint: JSON | None = None
-    inputs: JSON = field(default_factory=dict)
-    quality: JSON | None = None
-    env: JSON = field(default_factory=dict)
+    checkpoint: JSON | None = None  # open: the checkpoint file's own facts (jetprof.model.export)
+    inputs: InputsBlock | None = None
+    quality: Quality | None = None
+    env: JSON = field(default_factory=dict)  # open: jetprof.profiling.env's facts (the schema lists them)
     started_utc: str = "1970-01-01T00:00:00Z"
     duration_s: float = 0.0
     # optional: absent while None
@@ -167,18 +339,18 @@ class PointRecord:
     warmup_call_s: list[float] | None = None
     compile_s: float | None = None
     preempted_calls: int | None = None
-    bucketing: JSON | None = None
+    bucketing: Bucketing | None = None
     onnx: OnnxBlock | None = None
-    quantization: JSON | None = None
-    openvino: JSON | None = None
-    energy: JSON | None = None
+    quantization: Quantization | None = None
+    openvino: dict[str, Scalar] | None = None  # open: the OpenVINO plugin's own settings
+    energy: EnergyBlock | None = None
     flops_counted_jets: int | None = None
     flops_per_jet_padded: float | None = None
     flops_padded_particles: int | None = None
-    subnormal: JSON | None = None
+    subnormal: Subnormal | None = None
     flush_denormal: bool | None = None
-    output_check: JSON | None = None
-    profiler: JSON | None = None
+    output_check: OutputCheck | None = None
+    profiler: ProfilerBlock | None = None
     paired: Paired | None = None
 
     @classmethod
@@ -194,40 +366,75 @@ class PointRecord:
 
     def to_json(self) -> JSON:
         doc = _omit_none(PointRecord, self, POINT_OPTIONAL)
+        if doc["inputs"] is None:  # a point that failed before its batch was made: {} as ever
+            doc["inputs"] = {}
         return {"schema_version": doc.pop("schema_version"), **doc}
 
     @classmethod
     def from_json(cls, doc: Any, source: str = "record") -> PointRecord:
         """A record read back: unknown keys refused, the blocks typed (no schema check: :func:`load_record`)."""
         doc = dict(_known(cls, doc, source, "profile record"))
-        if doc.get("paired") is not None:
-            doc["paired"] = Paired.from_json(doc["paired"], source)
-        if doc.get("onnx") is not None:
-            doc["onnx"] = OnnxBlock.from_json(doc["onnx"], source)
+        if doc.get("inputs") == {}:
+            doc["inputs"] = None
+        for name, block in POINT_BLOCKS.items():
+            if doc.get(name) is not None:
+                doc[name] = block.from_json(doc[name], source)
         return cls(**doc)
 
 
+#: the point record's typed blocks by field; ``env``, ``openvino`` and ``checkpoint`` are open maps
+POINT_BLOCKS: dict[str, type[Block]] = {
+    "inputs": InputsBlock, "quality": Quality, "bucketing": Bucketing, "onnx": OnnxBlock,
+    "quantization": Quantization, "energy": EnergyBlock, "subnormal": Subnormal,
+    "output_check": OutputCheck, "profiler": ProfilerBlock, "paired": Paired,
+}
 #: the point record's fields that the JSON leaves out while they are None
 POINT_OPTIONAL = frozenset(_field_names(PointRecord)[_field_names(PointRecord).index("duration_s") + 1:])
 
 
-@lru_cache(maxsize=1)
-def _validator() -> Any:
+#: the schema of each record kind, in src/jetprof/schemas/ beside record.schema.json
+SCHEMA_FILES = {"profile record": "record.schema.json", "group rounds file": "group.schema.json",
+                "comparison row": "comparison.schema.json", "weights answer": "answer.schema.json"}
+
+
+@cache
+def _validator(kind: str) -> Any:
+    """The validator of ``kind``'s schema; the others' are at hand for its ``$ref``s."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    docs = {name: json.loads((RECORD_SCHEMA.parent / name).read_text()) for name in SCHEMA_FILES.values()}
+    docs["record.schema.json"] = fill_schema(docs["record.schema.json"])
+    registry: Any = Registry().with_resources(
+        (doc["$id"], Resource.from_contents(doc)) for doc in docs.values())
+    schema = docs[SCHEMA_FILES[kind]]
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+
+
+def validate_document(kind: str, doc: Any, source: str) -> None:
+    """Raise JetprofError, in one line naming ``source``, the key path and the problem, where
+    ``doc`` breaks the schema of ``kind`` (a key of :data:`SCHEMA_FILES`)."""
     import jsonschema
 
-    schema = fill_schema(json.loads(RECORD_SCHEMA.read_text()))
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+    errors = sorted(_validator(kind).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        err = errors[0]
+        if err.context:  # a oneOf/anyOf: the failure inside the branch that fits best
+            err = jsonschema.exceptions.best_match(err.context)
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise JetprofError(f"{source}: invalid {kind} at {where}: {err.message}")
 
 
 def validate_record(record: JSON | PointRecord, source: str = "record") -> None:
     """Raise JetprofError naming ``source`` and the first violation of ``record.schema.json``."""
-    doc = record.to_json() if isinstance(record, PointRecord) else record
-    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise JetprofError(f"{source}: invalid profile record at {where}: {err.message}")
+    validate_document("profile record", record.to_json() if isinstance(record, PointRecord) else record, source)
+
+
+def load_group(doc: Any, source: str = "group") -> GroupDocument:
+    """A group rounds file from its JSON: schema-checked, then typed."""
+    validate_document("group rounds file", doc, source)
+    return GroupDocument.from_json(doc, source)
 
 
 def load_record(doc: Any, source: str = "record") -> PointRecord:
@@ -237,7 +444,7 @@ def load_record(doc: Any, source: str = "record") -> PointRecord:
 
 
 @dataclass
-class GroupVariant:
+class GroupVariant(Block):
     """One variant's entry in a group's rounds file: its per-round latencies and exact figures."""
 
     label: str
@@ -252,24 +459,21 @@ class GroupVariant:
     round_latency_ms: list[float]
     peak_memory_bytes: int | None
     flops_per_jet: float | None
-    subnormal: JSON | None
+    subnormal: Subnormal | None
 
-    def to_json(self) -> JSON:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, doc: Any, source: str = "group") -> GroupVariant:
-        return cls(**_known(cls, doc, source, "group variant"))
+    KIND = "group variant"
+    NESTED: ClassVar[dict[str, type[Block]]] = {"subnormal": Subnormal}
 
 
 @dataclass
-class GroupDocument:
-    """A comparison group's rounds file: the group, its round orders and every variant."""
+class GroupDocument(Block):
+    """A comparison group's rounds file: the group, its round orders and every variant
+    (``group.schema.json``; ``env`` is the point record's)."""
 
     device: str
     particles: int | str
     batch_size: int
-    jets: JSON | None
+    jets: JetSource | None
     order: str
     rounds: list[list[str]]
     min_rounds: int
@@ -283,19 +487,21 @@ class GroupDocument:
     schema_version: int = 1
     kind: str = "jetprof paired group"
 
+    KIND = "group rounds file"
+    NESTED: ClassVar[dict[str, type[Block]]] = {"jets": JetSource}
     KEYS = ("schema_version", "kind", "device", "particles", "batch_size", "jets", "order", "rounds",
             "min_rounds", "max_rounds", "threshold_for_stopping", "flush_denormal", "variants", "env",
             "started_utc", "duration_s")
 
     def to_json(self) -> JSON:
-        doc = {**asdict(self), "variants": [v.to_json() for v in self.variants]}
+        doc = {**super().to_json(), "variants": [v.to_json() for v in self.variants]}
         return {k: doc[k] for k in self.KEYS}
 
     @classmethod
     def from_json(cls, doc: Any, source: str = "group") -> GroupDocument:
-        doc = dict(_known(cls, doc, source, "group rounds file"))
-        doc["variants"] = [GroupVariant.from_json(v, source) for v in doc["variants"]]
-        return cls(**doc)
+        group = super().from_json(doc, source)
+        group.variants = [GroupVariant.from_json(v, source) for v in doc["variants"]]
+        return group
 
 
 @dataclass

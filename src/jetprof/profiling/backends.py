@@ -30,7 +30,7 @@ import numpy as np
 from jetprof import registry
 from jetprof.contract import BUCKETED_BACKENDS
 from jetprof.errors import JetprofError
-from jetprof.records import PointRecord
+from jetprof.records import Bucketing, PointRecord
 
 #: the torch dtype each autocast precision runs under (from the registry)
 AUTOCAST_DTYPES = {p.name: p.autocast for p in registry.PRECISION_LIST if p.autocast}
@@ -403,7 +403,7 @@ class BucketedTorchRunner(TorchRunner):
         with self.torch.inference_mode(), self._ctx():
             return probabilities(self._forward(xs), self.softmaxed)
 
-    def bucketing(self) -> dict[str, Any]:
+    def bucketing(self) -> Bucketing:
         from jetprof.profiling.bucketing import describe, particle_counts
 
         return describe(particle_counts(self.tensors[self.mask_at]), self.min_length)
@@ -443,7 +443,7 @@ class BucketedOrtRunner(OrtRunner):
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
         return probabilities(self._bucketed(self.session, arrays), True)
 
-    def bucketing(self) -> dict[str, Any]:
+    def bucketing(self) -> Bucketing:
         from jetprof.profiling.bucketing import describe, particle_counts
 
         return describe(particle_counts(self.arrays[self.mask]), self.min_length)

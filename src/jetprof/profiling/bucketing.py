@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from jetprof.records import Bucketing
+
 #: per-sub-batch cost of a forward call, in particle slots of linear work
 OVERHEAD_SLOTS = 50.0
 #: the length at which a jet's quadratic work (attention, pair features) equals its linear work
@@ -84,13 +86,13 @@ def inverse(order: np.ndarray) -> np.ndarray:
     return inv
 
 
-def describe(counts: np.ndarray, min_length: int = 1) -> dict[str, Any]:
+def describe(counts: np.ndarray, min_length: int = 1) -> Bucketing:
     """The record's ``bucketing`` block for a batch: its sub-batches and padded slots."""
     _, parts = plan(counts, min_length)
     slots = sum((stop - start) * length for start, stop, length in parts)
     longest = max(int(np.max(counts)), int(min_length), 1)
-    return {"rule": RULE, "sub_batches": [[stop - start, length] for start, stop, length in parts],
-            "slots": int(slots), "slots_trimmed": int(len(counts) * longest), "min_length": int(min_length)}
+    return Bucketing(rule=RULE, sub_batches=[[stop - start, length] for start, stop, length in parts],
+                     slots=int(slots), slots_trimmed=int(len(counts) * longest), min_length=int(min_length))
 
 
 def bucketed_flops(model: Any, tensors: list[Any], mask_at: int, min_length: int = 1) -> int:

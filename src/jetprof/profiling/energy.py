@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+
+from jetprof.records import EnergyBlock
 
 POWERCAP = "/sys/class/powercap"
 IDLE_S = 0.5
@@ -104,11 +105,11 @@ def idle_watts(meter: Meter, seconds: float = IDLE_S) -> float:
 
 
 def record_block(meter: Meter | None, why: str, per_call_j: list[float], batch_size: int,
-                 idle_w: float | None) -> dict[str, Any]:
+                 idle_w: float | None) -> EnergyBlock:
     """The record's ``energy``: joules per jet (median of the per-turn figures) or why not."""
     if meter is None or not per_call_j:
-        return {"method": "not_measured", "j_per_jet": None, "idle_w": None,
-                "note": why or "no energy counter was read"}
+        return EnergyBlock(method="not_measured", j_per_jet=None, idle_w=None,
+                           note=why or "no energy counter was read")
     per_call = sorted(per_call_j)[len(per_call_j) // 2]
-    return {"method": meter.method, "j_per_jet": per_call / batch_size, "j_per_call_median": per_call,
-            "j_per_call_samples": [round(x, 6) for x in per_call_j], "idle_w": idle_w, "note": meter.note}
+    return EnergyBlock(method=meter.method, j_per_jet=per_call / batch_size, j_per_call_median=per_call,
+                       j_per_call_samples=[round(x, 6) for x in per_call_j], idle_w=idle_w, note=meter.note)

@@ -46,7 +46,16 @@ from jetprof.profiling.ops import profiler_pass, torch_rows, write_empty_profile
 from jetprof.profiling.record import blank_record, write_record
 from jetprof.profiling.rounds import ORDER, interleave
 from jetprof.profiling.spec import GroupSpec, VariantSpec
-from jetprof.records import GroupDocument, GroupVariant, OnnxBlock, Paired, PointRecord
+from jetprof.records import (
+    GroupDocument,
+    GroupVariant,
+    InputsBlock,
+    JetSource,
+    OnnxBlock,
+    Paired,
+    PointRecord,
+    Subnormal,
+)
 from jetprof.registry import BACKENDS
 
 FLOPS_JETS = 64
@@ -301,9 +310,9 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str)
     names = slot.built.input_names
     rec = slot.rec
     rec.particles_mean = batch.particles_mean
-    rec.inputs = {**batch.source, "particles_min": int(batch.n_particles.min()),
-                     "particles_max": int(batch.n_particles.max()),
-                     "shapes": {k: list(v.shape) for k, v in batch.arrays.items()}}
+    rec.inputs = InputsBlock(**batch.source, particles_min=int(batch.n_particles.min()),
+                             particles_max=int(batch.n_particles.max()),
+                             shapes={k: list(v.shape) for k, v in batch.arrays.items()})
     hooks.call("prepare", spec=spec, slot=slot)
     slot.length = int(batch.arrays[names[0]].shape[-1])
     if slot.spec.backend in ONNX_BACKENDS:
@@ -326,7 +335,7 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str)
                                              device, names, rec)
     if slot.spec.backend in BUCKETED_BACKENDS:  # the sub-batches this batch is cut into
         rec.bucketing = slot.forward.bucketing()
-        slot.length = max(length for _, length in rec.bucketing["sub_batches"])
+        slot.length = max(length for _, length in rec.bucketing.sub_batches)
     modules = {id(m): m for model in (slot.model, getattr(slot.forward, "model", slot.model))
                for m in model.modules()}
     for mod in modules.values():
@@ -464,7 +473,7 @@ def _memory_and_profile(spec: GroupSpec, slot: Slot, workdir: str) -> None:
         profiler_pass(rec, spec, slot, device, workdir)
 
 
-def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, dict[str, int]]:
+def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, Subnormal]:
     """(FLOPs, eager output on the subset, length counted at, subnormal counts)."""
     import torch
 
@@ -477,7 +486,7 @@ def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, dict[str, int]]:
     with activation_subnormals(slot.model) as acts:
         total, out = count_flops_and_output(slot.model, sub)
     length = slot.seen[-1] if len(slot.seen) > n_seen else slot.rec.particles_padded or slot.length
-    counts = {**weight_subnormals(slot.model), **acts.counts}
+    counts = Subnormal(**weight_subnormals(slot.model), **acts.counts)
     if slot.spec.backend in BUCKETED_BACKENDS:  # the work the sub-batches do, not the trimmed batch's
         from jetprof.model.inputs import mask_input
         from jetprof.profiling.bucketing import bucketed_flops
@@ -553,7 +562,8 @@ def group_document(spec: GroupSpec, measured: list[tuple[VariantSpec, PointRecor
         peak_memory_bytes=rec.peak_memory_bytes, flops_per_jet=rec.flops_per_jet, subnormal=rec.subnormal,
     ) for v, rec in measured]
     return GroupDocument(
-        device=spec.device, particles=spec.particles, batch_size=spec.batch_size, jets=jets, order=ORDER,
+        device=spec.device, particles=spec.particles, batch_size=spec.batch_size,
+        jets=JetSource(**jets) if jets is not None else None, order=ORDER,
         rounds=rounds, min_rounds=spec.rounds, max_rounds=spec.max_rounds, threshold_for_stopping=spec.threshold,
         flush_denormal=bool(spec.flush_denormal), variants=variants, env=env, started_utc=started,
         duration_s=duration,

@@ -18,7 +18,7 @@ from typing import Any
 
 from jetprof.io import atomic_write, atomic_write_text
 from jetprof.profiling.spec import GroupSpec
-from jetprof.records import PointRecord
+from jetprof.records import PointRecord, ProfilerBlock
 
 OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
 TOP_OPS = 15
@@ -94,7 +94,7 @@ def write_ops(rec: PointRecord, spec: GroupSpec, slot: Any, device: Any, rows: l
     rec.trace = trace_dst.name
     rec.top_ops = [{"name": r["name"], "self_ms": round(r[key], 6), "calls": r["calls"]}
                       for r in rows[:TOP_OPS]]
-    rec.profiler = {"calls": calls, "sorted_by": key, "tool": tool}
+    rec.profiler = ProfilerBlock(calls=calls, sorted_by=key, tool=tool)
 
 
 def write_empty_profile(record: Path) -> None:

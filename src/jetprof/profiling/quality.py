@@ -24,7 +24,7 @@ import numpy as np
 
 from jetprof.errors import JetprofError
 from jetprof.profiling.backends import TorchRunner, probabilities, tolerance
-from jetprof.records import PointRecord
+from jetprof.records import JetSource, OutputCheck, PointRecord, Quality
 
 REFERENCE = "eager fp32, same weights, same jets"
 RANDOM_NOTE = ("random weights: the model was never trained, so its AUC measures nothing (about 0.5); "
@@ -60,8 +60,8 @@ def check_outputs(spec: Any, rec: PointRecord, out: Any, ref_out: Any, idx: np.n
     probs = probabilities(out, softmaxed)[idx]
     ref = probabilities(ref_out, softmaxed)
     diff, top1 = agreement(probs, ref)
-    rec.output_check = {"reference": REFERENCE, "jets": len(idx), "max_abs_diff": diff,
-                           "top1_agreement": top1, "tolerance": tol, "passed": bool(diff <= tol)}
+    rec.output_check = OutputCheck(reference=REFERENCE, jets=len(idx), max_abs_diff=diff,
+                                   top1_agreement=top1, tolerance=tol, passed=bool(diff <= tol))
     if rec.onnx is not None:
         rec.onnx.max_abs_diff_vs_eager = diff
     if not diff <= tol:
@@ -130,11 +130,11 @@ def score(spec: Any, slot: Any, cache: dict[Any, Any]) -> None:
     elif classes < 2:
         note = f"the test jets hold {classes} class: no one-vs-rest AUC"
     auc, auc_ref = (None, None) if note else (macro_auc(truth, probs), macro_auc(truth, ref))
-    slot.rec.quality = {
-        "jets": len(truth), "top1_agreement": top1, "max_abs_diff": diff,
-        "auc_macro": auc, "auc_macro_reference": auc_ref, "auc_note": note, "tolerance": tol,
-        "classes": classes, "batch_size": spec.batch_size,
-        "reference": "itself (eager fp32)" if tol is None else REFERENCE, "source": batch.source,
-    }
+    slot.rec.quality = Quality(
+        jets=len(truth), top1_agreement=top1, max_abs_diff=diff,
+        auc_macro=auc, auc_macro_reference=auc_ref, auc_note=note, tolerance=tol,
+        classes=classes, batch_size=spec.batch_size,
+        reference="itself (eager fp32)" if tol is None else REFERENCE, source=JetSource(**batch.source),
+    )
     if tol is not None and not diff <= tol:
         raise _beyond(v, diff, tol, device_kind, f"the {len(truth)} test jets")

@@ -24,6 +24,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from jetprof.records import Quantization
+
 #: the options of ONNX Runtime's quantiser used for onnxruntime-int8 (see the module docstring)
 ORT_OPTIONS: dict[str, Any] = {
     "op_types_to_quantize": ["MatMul", "Gemm"],
@@ -33,7 +35,7 @@ ORT_OPTIONS: dict[str, Any] = {
 EAGER_KEEP = ("in_proj",)
 
 
-def eager_int8(model: Any) -> tuple[Any, dict[str, Any]]:
+def eager_int8(model: Any) -> tuple[Any, Quantization]:
     """A dynamically quantised copy of ``model`` (int8 Linear layers) and what was done."""
     import torch
     from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
@@ -52,19 +54,19 @@ def eager_int8(model: Any) -> tuple[Any, dict[str, Any]]:
     for name, mod in quantized.named_modules():
         if name in originals and "_counter" in mod._buffers:
             mod._buffers["_counter"] = originals[name]._buffers["_counter"]
-    return quantized.eval(), {
-        "tool": f"torch.ao.quantization.quantize_dynamic (torch {torch.__version__}, "
-                f"engine {torch.backends.quantized.engine})",
-        "weights": "qint8, one scale per tensor",
-        "activations": "quint8, scale per tensor computed at each call",
-        "quantized": [f"torch.nn.Linear x{len(spec)}"],
-        "kept_fp32": [f"Linear {name}" for name in keep][:3] + (["..."] if len(keep) > 3 else [])
+    return quantized.eval(), Quantization(
+        tool=f"torch.ao.quantization.quantize_dynamic (torch {torch.__version__}, "
+             f"engine {torch.backends.quantized.engine})",
+        weights="qint8, one scale per tensor",
+        activations="quint8, scale per tensor computed at each call",
+        quantized=[f"torch.nn.Linear x{len(spec)}"],
+        kept_fp32=[f"Linear {name}" for name in keep][:3] + (["..."] if len(keep) > 3 else [])
         + ["Conv1d (pair embedding)", "attention products"],
-        "quantize_s": round(time.perf_counter() - t0, 3),
-    }
+        quantize_s=round(time.perf_counter() - t0, 3),
+    )
 
 
-def onnx_int8(src: str, cache_dir: str) -> tuple[str, bool, dict[str, Any]]:
+def onnx_int8(src: str, cache_dir: str) -> tuple[str, bool, Quantization]:
     """The int8 version of the ONNX file ``src``, cached beside it in ``cache_dir``:
     (path, quantised by this call, what was done)."""
     import os
@@ -72,16 +74,16 @@ def onnx_int8(src: str, cache_dir: str) -> tuple[str, bool, dict[str, Any]]:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    info: dict[str, Any] = {
-        "tool": f"onnxruntime.quantization.quantize_dynamic (onnxruntime {onnxruntime.__version__})",
-        "weights": "int8, one scale per output channel",
-        "activations": "uint8, scale per tensor computed at each call (DynamicQuantizeLinear)",
-        "quantized": [*list(ORT_OPTIONS["op_types_to_quantize"]), "(constant weights only)"],
-        "kept_fp32": ["Conv (pair embedding)", "attention products", "LayerNormalization", "Softmax"],
-    }
+    info = Quantization(
+        tool=f"onnxruntime.quantization.quantize_dynamic (onnxruntime {onnxruntime.__version__})",
+        weights="int8, one scale per output channel",
+        activations="uint8, scale per tensor computed at each call (DynamicQuantizeLinear)",
+        quantized=[*list(ORT_OPTIONS["op_types_to_quantize"]), "(constant weights only)"],
+        kept_fp32=["Conv (pair embedding)", "attention products", "LayerNormalization", "Softmax"],
+    )
     out = Path(cache_dir) / (Path(src).stem + ".int8.onnx")
     if out.is_file():
-        info["quantize_s"] = 0.0
+        info.quantize_s = 0.0
         return str(out), False, info
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.onnx")
     t0 = time.perf_counter()
@@ -92,5 +94,5 @@ def onnx_int8(src: str, cache_dir: str) -> tuple[str, bool, dict[str, Any]]:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    info["quantize_s"] = round(time.perf_counter() - t0, 3)
+    info.quantize_s = round(time.perf_counter() - t0, 3)
     return str(out), True, info

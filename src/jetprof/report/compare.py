@@ -32,7 +32,7 @@ import pandas as pd
 from jetprof import stats
 from jetprof.contract import Variant, compared_pairs
 from jetprof.errors import JetprofError
-from jetprof.records import ComparisonRow
+from jetprof.records import ComparisonRow, validate_document
 
 COLUMNS = ["axis", "baseline", "variant", "model", "weights", "device", "backend", "precision",
            "particles", "batch_size", "ratio", "ci95_low", "ci95_high", "rounds", "verdict",
@@ -58,6 +58,7 @@ def load_groups(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, di
                 if path.is_dir():
                     continue
                 raise JetprofError(f"{f}: not a jetprof paired group file")
+            validate_document("group rounds file", doc, str(f))
             out.append((f, doc))
     return out
 
