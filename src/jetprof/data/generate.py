@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class GeneratorSettings:
     events_per_batch: int = 50
     detector: DetectorSettings = dataclasses.field(default_factory=DetectorSettings)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """Settings as plain JSON-able data."""
         return dataclasses.asdict(self)
 
@@ -144,8 +144,13 @@ def _decay_partons(ev: Any, i: int, out: list[tuple[int, float, float]]) -> None
             out.append((aid, part.eta(), part.phi()))
 
 
-def _truth(pythia: Any, short: str) -> list[tuple[tuple[float, float, float, float], list[tuple[float, float]]]]:
-    """Candidates (aux_genpart, partons to contain) of one event, in record order.
+#: one truth candidate: (its aux_genpart pT, eta, phi, pid), the (eta, phi) of the partons a jet must contain
+Truth: TypeAlias = tuple[tuple[float, float, float, float], list[tuple[float, float]]]
+
+
+def _truth(pythia: Any, short: str) -> list[Truth]:
+    """Candidates (aux_genpart, partons to contain) of one event, in record order
+    (``pythia``: a ``pythia8.Pythia``, untyped).
 
     For QCD, the outgoing hard parton with no partons to contain; for signal
     classes, each wanted resonance whose decay partons have the wanted
@@ -154,7 +159,7 @@ def _truth(pythia: Any, short: str) -> list[tuple[tuple[float, float, float, flo
     ev = pythia.event
     proc = pythia.process
     _, res_pid, wanted = _CARDS[short]
-    found: list[tuple[tuple[float, float, float, float], list[tuple[float, float]]]] = []
+    found: list[Truth] = []
     for i in range(1, proc.size()):
         p = proc[i]
         if p.statusAbs() not in (22, 23):
@@ -292,10 +297,10 @@ class Generator:
                 raise JetprofError(f"Pythia failed to initialise for process {self.process.short}")
             self.pythias.append(pythia)
 
-    def _events(self, n: int) -> tuple[list[np.ndarray], list[list[Any]]]:
+    def _events(self, n: int) -> tuple[list[np.ndarray], list[list[Truth]]]:
         """``n`` events that may hold an accepted jet: final states and truth."""
         particles: list[np.ndarray] = []
-        truths: list[list[Any]] = []
+        truths: list[list[Truth]] = []
         while len(particles) < n:
             pythia = self.pythias[self.events_tried % len(self.pythias)]
             self.events_tried += 1
@@ -356,7 +361,7 @@ class Generator:
             return None
         return self._columns(cand, chosen)
 
-    def _match(self, truth: list[Any], eta: float, phi: float) -> tuple[tuple[float, ...], bool] | None:
+    def _match(self, truth: list[Truth], eta: float, phi: float) -> tuple[tuple[float, ...], bool] | None:
         """The truth candidate this jet belongs to, with its truth-match flag."""
         dr = self.settings.match_dr
 
