@@ -18,7 +18,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -27,6 +27,10 @@ from jetprof.data import jetclass
 from jetprof.data.checks import FileResult, check_file
 from jetprof.data.dataconfig import DataConfigNeeds, read_data_config_needs
 from jetprof.errors import JetprofError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 # axis labels (with units) for the JetClass variables
 UNITS: dict[str, str] = {
@@ -88,9 +92,16 @@ def _feature_summary(
     return out
 
 
+class FeatureHistogram(TypedDict):
+    """One feature's histograms: shared bin edges, a density per class."""
+
+    edges: np.ndarray
+    counts: dict[str, np.ndarray]
+
+
 def histograms(
     results: list[FileResult], features: list[str], bins: int = 40
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, FeatureHistogram]:
     """Normalised per-class histograms of each input feature from the kept samples.
 
     The range is the 0.5-99.5 % quantile range over all classes.
@@ -98,7 +109,7 @@ def histograms(
     Returns:
         feature -> {"edges": [...], "counts": {class: [...]}} (densities).
     """
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, FeatureHistogram] = {}
     for feat in features:
         per_cls: dict[str, list[np.ndarray]] = {}
         for r in results:
@@ -120,7 +131,7 @@ def histograms(
     return out
 
 
-def plot_features(hists: dict[str, dict[str, Any]], out: Path) -> Any:
+def plot_features(hists: dict[str, FeatureHistogram], out: Path) -> Figure:
     """One panel per input feature, classes overlaid; written atomically to ``out``.
 
     Returns:

@@ -123,7 +123,8 @@ class _Residual1d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         y = F.relu(self.norm_a(self.conv_a(x)))
         y = F.relu(self.norm_b(self.conv_b(y)))
-        return self.shortcut(x) + y
+        out: Tensor = self.shortcut(x) + y
+        return out
 
 
 class ParticleCNN(nn.Module):
@@ -196,7 +197,8 @@ class ParTTagger(nn.Module):
         return {"mod.cls_token"}
 
     def forward(self, points: Tensor, features: Tensor, lorentz_vectors: Tensor, mask: Tensor) -> Tensor:
-        return self.mod(features, v=lorentz_vectors, mask=mask)
+        scores: Tensor = self.mod(features, v=lorentz_vectors, mask=mask)
+        return scores
 
 
 #: ParT as the paper trained it (arXiv:2202.03772): 8 particle-attention blocks,
@@ -258,6 +260,7 @@ class SequenceTrimmer(_WeaverTrimmer):
         self, x: Tensor, v: Tensor | Sequence[Tensor] | None = None, mask: Tensor | None = None,
         uu: Tensor | None = None,
     ) -> tuple[Tensor, Tensor | list[Tensor] | None, Tensor | None, Tensor | None]:
+        out: tuple[Tensor, Tensor | list[Tensor] | None, Tensor | None, Tensor | None]
         out = super().forward(x, v, mask, uu)
         keep = min(self.min_length, x.size(-1))
         if out[0].size(-1) >= keep:
@@ -301,4 +304,5 @@ class ParticleNetTagger(nn.Module):
         device = points.device.type
         fp16 = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.float16
         self.mod.coord_shift = 99.0 if fp16 else self._coord_shift
-        return self.mod(points, features, mask)
+        scores: Tensor = self.mod(points, features, mask)
+        return scores

@@ -58,13 +58,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import shlex
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from jetprof.config import schema_default, schema_defaults, schema_property
 from jetprof.errors import JetprofError
@@ -76,7 +78,10 @@ WEAVER_KEYS: tuple[str, ...] = (
 )
 _TRAIN = schema_defaults("train")
 
-DEFAULT_CONFIG: dict[str, Any] = {
+#: one training setting's value (the config schema checks each key's own type)
+Setting: TypeAlias = int | float | str | bool
+
+DEFAULT_CONFIG: dict[str, Setting] = {
     **{key: _TRAIN[key] for key in WEAVER_KEYS},
     # weaver --batch-size of --predict: the study's train.predict_batch_size
     "batch_size_test": _TRAIN["predict_batch_size"],
@@ -90,7 +95,7 @@ schema's (:func:`jetprof.config.schema_defaults`), except ``warmup_steps``."""
 LR_SCHEDULERS: tuple[str, ...] = tuple(schema_property("train.lr_scheduler")["enum"])
 
 
-def _cfg(cfg: dict[str, Any]) -> dict[str, Any]:
+def _cfg(cfg: Mapping[str, Setting]) -> dict[str, Setting]:
     unknown = sorted(set(cfg) - set(DEFAULT_CONFIG))
     if unknown:
         raise JetprofError(
@@ -101,7 +106,7 @@ def _cfg(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_schedule(c: dict[str, Any]) -> None:
+def _check_schedule(c: Mapping[str, Setting]) -> None:
     sched, epochs = c["lr_scheduler"], int(c["num_epochs"])
     if sched not in LR_SCHEDULERS:
         raise JetprofError(f"lr_scheduler {sched!r} is not one of weaver's: {', '.join(LR_SCHEDULERS)}")
@@ -139,7 +144,7 @@ def _no_auto(**paths: str | None) -> None:
 
 
 def weaver_train_args(
-    cfg: dict[str, Any],
+    cfg: Mapping[str, Setting],
     *,
     data_train: str,
     data_val: str,
@@ -196,7 +201,7 @@ def weaver_train_args(
 
 
 def weaver_predict_args(
-    cfg: dict[str, Any],
+    cfg: Mapping[str, Setting],
     *,
     data_test: str,
     data_config: str,
@@ -271,7 +276,7 @@ class _LrLog:
 
         opt.step = logged_step
 
-    def flush(self, logger: Any, epoch: Any) -> None:
+    def flush(self, logger: logging.Logger, epoch: object) -> None:
         if self.lrs:
             lrs = self.lrs
             logger.info(
