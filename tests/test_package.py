@@ -1,5 +1,5 @@
 """The shape of the package: no import cycles between jetprof modules, no module or function
-too long, no unexplained ``# type: ignore``.
+too long, no unexplained ``# type: ignore``, no more ``Any`` than the listed counts.
 
 All are read from the source (nothing is imported), so they hold for every
 module whatever it needs at run time. Imports inside functions count: a function-level
@@ -277,8 +277,8 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/data/generate.py": 6,
     "jetprof/data/validate.py": 1,
     "jetprof/httpfetch.py": 1,
-    "jetprof/model/build.py": 3,
-    "jetprof/model/export.py": 4,
+    "jetprof/model/build.py": 1,
+    "jetprof/model/export.py": 2,
     "jetprof/model/flops.py": 1,
     "jetprof/model/inputs.py": 5,
     "jetprof/model/pretrained.py": 6,
@@ -311,7 +311,7 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/report/summarize.py": 14,
     "jetprof/report/training.py": 5,
     "jetprof/train/evaluate.py": 9,
-    "jetprof/train/launcher.py": 16,
+    "jetprof/train/launcher.py": 1,
     "jetprof/workflow.py": 51,
 }
 

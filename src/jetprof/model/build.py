@@ -25,6 +25,7 @@ from jetprof.model.layout import to_current_layout
 if TYPE_CHECKING:
     import torch
 
+    from jetprof.model.inputs import DataConfigView
     from jetprof.model.layout import StateDict
 
 
@@ -33,8 +34,8 @@ def _quiet_weaver() -> None:
     logging.getLogger("weaver").setLevel(logging.WARNING)
 
 
-def load_data_config(path: str | os.PathLike[str]) -> Any:
-    """Load a weaver data config (weaver's ``DataConfig``, untyped) without writing anything beside it.
+def load_data_config(path: str | os.PathLike[str]) -> DataConfigView:
+    """Load a weaver data config (weaver's ``DataConfig``) without writing anything beside it.
 
     Raises:
         JetprofError: the file is missing or is not a weaver data config.
@@ -46,9 +47,10 @@ def load_data_config(path: str | os.PathLike[str]) -> Any:
     from weaver.utils.data.config import DataConfig
 
     try:
-        return DataConfig.load(str(path), load_observers=False, load_reweight_info=False)
+        config: DataConfigView = DataConfig.load(str(path), load_observers=False, load_reweight_info=False)
     except Exception as exc:  # weaver raises bare KeyError/AssertionError on bad configs
         raise JetprofError(f"{path}: not a usable weaver data config ({type(exc).__name__}: {exc})") from None
+    return config
 
 
 def import_network_config(path: str | os.PathLike[str]) -> ModuleType:
@@ -80,7 +82,7 @@ class BuiltModel:
 
     model: torch.nn.Module
     model_info: dict[str, Any]  # weaver's: input and output names, dynamic axes (exporting reads it)
-    data_config: Any  # weaver's DataConfig
+    data_config: DataConfigView  # weaver's DataConfig: what jetprof reads of it
     network_config: Path
     data_config_path: Path
     options: dict[str, object] = field(default_factory=dict)

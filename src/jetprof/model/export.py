@@ -62,6 +62,43 @@ class Parity(TypedDict):
     passed: NotRequired[bool]
 
 
+class FileHash(TypedDict):
+    """A file the model card names, and its SHA-256."""
+
+    path: str
+    sha256: str
+
+
+class ModelCard(TypedDict):
+    """The model card (``--card``, JSON; ``--card-md`` renders it)."""
+
+    schema_version: int
+    model: str
+    params: int
+    flops_per_jet: int
+    flops_particles: int
+    flops_method: str
+    input_names: list[str]
+    onnx_inputs: list[str]
+    unused_inputs_dropped: list[str]
+    input_shapes: dict[str, list[int | str]]
+    input_length_padded: int
+    output_names: list[str]
+    output_shape: list[int | str]
+    classes: list[str]
+    dynamic_axes: dict[str, dict[str, str]]
+    opset: int
+    exporter: str
+    network_options: dict[str, bool]
+    legacy_04: bool
+    parity: Parity
+    files: dict[str, FileHash]
+    versions: dict[str, str | None]
+    training_config: object
+    data_files: list[str]
+    platform: str
+
+
 def _versions() -> dict[str, str | None]:
     from importlib import metadata
 
@@ -171,7 +208,7 @@ def check_parity(model: torch.nn.Module, session: Any, batches: list[dict[str, n
     return {"max_abs_diff_softmax": worst, "checks": rows, "jets": sum(len(b[mask_name]) for b in batches)}
 
 
-def _md(card: dict[str, Any]) -> str:
+def _md(card: ModelCard) -> str:
     p = card["parity"]
     lines = [
         f"# Model card: {card['model']}",
@@ -205,7 +242,7 @@ def _atomic_text(path: Path, text: str) -> Path:
     return tmp
 
 
-def export(args: argparse.Namespace) -> dict[str, Any]:
+def export(args: argparse.Namespace) -> ModelCard:
     """Export, check, and write the ONNX file and the model card (see the module docstring)."""
     import onnx
     import onnxruntime as ort
@@ -255,10 +292,10 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         }
         if training_config_path:
             file_list["training_config"] = training_config_path
-        hashes = {
+        hashes: dict[str, FileHash] = {
             k: {"path": str(p), "sha256": sha256_file(tmp_onnx if k == "onnx" else p)} for k, p in file_list.items()
         }
-        card = {
+        card: ModelCard = {
             "schema_version": 1,
             "model": onnx_path.stem,
             "params": int(sum(p.numel() for p in model.parameters())),

@@ -266,11 +266,11 @@ class _LrLog:
     def __init__(self) -> None:
         self.lrs: list[float] = []
 
-    def wrap(self, opt: Any) -> None:
+    def wrap(self, opt: Any) -> None:  # weaver's optimiser (Ranger, or one of torch's)
         # weaver's Ranger (a Lookahead wrapper) lacks torch's step-hook machinery: wrap the bound step
         step = opt.step
 
-        def logged_step(*args: Any, **kwargs: Any) -> Any:
+        def logged_step(*args: object, **kwargs: object) -> object:
             self.lrs.append(float(opt.param_groups[0]["lr"]))
             return step(*args, **kwargs)
 
@@ -299,12 +299,12 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
     orig_optimizer_setup = wt.optimizer_setup
     orig_model_setup = wt.model_setup
 
-    def optimizer_setup(args: Any, model: Any) -> Any:
+    def optimizer_setup(args: argparse.Namespace, model: torch.nn.Module) -> tuple[object, object]:
         opt, scheduler = orig_optimizer_setup(args, model)
         lr_log.wrap(opt)
         return opt, scheduler
 
-    def model_setup(*a: Any, **kw: Any) -> Any:
+    def model_setup(*a: object, **kw: object) -> tuple[object, ...]:
         _logger.info(
             f"jetprof: seed={seed} sync_load={sync_load} "
             f"deterministic={torch.are_deterministic_algorithms_enabled()} "
@@ -313,7 +313,7 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
         model, model_info, loss_func, train, evaluate = orig_model_setup(*a, **kw)
 
         @functools.wraps(train)
-        def train_logged(*ta: Any, **tkw: Any) -> Any:
+        def train_logged(*ta: object, **tkw: object) -> object:
             try:
                 return train(*ta, **tkw)
             finally:
@@ -328,7 +328,7 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
         orig_init = SimpleIterDataset.__init__
 
         @functools.wraps(orig_init)
-        def init(self: Any, *a: Any, **kw: Any) -> None:
+        def init(self: object, *a: object, **kw: object) -> None:
             kw["async_load"] = False
             orig_init(self, *a, **kw)
 
