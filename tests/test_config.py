@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from jetprof import jobfile
 from jetprof.cli import COMMANDS
 from jetprof.config import schema_default, schema_defaults, schema_property
 from jetprof.train import launcher
@@ -22,6 +23,7 @@ MIRRORS: dict[str, tuple[tuple[str, ...], dict[str, str | None]]] = {
         "max_rounds": "profile.max_rounds",
         "max_group_s": "profile.max_group_s",
         "flush_denormal": "profile.flush_denormal",
+        "profiler_pass": "profile.profiler_pass",
         "retries": "profile.retries",
         "timeout_s": "profile.timeout_s",
         "quality_jets": "profile.quality_jets",
@@ -49,6 +51,17 @@ MIRRORS: dict[str, tuple[tuple[str, ...], dict[str, str | None]]] = {
 }
 
 
+def _profile_document_default(dest: str) -> Any:
+    """The default a job document (jetprof.jobfile) gives what option ``dest`` of ``jetprof profile`` sets."""
+    special = {"threshold": jobfile.DEFAULT_THRESHOLD, "control": jobfile.DEFAULT_CONTROL,
+               "quality_jets": jobfile.DEFAULT_QUALITY_JETS}
+    return special[dest] if dest in special else getattr(jobfile.JobSettings(), dest)
+
+
+#: commands whose options have no default of their own (None): the document they build holds it
+DOCUMENT_DEFAULTS = {"profile": _profile_document_default}
+
+
 def _parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"jetprof {command}")
     importlib.import_module(COMMANDS[command][0]).add_arguments(parser)
@@ -74,9 +87,38 @@ def test_cli_defaults_are_the_schema_defaults(command: str) -> None:
         action = options[dest]
         if key is None or action.required:
             continue
+        if command in DOCUMENT_DEFAULTS:
+            assert action.default is None, f"jetprof {command} --{dest.replace('_', '-')} writes a default"
+            document = DOCUMENT_DEFAULTS[command](dest)
+            assert document == schema_default(key), (
+                f"jetprof {command}'s document defaults {dest} to {document!r}, the config schema's {key} to "
+                f"{schema_default(key)!r}")
+            continue
         assert action.default == schema_default(key), (
             f"jetprof {command} --{dest.replace('_', '-')} defaults to {action.default!r}, "
             f"the config schema's {key} to {schema_default(key)!r}")
+
+
+def test_group_spec_defaults_are_the_schema_defaults() -> None:
+    """What a measuring process is given when nothing says otherwise is the schema's (it said
+    max_rounds 40 and max_group_s 60 while the schema said 30 and 12)."""
+    from jetprof.profiling.spec import GroupSpec
+
+    spec = GroupSpec("cpu", 16, 1, [])
+    profile = schema_defaults("profile")
+    for key in ("threads", "warmup", "rounds", "max_rounds", "max_group_s", "flush_denormal", "profiler_pass",
+                "quality_jets"):
+        assert getattr(spec, key) == profile[key], key
+    assert spec.threshold == schema_default("profile.compare.threshold")
+
+
+def test_one_list_of_weaver_keys_and_one_schema_loader() -> None:
+    from jetprof import config, workflow
+
+    assert launcher.WEAVER_KEYS is workflow.WEAVER_KEYS is config.WEAVER_KEYS
+    assert set(config.WEAVER_KEYS) <= set(schema_defaults("train"))
+    assert workflow.load_schema is config.load_schema
+    assert config.load_schema() is config.load_schema(config.CONFIG_SCHEMA)
 
 
 def test_launcher_training_defaults_are_the_schema_defaults() -> None:

@@ -71,3 +71,26 @@ def test_full_jetclass_study_builds_its_dag(repo):
     assert any("_cuda0_" in r for r, _ in series) and any("_cpu_" in r for r, _ in series)
     assert all("gpu=1," in res for r, res in series if "_cuda0_" in r)
     assert all("gpu=0," in res for r, res in series if "_cpu_" in r)
+
+
+def test_each_profile_job_writes_its_document_and_measures_it(repo):
+    """The shell line of a profile job: its document (the rule's param) into its job file, then
+    ``jetprof profile --job`` on that file; the document is the workflow's for that job."""
+    import shlex
+
+    from jetprof import jobfile
+    from jetprof import workflow as jw
+    from jetprof.contract import study_jobs
+
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "profile", "--cores", "1"]
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    for job in study_jobs(config):
+        path = jw.profile_job_file(job)
+        tail = f" && jetprof --log results/logs/profile/{job.name}.log profile --job {path}"
+        start = proc.stdout.index("printf '%s' '{", proc.stdout.index(f"rule profile_{job.name}:"))
+        end = proc.stdout.index(tail, start)
+        words = shlex.split(proc.stdout[start:end])
+        assert words[:2] == ["printf", "%s"] and words[3:] == [">", path]
+        assert jobfile.from_json(words[2], path) == jw.profile_job(config, job)

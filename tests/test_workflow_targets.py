@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import shlex
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import yaml
 
 from jetprof import workflow as jw
 from jetprof.contract import study_groups, study_jobs, study_points
+from jetprof.jobfile import Quality
 
 
 @pytest.fixture()
@@ -133,9 +133,9 @@ def test_more_models_get_random_weights_in_the_same_groups(config, repo_root):
     models = jw.profile_models(config)
     assert list(models) == ["ParT_full", "ParT_kin"]
     assert models["ParT_kin"] == ("workflow/weaver/ParT.py", "workflow/weaver/JetClass_kin.yaml")
-    job = study_jobs(config)[0]
-    assert "--extra-model ParT_kin=workflow/weaver/ParT.py,workflow/weaver/JetClass_kin.yaml" in (
-        jw.profile_command(config, job))
+    kin_variants = [v for v in jw.profile_job(config, study_jobs(config)[0]).variants if v.model == "ParT_kin"]
+    assert kin_variants and {(v.network_config, v.data_config, v.checkpoint) for v in kin_variants} == {
+        ("workflow/weaver/ParT.py", "workflow/weaver/JetClass_kin.yaml", None)}
     schema = str(repo_root / "workflow/schemas/config.schema.yaml")
     assert jw.config_problems(config, schema) == []
     config["profile"]["models"].append({"name": "ParT_full", "network_config": "workflow/weaver/ParT.py",
@@ -152,17 +152,64 @@ def test_pretrained_points_only_when_enabled(config):
     assert any(p.weights == "pretrained" for p in study_points(config))
 
 
-def test_profile_command_quotes_every_path(config):
+def test_the_job_document_is_the_contracts_job_with_its_files(config):
     config["weaver"]["network_config"] = "my configs/ParT.py"
     job = study_jobs(config)[0]
-    command = jw.profile_command(config, job)
-    argv = shlex.split(command)
-    assert argv[:2] == ["jetprof", "profile"]
-    assert argv[argv.index("--network-config") + 1] == "my configs/ParT.py"
-    assert argv[argv.index("--data") + 1] == "results/dataset/val/*.root"
-    assert argv[argv.index("--checkpoint") + 1] == "trained=results/train/ParT_full/net_best_epoch_state.pt"
-    assert argv[argv.index("--weights") + 1] == "random,trained"
-    assert argv[argv.index("--rounds") + 1] == str(config["profile"]["rounds"])
+    doc = jw.profile_job(config, job)
+    assert doc.device == job.device and [v.variant for v in doc.variants] == list(job.variants)
+    assert doc.particles == ("real",) and doc.batch_sizes == job.batch_sizes
+    assert {v.network_config for v in doc.variants if v.model == "ParT_full"} == {"my configs/ParT.py"}
+    assert {v.checkpoint for v in doc.variants if v.weights == "trained"} == {
+        "results/train/ParT_full/net_best_epoch_state.pt"}
+    assert doc.settings.data == ("results/dataset/val/*.root",)
+    # trained onnxruntime-fp32 is scored against trained eager fp32 on the test jets
+    assert doc.settings.quality == Quality(("results/dataset/test/*.root",), config["profile"]["quality_jets"])
+    assert doc.settings.rounds == config["profile"]["rounds"]
+    # left to the environment, so that neither reruns a job
+    assert doc.settings.threshold is None and doc.settings.config_hash is None
+    mult = next(j for j in study_jobs(config) if not j.reads_real_jets)
+    assert jw.profile_job(config, mult).particles == (16, 32, 64, 128)
+    assert jw.profile_job(config, mult).settings.data == ()
+
+
+def test_the_profile_rule_writes_the_document_and_runs_it(repo_root):
+    """The rule's shell writes the job's document (its param) to the job file, then measures it."""
+    rule = (repo_root / "workflow/rules/profile.smk").read_text()
+    assert "job=jw.profile_job_json(config, _job)" in rule
+    assert "printf '%s' {params.job:q} > {log.job:q}" in rule
+    assert "jetprof --log {log.log:q} profile --job {log.job:q}" in rule
+    assert jw.profile_job_file(study_jobs(yaml.safe_load((repo_root / "config/config.yaml").read_text()))[0]) == (
+        "results/logs/profile/cpu_preal_bs1_32.job.json")
+
+
+@pytest.mark.parametrize("change", [
+    {"profile": {"compare": {"threshold": 0.02}}}, {"profile": {"compare": {"auc_loss": 0.01}}},
+    {"study": "renamed"}, {"profile": {"devices": ["cpu", "cuda:0"]}}, {"profile": {"gpu_model": "a100"}},
+])
+def test_a_comparison_only_change_leaves_every_cpu_job_document_as_it_was(config, change):
+    """Snakemake reruns a job whose params changed: the CPU jobs' documents (their only param) stay
+    the same text under these keys, and under a reordered config with other number types."""
+    from conftest import reordered
+
+    before = {j.name: jw.profile_job_json(config, j) for j in study_jobs(config)}
+    changed = copy.deepcopy(config)
+    for section, values in change.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if isinstance(value, dict):
+                    changed[section].setdefault(key, {}).update(value)
+                else:
+                    changed[section][key] = value
+        else:
+            changed[section] = values
+    after = {j.name: jw.profile_job_json(changed, j) for j in study_jobs(changed) if j.device == "cpu"}
+    assert after == before
+    retyped = reordered(copy.deepcopy(config))
+    retyped["profile"]["max_group_s"] = float(retyped["profile"]["max_group_s"])
+    assert {j.name: jw.profile_job_json(retyped, j) for j in study_jobs(retyped)} == before
+    # what a job measures does change it
+    config["profile"]["rounds"] += 1
+    assert {j.name: jw.profile_job_json(config, j) for j in study_jobs(config)} != before
 
 
 def test_invalid_records_are_set_aside_and_measured_again(config, tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ the bad configs are refused (jetprof.contract, jetprof.workflow, jetprof profile
 from __future__ import annotations
 
 import copy
-import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ import yaml
 from conftest import write_group
 
 from jetprof import workflow as jw
-from jetprof.contract import ExtraModel, Variant, extra_models, study_groups, study_jobs, trained_models, variants_of
+from jetprof.contract import Variant, extra_variants, study_groups, study_jobs, trained_models, variants_of
 from jetprof.errors import JetprofError
 from jetprof.model.build import build_model
 from jetprof.model.zoo import default_configs, zoo_name
@@ -76,31 +76,41 @@ def test_trained_extras_skip_pretrained_and_keep_the_study_backends(config):
     cfg = _zoo(config, {"name": "PCNN_full", "train": True}, {"name": "PFN_kin"})
     cfg["pretrained"]["enabled"] = True
     cfg["profile"]["weights"] = ["random", "trained", "pretrained"]
-    extras = extra_models(cfg)
-    assert extras == [ExtraModel("PCNN_full", ("random", "trained"), None), ExtraModel("PFN_kin")]
+    extras = extra_variants(cfg)
+    assert [v.label for v in extras] == [
+        "PCNN_full/random/eager-fp32", "PCNN_full/random/onnxruntime-fp32", "PCNN_full/trained/eager-fp32",
+        "PCNN_full/trained/onnxruntime-fp32", "PFN_kin/random/eager-fp32", "PFN_kin/random/onnxruntime-fp32"]
     variants = variants_of("ParT_full", ["trained"], ["eager-fp32", "onnxruntime-fp32"], extras)
     assert Variant("PCNN_full", "trained", "onnxruntime", "fp32") in variants
     assert Variant("PFN_kin", "random", "onnxruntime", "fp32") in variants
     assert not any(v.model != "ParT_full" and v.weights == "pretrained" for v in variants)
 
 
-def test_profile_command_gives_each_model_its_checkpoint_and_backends(config):
+def test_the_job_document_gives_each_model_its_files_checkpoint_and_backends(config):
     config = _zoo(config, *config["profile"]["models"][:2], {"name": "PFN_full", "train": True,
                                                              "backends": ["eager-fp32"]}, {"name": "PCNN_full",
                                                                                           "backends": ["eager-fp32"]})
     (job,) = [j for j in study_jobs(config) if j.reads_real_jets]
-    argv = shlex.split(jw.profile_command(config, job))
-    extras = dict(a.split("=", 1) for a in (argv[i + 1] for i, x in enumerate(argv) if x == "--extra-model"))
-    assert set(extras) == {"ParT_plain_full", "ParticleNet_full", "PFN_full", "PCNN_full"}
-    assert extras["PFN_full"] == ("workflow/weaver/PFN.py,workflow/weaver/JetClass_full.yaml,"
-                                  "trained=results/train/PFN_full/net_best_epoch_state.pt,backends=eager-fp32")
-    assert extras["ParticleNet_full"] == ("workflow/weaver/ParticleNet.py,workflow/weaver/JetClass_full.yaml,"
-                                          "backends=eager-fp32")
-    assert argv[argv.index("--checkpoint") + 1] == "trained=results/train/ParT_full/net_best_epoch_state.pt"
+    doc = jw.profile_job(config, job)
+    # the document lists the contract's variants, in its order, each with the files it is built from
+    assert [v.variant for v in doc.variants] == list(job.variants)
+    by_label = {v.label: v for v in doc.variants}
+    pfn = by_label["PFN_full/trained/eager-fp32"]
+    assert (pfn.network_config, pfn.data_config, pfn.checkpoint) == (
+        "workflow/weaver/PFN.py", "workflow/weaver/JetClass_full.yaml",
+        "results/train/PFN_full/net_best_epoch_state.pt")
+    assert by_label["PFN_full/random/eager-fp32"].checkpoint is None
+    assert {v.backend for v in doc.variants if v.model == "PFN_full"} == {"eager"}  # its own backends
+    net = by_label["ParticleNet_full/random/eager-fp32"]
+    assert (net.network_config, net.checkpoint) == ("workflow/weaver/ParticleNet.py", None)
+    main = by_label["ParT_full/trained/onnxruntime-fp32"]
+    assert main.checkpoint == "results/train/ParT_full/net_best_epoch_state.pt"
     inputs = jw.job_inputs(config, job)
     assert inputs["checkpoint_PFN_full_trained"] == "results/train/PFN_full/net_best_epoch_state.pt"
     assert inputs["checkpoint_ParT_full_trained"] == "results/train/ParT_full/net_best_epoch_state.pt"
     assert not any(k.startswith("checkpoint_ParticleNet") for k in inputs)
+    # every checkpoint a variant loads is an input of the job
+    assert {v.checkpoint for v in doc.variants if v.checkpoint} <= set(inputs.values())
     assert jw.metrics_files(config) == ["results/evaluate/ParT_full/metrics.json",
                                         "results/evaluate/PFN_full/metrics.json"]
     assert jw.metrics_flags(jw.metrics_files(config)).split() == [
@@ -108,13 +118,13 @@ def test_profile_command_gives_each_model_its_checkpoint_and_backends(config):
         "--metrics", "PFN_full=results/evaluate/PFN_full/metrics.json"]
 
 
-def test_trained_only_study_says_the_extras_weights(config):
+def test_a_trained_only_study_measures_the_extras_trained_only(config):
     cfg = _zoo(config, {"name": "PFN_full", "train": True})
     cfg["profile"]["weights"] = ["trained"]
     (job,) = [j for j in study_jobs(cfg) if j.reads_real_jets]
-    argv = shlex.split(jw.profile_command(cfg, job))
-    spec = argv[argv.index("--extra-model") + 1]
-    assert spec.endswith(",trained=results/train/PFN_full/net_best_epoch_state.pt,weights=trained")
+    doc = jw.profile_job(cfg, job)
+    assert {(v.weights, v.checkpoint) for v in doc.variants if v.model == "PFN_full"} == {
+        ("trained", "results/train/PFN_full/net_best_epoch_state.pt")}
 
 
 @pytest.mark.parametrize(("entry", "message"), [
@@ -144,21 +154,24 @@ def test_unknown_model_name_stops_snakemake_naming_the_file(tmp_path, repo_root)
     assert "profile.models[0].name: 'PFM_full' is not a zoo model" in run.stderr
 
 
-def test_extra_model_options_of_jetprof_profile(tmp_path, repo_root):
-    from jetprof.profiling.cli import _extra_models
+def test_a_zoo_job_document_makes_groups_of_every_model(config, tmp_path):
+    """The workflow's document of a zoo job, read back by ``jetprof profile``: each variant built
+    from its own files (no flag mini-language in between)."""
+    from jetprof import jobfile
+    from jetprof.profiling.cli import group_specs
 
-    ckpt = tmp_path / "pfn.pt"
-    ckpt.write_bytes(b"x")
-    net, data = (str(repo_root / p) for p in default_configs("PFN_full"))
-    (extra,) = _extra_models([f"PFN_full={net},{data},trained={ckpt},backends=eager-fp32+onnxruntime-fp32"]).values()
-    assert extra.weights == ("random", "trained") and extra.pairs == ("eager-fp32", "onnxruntime-fp32")
-    assert extra.checkpoints == {"trained": str(ckpt)}
-    for item, message in [(f"PFN_full={net}", "expected NAME=NETWORK_CONFIG,DATA_CONFIG"),
-                          (f"PFN_full={net},{data},trained={tmp_path}/none.pt", "none.pt: checkpoint of PFN_full"),
-                          (f"PFN_full={net},{data},weights=trained", "weights trained needs trained=CHECKPOINT"),
-                          (f"PFN_full={net},{data},colour=red", "unknown option 'colour'")]:
-        with pytest.raises(JetprofError, match=message):
-            _extra_models([item])
+    config["profile"]["particles"] = [16]
+    config["profile"]["models"] = config["profile"]["models"][:2]
+    config["profile"]["weights"] = ["random"]
+    config["profile"]["multiplicity"]["particles"] = []
+    (job,) = [j for j in study_jobs(config) if j.particles == ("16",)]
+    text = jw.profile_job_json(config, job)
+    doc = jobfile.from_json(text, "zoo.job.json")
+    specs = group_specs(doc)
+    assert [(s.particles, s.batch_size) for s in specs] == [(16, b) for b in config["profile"]["batch_sizes"]]
+    files = {v.model: (v.network_config, v.data_config) for v in specs[0].variants}
+    assert Path(files["ParT_plain_full"][0]).name == "ParT_plain.py"
+    assert all(Path(f).is_absolute() and Path(f).is_file() for pair in files.values() for f in pair)
 
 
 def test_a_network_config_that_does_not_build_is_named(tmp_path, repo_root):

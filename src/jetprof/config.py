@@ -18,12 +18,23 @@ from jetprof.contract import CONFIG_SCHEMA, pair_problem, split_pair
 from jetprof.model.zoo import entry_configs, known_names
 
 
+def load_schema(path: str | os.PathLike[str] = CONFIG_SCHEMA) -> dict[str, Any]:
+    """The config schema at ``path`` (the package's by default; ``workflow/schemas/`` links to
+    it), read once: the one loader of it. Callers must not change what it returns
+    (:func:`config_schema` gives a copy)."""
+    return _read_schema(os.path.realpath(path))
+
+
 @functools.cache
-def _schema() -> dict[str, Any]:
+def _read_schema(path: str) -> dict[str, Any]:
     import yaml
 
-    with open(CONFIG_SCHEMA, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)
+
+
+def _schema() -> dict[str, Any]:
+    return load_schema()
 
 
 def config_schema() -> dict[str, Any]:
@@ -86,6 +97,14 @@ def schema_default(key: str) -> Any:
     if value is _MISSING:
         raise KeyError(f"{key}: has no default in {CONFIG_SCHEMA.name}")
     return value
+
+
+#: the study's ``train.*`` keys that become weaver flags (``jetprof weaver --config-json``
+#: takes them; the workflow passes them, the launcher turns them into flags)
+WEAVER_KEYS: tuple[str, ...] = (
+    "num_epochs", "samples_per_epoch", "samples_per_epoch_val", "batch_size", "start_lr",
+    "optimizer", "lr_scheduler", "fetch_step", "num_workers", "use_amp",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -249,11 +268,8 @@ def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
     for combinations that cannot run (:func:`pair_problems`).
     """
     import jsonschema
-    import yaml
 
-    with open(schema_path) as f:
-        schema = yaml.safe_load(f)
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(load_schema(schema_path))
     lines = []
     for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"

@@ -269,32 +269,13 @@ def compared_pairs(variants: tuple[Variant, ...] | list[Variant],
     return pairs
 
 
-@dataclass(frozen=True)
-class ExtraModel:
-    """A model measured beside the main one in every group: its weight states (``random``
-    only unless the study trains it) and its backend-precision pairs (None: the group's)."""
-
-    name: str
-    weights: tuple[str, ...] = ("random",)
-    pairs: tuple[str, ...] | None = None
-
-
 def variants_of(model: str, weights: list[str] | tuple[str, ...], pairs: list[str] | tuple[str, ...],
-                extras: Sequence[str | ExtraModel] = (), control: bool = True) -> list[Variant]:
+                extras: Sequence[Variant] = (), control: bool = True) -> list[Variant]:
     """The variants of a group: ``model`` under every weight state and backend-precision
-    pair, each extra model under its weight states (a bare name: random weights) and pairs
-    (default ``pairs``), and, with ``control``, a replica of the first variant (the A/A
-    control)."""
-    out: list[Variant] = []
-    for w in weights:
-        for pair in pairs:
-            out.append(Variant(model, w, *split_pair(pair)))
-    for extra in extras:
-        extra = ExtraModel(extra) if isinstance(extra, str) else extra
-        for w in extra.weights:
-            for pair in extra.pairs if extra.pairs is not None else pairs:
-                out.append(Variant(extra.name, w, *split_pair(pair)))
-    out = list(dict.fromkeys(out))
+    pair, then ``extras`` (the other models' variants: :func:`extra_variants`), and, with
+    ``control``, a replica of the first variant (the A/A control)."""
+    out = [Variant(model, w, *split_pair(pair)) for w in weights for pair in pairs]
+    out = list(dict.fromkeys([*out, *extras]))
     if control and out:
         first = out[0]
         out.insert(1, Variant(first.model, first.weights, first.backend, first.precision, 1))
@@ -308,14 +289,17 @@ def trained_models(config: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys([config["weaver"]["model_name"], *extras]))
 
 
-def extra_models(config: dict[str, Any]) -> list[ExtraModel]:
-    """``profile.models`` as the groups measure them: a trained one under the study's weight
-    states but ``pretrained`` (its official checkpoint is the main model's), the others
-    with random weights; each under its own ``backends`` or the study's."""
+def extra_variants(config: dict[str, Any]) -> list[Variant]:
+    """``profile.models`` as the main grid's groups measure them: a trained one under the
+    study's weight states but ``pretrained`` (its official checkpoint is the main model's),
+    the others with random weights; each under its own ``backends`` or ``profile.backends``."""
     weights = tuple(w for w in study_weights(config) if w != "pretrained") or ("random",)
-    return [ExtraModel(m["name"], weights if m.get("train", False) else ("random",),
-                       tuple(m["backends"]) if m.get("backends") else None)
-            for m in config["profile"].get("models", [])]
+    out = []
+    for m in config["profile"].get("models", []):
+        for w in weights if m.get("train", False) else ("random",):
+            for pair in m.get("backends") or config["profile"]["backends"]:
+                out.append(Variant(m["name"], w, *split_pair(pair)))
+    return out
 
 
 def study_weights(config: dict[str, Any]) -> list[str]:
@@ -329,7 +313,7 @@ def study_groups(config: dict[str, Any]) -> list[Group]:
 
     The main grid measures, at each device × particles × batch size, the main
     model under every weight state and backend-precision pair together with the
-    extra models (``profile.models``: see :func:`extra_models`); the multiplicity curve
+    extra models (``profile.models``: see :func:`extra_variants`); the multiplicity curve
     measures its weights and pairs at each particle count. Groups that meet at the same
     (device, particles, batch size) are merged, so a point is measured once. Pairs that
     cannot run on a device (``pair_problem``) are left out; the config check refuses
@@ -338,7 +322,7 @@ def study_groups(config: dict[str, Any]) -> list[Group]:
     prof = config["profile"]
     model = config["weaver"]["model_name"]
     control = bool(prof.get("compare", {}).get("control", True))
-    extras = extra_models(config)
+    extras = extra_variants(config)
     mult = prof["multiplicity"]
     mult_weights = mult["weights"]
     if mult_weights not in study_weights(config):
@@ -349,12 +333,11 @@ def study_groups(config: dict[str, Any]) -> list[Group]:
         return [p for p in pairs if pair_problem(*split_pair(p), device) is None]
 
     def add(device: str, particles: Any, bs: int, weights: list[str], pairs: list[str],
-            extra: list[ExtraModel]) -> None:
+            extra: list[Variant]) -> None:
         usable = runs_on(pairs, device)
         if not usable:
             return
-        extra = [ExtraModel(e.name, e.weights, None if e.pairs is None else tuple(runs_on(e.pairs, device)))
-                 for e in extra]
+        extra = [v for v in extra if pair_problem(v.backend, v.precision, device) is None]
         variants = merged.setdefault((device, str(particles), int(bs)), [])
         for v in variants_of(model, weights, usable, extra, control):
             if v not in variants:

@@ -6,13 +6,13 @@ logic about which files a study makes, so pytest can check them directly.
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 import sys
 from typing import Any
 
-from jetprof.config import config_problems, pair_problems  # noqa: F401 (the Snakefile's checks)
+from jetprof import jobfile
+from jetprof.config import WEAVER_KEYS, config_problems, load_schema, pair_problems  # noqa: F401 (the Snakefile's checks)
 from jetprof.contract import (
     ENV_COMPARE_THRESHOLD,
     ENV_CONFIG_HASH,
@@ -27,6 +27,7 @@ from jetprof.contract import (
     trained_models,
 )
 from jetprof.data.jetclass import SPLITS, process
+from jetprof.jobfile import JobSettings, ProfileJob, Quality, VariantSpec
 from jetprof.model.zoo import entry_configs
 
 
@@ -164,56 +165,38 @@ def job_scores_quality(job: Job) -> bool:
         (v.backend, v.precision) != ("eager", "fp32") and v.weights != "random" for v in job.variants)
 
 
-def profile_command(config: dict[str, Any], job: Job, log: str | None = None) -> str:
-    """The ``jetprof profile`` command of a job, every value shell-quoted and every number
-    in the schema's type (so an equal config gives an equal command: no rerun); with
-    ``log``, the command's output goes there and its one-line error also to the terminal.
+def profile_job(config: dict[str, Any], job: Job) -> ProfileJob:
+    """The document a profile job measures (``jetprof profile --job FILE``): its variants with
+    the files each is built from, its inputs and settings, every number in the schema's type
+    (so an equal config gives an equal document: no rerun).
 
     It holds what the job measures and nothing else: the config hash and the comparison
-    threshold reach the job through the environment (:func:`job_environment`), so a change
-    to a comparison-only key, the study's name or another device's grid re-plans no group.
+    threshold are left to the environment (:func:`job_environment`), so a change to a
+    comparison-only key, the study's name or another device's grid re-plans no group.
     """
     prof = config_section(config, "profile")
     models = profile_models(config)
-    main = config["weaver"]["model_name"]
-    main_variants = [v for v in job.variants if v.model == main]
-    pairs = list(dict.fromkeys(f"{v.backend}-{v.precision}" for v in main_variants))
-    weights = list(dict.fromkeys(v.weights for v in main_variants))
-    checkpoints = job_checkpoints(config, job)
-    compare = config_section(config, "profile", "compare")
-    args = ["jetprof", *(["--log", log] if log else []), "profile", "--device", job.device, "--out", RESULTS,
-            "--model-name", main, "--network-config", models[main][0], "--data-config", models[main][1],
-            "--weights", ",".join(weights), "--backends", ",".join(pairs),
-            "--particles", ",".join(job.particles), "--batch-sizes", ",".join(map(str, job.batch_sizes)),
-            "--threads", str(prof["threads"]), "--warmup", str(prof["warmup"]),
-            "--rounds", str(prof["rounds"]), "--max-rounds", str(prof["max_rounds"]),
-            "--max-group-s", str(prof["max_group_s"]),
-            "--control" if compare["control"] else "--no-control",
-            "--flush-denormal" if prof.get("flush_denormal") else "--no-flush-denormal",
-            "--retries", str(prof["retries"]), "--timeout-s", str(prof["timeout_s"])]
-    for weights_state in weights:
-        if (main, weights_state) in checkpoints:
-            args += ["--checkpoint", f"{weights_state}={checkpoints[(main, weights_state)]}"]
-    for name in job.models:
-        if name == main:
-            continue
-        mine = [v for v in job.variants if v.model == name]
-        spec = [f"{name}={models[name][0]}", models[name][1]]
-        its_weights = list(dict.fromkeys(v.weights for v in mine))
-        spec += [f"{w}={checkpoints[(name, w)]}" for w in its_weights if (name, w) in checkpoints]
-        if its_weights != ["random"] + [w for w in its_weights if (name, w) in checkpoints]:
-            spec.append("weights=" + "+".join(its_weights))
-        its_pairs = list(dict.fromkeys(f"{v.backend}-{v.precision}" for v in mine))
-        if its_pairs != pairs:
-            spec.append("backends=" + "+".join(its_pairs))
-        args += ["--extra-model", ",".join(spec)]
-    if job.reads_real_jets:
-        args += ["--data", split_glob("val")]
-    if job_scores_quality(job):
-        args += ["--quality-data", split_glob("test"), "--quality-jets", str(prof["quality_jets"])]
-    if not prof["profiler_pass"]:
-        args.append("--no-profiler-pass")
-    return " ".join(shlex.quote(a) for a in args)
+    variants = tuple(VariantSpec(v.model, v.weights, v.backend, v.precision, *models[v.model],
+                                 checkpoint=checkpoint_of(config, v.weights, v.model), replica=v.replica)
+                     for v in job.variants)
+    quality = Quality((split_glob("test"),), prof["quality_jets"]) if job_scores_quality(job) else None
+    settings = JobSettings(
+        threads=prof["threads"], warmup=prof["warmup"], rounds=prof["rounds"], max_rounds=prof["max_rounds"],
+        max_group_s=prof["max_group_s"], flush_denormal=prof["flush_denormal"],
+        profiler_pass=prof["profiler_pass"], data=(split_glob("val"),) if job.reads_real_jets else (),
+        quality=quality, retries=prof["retries"], timeout_s=prof["timeout_s"])
+    particles = tuple(p if p == "real" else int(p) for p in job.particles)
+    return ProfileJob(job.device, variants, particles, job.batch_sizes, out=RESULTS, settings=settings)
+
+
+def profile_job_json(config: dict[str, Any], job: Job) -> str:
+    """:func:`profile_job` as the text the rule writes to its job file (and keeps as a param)."""
+    return jobfile.to_json(profile_job(config, job))
+
+
+def profile_job_file(job: Job) -> str:
+    """Where a profile job's document is written: beside its log."""
+    return f"{RESULTS}/logs/profile/{job.name}.job.json"
 
 
 def job_environment(config: dict[str, Any]) -> dict[str, str]:
@@ -283,6 +266,14 @@ def profile_devices(config: dict[str, Any]) -> list[str]:
 FIGURE_CATEGORY = {"training_curves": "2. Training", "roc": "2. Training", "confusion_matrix": "2. Training"}
 _TABLE = f"{RESULTS}/summary/points.csv"
 _COMPARISONS = f"{RESULTS}/summary/comparisons.csv"
+
+
+def summary_files() -> list[str]:
+    """The summary's tables and answers that the report shows (the default target and the
+    ``figures`` target both ask for them)."""
+    return [_TABLE, f"{RESULTS}/summary/points.md", f"{RESULTS}/summary/models.csv",
+            f"{RESULTS}/summary/models.md", _COMPARISONS, f"{RESULTS}/summary/weights_answer.json",
+            f"{RESULTS}/summary/weights_answer.md", f"{RESULTS}/summary/deployment.md"]
 
 
 def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: list[str]) -> dict[str, Any]:
@@ -384,20 +375,6 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-WEAVER_KEYS = (
-    "num_epochs",
-    "samples_per_epoch",
-    "samples_per_epoch_val",
-    "batch_size",
-    "start_lr",
-    "optimizer",
-    "lr_scheduler",
-    "fetch_step",
-    "num_workers",
-    "use_amp",
-)
-
-
 def weaver_config(config: dict[str, Any]) -> dict[str, Any]:
     """The study's ``train`` section as ``jetprof weaver --config-json`` takes it."""
     train = config["train"]
@@ -421,16 +398,6 @@ def normalize_cli_flags(config: dict[str, Any]) -> None:
 # it compares their repr(): a dict in another key order, 1 against 1.0, or a path with a
 # trailing slash would rerun the study for nothing. Every param of the dataset, train and
 # export rules is built here, from values put in one canonical form.
-
-
-@functools.lru_cache(maxsize=1)
-def _schema() -> dict[str, Any]:
-    import yaml
-
-    from jetprof.contract import CONFIG_SCHEMA
-
-    with open(CONFIG_SCHEMA) as f:
-        return yaml.safe_load(f)
 
 
 def _normalize(value: Any, schema: dict[str, Any] | None) -> Any:
@@ -465,7 +432,7 @@ def config_section(config: dict[str, Any], *keys: str) -> Any:
     """A section of the config (``config_section(cfg, "dataset", "generate")``) in canonical
     form: sorted keys and the schema's types, so that equal values give equal params."""
     value: Any = config
-    schema: Any = _schema()
+    schema: Any = load_schema()
     for key in keys:
         value = value[key]
         schema = (schema or {}).get("properties", {}).get(key)

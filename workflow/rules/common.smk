@@ -72,16 +72,7 @@ def get_figures():
 
 
 def get_report_inputs():
-    inputs = get_figures() + [
-        "results/summary/points.csv",
-        "results/summary/points.md",
-        "results/summary/models.csv",
-        "results/summary/models.md",
-        "results/summary/comparisons.csv",
-        "results/summary/weights_answer.json",
-        "results/summary/weights_answer.md",
-        "results/summary/deployment.md",
-    ]
+    inputs = get_figures() + jw.summary_files()
     if not REGENERATE:
         inputs += [
             "results/validate/report.json",

@@ -119,10 +119,4 @@ for _figure in jw.FIGURES:
 rule figures:
     input:
         get_figures(),
-        "results/summary/points.md",
-        "results/summary/models.csv",
-        "results/summary/models.md",
-        "results/summary/comparisons.csv",
-        "results/summary/weights_answer.json",
-        "results/summary/weights_answer.md",
-        "results/summary/deployment.md",
+        jw.summary_files(),

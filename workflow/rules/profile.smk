@@ -3,7 +3,10 @@
 # (weights, backends, precisions, models, and an A/A control), timed interleaved in
 # one fresh process on the same jets (jetprof.contract.study_groups). One job per
 # product of particle counts x batch sizes with the same variants (study_jobs): the
-# default study's 7 groups make 2 jobs. `measure_slot` (see the Snakefile) keeps
+# default study's 7 groups make 2 jobs. A job is data: its document (every variant
+# with its files, the inputs, the settings; jw.profile_job) is a param, so a job reruns
+# only when what it measures changes, and is written beside the log for
+# `jetprof profile --job FILE`. `measure_slot` (see the Snakefile) keeps
 # measurements from sharing the CPU with each other or with training.
 
 for _job in contract.study_jobs(config):
@@ -17,7 +20,8 @@ for _job in contract.study_jobs(config):
             jw.job_outputs(_job),
             jw.job_side_files(_job, config["profile"]["profiler_pass"]),
         log:
-            f"results/logs/profile/{_job.name}.log",
+            log=f"results/logs/profile/{_job.name}.log",
+            job=jw.profile_job_file(_job),
         benchmark:
             f"results/benchmarks/profile/{_job.name}.tsv"
         conda:
@@ -30,11 +34,10 @@ for _job in contract.study_jobs(config):
             mem_mb=8000,
             runtime=max(30, 5 * len(_job.records)),
         params:
-            command=jw.profile_command(
-                config, _job, log=f"results/logs/profile/{_job.name}.log"
-            ),
+            job=jw.profile_job_json(config, _job),
         shell:
-            "{params.command}"
+            "printf '%s' {params.job:q} > {log.job:q}"
+            " && jetprof --log {log.log:q} profile --job {log.job:q}"
 
 
 rule measure_peak:

@@ -1,12 +1,16 @@
 """``jetprof profile``: measure comparison groups, one fresh process each.
 
-A call measures the product of ``--particles`` and ``--batch-sizes``; at each of
-them one *group*: every variant (the model under each ``--weights`` state and each
-``--backends`` pair, the ``--extra-model`` models with random weights, and an A/A
-control replica of the first variant) timed interleaved on the same jets, in one
-fresh process. Examples::
+A call measures one job (:class:`jetprof.jobfile.ProfileJob`): the product of its
+particle settings and batch sizes; at each of them one *group*: every variant of the
+job timed interleaved on the same jets, in one fresh process. The job is a document,
+``--job FILE`` (what the workflow writes; ``-``: stdin), or the one the flags make: the
+model under each ``--weights`` state and each ``--backends`` pair, and an A/A control
+replica of the first variant (``--print-job`` prints it, to edit: more models in one
+group). The groups are made from the document alone. Examples::
 
+    jetprof profile --job results/logs/profile/cpu_preal_bs1_32.job.json
     jetprof profile --device cpu --weights random --particles 16 --batch-sizes 1
+    jetprof profile --device cpu --particles 16,64 --batch-sizes 1,8 --print-job > my.job.json
     jetprof profile --device cpu --weights random,trained \\
         --checkpoint trained=results/train/ParT_full/net_best_epoch_state.pt \\
         --backends eager-fp32,onnxruntime-fp32 --particles real --data 'results/dataset/val/*.root' \\
@@ -42,6 +46,7 @@ it again.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -49,7 +54,7 @@ import platform
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,88 +67,119 @@ from jetprof.contract import (
     ENV_CONFIG_HASH,
     PRECISIONS,
     WEIGHTS,
-    ExtraModel,
     pair_problem,
     split_pair,
     variants_of,
 )
 from jetprof.errors import JetprofError
+from jetprof.jobfile import (
+    DEFAULT_CONTROL,
+    DEFAULT_QUALITY_JETS,
+    JobSettings,
+    ProfileJob,
+    Quality,
+    VariantSpec,
+    check,
+    from_json,
+    to_json,
+)
 from jetprof.profiling.child import pin_threads
 from jetprof.profiling.runner import group_name, run_group
-from jetprof.profiling.spec import GroupSpec, VariantSpec
+from jetprof.profiling.spec import GroupSpec
 
 PROCESSES = ("auto", "fork", "spawn")
-DEFAULTS = schema_defaults("profile")
-COMPARE_DEFAULTS = schema_defaults("profile.compare")
+#: the document's settings that a flag of the same name sets
+_SETTING_FLAGS = ("threads", "warmup", "rounds", "max_rounds", "max_group_s", "threshold", "flush_denormal",
+                  "profiler_pass", "profiler_calls", "seed", "config_hash", "retries", "timeout_s")
+#: every option that builds the document (none of them goes with --job)
+JOB_FLAGS = ("device", "out", "batch_sizes", "weights", "checkpoint", "backends", "particles", "data",
+             "quality_data", "quality_jets", "model_name", "network_config", "data_config", "control",
+             *_SETTING_FLAGS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = DEFAULTS
-    parser.add_argument("--device", required=True, help="cpu, cuda, cuda:N or mps")
-    parser.add_argument("--out", default="results",
-                        help="results folder: records under OUT/profile/, rounds under OUT/paired/ "
-                             "(with --peak: the peak record's JSON file)")
-    parser.add_argument("--peak", action="store_true", help="measure the device's matmul FLOP/s ceiling instead")
-    parser.add_argument("--batch-sizes", default="1,8,32", help="comma-separated, e.g. 1,8,32")
-    parser.add_argument("--weights", default="random",
-                        help=f"comma-separated weight states of the model ({'|'.join(WEIGHTS)})")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="[STATE=]PATH",
-                        help="state dict for a trained or pretrained weight state: trained=PATH, "
-                             "pretrained=PATH, or PATH alone when one such state is asked for")
-    parser.add_argument("--backends", default="eager-fp32",
-                        help=f"comma-separated backend-precision pairs ({'|'.join(BACKENDS)})-"
-                             f"({'|'.join(PRECISIONS)})")
-    parser.add_argument("--particles", default="real",
-                        help="'real' (jets from --data), N (synthetic jets of N particles) or a comma list")
-    parser.add_argument("--data", action="append", default=[], help="glob of ROOT files (for --particles real)")
-    parser.add_argument("--quality-data", action="append", default=[], metavar="GLOB",
-                        help="glob of labelled test ROOT files (e.g. 'results/dataset/test/*.root'): after its "
-                             "timed rounds every point is scored on them against eager fp32 with the same weights "
-                             "(record field quality: agreement, max |Δ softmax|, macro AUC)")
-    parser.add_argument("--quality-jets", type=int, default=d["quality_jets"], metavar="N",
-                        help="test jets each point is scored on (the first N of the sorted files)")
-    parser.add_argument("--model-name", default="ParT_full",
-                        help="the main model's name in records and paths (profile/{model}/...)")
-    parser.add_argument("--network-config", default=str(DEFAULT_NETWORK_CONFIG),
-                        help="the main model's weaver network config (default: the shipped ParT.py)")
-    parser.add_argument("--data-config", default=str(DEFAULT_DATA_CONFIG),
-                        help="the weaver data config its inputs follow (default: the shipped JetClass_full.yaml)")
-    parser.add_argument("--extra-model", action="append", default=[],
-                        metavar="NAME=NETWORK,DATA[,trained=CKPT][,weights=W+W][,backends=P+P]",
-                        help="another model measured in the same groups: with random weights and each state "
-                             "given a checkpoint (or those of weights=), under --backends (or those of backends=)")
-    parser.add_argument("--control", action=argparse.BooleanOptionalAction,
-                        default=COMPARE_DEFAULTS["control"],
-                        help="an A/A control: a second instance of the first variant in each group")
-    parser.add_argument("--threshold", type=float,
-                        default=float(os.environ.get(ENV_COMPARE_THRESHOLD) or COMPARE_DEFAULTS["threshold"]),
-                        help="practical threshold that stops adding rounds once every comparison is decided "
-                             f"(default: ${ENV_COMPARE_THRESHOLD}, which the workflow sets, else the schema's)")
-    parser.add_argument("--threads", type=int, default=d["threads"], help="CPU threads of the measuring process")
-    parser.add_argument("--warmup", type=int, default=d["warmup"],
-                        help="untimed calls after the model's own warm-up calls")
-    parser.add_argument("--rounds", type=int, default=d["rounds"], help="timed rounds per group, at least")
-    parser.add_argument("--max-rounds", type=int, default=d["max_rounds"],
-                        help="rounds per group at most (more while a comparison is inconclusive)")
-    parser.add_argument("--max-group-s", type=float, default=d["max_group_s"],
-                        help="add no rounds after a group has been timed this long")
-    parser.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction,
-                        default=d["flush_denormal"], help="treat subnormal floats as zero (CPU)")
-    parser.add_argument("--no-profiler-pass", action="store_true", help="skip the per-op table and trace")
-    parser.add_argument("--profiler-calls", type=int, default=1, help="forwards in the profiler pass")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the random weights and the synthetic jets (replicas are built equal)")
-    parser.add_argument("--config-hash", default=os.environ.get(ENV_CONFIG_HASH),
-                        help="the study config's hash, recorded in each record's environment block "
-                             f"(default: ${ENV_CONFIG_HASH}, which the workflow sets)")
-    parser.add_argument("--timeout-s", type=float, default=d["timeout_s"],
-                        help="kill a group's process after this many seconds (a transient failure)")
-    parser.add_argument("--retries", type=int, default=d["retries"],
-                        help="measure a group again this many times after a transient failure")
+    """The options; those that build the job have no default of their own (None): the
+    document's defaults are the config schema's (``jetprof.jobfile``)."""
+    _add_job_arguments(parser)
+    _add_setting_arguments(parser)
     parser.add_argument("--process", choices=PROCESSES, default="auto",
                         help="how each group's fresh process is made: fork from this warm parent (CPU), "
                              "spawn a new interpreter, or auto (fork CPU groups on Linux; spawn on CUDA, "
                              "MPS and macOS, where forking a warm parent is unsafe)")
+    parser.epilog = "The config schema's defaults of the settings: " + ", ".join(
+        f"{k}={v}" for k, v in vars(JobSettings()).items() if k in _SETTING_FLAGS and v is not None)
+
+
+def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """The job: a document, or what it measures (device, model, variants, inputs)."""
+    parser.add_argument("--job", metavar="FILE",
+                        help="measure the job this document describes (JSON, what --print-job writes; "
+                             "'-' reads it from stdin); the options below then stay unset")
+    parser.add_argument("--print-job", action="store_true",
+                        help="print the job document the options make (or --job holds) and measure nothing")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps")
+    parser.add_argument("--out",
+                        help="results folder: records under OUT/profile/, rounds under OUT/paired/ (default "
+                             "results; with --peak: the peak record's JSON file)")
+    parser.add_argument("--peak", action="store_true", help="measure the device's matmul FLOP/s ceiling instead")
+    parser.add_argument("--batch-sizes", help="comma-separated, e.g. 1,8,32 (default)")
+    parser.add_argument("--weights", help=f"comma-separated weight states of the model ({'|'.join(WEIGHTS)}; "
+                                          "default random)")
+    parser.add_argument("--checkpoint", action="append", metavar="[STATE=]PATH",
+                        help="state dict for a trained or pretrained weight state: trained=PATH, "
+                             "pretrained=PATH, or PATH alone when one such state is asked for")
+    parser.add_argument("--backends",
+                        help=f"comma-separated backend-precision pairs ({'|'.join(BACKENDS)})-"
+                             f"({'|'.join(PRECISIONS)}) (default eager-fp32)")
+    parser.add_argument("--particles",
+                        help="'real' (jets from --data; the default), N (synthetic jets of N particles) or a "
+                             "comma list")
+    parser.add_argument("--data", action="append", help="glob of ROOT files (for --particles real)")
+    parser.add_argument("--quality-data", action="append", metavar="GLOB",
+                        help="glob of labelled test ROOT files (e.g. 'results/dataset/test/*.root'): after its "
+                             "timed rounds every point is scored on them against eager fp32 with the same weights "
+                             "(record field quality: agreement, max |Δ softmax|, macro AUC)")
+    parser.add_argument("--quality-jets", type=int, metavar="N",
+                        help="test jets each point is scored on (the first N of the sorted files; default: "
+                             "the schema's profile.quality_jets)")
+    parser.add_argument("--model-name", help="the model's name in records and paths (profile/{model}/...; "
+                                             "default ParT_full)")
+    parser.add_argument("--network-config",
+                        help="the model's weaver network config (default: the shipped ParT.py); more models "
+                             "in one group: write them into a job document (--print-job, then --job)")
+    parser.add_argument("--data-config",
+                        help="the weaver data config its inputs follow (default: the shipped JetClass_full.yaml)")
+    parser.add_argument("--control", action=argparse.BooleanOptionalAction,
+                        help="an A/A control: a second instance of the first variant in each group "
+                             "(default: the schema's profile.compare.control)")
+
+
+def _add_setting_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the job measures (the document's ``settings``)."""
+    parser.add_argument("--threshold", type=float,
+                        help="practical threshold that stops adding rounds once every comparison is decided "
+                             f"(default: ${ENV_COMPARE_THRESHOLD}, which the workflow sets, else the schema's)")
+    parser.add_argument("--threads", type=int, help="CPU threads of the measuring process")
+    parser.add_argument("--warmup", type=int, help="untimed calls after the model's own warm-up calls")
+    parser.add_argument("--rounds", type=int, help="timed rounds per group, at least")
+    parser.add_argument("--max-rounds", type=int,
+                        help="rounds per group at most (more while a comparison is inconclusive)")
+    parser.add_argument("--max-group-s", type=float, help="add no rounds after a group has been timed this long")
+    parser.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction,
+                        help="treat subnormal floats as zero (CPU)")
+    parser.add_argument("--profiler-pass", action=argparse.BooleanOptionalAction,
+                        help="a torch.profiler pass per point for the per-op table and trace (--no-profiler-pass "
+                             "skips it)")
+    parser.add_argument("--profiler-calls", type=int, help="forwards in the profiler pass (default 1)")
+    parser.add_argument("--seed", type=int,
+                        help="seed of the random weights and the synthetic jets (replicas are built equal; default 0)")
+    parser.add_argument("--config-hash",
+                        help="the study config's hash, recorded in each record's environment block "
+                             f"(default: ${ENV_CONFIG_HASH}, which the workflow sets)")
+    parser.add_argument("--timeout-s", type=float,
+                        help="kill a group's process after this many seconds (a transient failure)")
+    parser.add_argument("--retries", type=int,
+                        help="measure a group again this many times after a transient failure")
 
 
 def _comma(text: str) -> list[str]:
@@ -216,11 +252,11 @@ def check_device(device: str) -> str:
     raise JetprofError(f"--device {device}: unknown device (cpu, cuda, cuda:N or mps)")
 
 
-def _checkpoints(args: argparse.Namespace, weights: list[str]) -> dict[str, str]:
+def _checkpoints(items: list[str], weights: list[str]) -> dict[str, str]:
     """Weight state -> checkpoint path, from ``--checkpoint [STATE=]PATH``."""
     need = [w for w in weights if w != "random"]
     found: dict[str, str] = {}
-    for item in args.checkpoint:
+    for item in items:
         state, sep, path = item.partition("=")
         if not sep:
             if len(need) != 1:
@@ -231,8 +267,6 @@ def _checkpoints(args: argparse.Namespace, weights: list[str]) -> dict[str, str]
             raise JetprofError(f"--checkpoint {item}: only trained and pretrained weights load a checkpoint")
         if state not in weights:
             raise JetprofError(f"--checkpoint {item}: --weights does not ask for {state}")
-        if not Path(path).is_file():
-            raise JetprofError(f"{path}: checkpoint not found")
         found[state] = path
     for w in need:
         if w not in found:
@@ -240,139 +274,137 @@ def _checkpoints(args: argparse.Namespace, weights: list[str]) -> dict[str, str]
     return found
 
 
-@dataclass
-class _Extra:
-    network: str
-    data: str
-    checkpoints: dict[str, str]
-    weights: tuple[str, ...]
-    pairs: tuple[str, ...] | None
+_FLAG_OF = {"settings.quality.jets": "--quality-jets", "settings.quality.data": "--quality-data",
+            "settings.data": "--data", "variants": "--backends"}
 
 
-def _extra_models(items: list[str]) -> dict[str, _Extra]:
-    """``--extra-model NAME=NETWORK,DATA[,STATE=CKPT...][,weights=W+W][,backends=P+P]``: its
-    weight states default to random and every state given a checkpoint."""
-    out: dict[str, _Extra] = {}
-    for item in items:
-        name, sep, rest = item.partition("=")
-        network, comma, rest = rest.partition(",")
-        data, _, options = rest.partition(",")
-        if not (sep and comma and name and network and data) or "=" in data:
-            raise JetprofError(f"--extra-model {item!r}: expected NAME=NETWORK_CONFIG,DATA_CONFIG"
-                               f"[,trained=CHECKPOINT][,weights=W+W][,backends=PAIR+PAIR]")
-        checkpoints: dict[str, str] = {}
-        weights: tuple[str, ...] | None = None
-        pairs: tuple[str, ...] | None = None
-        for option in filter(None, options.split(",")):
-            key, eq, value = option.partition("=")
-            if not (eq and value):
-                raise JetprofError(f"--extra-model {item!r}: {option!r} is not KEY=VALUE")
-            if key in ("trained", "pretrained"):
-                if not Path(value).is_file():
-                    raise JetprofError(f"{value}: checkpoint of {name} not found")
-                checkpoints[key] = value
-            elif key == "weights":
-                weights = tuple(value.split("+"))
-            elif key == "backends":
-                pairs = tuple(value.split("+"))
-            else:
-                raise JetprofError(f"--extra-model {item!r}: unknown option {key!r} "
-                                   f"(trained, pretrained, weights, backends)")
-        weights = weights or ("random", *checkpoints)
-        for w in weights:
-            if w not in WEIGHTS:
-                raise JetprofError(f"--extra-model {name}: unknown weight state {w} ({', '.join(WEIGHTS)})")
-            if w != "random" and w not in checkpoints:
-                raise JetprofError(f"--extra-model {name}: weights {w} needs {w}=CHECKPOINT")
-        out[name] = _Extra(network, data, checkpoints, weights, pairs)
-    return out
+def flag_of(key: str) -> str:
+    """The flag that sets a key of the document, for messages (``settings.max_rounds`` -> ``--max-rounds``)."""
+    if key in _FLAG_OF:
+        return _FLAG_OF[key]
+    if key.startswith("variants"):
+        return "--weights/--backends"
+    return "--" + key.removeprefix("settings.").replace("_", "-")
 
 
-def _checkpoint_of(v: Any, main: str, checkpoints: dict[str, str], extras: dict[str, _Extra]) -> str | None:
-    """The resolved checkpoint a variant loads (None: random weights)."""
-    found = checkpoints if v.model == main else extras[v.model].checkpoints
-    return str(Path(found[v.weights]).resolve()) if v.weights in found else None
+def _in_document(key: str) -> str:
+    return key
 
 
-def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
-    """Check every option up front (no work yet); one GroupSpec per (particles, batch size)."""
-    from jetprof.model.inputs import expand_data_glob
-
-    sizes = parse_batch_sizes(args.batch_sizes)
-    particles = parse_particles(args.particles)
-    weights = _comma(args.weights)
+def job_from_flags(args: argparse.Namespace) -> ProfileJob:
+    """The job document the hand-typed options describe (one model: every ``--weights`` state
+    under every ``--backends`` pair, and the A/A control), checked; what is not given is the
+    document's default, the config schema's."""
+    if args.device is None:
+        raise JetprofError("--device: give the device to measure on (cpu, cuda, cuda:N or mps), or --job FILE")
+    profile = schema_defaults("profile")
+    sizes = parse_batch_sizes(args.batch_sizes or ",".join(map(str, profile["batch_sizes"])))
+    particles = parse_particles(args.particles or ",".join(map(str, profile["particles"])))
+    weights = _comma(args.weights or "random")
+    if not weights:
+        raise JetprofError("--weights: give at least one weight state")
     for w in weights:
         if w not in WEIGHTS:
             raise JetprofError(f"--weights {w}: unknown weight state ({', '.join(WEIGHTS)})")
-    if not weights:
-        raise JetprofError("--weights: give at least one weight state")
-    pairs = _comma(args.backends)
+    pairs = _comma(args.backends or "eager-fp32")
+    if not pairs:
+        raise JetprofError("--backends: give at least one backend-precision pair")
     for pair in pairs:
         try:
             split_pair(pair)
         except ValueError as exc:
             raise JetprofError(f"--backends {exc}") from None
-    if not pairs:
-        raise JetprofError("--backends: give at least one backend-precision pair")
-    for name, value, low in (("--warmup", args.warmup, 1), ("--rounds", args.rounds, 2),
-                             ("--max-rounds", args.max_rounds, args.rounds), ("--threads", args.threads, 1),
-                             ("--retries", args.retries, 0), ("--quality-jets", args.quality_jets, 1)):
-        if value < low:
-            raise JetprofError(f"{name} {value}: must be at least {low}")
-    if not args.threshold > 0:
-        raise JetprofError(f"--threshold {args.threshold}: must be > 0")
-    checkpoints = _checkpoints(args, weights)
-    extras = _extra_models(args.extra_model)
-    configs = {args.model_name: (args.network_config, args.data_config),
-               **{name: (e.network, e.data) for name, e in extras.items()}}
-    if len(configs) != 1 + len(extras) or args.model_name in extras:
-        raise JetprofError(f"--extra-model {args.model_name}: names the main model")
-    for name, (network, data_config) in configs.items():
-        for what, path in (("network config", network), ("data config", data_config)):
-            if not Path(path).is_file():
-                raise JetprofError(f"{path}: {what} of {name} not found")
-    device = check_device(args.device)
+    checkpoints = _checkpoints(args.checkpoint or [], weights)
+    network = args.network_config or str(DEFAULT_NETWORK_CONFIG)
+    data_config = args.data_config or str(DEFAULT_DATA_CONFIG)
+    control = DEFAULT_CONTROL if args.control is None else args.control
+    variants = tuple(VariantSpec(v.model, v.weights, v.backend, v.precision, network, data_config,
+                                 checkpoints.get(v.weights), v.replica)
+                     for v in variants_of(args.model_name or "ParT_full", weights, pairs, control=control))
+    if args.quality_jets is not None and args.quality_jets < 1:
+        raise JetprofError(f"--quality-jets {args.quality_jets}: must be at least 1")
+    if args.quality_jets is not None and not args.quality_data:
+        raise JetprofError("--quality-jets: needs --quality-data GLOB (the labelled test jets)")
+    quality = None
+    if args.quality_data:
+        quality = Quality(tuple(args.quality_data), *([] if args.quality_jets is None else [args.quality_jets]))
+    given = {name: getattr(args, name) for name in _SETTING_FLAGS if getattr(args, name) is not None}
+    settings = dataclasses.replace(JobSettings(), **given, data=tuple(args.data or ()), quality=quality)
+    job = ProfileJob(args.device, variants, tuple(particles), tuple(sizes), out=args.out or "results",
+                     settings=settings)
+    check(job, flag_of)
+    return job
+
+
+def read_job(args: argparse.Namespace) -> tuple[ProfileJob, Callable[[str], str]]:
+    """The job to measure: the ``--job`` document (a file, or ``-``: stdin), else the one the
+    options make; with how a message names a key of it (the file's key, or the flag)."""
+    if args.job is None:
+        return job_from_flags(args), flag_of
+    given = [f"--{name.replace('_', '-')}" for name in JOB_FLAGS if getattr(args, name) is not None]
+    if given:
+        raise JetprofError(f"--job {args.job}: {', '.join(given)} given too; the document holds the whole job "
+                           "(edit it, or leave out --job)")
+    source = "<stdin>" if args.job == "-" else args.job
+    if args.job == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(args.job).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise JetprofError(f"{args.job}: cannot read the job document ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise JetprofError(f"{args.job}: not a text file (a job document is JSON)") from None
+    return from_json(text, source), lambda key: f"{source}: {key}"
+
+
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve())
+
+
+def group_specs(job: ProfileJob, where: Callable[[str], str] = _in_document) -> list[GroupSpec]:
+    """One GroupSpec per (particles, batch size) of a checked job, after what depends on this
+    host (the files, the device, the backends' packages) is checked; no work yet.
+    ``where`` names a key of the job in messages (:func:`read_job`)."""
+    from jetprof.model.inputs import expand_data_glob
     from jetprof.profiling.backends import missing_package
 
-    every_pair = list(dict.fromkeys([*pairs, *(p for e in extras.values() for p in e.pairs or ())]))
-    for pair in every_pair[len(pairs):]:
-        try:
-            split_pair(pair)
-        except ValueError as exc:
-            raise JetprofError(f"--extra-model backends {exc}") from None
-    for pair in every_pair:
-        problem = pair_problem(*split_pair(pair), device)
+    for v in job.variants:
+        for what, path in (("network config", v.network_config), ("data config", v.data_config),
+                           ("checkpoint", v.checkpoint)):
+            if path is not None and not Path(path).is_file():
+                raise JetprofError(f"{path}: {what} not found ({v.label})")
+    device = check_device(job.device)
+    for backend, precision in dict.fromkeys((v.backend, v.precision) for v in job.variants):
+        problem = pair_problem(backend, precision, device)
         if problem:
-            raise JetprofError(f"--backends {problem} (device {device})")
-        missing = missing_package(*split_pair(pair))
+            raise JetprofError(f"{where('variants')} {problem} (device {device})")
+        missing = missing_package(backend, precision)
         if missing:
-            raise JetprofError(f"--backends {missing}")
-    data: list[str] = []
-    if "real" in particles:
-        if not args.data:
-            raise JetprofError("--particles real needs --data GLOB (ROOT files, e.g. 'results/dataset/val/*.root')")
-        data = expand_data_glob(args.data)
-    quality = expand_data_glob(args.quality_data) if args.quality_data else []
-    variants = [
-        VariantSpec(v.model, v.weights, v.backend, v.precision,
-                    network_config=str(Path(configs[v.model][0]).resolve()),
-                    data_config=str(Path(configs[v.model][1]).resolve()),
-                    checkpoint=_checkpoint_of(v, args.model_name, checkpoints, extras),
-                    replica=v.replica)
-        for v in variants_of(args.model_name, weights, pairs,
-                             [ExtraModel(name, e.weights, e.pairs) for name, e in extras.items()],
-                             control=args.control)
-    ]
+            raise JetprofError(f"{where('variants')} {missing}")
+    s = job.settings
+    data = expand_data_glob(list(s.data)) if "real" in job.particles else []
+    quality = expand_data_glob(list(s.quality.data)) if s.quality else []
+    variants = [dataclasses.replace(v, network_config=_resolved(v.network_config), data_config=_resolved(v.data_config),
+                                    checkpoint=_resolved(v.checkpoint) if v.checkpoint else None)
+                for v in job.variants]
+    threshold, config_hash = s.resolved_threshold(), s.resolved_config_hash()
     return [
-        GroupSpec(device=device, particles=n, batch_size=bs, variants=variants, out=str(args.out),
-                  data=data if n == "real" else [], threads=args.threads, warmup=args.warmup,
-                  rounds=args.rounds, max_rounds=args.max_rounds, max_group_s=args.max_group_s,
-                  threshold=args.threshold, flush_denormal=args.flush_denormal,
-                  profiler_pass=not args.no_profiler_pass, profiler_calls=args.profiler_calls,
-                  seed=args.seed, config_hash=args.config_hash, quality_data=quality,
-                  quality_jets=args.quality_jets)
-        for n, bs in itertools.product(particles, sizes)
+        GroupSpec(device=device, particles=n, batch_size=bs, variants=variants, out=job.out,
+                  data=data if n == "real" else [], threads=s.threads, warmup=s.warmup,
+                  rounds=s.rounds, max_rounds=s.max_rounds, max_group_s=s.max_group_s,
+                  threshold=threshold, flush_denormal=s.flush_denormal,
+                  profiler_pass=s.profiler_pass, profiler_calls=s.profiler_calls,
+                  seed=s.seed, config_hash=config_hash, quality_data=quality,
+                  quality_jets=s.quality.jets if s.quality else DEFAULT_QUALITY_JETS)
+        for n, bs in itertools.product(job.particles, job.batch_sizes)
     ]
+
+
+def build_specs(args: argparse.Namespace) -> list[GroupSpec]:
+    """The GroupSpecs of a command line (its ``--job`` document or its options)."""
+    job, where = read_job(args)
+    return group_specs(job, where)
 
 
 def process_mode(requested: str, device: str, system: str | None = None) -> str:
@@ -455,25 +487,30 @@ def scratch_dir(out: str) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.peak:
         return run_peak(args)
-    specs = build_specs(args)
+    job, where = read_job(args)
+    if args.print_job:
+        sys.stdout.write(to_json(job))
+        return 0
+    specs = group_specs(job, where)
     mode = process_mode(args.process, specs[0].device)
     if mode == "fork":
-        pin_threads(args.threads)  # before torch is imported, for this process and its children
+        pin_threads(job.settings.threads)  # before torch is imported, for this process and its children
         warm_parent(specs)
-    out_existed = Path(args.out).exists()
-    cache_dir = scratch_dir(args.out)
+    out = Path(job.out)
+    out_existed = out.exists()
+    cache_dir = scratch_dir(job.out)
     failed = 0
     try:
         for spec in specs:
             spec.process, spec.cache_dir = mode, cache_dir
-            records = run_group(spec, args.timeout_s, args.retries)
+            records = run_group(spec, job.settings.timeout_s, job.settings.retries)
             for rec in records:
                 failed += rec["status"] != "ok"
                 print(f"jetprof profile: {group_name(spec)} {_summary(rec)}", file=sys.stderr)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
-        for folder in (Path(args.out) / ".tmp", Path(args.out)):  # leave no empty folders behind
-            if folder == Path(args.out) and out_existed:
+        for folder in (out / ".tmp", out):  # leave no empty folders behind
+            if folder == out and out_existed:
                 break
             try:
                 folder.rmdir()
@@ -488,10 +525,13 @@ def run_peak(args: argparse.Namespace) -> int:
     from jetprof.io import atomic_write_text
     from jetprof.profiling.peak import measure_peak
 
-    if args.threads < 1:
-        raise JetprofError(f"--threads {args.threads}: must be at least 1")
+    if args.device is None or args.out is None:
+        raise JetprofError("--peak: needs --device and --out FILE (the peak record)")
+    threads = JobSettings().threads if args.threads is None else args.threads
+    if threads < 1:
+        raise JetprofError(f"--threads {threads}: must be at least 1")
     device = check_device(args.device)
-    rec = measure_peak(device, args.threads, args.config_hash)
+    rec = measure_peak(device, threads, args.config_hash or os.environ.get(ENV_CONFIG_HASH))
     atomic_write_text(args.out, json.dumps(rec, indent=1) + "\n")
     print(f"jetprof profile --peak: {device} fp32 {rec['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s "
           f"(n={rec['matrix_size']})", file=sys.stderr)

@@ -1,5 +1,6 @@
 """What one measuring process is given: a comparison group, as a dataclass that
-travels to the child as JSON."""
+travels to the child as JSON. ``jetprof profile`` makes one per (particles, batch size)
+of a job document (:class:`jetprof.jobfile.ProfileJob`), whose variants it shares."""
 
 from __future__ import annotations
 
@@ -8,29 +9,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jetprof.contract import Group, Point, Variant, group_path, record_path
+from jetprof.contract import Group, Point, group_path, record_path
+from jetprof.jobfile import DEFAULT_QUALITY_JETS, DEFAULT_THRESHOLD, JobSettings, VariantSpec
+
+__all__ = ["GroupSpec", "VariantSpec"]
 
 
-@dataclass
-class VariantSpec:
-    """One variant of a group and the files it is built from."""
-
-    model: str
-    weights: str
-    backend: str
-    precision: str
-    network_config: str
-    data_config: str
-    checkpoint: str | None = None
-    replica: int = 0
-
-    @property
-    def variant(self) -> Variant:
-        return Variant(self.model, self.weights, self.backend, self.precision, self.replica)
-
-    @property
-    def label(self) -> str:
-        return self.variant.label
+_DEFAULT = JobSettings()  # the config schema's defaults (jetprof.jobfile)
 
 
 @dataclass
@@ -44,16 +29,16 @@ class GroupSpec:
     variants: list[VariantSpec]
     out: str = "results"
     data: list[str] = field(default_factory=list)
-    threads: int = 1
-    warmup: int = 1
-    rounds: int = 10
-    max_rounds: int = 40
-    max_group_s: float = 60.0
-    threshold: float = 0.05
-    flush_denormal: bool = False
-    profiler_pass: bool = True
-    profiler_calls: int = 1
-    seed: int = 0
+    threads: int = _DEFAULT.threads
+    warmup: int = _DEFAULT.warmup
+    rounds: int = _DEFAULT.rounds
+    max_rounds: int = _DEFAULT.max_rounds
+    max_group_s: float = _DEFAULT.max_group_s
+    threshold: float = DEFAULT_THRESHOLD
+    flush_denormal: bool = _DEFAULT.flush_denormal
+    profiler_pass: bool = _DEFAULT.profiler_pass
+    profiler_calls: int = _DEFAULT.profiler_calls
+    seed: int = _DEFAULT.seed
     config_hash: str | None = None
     # a folder the groups of one call share (the ONNX exports of their weights)
     cache_dir: str | None = None
@@ -62,7 +47,7 @@ class GroupSpec:
     # labelled test jets (ROOT files) every point is scored on after its timed rounds,
     # against eager fp32 with the same weights (record field ``quality``); none: no score
     quality_data: list[str] = field(default_factory=list)
-    quality_jets: int = 500
+    quality_jets: int = DEFAULT_QUALITY_JETS
 
     def __post_init__(self) -> None:
         self.variants = [v if isinstance(v, VariantSpec) else VariantSpec(**v) for v in self.variants]

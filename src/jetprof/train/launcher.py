@@ -68,14 +68,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from jetprof.config import schema_default, schema_defaults, schema_property
+from jetprof.config import WEAVER_KEYS, schema_default, schema_defaults, schema_property
 from jetprof.errors import JetprofError
 
-#: the study's ``train.*`` keys that become weaver flags (``--config-json`` takes them)
-WEAVER_KEYS: tuple[str, ...] = (
-    "num_epochs", "samples_per_epoch", "samples_per_epoch_val", "batch_size", "start_lr",
-    "optimizer", "lr_scheduler", "fetch_step", "num_workers", "use_amp",
-)
 _TRAIN = schema_defaults("train")
 
 #: one training setting's value (the config schema checks each key's own type)
