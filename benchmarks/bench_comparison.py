@@ -8,7 +8,7 @@ Usage: python benchmarks/bench_comparison.py [--repeats 6] [--batch-sizes 1,8] [
    replica, a second checkpoint of random-looking weights ("trained": same
    architecture, other values — a true null), a checkpoint whose weight matrices are
    scaled into the float32 subnormal range ("pretrained": the one known way weight
-   values change CPU cost), and, with the benchmark hook ``JETPROF_TEST_SLOWDOWN``,
+   values change CPU cost), and, with the benchmark hook ``benchmarks/slowdown.py``,
    the "trained" variant made slower by exactly ``--slowdown`` (a positive control of
    known size). Printed: the verdict counts of each comparison (the A/A false-positive
    rate; the detection rate of the known slowdown and its estimated ratio), the
@@ -36,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from slowdown import env as slowdown_env  # benchmarks/slowdown.py, beside this script
 
 from jetprof import stats
 from jetprof.config import schema_defaults
@@ -74,7 +75,7 @@ def stability(args: argparse.Namespace, folder: Path) -> None:
                "--batch-sizes", args.batch_sizes, "--weights", "random,trained,pretrained",
                "--checkpoint", f"trained={other}", "--checkpoint", f"pretrained={subnormal}",
                "--no-profiler-pass", "--out", str(out)]
-        env = {**os.environ, "JETPROF_TEST_SLOWDOWN": f"trained={args.slowdown}"} if rep % 2 else dict(os.environ)
+        env = {**os.environ, **slowdown_env("trained", args.slowdown)} if rep % 2 else dict(os.environ)
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
         seconds.append(time.perf_counter() - t0)

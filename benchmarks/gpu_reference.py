@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             spec.profiler_pass = spec.batch_size == profile_bs
             spec.process, spec.cache_dir = "spawn", str(work)
-            rec = run_group(spec, timeout_s=120)[0]
+            rec = run_group(spec, timeout_s=120)[0].to_json()
             mem = rec["peak_memory_bytes"]
             _log(log, f"{weights:8} {backend + '-' + precision:18} {particles:>5} {spec.batch_size:>6} "
                       f"{rec['status']:6} {rec['latency_ms_p50'] or 0:10.3f} {rec['throughput_jets_per_s'] or 0:10.1f} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import site
 import subprocess
@@ -29,9 +30,13 @@ def copy_repo(dest: Path) -> Path:
     ).stdout.decode()
     for rel in filter(None, out.split("\0")):
         src = REPO / rel
+        target = dest / rel
+        if src.is_symlink() and src.is_dir():  # a linked folder (workflow/weaver): linked, as in a clone
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(os.readlink(src), target_is_directory=True)
+            continue
         if not src.is_file():
             continue
-        target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
     return dest

@@ -37,8 +37,9 @@ from jetprof.model import inputs  # noqa: E402
 from jetprof.model.build import build_model, load_data_config  # noqa: E402
 from jetprof.profiling import backends  # noqa: E402
 from jetprof.profiling.measure import measure_group  # noqa: E402
-from jetprof.profiling.record import validate_record  # noqa: E402
 from jetprof.profiling.spec import GroupSpec, VariantSpec  # noqa: E402
+from jetprof.records import validate_record  # noqa: E402
+from jetprof.registry import fill_schema  # noqa: E402
 from jetprof.report.compare import comparisons, load_groups  # noqa: E402
 
 HAVE_OPENVINO = importlib.util.find_spec("openvino") is not None
@@ -96,11 +97,16 @@ def test_pair_problems_of_the_new_pairs(backend, precision, device, message):
 
 
 def test_the_schemas_take_their_backends_and_precisions_from_the_contract():
-    record = json.loads(RECORD_SCHEMA.read_text())["properties"]
-    assert record["backend"]["enum"] == list(BACKENDS) and record["precision"]["enum"] == list(PRECISIONS)
-    prof = yaml.safe_load(CONFIG_SCHEMA.read_text())["properties"]["profile"]["properties"]
-    for items in (prof["backends"]["items"], prof["multiplicity"]["properties"]["backends"]["items"]):
-        pattern = re.compile(items["pattern"])
+    record = fill_schema(json.loads(RECORD_SCHEMA.read_text()))
+    assert record["$defs"]["backend"]["enum"] == list(BACKENDS)
+    assert record["$defs"]["precision"]["enum"] == list(PRECISIONS)
+    assert record["properties"]["backend"] == {"$ref": "#/$defs/backend"}
+    config = fill_schema(yaml.safe_load(CONFIG_SCHEMA.read_text()))
+    prof = config["properties"]["profile"]["properties"]
+    for items in (prof["backends"]["items"], prof["multiplicity"]["properties"]["backends"]["items"],
+                  prof["models"]["items"]["properties"]["backends"]["items"]):
+        assert items == {"$ref": "#/$defs/pair"}
+        pattern = re.compile(config["$defs"]["pair"]["pattern"])
         assert all(pattern.match(f"{b}-{p}") for b in BACKENDS for p in PRECISIONS)
         assert not pattern.match("openvino-int4") and not pattern.match("tensorrt-fp32")
 
@@ -270,8 +276,8 @@ def test_quality_block_on_labelled_test_jets(tmp_path, test_jets):
     assert abs(int8["auc_macro"] - ref["auc_macro"]) < 0.2
     assert rnd["auc_macro"] is None and "random weights" in rnd["auc_note"]
     # the reference AUC, computed here directly on all 16 jets at once
+    from jetprof.metrics import macro_auc
     from jetprof.model.build import load_weights
-    from jetprof.train.evaluate import macro_auc
 
     built = build_model()
     load_weights(built, ckpt)

@@ -226,8 +226,12 @@ def test_a_group_whose_variants_read_different_jets_is_refused(tmp_path, monkeyp
         def __init__(self, source):
             self.source = source
 
-    slots = [measure.Slot(VariantSpec("P", "random", "eager", "fp32", "n", "d"), {}),
-             measure.Slot(VariantSpec("K", "random", "eager", "fp32", "n", "e"), {})]
+    from jetprof.profiling.record import blank_record
+
+    variants = [VariantSpec("P", "random", "eager", "fp32", "n", "d"),
+                VariantSpec("K", "random", "eager", "fp32", "n", "e")]
+    spec = GroupSpec("cpu", "real", 2, variants, out=str(tmp_path))
+    slots = [measure.Slot(v, blank_record(spec, v)) for v in variants]
     slots[0].batch, slots[1].batch = FakeBatch({"files": ["a.root"]}), FakeBatch({"files": ["b.root"]})
     spec = GroupSpec("cpu", "real", 2, [s.spec for s in slots], out=str(tmp_path))
     with pytest.raises(BadInputError, match="do not share inputs"):

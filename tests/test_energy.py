@@ -43,8 +43,8 @@ def test_without_a_counter_the_record_says_not_measured_and_why(tmp_path, monkey
 def test_a_group_records_joules_per_jet_from_the_counter(tmp_path, monkeypatch):
     from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
     from jetprof.profiling.measure import measure_group
-    from jetprof.profiling.record import validate_record
     from jetprof.profiling.spec import GroupSpec, VariantSpec
+    from jetprof.records import validate_record
 
     _domain(tmp_path / "powercap", "intel-rapl:0", 10, max_uj=2**40)
     monkeypatch.setenv("JETPROF_POWERCAP_ROOT", str(tmp_path / "powercap"))

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from jetprof.cli import main
-from jetprof.train.evaluate import auc, parse_weaver_log, rejection_at, roc_curve
+from jetprof.metrics import auc, rejection_at, roc_curve
+from jetprof.train.evaluate import parse_weaver_log
 
 # (true class, scores for QCD, Hbb, Tbl)
 JETS = [

@@ -185,8 +185,6 @@ LONG_FUNCTIONS: dict[str, int] = {
     "jetprof/data/fetch.py:fetch": 89,
     "jetprof/httpfetch.py:stream": 97,
     "jetprof/model/export.py:export": 92,
-    "jetprof/profiling/measure.py:measure_group": 89,
-    "jetprof/profiling/measure.py:_finish": 71,
     "jetprof/report/ops.py:op_breakdown": 86,
 }
 

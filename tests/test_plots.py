@@ -488,3 +488,20 @@ def test_the_h100_reference_records_summarise_and_draw(tmp_path: Path) -> None:
     memory = curves.memory_vs_batch(table, weights="random", particles="128").data
     big = memory[(memory.precision == "fp32") & (memory.x == 4096)].iloc[0]
     assert big.y == pytest.approx(fp32[4096]["peak_memory_bytes"] / 2**20)
+
+
+def test_speedup_vs_batch_draws_the_inverse_of_the_paired_ratios(tmp_path: Path) -> None:
+    table = paired.load_comparisons(_comparisons_csv(tmp_path))
+    drawn = paired.speedup_vs_batch(table).data
+    rows = table[table.axis.isin(["backend", "precision", "deployment"])].sort_values("batch_size")
+    assert list(drawn.x) == [1, 8] == list(rows.batch_size)  # onnxruntime over eager at both sizes
+    np.testing.assert_allclose(drawn.y, 1 / rows.ratio.to_numpy())
+    np.testing.assert_allclose(drawn.y_low, 1 / rows.ci95_high.to_numpy())
+    np.testing.assert_allclose(drawn.y_high, 1 / rows.ci95_low.to_numpy())
+    assert list(drawn.y) == pytest.approx([2.0, 2.0], abs=0.05) and list(drawn.verdict) == list(rows.verdict)
+    assert set(drawn.variant) == {"ParT_full/random/onnxruntime-fp32"}  # weights and the control are not drawn
+    out = tmp_path / "speedup_vs_batch.png"
+    assert main(["plot", "speedup_vs_batch", "--comparisons", str(tmp_path / "comparisons.csv"),
+                 "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paired.speedup_vs_batch(table[table.axis == "weights"]).data.empty

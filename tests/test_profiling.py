@@ -17,6 +17,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from faults import env as fault_env  # noqa: E402
+
 from jetprof.cli import main as jetprof_main  # noqa: E402
 from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG  # noqa: E402
 from jetprof.errors import JetprofError  # noqa: E402
@@ -25,8 +27,9 @@ from jetprof.model.build import build_model  # noqa: E402
 from jetprof.model.flops import count_flops  # noqa: E402
 from jetprof.profiling.measure import is_oom, measure_group  # noqa: E402
 from jetprof.profiling.memory import cpu_peak_bytes  # noqa: E402
-from jetprof.profiling.record import blank_record, validate_record  # noqa: E402
+from jetprof.profiling.record import blank_record  # noqa: E402
 from jetprof.profiling.spec import GroupSpec, VariantSpec  # noqa: E402
+from jetprof.records import validate_record  # noqa: E402
 
 WEAVER_MMAC_128 = 341.56e6  # weaver's log for ParT_full at 128 particles
 
@@ -209,8 +212,9 @@ def test_onnxruntime_output_that_differs_from_eager_fails_the_point(tmp_path, mo
 
 
 def test_oom_is_recorded_not_raised(tmp_path, monkeypatch):
-    # test hook: raise torch.OutOfMemoryError in the first timed call (exercises the handling only)
-    monkeypatch.setenv("JETPROF_TEST_FAULT", "oom@2")
+    # the test's hook raises torch.OutOfMemoryError in the first timed turn (exercises the handling only)
+    for name, value in fault_env("oom@2").items():
+        monkeypatch.setenv(name, value)
     rec = measure_point(_spec(tmp_path))
     validate_record(json.loads(_record(tmp_path).read_text()))
     assert rec["status"] == "oom" and "OutOfMemoryError" in rec["error"]
@@ -227,7 +231,7 @@ def test_oom_classification():
 def test_schema_rejects_inconsistent_record(tmp_path):
     spec = _spec(tmp_path)
     rec = blank_record(spec, spec.variants[0])
-    rec.update(status="ok", error=None, env={})
+    rec.status, rec.error, rec.env = "ok", None, {}
     with pytest.raises(JetprofError, match="invalid profile record"):
         validate_record(rec, "x.json")
 

@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from faults import env as fault_env
 
-from jetprof.profiling.record import validate_record
+from jetprof.records import validate_record
 
 
 def _jetprof(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -31,12 +32,12 @@ def _rec(out: Path, bs: int, particles=128, weights="random", pair="eager-fp32",
 @pytest.mark.parametrize("process", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])
 def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path, process):
     out = tmp_path / "sweep"
-    # test hooks: bs 3 raises an injected OutOfMemoryError; bs 64 caps the child's address
-    # space at +200 MB so torch's CPU allocator really fails
+    # faults through the hook seam (tests/faults.py): bs 3 raises an injected OutOfMemoryError;
+    # bs 64 caps the child's address space at +200 MB so torch's CPU allocator really fails
     proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,3,64", "--particles", "128", "--rounds", "2",
                      "--max-rounds", "2", "--no-profiler-pass", "--config-hash", "abc123", "--out", str(out),
                      "--process", process],
-                    env={"JETPROF_TEST_FAULT": "oom@3,memcap@64=200000000"})
+                    env=fault_env("oom@3,memcap@64=200000000"))
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     recs = {bs: json.loads(_rec(out, bs).read_text()) for bs in (1, 3, 64)}
@@ -58,7 +59,7 @@ def test_a_transient_kill_is_retried_in_place(tmp_path):
     out = tmp_path / "flaky"
     proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2", "--particles", "16", "--rounds", "2",
                      "--max-rounds", "2", "--no-profiler-pass", "--out", str(out)],
-                    env={"JETPROF_TEST_FAULT": "flaky@2"})
+                    env=fault_env("flaky@2"))
     assert proc.returncode == 0, proc.stderr
     assert "group cpu p16 bs2: measuring process killed by SIGTERM; measuring it again" in proc.stderr
     assert json.loads(_rec(out, 2, 16).read_text())["status"] == "ok"
@@ -70,7 +71,7 @@ def test_a_persistent_transient_failure_fails_the_call_naming_the_group(tmp_path
     out = tmp_path / "dies"
     proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2", "--particles", "16", "--rounds", "2",
                      "--max-rounds", "2", "--no-profiler-pass", "--retries", "1", "--timeout-s", "6",
-                     "--out", str(out)], env={"JETPROF_TEST_FAULT": fault})
+                     "--out", str(out)], env=fault_env(fault))
     assert proc.returncode == 1, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("jetprof profile: error: group cpu p16 bs2") and "2 time(s)" in last
@@ -85,7 +86,7 @@ def test_a_kernel_style_kill_for_memory_is_recorded_as_oom(tmp_path):
     hog = 600_000_000
     proc = _jetprof(["--device", "cpu", "--batch-sizes", "1", "--particles", "16", "--no-profiler-pass",
                      "--out", str(out)],
-                    env={"JETPROF_TEST_FAULT": f"oomkill@1={hog}", "JETPROF_MEMORY_LIMIT_BYTES": str(hog)})
+                    env={**fault_env(f"oomkill@1={hog}"), "JETPROF_MEMORY_LIMIT_BYTES": str(hog)})
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(_rec(out, 1, 16).read_text())
     validate_record(rec)
@@ -146,7 +147,7 @@ def test_every_file_of_a_point_follows_the_umask(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "jetprof.cli", "profile", "--device", "cpu", "--batch-sizes",
                            "1,3", "--particles", "16", "--rounds", "2", "--max-rounds", "2", "--out", str(out)],
                           capture_output=True, text=True, timeout=900, preexec_fn=lambda: os.umask(0o077),
-                          env={**os.environ, "JETPROF_TEST_FAULT": "oom@3"})
+                          env={**os.environ, **fault_env("oom@3")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     for bs in (1, 3):
         rec = _rec(out, bs, particles=16)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import copy_repo
+from faults import env as fault_env
 
 # a real cluster and the whole tiny study through it: minutes, so slow as well
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -172,7 +173,7 @@ def test_a_job_cancelled_mid_run_is_reported_and_a_rerun_completes(slurm_cluster
     log = repo_copy / "cancel.log"
     cmd = ["timeout", "-k", "15", str(RUN_TIMEOUT_S), "snakemake", "--profile", str(profile),
            "--workflow-profile", "none", "--configfile", str(configfile), "--verbose", record]
-    env = {**os.environ, "JETPROF_TEST_FAULT": "hang@2"}  # the measuring process sleeps: time to cancel it
+    env = {**os.environ, **fault_env("hang@2")}  # the measuring process sleeps: time to cancel it
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=repo_copy, stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + RUN_TIMEOUT_S

@@ -14,8 +14,8 @@ import functools
 import os
 from typing import Any
 
-from jetprof.contract import CONFIG_SCHEMA, pair_problem, split_pair
-from jetprof.model.zoo import entry_configs, known_names
+from jetprof.contract import CONFIG_SCHEMA, split_pair
+from jetprof.registry import entry_configs, fill_schema, known_names, official_by_source, pair_problem
 
 
 def load_schema(path: str | os.PathLike[str] = CONFIG_SCHEMA) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def _read_schema(path: str) -> dict[str, Any]:
     import yaml
 
     with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return fill_schema(yaml.safe_load(f))
 
 
 def _schema() -> dict[str, Any]:
@@ -132,6 +132,9 @@ def _value(value: Any) -> str:
 
 def _allowed(node: dict[str, Any]) -> str:
     """What values a key takes, from its type, enum, pattern and bounds."""
+    if "$ref" in node:  # a registry slot of the schema's $defs: its values are the registry's
+        slot = node["$ref"].rpartition("/")[2]
+        return f"a `{slot}` of `jetprof.registry` (the table in docs/architecture.md)"
     if "enum" in node:
         return "one of " + ", ".join(f"`{_value(v)}`" for v in node["enum"])
     if "anyOf" in node:
@@ -250,7 +253,6 @@ def cross_key_problems(config: dict[str, Any]) -> list[str]:
         lines.append("profile.weights: 'pretrained' needs pretrained.enabled: true (the official checkpoint, "
                      "or your own as pretrained.url), or leave it out of the list")
     if pre.get("enabled", False) and not pre.get("sha256"):
-        from jetprof.model.pretrained import official_by_source
 
         url = str(pre.get("url", ""))
         if official_by_source(url) is None:

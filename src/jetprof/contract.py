@@ -15,13 +15,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from jetprof import registry
+from jetprof.registry import pair_problem
+
 #: the installed package; its data files travel with it (``pip install .`` works anywhere)
 PACKAGE = Path(__file__).resolve().parent
 SCHEMAS = PACKAGE / "schemas"
 CONFIG_SCHEMA = SCHEMAS / "config.schema.yaml"
 RECORD_SCHEMA = SCHEMAS / "record.schema.json"
 #: the weaver network and data configs shipped with jetprof (``workflow/weaver/`` links here)
-WEAVER_CONFIGS = PACKAGE / "model" / "weaver"
+WEAVER_CONFIGS = registry.WEAVER_CONFIGS
 DEFAULT_NETWORK_CONFIG = WEAVER_CONFIGS / "ParT.py"
 DEFAULT_DATA_CONFIG = WEAVER_CONFIGS / "JetClass_full.yaml"
 
@@ -39,17 +42,10 @@ ENV_COMPARE_THRESHOLD = "JETPROF_COMPARE_THRESHOLD"
 # the axes of the study and the values each may take
 
 WEIGHTS: tuple[str, ...] = ("random", "trained", "pretrained")
-#: eager PyTorch, torch.compile, ONNX Runtime fed each batch trimmed to its longest jet,
-#: ONNX Runtime on the batch padded to the data config's length (a naive deployment),
-#: OpenVINO (CPU) running the same ONNX export, fed the trimmed batch, and the sub-batched
-#: rungs: eager PyTorch or ONNX Runtime on the batch sorted by particle count and cut into
-#: sub-batches, each trimmed to its own longest jet, outputs put back in order (the timed
-#: call does all of it; see jetprof.profiling.bucketing)
-BACKENDS: tuple[str, ...] = ("eager", "compile", "onnxruntime", "onnxruntime_padded", "openvino",
-                             "eager_bucketed", "onnxruntime_bucketed")
-#: fp32; bf16/fp16 autocast (eager, compile); int8: dynamic quantisation on CPU (eager's
-#: Linear layers with torch's quantiser, the ONNX export with ONNX Runtime's)
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
+#: the backends and precisions: one entry each in :data:`jetprof.registry.BACKENDS` and
+#: :data:`~jetprof.registry.PRECISIONS` (what runs it, where, what it needs, how it is drawn)
+BACKENDS: tuple[str, ...] = tuple(registry.BACKENDS)
+PRECISIONS: tuple[str, ...] = tuple(registry.PRECISIONS)
 DEVICE_PATTERN = r"cpu|mps|cuda(:[0-9]+)?"
 STATUSES: tuple[str, ...] = ("ok", "oom", "error")
 #: how a record's ``peak_memory_bytes`` was measured (see jetprof.profiling.memory)
@@ -65,18 +61,14 @@ AXES: tuple[str, ...] = ("weights", "backend", "precision", "model", "control", 
 BASELINE = {"weights": "random", "backend": "eager", "precision": "fp32"}
 VERDICTS: tuple[str, ...] = ("same", "different", "inconclusive")
 #: the study's figures (``results/figures/{name}.png``), each drawn by ``jetprof plot NAME``
-FIGURES: tuple[str, ...] = (
-    "latency_vs_batch", "throughput_vs_batch", "memory_vs_batch", "op_breakdown", "weights_comparison",
-    "comparisons", "latency_vs_multiplicity", "roofline", "models_comparison", "training_curves", "roc",
-    "confusion_matrix", "deployment", "accuracy_vs_cost",
-)
+#: (:data:`jetprof.registry.FIGURES`)
+FIGURES: tuple[str, ...] = tuple(registry.FIGURES)
 #: backends that run the ONNX export of the model (built ``for_inference``: softmax output,
 #: no SequenceTrimmer), not the torch module
-ONNX_BACKENDS = ("onnxruntime", "onnxruntime_padded", "openvino", "onnxruntime_bucketed")
-ORT_BACKENDS = ("onnxruntime", "onnxruntime_padded", "onnxruntime_bucketed")
+ONNX_BACKENDS = registry.backends_where(graph="onnx")
 #: backends that cut each batch into sub-batches by particle count (eager's rules for
 #: precisions hold for eager_bucketed, ONNX Runtime's for onnxruntime_bucketed)
-BUCKETED_BACKENDS = ("eager_bucketed", "onnxruntime_bucketed")
+BUCKETED_BACKENDS = registry.backends_where(bucketed=True)
 
 
 def split_pair(pair: str) -> tuple[str, str]:
@@ -86,26 +78,6 @@ def split_pair(pair: str) -> tuple[str, str]:
         raise ValueError(f"{pair!r}: not a backend-precision pair ({'|'.join(BACKENDS)})-"
                          f"({'|'.join(PRECISIONS)})")
     return backend, precision
-
-
-def pair_problem(backend: str, precision: str, device: str) -> str | None:
-    """Why ``backend``-``precision`` cannot run on ``device`` (None if it can)."""
-    kind = device.split(":")[0]
-    if backend == "openvino" and precision != "fp32":
-        return f"{backend}-{precision}: jetprof runs OpenVINO on the fp32 ONNX export only"
-    if backend == "openvino" and kind != "cpu":
-        return f"{backend}-{precision}: jetprof runs OpenVINO on cpu only"
-    if backend in ORT_BACKENDS and precision not in ("fp32", "int8"):
-        return f"{backend}-{precision}: the ONNX export is fp32 only (int8: its dynamic quantisation)"
-    if backend in ORT_BACKENDS and kind == "mps":
-        return f"{backend}-{precision}: ONNX Runtime does not run on mps"
-    if precision == "int8" and backend == "compile":
-        return f"{backend}-{precision}: int8 is eager-int8 or onnxruntime-int8 (dynamic quantisation)"
-    if precision == "int8" and kind != "cpu":
-        return f"{backend}-{precision}: dynamic int8 quantisation runs on cpu only"
-    if precision == "fp16" and kind == "cpu":
-        return f"{backend}-{precision}: autocast fp16 runs on cuda and mps only (use bf16 on cpu)"
-    return None
 
 
 # ---------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from jetprof.contract import (
 )
 from jetprof.data.jetclass import SPLITS, process
 from jetprof.jobfile import JobSettings, ProfileJob, Quality, VariantSpec
-from jetprof.model.zoo import entry_configs
+from jetprof.registry import FIGURES as FIGURE_ENTRIES
+from jetprof.registry import entry_configs
 
 
 def put_this_python_first_on_path() -> None:
@@ -224,7 +225,7 @@ def invalid_records(config: dict[str, Any]) -> list[tuple[str, str]]:
     import json
 
     from jetprof.errors import JetprofError
-    from jetprof.profiling.record import validate_record
+    from jetprof.records import validate_record
 
     bad = []
     for path in profile_records(config):
@@ -262,8 +263,8 @@ def profile_devices(config: dict[str, Any]) -> list[str]:
     return list(config["profile"]["devices"])
 
 
-#: the report category of figures not under "3. Profile"
-FIGURE_CATEGORY = {"training_curves": "2. Training", "roc": "2. Training", "confusion_matrix": "2. Training"}
+#: each figure's report category (jetprof.registry.FIGURES)
+FIGURE_CATEGORY = {f.name: f.category for f in FIGURE_ENTRIES.values()}
 _TABLE = f"{RESULTS}/summary/points.csv"
 _COMPARISONS = f"{RESULTS}/summary/comparisons.csv"
 
@@ -277,20 +278,22 @@ def summary_files() -> list[str]:
 
 
 def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: list[str]) -> dict[str, Any]:
-    """What figure ``name`` is drawn from (named inputs of its rule): every file it reads."""
-    if name in FIGURE_CATEGORY:
+    """What figure ``name`` is drawn from (named inputs of its rule): every file its kind
+    (jetprof.registry.FIGURE_KINDS) reads."""
+    kind = FIGURE_ENTRIES[name].kind
+    if kind == "metrics":
         return {"metrics": metrics_path(config["weaver"]["model_name"])}
-    if name in ("weights_comparison", "comparisons"):
+    if kind == "comparisons":
         return {"comparisons": _COMPARISONS}
-    if name == "deployment":
+    if kind == "deployment":
         return {"deployment": f"{RESULTS}/summary/deployment.json"}
-    if name == "accuracy_vs_cost":
+    if kind == "models":
         return {"models": f"{RESULTS}/summary/models.csv"}
-    if name == "op_breakdown":  # reads the records and their per-op tables
+    if kind == "records":  # reads the records and their per-op tables
         measured_here = config["profile"]["profiler_pass"] and not config.get("regenerate")
         ops = [r[: -len(".json")] + ".ops.csv" for r in records] if measured_here else []
         return {"table": _TABLE, "records": records, "ops": ops}
-    if name == "roofline":
+    if kind == "roofline":
         return {"table": _TABLE, "peaks": peaks}
     return {"table": _TABLE}
 
@@ -304,29 +307,25 @@ def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], lo
     weights = study_weights(config)
     main_weights = "trained" if "trained" in weights else weights[0]
     particles = "real" if "real" in prof["particles"] else str(prof["particles"][0])
+    kind = FIGURE_ENTRIES[name].kind
     args = ["jetprof", "--log", log, "plot", name, "--out", f"{RESULTS}/figures/{name}.png"]
-    if name in FIGURE_CATEGORY:
-        args += ["--metrics", inputs["metrics"]]
-    elif name in ("weights_comparison", "comparisons"):
-        args += ["--comparisons", inputs["comparisons"]]
-    elif name == "deployment":
-        args += ["--deployment", inputs["deployment"]]
-    elif name == "accuracy_vs_cost":
-        args += ["--models", inputs["models"]]
+    given = {"metrics": "metrics", "comparisons": "comparisons", "deployment": "deployment", "models": "models"}
+    if kind in given:
+        args += [f"--{given[kind]}", inputs[given[kind]]]
     else:
         args += ["--table", inputs["table"]]
-    if name in ("latency_vs_batch", "throughput_vs_batch", "memory_vs_batch", "roofline", "op_breakdown"):
+    if kind in ("batch", "roofline", "records"):
         args += ["--model", model, "--weights", main_weights, "--particles", particles]
-    if name == "op_breakdown":
+    if kind == "records":
         args += ["--records-dir", f"{RESULTS}/profile"]
-    if name == "roofline":
+    if kind == "roofline":
         for peak in inputs["peaks"]:
             args += ["--peak", peak]
-    if name == "latency_vs_multiplicity":
+    if kind == "multiplicity":
         mult = prof["multiplicity"]
         mult_weights = mult["weights"] if mult["weights"] in weights or mult["weights"] == "random" else "trained"
         args += ["--model", model, "--weights", mult_weights, "--batch-size", str(mult["batch_size"])]
-    if name == "models_comparison":
+    if kind == "models_table":
         args += ["--particles", particles]
     return " ".join(shlex.quote(a) for a in args)
 
@@ -341,7 +340,8 @@ def skipped_figures(config: dict[str, Any]) -> dict[str, str]:
     if not config.get("regenerate"):
         return {}
     metrics = metrics_path(config["weaver"]["model_name"])
-    return {name: metrics for name in FIGURES if name in FIGURE_CATEGORY and not os.path.isfile(metrics)}
+    return {name: metrics for name in FIGURES
+            if FIGURE_ENTRIES[name].kind == "metrics" and not os.path.isfile(metrics)}
 
 
 def regenerate_notes(config: dict[str, Any]) -> list[str]:

@@ -101,7 +101,7 @@ for _figure in jw.FIGURES:
             report(
                 f"results/figures/{_figure}.png",
                 caption=f"../report/{_figure}.rst",
-                category=jw.FIGURE_CATEGORY.get(_figure, "3. Profile"),
+                category=jw.FIGURE_CATEGORY[_figure],
                 subcategory="Figures",
             ),
         log:

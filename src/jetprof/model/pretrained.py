@@ -26,92 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from jetprof import httpfetch as http
+from jetprof import registry
 from jetprof.contract import DEFAULT_NETWORK_CONFIG, WEAVER_CONFIGS
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write, sha256_file
 from jetprof.model import build as jmodel
 from jetprof.model.layout import LAYOUTS, detect_layout, to_current_layout
+from jetprof.registry import OfficialCheckpoint, official_checkpoints
 
-
-@dataclass(frozen=True)
-class OfficialCheckpoint:
-    """One of the checkpoints published with the ParT paper."""
-
-    name: str
-    repo_path: str
-    git_blob_sha1: str
-    data_config: str  # file name under jetprof/model/weaver/
-    #: "0.4": ParT attention blocks in weaver 0.4's channel order (converted on fetch);
-    #: None: no attention blocks, the file loads as it is
-    layout: str | None = "0.4"
-    #: the zoo model it is for (network config jetprof/model/weaver/<model>.py)
-    model: str = "ParT"
-
-    @property
-    def url(self) -> str:
-        return f"https://github.com/jet-universe/particle_transformer/raw/main/{self.repo_path}"
-
-    @property
-    def network_config(self) -> str:
-        """The network config's file name under jetprof/model/weaver/."""
-        return f"{self.model}.py"
-
-    @property
-    def feature_set(self) -> str:
-        """``full``, ``kinpid`` or ``kin`` (from the data config's name)."""
-        return self.data_config.removeprefix("JetClass_").removesuffix(".yaml")
-
-
-# Git blob ids from jet-universe/particle_transformer (unchanged since its initial
-# commit 512fcd1, 2022-03-28; read from its tree at 2925bdb). The sha256 of the
-# files is not published; the git blob id (sha1 of b"blob <size>\0" + bytes) pins
-# the same bytes. The ParticleNet files (1,522,482 / 1,514,546 / 1,519,154 bytes
-# for full / kin / kinpid) hold `mod.*` keys that weaver-core 0.5.3's ParticleNet
-# loads strictly as they are: its code has no head-order change to undo.
-OFFICIAL_CHECKPOINTS: tuple[OfficialCheckpoint, ...] = (
-    OfficialCheckpoint(
-        "ParT_full",
-        "models/ParT_full.pt",
-        "cf510276bb5616caf87adace4e05eafab4b6c762",
-        "JetClass_full.yaml",
-    ),
-    OfficialCheckpoint(
-        "ParT_kin",
-        "models/ParT_kin.pt",
-        "70a82e78a7dc54601d4b19c089969fd917e397b9",
-        "JetClass_kin.yaml",
-    ),
-    OfficialCheckpoint(
-        "ParT_kinpid",
-        "models/ParT_kinpid.pt",
-        "f4bf560aed152f0b2acd37f60be1323ea84039f8",
-        "JetClass_kinpid.yaml",
-    ),
-    OfficialCheckpoint(
-        "ParticleNet_full",
-        "models/ParticleNet_full.pt",
-        "eab18fffeef62001aa08758ff954873b414ce3e4",
-        "JetClass_full.yaml",
-        layout=None,
-        model="ParticleNet",
-    ),
-    OfficialCheckpoint(
-        "ParticleNet_kin",
-        "models/ParticleNet_kin.pt",
-        "e3577bd272824e2470e8a12c9b7fe314546da76f",
-        "JetClass_kin.yaml",
-        layout=None,
-        model="ParticleNet",
-    ),
-    OfficialCheckpoint(
-        "ParticleNet_kinpid",
-        "models/ParticleNet_kinpid.pt",
-        "83075a3aed3e5d7e29fe1a53b3d9f90fec13e40c",
-        "JetClass_kinpid.yaml",
-        layout=None,
-        model="ParticleNet",
-    ),
-)
+# The official checkpoints are entries of the zoo in the core registry (git blob ids from
+# jet-universe/particle_transformer, unchanged since its initial commit 512fcd1,
+# 2022-03-28; read from its tree at 2925bdb). The sha256 of the files is not published;
+# the git blob id (sha1 of b"blob <size>\0" + bytes) pins the same bytes.
+OFFICIAL_CHECKPOINTS: tuple[OfficialCheckpoint, ...] = official_checkpoints()
 
 
 def official_by_blob(blob_sha1: str) -> OfficialCheckpoint | None:
@@ -121,9 +48,7 @@ def official_by_blob(blob_sha1: str) -> OfficialCheckpoint | None:
 
 def official_by_source(source: str) -> OfficialCheckpoint | None:
     """The official checkpoint a URL points at (github.com or raw.githubusercontent.com), if any."""
-    if not re.search(r"jet-universe/particle_transformer/", source):
-        return None
-    return next((c for c in OFFICIAL_CHECKPOINTS if source.endswith("/" + c.repo_path)), None)
+    return registry.official_by_source(source, OFFICIAL_CHECKPOINTS)
 
 
 def git_blob_sha1(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

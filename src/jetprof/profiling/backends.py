@@ -1,7 +1,9 @@
 """How a point calls the model: eager / torch.compile (with autocast, or int8), ONNX
 Runtime or OpenVINO, whole or sub-batched by multiplicity (``eager_bucketed``,
-``onnxruntime_bucketed``: :mod:`jetprof.profiling.bucketing`); the packages each needs,
-and how far each may differ from eager fp32.
+``onnxruntime_bucketed``: :mod:`jetprof.profiling.bucketing`), and how far each may
+differ from eager fp32. Which factory makes a backend's runner, where it runs and the
+packages it needs are its entry in :data:`jetprof.registry.BACKENDS`; a backend with
+a module of its own (its factory named there) needs no branch here.
 
 Every runner is a no-argument callable (one forward on the point's batch: what is
 timed) with a ``predict(arrays)`` method giving the softmax outputs on any other batch
@@ -25,14 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from jetprof import registry
 from jetprof.contract import BUCKETED_BACKENDS
 from jetprof.errors import JetprofError
+from jetprof.records import PointRecord
 
-AUTOCAST_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
-
-#: the optional package each backend or precision needs beyond jetprof's own dependencies:
-#: (module to import, how to install it)
-OPTIONAL = {"openvino": ("openvino", "pip install 'jetprof[openvino]'")}
+#: the torch dtype each autocast precision runs under (from the registry)
+AUTOCAST_DTYPES = {p.name: p.autocast for p in registry.PRECISION_LIST if p.autocast}
 
 #: the largest |Δ softmax| from eager fp32 (same weights, same jets) a variant may show, by
 #: (backend or "*", precision, device kind); above it the point is an ``error``, never a
@@ -77,20 +78,13 @@ def missing_package(backend: str, precision: str) -> str | None:
     without importing anything heavy; None if it can."""
     import importlib.util
 
-    needs = []
-    if backend in OPTIONAL:
-        needs.append(OPTIONAL[backend])
-    if backend.startswith("onnxruntime"):
-        needs.append(("onnxruntime", "pip install onnxruntime"))
-        if precision == "int8":
-            needs.append(("onnx", "pip install onnx"))
-    for module, how in needs:
+    for package in registry.packages_for(backend, precision):
         try:
-            found = importlib.util.find_spec(module) is not None
+            found = importlib.util.find_spec(package.module) is not None
         except (ImportError, ValueError):
             found = False
         if not found:
-            return f"{backend}-{precision}: the {module} package is not installed ({how})"
+            return f"{backend}-{precision}: the {package.module} package is not installed ({package.install})"
     return None
 
 
@@ -101,7 +95,9 @@ def require(module: str, backend: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        how = OPTIONAL.get(backend, (module, f"pip install {module}"))[1]
+        entry = registry.BACKENDS.get(backend)
+        known = {p.module: p.install for p in entry.packages} if entry else {}
+        how = known.get(module, f"pip install {module}")
         raise JetprofError(f"{backend}: the {module} package is not installed ({how})") from None
 
 
@@ -194,38 +190,53 @@ def _trimmed(arrays: dict[str, np.ndarray], n_particles: np.ndarray, trim: bool,
 
 
 def check_ort_device(device: Any) -> None:
-    """Fail early (before the export) when ONNX Runtime cannot run on ``device``."""
+    """Fail early (before the export) when this onnxruntime build lacks ``device``'s provider
+    (where ONNX Runtime runs at all is the registry's rule: :func:`check_exported_device`)."""
     import onnxruntime as ort
 
     if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
         raise JetprofError("CUDA provider not available in this onnxruntime build")
-    if device.type not in ("cpu", "cuda"):
-        raise JetprofError(f"onnxruntime backend does not run on {device.type}")
 
 
 def check_exported_device(backend: str, device: Any) -> None:
-    """Fail early (before the export) when the backend cannot run on ``device``."""
-    if backend == "openvino":
-        if device.type != "cpu":
-            raise JetprofError(f"openvino backend does not run on {device.type} (cpu only)")
-        require("openvino", backend)
-    else:
+    """Fail early (before the export) when the backend cannot run on ``device`` or its
+    package is missing (the registry's device kinds and packages)."""
+    entry = registry.BACKENDS[backend]
+    if device.type not in entry.devices:
+        raise JetprofError(f"{backend} backend does not run on {device.type} ({'/'.join(entry.devices)} only)")
+    for package in entry.packages:
+        require(package.module, backend)
+    if any(p.module == "onnxruntime" for p in entry.packages):
         check_ort_device(device)
 
 
+def _refuse_pair(backend: str, precision: str, device: Any) -> None:
+    """JetprofError where the registry's capability rule says the pair cannot run here."""
+    problem = registry.pair_problem(backend, precision, device.type)
+    if problem:
+        raise JetprofError(problem)
+
+
+def runner_factory(backend: str) -> Any:
+    """The factory the registry names for ``backend`` (``"module:function"``), imported now."""
+    import importlib
+
+    module, _, name = registry.BACKENDS[backend].runner.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], device: Any,
-                 names: list[str], rec: dict[str, Any]) -> TorchRunner:
+                 names: list[str], rec: PointRecord) -> TorchRunner:
     """The runner of an eager or compile variant: int8 runs a quantised copy of ``model``
     (``model`` stays the fp32 reference), compile wraps it in ``torch.compile``."""
     import torch
 
+    _refuse_pair(backend, precision, device)
     run_model = model
     if precision == "int8":
-        if device.type != "cpu":
-            raise JetprofError(f"{backend}-int8: dynamic int8 quantisation runs on cpu only")
         from jetprof.profiling.quantize import eager_int8
 
-        run_model, rec["quantization"] = eager_int8(model)
+        run_model, rec.quantization = eager_int8(model)
     if backend == "compile":
         run_model = torch.compile(run_model)
     if backend in BUCKETED_BACKENDS:
@@ -234,23 +245,48 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
 
 
 def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
-                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: dict[str, Any],
+                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
                     min_length: int = 1) -> Any:
-    """The runner of a variant of the ONNX export: ONNX Runtime (fp32 or the dynamically
-    quantised int8 graph) or OpenVINO; ``min_length``: the model's fewest particle slots."""
-    if backend == "openvino":
-        runner = OvRunner(onnx_path, device, threads, arrays, trim, min_length)
-        rec["openvino"] = runner.settings
-        return runner
-    if precision == "int8":
-        if device.type != "cpu":
-            raise JetprofError(f"{backend}-int8: dynamic int8 quantisation runs on cpu only")
-        from jetprof.profiling.quantize import onnx_int8
+    """The runner of a variant of the ONNX export, made by the factory the registry names
+    for ``backend`` (same arguments); ``min_length``: the model's fewest particle slots."""
+    _refuse_pair(backend, precision, device)
+    factory = runner_factory(backend)
+    return factory(backend, precision, onnx_path, device, threads, arrays, trim, cache_dir, rec, min_length)
 
-        onnx_path, quantized, rec["quantization"] = onnx_int8(onnx_path, cache_dir)
-        rec["onnx"]["quantized_by_this_point"] = quantized
+
+def openvino_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
+                    arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
+                    min_length: int = 1) -> OvRunner:
+    """``openvino``: OpenVINO's CPU plugin on the fp32 export."""
+    runner = OvRunner(onnx_path, device, threads, arrays, trim, min_length)
+    rec.openvino = runner.settings
+    return runner
+
+
+def ort_graph(precision: str, onnx_path: str, cache_dir: str, rec: PointRecord) -> str:
+    """The graph an ONNX Runtime variant runs: the export, or (int8) its dynamically
+    quantised copy (cached in ``cache_dir``; the record says which point made it)."""
+    if precision != "int8":
+        return onnx_path
+    from jetprof.profiling.quantize import onnx_int8
+
+    onnx_path, quantized, rec.quantization = onnx_int8(onnx_path, cache_dir)
+    if rec.onnx is not None:
+        rec.onnx.quantized_by_this_point = quantized
+    return onnx_path
+
+
+def ort_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
+               arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
+               min_length: int = 1) -> OrtRunner:
+    """``onnxruntime``, ``onnxruntime_padded``, ``onnxruntime_bucketed``: ONNX Runtime with
+    its graph optimisations on (fp32 or the dynamically quantised int8 graph)."""
+    graph = ort_graph(precision, onnx_path, cache_dir, rec)
     runner_cls: type[OrtRunner] = BucketedOrtRunner if backend in BUCKETED_BACKENDS else OrtRunner
-    return runner_cls(onnx_path, device, threads, arrays, trim, min_length)
+    runner = runner_cls(graph, device, threads, arrays, trim, min_length)
+    if rec.onnx is not None:
+        rec.onnx.graph_optimization_level = runner.graph_optimization
+    return runner
 
 
 class OrtRunner:
@@ -261,6 +297,8 @@ class OrtRunner:
     """
 
     tool = "onnxruntime"
+    #: ``onnxruntime.GraphOptimizationLevel`` the session runs at (ORT's own default)
+    graph_optimization = "ORT_ENABLE_ALL"
 
     def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
                  trim: bool = False, min_length: int = 1) -> None:
@@ -291,6 +329,7 @@ class OrtRunner:
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = self.ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = getattr(self.ort.GraphOptimizationLevel, self.graph_optimization)
         if profile_prefix:
             opts.enable_profiling = True
             opts.profile_file_prefix = profile_prefix
@@ -422,9 +461,7 @@ class OvRunner:
 
     def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
                  trim: bool = True, min_length: int = 1) -> None:
-        self.trim, self.min_length = trim, min_length
-        if device.type != "cpu":
-            raise JetprofError(f"openvino backend does not run on {device.type} (cpu only)")
+        self.trim, self.min_length = trim, min_length  # cpu only: the registry's rule, checked before
         ov = require("openvino", "openvino")
         self.version = ov.get_version()
         self.path, self.threads = onnx_path, threads

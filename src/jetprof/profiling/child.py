@@ -20,16 +20,9 @@ cannot be built or a checkpoint does not fit it
 (:class:`~jetprof.errors.BadInputError`): then it writes nothing, prints one line
 on stderr and exits with ``EXIT_BAD_INPUT``, and the parent stops.
 
-Test hook (for the tests of the failure paths only): the environment variable
-``JETPROF_TEST_FAULT`` = ``crash@BS`` makes the child kill itself with SIGKILL at
-batch size BS; ``hang@BS`` makes it sleep for an hour (for ``--timeout-s``);
-``term@BS`` makes it end by SIGTERM (a transient kill); ``flaky@BS`` does so on the
-first attempt only; ``oomkill@BS=BYTES`` fills BYTES of memory, then SIGKILLs itself
-as the kernel's OOM killer would (with ``JETPROF_MEMORY_LIMIT_BYTES`` set near that
-size the parent classifies it as out of memory); ``oom@BS`` fails every
-variant's first timed call with ``torch.OutOfMemoryError``; ``memcap@BS=BYTES`` caps
-the child's address space (RLIMIT_AS) to its current size + BYTES before the batch
-is built, so torch's allocator fails for real.
+The failure paths (a child killed, hung or out of memory) are tested through the hook
+seam of :mod:`jetprof.profiling.hooks` (``JETPROF_HOOKS``); the faults themselves are the
+tests' own (``tests/faults.py``).
 """
 
 from __future__ import annotations

@@ -86,6 +86,7 @@ from jetprof.jobfile import (
 from jetprof.profiling.child import pin_threads
 from jetprof.profiling.runner import group_name, run_group
 from jetprof.profiling.spec import GroupSpec
+from jetprof.records import PointRecord
 
 PROCESSES = ("auto", "fork", "spawn")
 #: the document's settings that a flag of the same name sets
@@ -460,12 +461,12 @@ def warm_parent(specs: list[GroupSpec]) -> None:
         import uproot  # noqa: F401
 
 
-def _summary(rec: dict) -> str:
-    head = f"{rec['model']}/{rec['weights']}/{rec['backend']}-{rec['precision']}: {rec['status']}"
-    if rec["status"] == "ok":
-        return (f"{head}  p50 {rec['latency_ms_p50']:.3f} ms over {rec['repeats']} rounds  "
-                f"{rec['throughput_jets_per_s']:.1f} jets/s  padded {rec['particles_padded']}")
-    return f"{head}  {rec['error']}"
+def _summary(rec: PointRecord) -> str:
+    head = f"{rec.model}/{rec.weights}/{rec.backend}-{rec.precision}: {rec.status}"
+    if rec.status == "ok":
+        return (f"{head}  p50 {rec.latency_ms_p50:.3f} ms over {rec.repeats} rounds  "
+                f"{rec.throughput_jets_per_s:.1f} jets/s  padded {rec.particles_padded}")
+    return f"{head}  {rec.error}"
 
 
 def scratch_dir(out: str) -> str:
@@ -505,7 +506,7 @@ def run(args: argparse.Namespace) -> int:
             spec.process, spec.cache_dir = mode, cache_dir
             records = run_group(spec, job.settings.timeout_s, job.settings.retries)
             for rec in records:
-                failed += rec["status"] != "ok"
+                failed += rec.status != "ok"
                 print(f"jetprof profile: {group_name(spec)} {_summary(rec)}", file=sys.stderr)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)

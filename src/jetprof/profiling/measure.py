@@ -28,9 +28,7 @@ import gc
 import hashlib
 import json
 import os
-import resource
 import shutil
-import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -43,10 +41,13 @@ import numpy as np
 from jetprof.contract import BUCKETED_BACKENDS, ONNX_BACKENDS
 from jetprof.errors import BadInputError, JetprofError
 from jetprof.io import atomic_write_text
+from jetprof.profiling import hooks
 from jetprof.profiling.ops import profiler_pass, torch_rows, write_empty_profile, write_ops
 from jetprof.profiling.record import blank_record, write_record
 from jetprof.profiling.rounds import ORDER, interleave
 from jetprof.profiling.spec import GroupSpec, VariantSpec
+from jetprof.records import GroupDocument, GroupVariant, OnnxBlock, Paired, PointRecord
+from jetprof.registry import BACKENDS
 
 FLOPS_JETS = 64
 
@@ -72,16 +73,6 @@ def _failure(exc: BaseException) -> tuple[str, str]:
     return ("oom" if is_oom(exc) else "error"), f"{type(exc).__name__}: {msg}"
 
 
-def _fault(spec: GroupSpec) -> str | None:
-    """The test hook JETPROF_TEST_FAULT (see child.py) for this group's batch size."""
-    for item in filter(None, os.environ.get("JETPROF_TEST_FAULT", "").split(",")):
-        kind, _, rest = item.partition("@")
-        bs, _, arg = rest.partition("=")
-        if bs and int(bs) == spec.batch_size:
-            return f"{kind}={arg}" if arg else kind
-    return None
-
-
 def _percentiles(samples: list[float]) -> dict[str, float]:
     a = np.asarray(samples, dtype=float)
     return {"p5": float(np.percentile(a, 5)), "p50": float(np.percentile(a, 50)),
@@ -93,7 +84,7 @@ class Slot:
     """One variant inside the child: its record, model, batch and timings."""
 
     spec: VariantSpec
-    rec: dict[str, Any]
+    rec: PointRecord
     model: Any = None  # the eager module (exported variants: the for-inference one)
     built: Any = None
     batch: Any = None
@@ -102,6 +93,7 @@ class Slot:
     seen: list[int] = field(default_factory=list)  # lengths at the SequenceTrimmer's output
     length: int = 0
     warm_out: Any = None
+    calls_per_round: int = 1  # forwards per turn (rounds.interleave sets it)
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     energy: list[float] = field(default_factory=list)  # joules per call, one figure a turn
@@ -113,7 +105,7 @@ class Slot:
 
     def fail(self, status: str, message: str) -> None:
         self.failed = True
-        self.rec["status"], self.rec["error"] = status, message
+        self.rec.fail(status, message)
         self.forward = self.warm_out = None
 
 
@@ -148,88 +140,95 @@ def measure_group(spec: GroupSpec) -> dict[str, Any]:
         BadInputError: a model cannot be built or a checkpoint does not fit it (every
             group would fail alike: the caller stops with one line, nothing written).
     """
-    import torch
-
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
-    torch.set_num_threads(spec.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass  # already set (interop pool started)
-    torch.set_flush_denormal(bool(spec.flush_denormal))
-    fault = _fault(spec)
-    if fault == "crash":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if fault == "term":
-        os.kill(os.getpid(), signal.SIGTERM)
-    if fault == "flaky":  # killed by a signal the first time only: a transient failure
-        marker = Path(spec.cache_dir or tempfile.gettempdir()) / f"flaky-{spec.batch_size}"
-        if not marker.exists():
-            marker.touch()
-            os.kill(os.getpid(), signal.SIGTERM)
-    if fault and fault.startswith("oomkill="):  # grow, then die as the kernel's OOM killer kills
-        hog = bytearray(int(fault.split("=")[1]))  # zero-filled: every page touched
-        os.kill(os.getpid(), signal.SIGKILL)
-        del hog
-    if fault == "hang":
-        time.sleep(3600)
-
+    _pin_torch(spec)
+    hooks.call("group_start", spec=spec)
     slots = [Slot(v, blank_record(spec, v)) for v in spec.variants]
     for slot in slots:
-        slot.rec["started_utc"] = started
+        slot.rec.started_utc = started
     workdir = tempfile.mkdtemp(prefix="jetprof-child-", dir=spec.cache_dir)
     try:
-        _build_all(spec, slots)
-        clear_outputs(spec)  # every model is good: this group's old files go now
-        batches: dict[str, Any] = {}
-        for slot in slots:
-            _guarded(slot, _prepare, spec, slot, batches, workdir, fault)
-        _check_same_jets(spec, slots)
-        for slot in slots:
-            _guarded(slot, _warm_up, spec, slot)
-        from jetprof.profiling.energy import idle_watts, open_meter, record_block
-
-        meter, why = open_meter(spec.device)
-        idle = idle_watts(meter) if meter is not None else None
-        rounds = interleave(spec, slots, (fault == "oom"), _guarded, meter)
-        for slot in slots:
-            slot.rec["energy"] = record_block(meter, why, slot.energy, spec.batch_size, idle)
-        flops_cache: dict[tuple[Any, ...], tuple[int, Any, dict[str, int]]] = {}
-        for slot in slots:
-            if slot.ok:
-                _guarded(slot, _finish, spec, slot, flops_cache, workdir)
-        if spec.quality_data:  # accuracy next to cost: after every timed call
-            from jetprof.profiling.quality import score
-            references: dict[tuple[Any, ...], Any] = {}
-            for slot in slots:
-                if slot.ok and not slot.spec.replica:
-                    _guarded(slot, score, spec, slot, references)
+        rounds = _measure(spec, slots, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     from jetprof.profiling.env import environment
 
     env = environment(spec.device, spec.config_hash)
     duration = round(time.perf_counter() - t0, 3)
-    for slot in slots:
-        if slot.ok:
-            slot.rec["status"], slot.rec["error"] = "ok", None
-        slot.rec["env"] = env
-        slot.rec["duration_s"] = duration
-        slot.rec["paired"] = {"group": spec.group_path.relative_to(spec.out).as_posix(),
-                              "rounds": len(slot.wall), "round_latency_ms": slot.rec["latency_ms_samples"],
-                              "calls_per_round": slot.rec.pop("calls_per_round", 1),
-                              "position": [v.label for v in spec.variants].index(slot.spec.label),
-                              "order": ORDER}
-        if not slot.spec.replica:
-            if spec.profiler_pass and not slot.rec.get("ops_table"):
-                write_empty_profile(spec.record_path(slot.spec))
-            write_record(slot.rec, spec.record_path(slot.spec))
+    _write_records(spec, slots, env, duration)
     first = next((s for s in slots if s.batch is not None), None)
     doc = group_document(spec, [(s.spec, s.rec) for s in slots], rounds, env, started, duration,
                          first.batch.source if first else None)
     atomic_write_text(spec.group_path, json.dumps(doc, indent=1) + "\n")
     return doc
+
+
+def _pin_torch(spec: GroupSpec) -> None:
+    """The group's thread counts and subnormal mode, before any torch operation."""
+    import torch
+
+    torch.set_num_threads(spec.threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # already set (interop pool started)
+    torch.set_flush_denormal(bool(spec.flush_denormal))
+
+
+def _measure(spec: GroupSpec, slots: list[Slot], workdir: str) -> list[list[str]]:
+    """Build, prepare and warm every variant, time them in rounds, then measure the rest;
+    the rounds' orders."""
+    _build_all(spec, slots)
+    clear_outputs(spec)  # every model is good: this group's old files go now
+    batches: dict[str, Any] = {}
+    for slot in slots:
+        _guarded(slot, _prepare, spec, slot, batches, workdir)
+    _check_same_jets(spec, slots)
+    for slot in slots:
+        _guarded(slot, _warm_up, spec, slot)
+    rounds = _timed_rounds(spec, slots)
+    flops_cache: dict[tuple[Any, ...], Any] = {}
+    for slot in slots:
+        if slot.ok:
+            _guarded(slot, _finish, spec, slot, flops_cache, workdir)
+    if spec.quality_data:  # accuracy next to cost: after every timed call
+        from jetprof.profiling.quality import score
+        references: dict[tuple[Any, ...], Any] = {}
+        for slot in slots:
+            if slot.ok and not slot.spec.replica:
+                _guarded(slot, score, spec, slot, references)
+    return rounds
+
+
+def _timed_rounds(spec: GroupSpec, slots: list[Slot]) -> list[list[str]]:
+    """The interleaved rounds, with the energy counter read around every turn where there is one."""
+    from jetprof.profiling.energy import idle_watts, open_meter, record_block
+
+    meter, why = open_meter(spec.device)
+    idle = idle_watts(meter) if meter is not None else None
+    rounds = interleave(spec, slots, _guarded, meter)
+    for slot in slots:
+        slot.rec.energy = record_block(meter, why, slot.energy, spec.batch_size, idle)
+    return rounds
+
+
+def _write_records(spec: GroupSpec, slots: list[Slot], env: dict[str, Any], duration: float) -> None:
+    """Seal every variant's record (status, environment, its place in the group) and write it."""
+    labels = [v.label for v in spec.variants]
+    for slot in slots:
+        rec = slot.rec
+        if slot.ok:
+            rec.status, rec.error = "ok", None
+        rec.env = env
+        rec.duration_s = duration
+        rec.paired = Paired(group=spec.group_path.relative_to(spec.out).as_posix(), rounds=len(slot.wall),
+                            round_latency_ms=rec.latency_ms_samples, calls_per_round=slot.calls_per_round,
+                            position=labels.index(slot.spec.label), order=ORDER)
+        if not slot.spec.replica:
+            if spec.profiler_pass and not rec.ops_table:
+                write_empty_profile(spec.record_path(slot.spec))
+            write_record(rec, spec.record_path(slot.spec))
 
 
 def _guarded(slot: Slot, step: Any, *args: Any) -> None:
@@ -268,13 +267,13 @@ def _build_all(spec: GroupSpec, slots: list[Slot]) -> None:
         try:
             built = build_model(v.network_config, v.data_config, for_inference=v.backend in ONNX_BACKENDS)
             if v.checkpoint:
-                slot.rec["checkpoint"] = load_weights(built, v.checkpoint)
+                slot.rec.checkpoint = load_weights(built, v.checkpoint)
         except JetprofError as exc:
             raise BadInputError(str(exc)) from None
         slot.built = built
         slot.model = built.model.eval().requires_grad_(False)
-        slot.rec["params"] = built.num_params
-        slot.rec["process"] = spec.process
+        slot.rec.params = built.num_params
+        slot.rec.process = spec.process
 
 
 def _batch_for(spec: GroupSpec, slot: Slot, batches: dict[str, Any]) -> Any:
@@ -290,7 +289,7 @@ def _batch_for(spec: GroupSpec, slot: Slot, batches: dict[str, Any]) -> Any:
     return batches[key]
 
 
-def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str, fault: str | None) -> None:
+def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str) -> None:
     """The variant's batch and a no-argument forward callable."""
     import torch
 
@@ -301,22 +300,21 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str,
     batch = slot.batch = _batch_for(spec, slot, batches)
     names = slot.built.input_names
     rec = slot.rec
-    rec["particles_mean"] = batch.particles_mean
-    rec["inputs"] = {**batch.source, "particles_min": int(batch.n_particles.min()),
+    rec.particles_mean = batch.particles_mean
+    rec.inputs = {**batch.source, "particles_min": int(batch.n_particles.min()),
                      "particles_max": int(batch.n_particles.max()),
                      "shapes": {k: list(v.shape) for k, v in batch.arrays.items()}}
-    if fault and fault.startswith("memcap="):
-        _cap_address_space(int(fault.split("=")[1]))
+    hooks.call("prepare", spec=spec, slot=slot)
     slot.length = int(batch.arrays[names[0]].shape[-1])
     if slot.spec.backend in ONNX_BACKENDS:
         backends.check_exported_device(slot.spec.backend, device)
-        trim = slot.spec.backend != "onnxruntime_padded"
+        trim = BACKENDS[slot.spec.backend].trims  # onnxruntime_padded: the padded batch
         floor = inputs.min_particles(slot.model)  # ParticleNet's k + 1: never trimmed below
         arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles, floor) if trim else batch.arrays
         slot.tensors = [torch.from_numpy(arrays[n]) for n in names]
         full = [torch.from_numpy(batch.arrays[n]) for n in names]
         onnx_path, exported = _onnx_file(spec, slot, full, workdir)
-        rec["onnx"] = {"exported_by_this_point": exported, "trimmed": trim}
+        rec.onnx = OnnxBlock(exported_by_this_point=exported, trimmed=trim)
         fed = batch.arrays if slot.spec.backend in BUCKETED_BACKENDS else arrays  # it trims each sub-batch
         slot.forward = backends.exported_runner(slot.spec.backend, slot.spec.precision, onnx_path, device,
                                                 spec.threads, fed, trim, spec.cache_dir or workdir, rec, floor)
@@ -327,8 +325,8 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str,
         slot.forward = backends.torch_runner(slot.model, slot.spec.backend, slot.spec.precision, slot.tensors,
                                              device, names, rec)
     if slot.spec.backend in BUCKETED_BACKENDS:  # the sub-batches this batch is cut into
-        rec["bucketing"] = slot.forward.bucketing()
-        slot.length = max(length for _, length in rec["bucketing"]["sub_batches"])
+        rec.bucketing = slot.forward.bucketing()
+        slot.length = max(length for _, length in rec.bucketing["sub_batches"])
     modules = {id(m): m for model in (slot.model, getattr(slot.forward, "model", slot.model))
                for m in model.modules()}
     for mod in modules.values():
@@ -348,8 +346,8 @@ def _warm_up(spec: GroupSpec, slot: Slot) -> None:
 
     device = torch.device(spec.device)
     own = model_warmup_calls(slot.model) if slot.spec.backend not in ONNX_BACKENDS else 0
-    slot.rec["model_warmup_calls"] = own
-    slot.rec["warmup_calls"] = own + spec.warmup
+    slot.rec.model_warmup_calls = own
+    slot.rec.warmup_calls = own + spec.warmup
     runner = slot.forward
     if own and slot.spec.backend != "compile" and isinstance(runner, TorchRunner) and spec.batch_size > 1:
         one = [t[:1] for t in runner.tensors]
@@ -357,19 +355,19 @@ def _warm_up(spec: GroupSpec, slot: Slot) -> None:
             for _i in range(own):
                 runner.model(*one)
         synchronize(device)
-        slot.rec["model_warmup_batch_size"] = 1
+        slot.rec.model_warmup_batch_size = 1
         own = 0
     for _i in range(own + spec.warmup):
         t = time.perf_counter()
         out = slot.forward()
         synchronize(device)
         if slot.spec.backend == "compile":  # compilation, and recompilation at a new length
-            slot.rec.setdefault("warmup_call_s", []).append(round(time.perf_counter() - t, 3))
-            slot.rec["compile_s"] = slot.rec["warmup_call_s"][0]
+            slot.rec.warmup_call_s = [*(slot.rec.warmup_call_s or []), round(time.perf_counter() - t, 3)]
+            slot.rec.compile_s = slot.rec.warmup_call_s[0]
         if (slot.spec.backend, slot.spec.precision) != ("eager", "fp32"):
             slot.warm_out = out  # kept to check the variant against eager fp32
         del out
-    slot.rec["particles_padded"] = slot.seen[-1] if slot.seen else slot.length
+    slot.rec.particles_padded = slot.seen[-1] if slot.seen else slot.length
 
 
 def _check_same_jets(spec: GroupSpec, slots: list[Slot]) -> None:
@@ -381,76 +379,88 @@ def _check_same_jets(spec: GroupSpec, slots: list[Slot]) -> None:
                             f"({len(sources)} different jet sets)")
 
 
-def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict, workdir: str) -> None:
-    """Latency figures from the rounds, then memory, FLOPs, subnormals and the profiler pass."""
-    import torch
-
-    from jetprof.profiling import memory
-
-    rec = slot.rec
-    device = torch.device(spec.device)
-    wall, cpu = slot.wall, slot.cpu
-    if not wall:
-        raise JetprofError("no timed round completed")
-    st = _percentiles(wall)
-    rec.update({
-        "latency_ms_samples": [round(x, 6) for x in wall], "cpu_ms_samples": [round(x, 6) for x in cpu],
-        "latency_ms_p5": st["p5"], "latency_ms_p50": st["p50"], "latency_ms_p95": st["p95"],
-        "latency_ms_mean": st["mean"], "repeats": len(wall), "cpu_ms_p50": float(np.median(cpu)),
-        "throughput_jets_per_s": spec.batch_size / (st["p50"] / 1e3),
-    })
-    if device.type == "cpu" and np.median(cpu) > 0:
-        rec["wall_over_cpu"] = float(np.median(wall) / np.median(cpu))
-        rec["contention_suspect"] = bool(spec.threads == 1 and rec["wall_over_cpu"] > 1.05)
-    onnx = slot.spec.backend in ONNX_BACKENDS
-
-    # FLOPs, the eager output and subnormal counts: once per set of identical weights and inputs
-    idx = _flops_subset(slot.batch.n_particles)
-    key = (slot.spec.model, slot.spec.weights, slot.spec.checkpoint, slot.spec.data_config,
-           slot.spec.backend, spec.device)
-    if key not in flops_cache:
-        flops_cache[key] = _count(slot, idx)
-    total, sub_out, flops_len, subnormal = flops_cache[key]
-    rec["flops_per_jet"] = total / len(idx)
-    rec["flops_counted_jets"] = len(idx)
-    rec["flops_particles"] = int(flops_len)
-    from jetprof.model.flops import FLOPS_METHOD
-
-    rec["flops_method"] = FLOPS_METHOD
-    rec["achieved_flops_per_s"] = rec["flops_per_jet"] * rec["throughput_jets_per_s"]
-    if (slot.spec.backend, slot.spec.precision) == ("eager", "fp32"):  # the paper's unit: all slots filled
-        padded_key = ("padded", slot.spec.model, slot.spec.data_config)
-        if padded_key not in flops_cache:
-            flops_cache[padded_key] = _count_padded(spec, slot)
-        rec["flops_per_jet_padded"], rec["flops_padded_particles"] = flops_cache[padded_key]
-    rec["subnormal"] = subnormal
-    rec["flush_denormal"] = bool(spec.flush_denormal)
+def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict[tuple[Any, ...], Any], workdir: str) -> None:
+    """Latency figures from the rounds, then FLOPs and subnormals, the output check, memory
+    and the profiler pass."""
+    _latency(spec, slot)
+    sub_out, idx = _flops(spec, slot, flops_cache)
     if slot.warm_out is not None:  # every variant but eager fp32, against eager fp32
         from jetprof.profiling.quality import check_outputs
 
         out, slot.warm_out = slot.warm_out, None
-        check_outputs(slot.spec, rec, out, sub_out, idx, device.type, softmaxed=onnx)
+        check_outputs(slot.spec, slot.rec, out, sub_out, idx, spec.device.split(":")[0],
+                      softmaxed=slot.spec.backend in ONNX_BACKENDS)
+    _memory_and_profile(spec, slot, workdir)
 
-    # memory (and, on CPU eager, the profiler pass in the same run)
+
+def _latency(spec: GroupSpec, slot: Slot) -> None:
+    """The record's latency, CPU time and throughput figures from the variant's rounds."""
+    rec, wall, cpu = slot.rec, slot.wall, slot.cpu
+    if not wall:
+        raise JetprofError("no timed round completed")
+    st = _percentiles(wall)
+    rec.latency_ms_samples, rec.cpu_ms_samples = [round(x, 6) for x in wall], [round(x, 6) for x in cpu]
+    rec.latency_ms_p5, rec.latency_ms_p50, rec.latency_ms_p95 = st["p5"], st["p50"], st["p95"]
+    rec.latency_ms_mean, rec.repeats, rec.cpu_ms_p50 = st["mean"], len(wall), float(np.median(cpu))
+    rec.throughput_jets_per_s = spec.batch_size / (st["p50"] / 1e3)
+    if spec.device == "cpu" and np.median(cpu) > 0:
+        rec.wall_over_cpu = float(np.median(wall) / np.median(cpu))
+        rec.contention_suspect = bool(spec.threads == 1 and rec.wall_over_cpu > 1.05)
+
+
+def _flops(spec: GroupSpec, slot: Slot, flops_cache: dict[tuple[Any, ...], Any]) -> tuple[Any, np.ndarray]:
+    """FLOPs per jet and subnormal counts (once per set of identical weights and inputs);
+    (eager output on the counted jets, their indices)."""
+    from jetprof.model.flops import FLOPS_METHOD
+
+    rec, v = slot.rec, slot.spec
+    idx = _flops_subset(slot.batch.n_particles)
+    key = (v.model, v.weights, v.checkpoint, v.data_config, v.backend, spec.device)
+    if key not in flops_cache:
+        flops_cache[key] = _count(slot, idx)
+    total, sub_out, flops_len, subnormal = flops_cache[key]
+    rec.flops_per_jet, rec.flops_counted_jets, rec.flops_particles = total / len(idx), len(idx), int(flops_len)
+    rec.flops_method = FLOPS_METHOD
+    rec.achieved_flops_per_s = rec.flops_per_jet * (rec.throughput_jets_per_s or 0.0)
+    if (v.backend, v.precision) == ("eager", "fp32"):  # the paper's unit: all slots filled
+        padded_key = ("padded", v.model, v.data_config)
+        if padded_key not in flops_cache:
+            flops_cache[padded_key] = _count_padded(spec, slot)
+        rec.flops_per_jet_padded, rec.flops_padded_particles = flops_cache[padded_key]
+    rec.subnormal = subnormal
+    rec.flush_denormal = bool(spec.flush_denormal)
+    return sub_out, idx
+
+
+def _memory_and_profile(spec: GroupSpec, slot: Slot, workdir: str) -> None:
+    """Peak memory the device's way (on CPU eager, the profiler pass in the same run), then the
+    profiler pass where it did not run yet."""
+    import torch
+
+    from jetprof.profiling import memory
+
+    rec, device = slot.rec, torch.device(spec.device)
+    onnx = slot.spec.backend in ONNX_BACKENDS
+    profile = spec.profiler_pass and not slot.spec.replica
     profiled = False
     if device.type == "cuda" and not onnx:
-        rec["peak_memory_bytes"], rec["peak_reserved_bytes"] = memory.cuda_peak_bytes(slot.forward, device)
-        rec["memory_method"] = "cuda_max_memory_allocated"
+        rec.peak_memory_bytes, rec.peak_reserved_bytes = memory.cuda_peak_bytes(slot.forward, device)
+        rec.memory_method = "cuda_max_memory_allocated"
     elif device.type == "mps":
-        rec["peak_memory_bytes"], rec["peak_reserved_bytes"], rec["memory_method"] = memory.mps_bytes(slot.forward)
+        rec.peak_memory_bytes, rec.peak_reserved_bytes, rec.memory_method = memory.mps_bytes(slot.forward)
     elif device.type == "cpu" and not onnx:
-        calls = max(1, spec.profiler_calls) if spec.profiler_pass and not slot.spec.replica else 1
+        calls = max(1, spec.profiler_calls) if profile else 1
         prof = memory.profile_cpu(slot.forward, calls)
-        rec["peak_memory_bytes"] = memory.cpu_peak_bytes_of(prof)
-        rec["memory_method"] = "profiler_memory_events"
-        if spec.profiler_pass and not slot.spec.replica:
+        rec.peak_memory_bytes = memory.cpu_peak_bytes_of(prof)
+        rec.memory_method = "profiler_memory_events"
+        if profile:
             write_ops(rec, spec, slot, device, torch_rows(prof, calls), calls,
-                       lambda path: prof.export_chrome_trace(path), workdir, "torch.profiler")
+                      lambda path: prof.export_chrome_trace(path), workdir, "torch.profiler")
             profiled = True
     else:
-        rec["memory_method"] = "not_measured"
-        rec["memory_note"] = f"{slot.spec.backend} allocates outside torch: not measured"
-    if spec.profiler_pass and not profiled and not slot.spec.replica:
+        rec.memory_method = "not_measured"
+        rec.memory_note = f"{slot.spec.backend} allocates outside torch: not measured"
+    if profile and not profiled:
         profiler_pass(rec, spec, slot, device, workdir)
 
 
@@ -466,7 +476,7 @@ def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, dict[str, int]]:
     n_seen = len(slot.seen)
     with activation_subnormals(slot.model) as acts:
         total, out = count_flops_and_output(slot.model, sub)
-    length = slot.seen[-1] if len(slot.seen) > n_seen else slot.rec["particles_padded"] or slot.length
+    length = slot.seen[-1] if len(slot.seen) > n_seen else slot.rec.particles_padded or slot.length
     counts = {**weight_subnormals(slot.model), **acts.counts}
     if slot.spec.backend in BUCKETED_BACKENDS:  # the work the sub-batches do, not the trimmed batch's
         from jetprof.model.inputs import mask_input
@@ -532,33 +542,19 @@ def _flops_subset(n_particles: np.ndarray) -> np.ndarray:
     return idx
 
 
-def _cap_address_space(extra_bytes: int) -> None:
-    """Test hook: limit this process's address space to its current size + ``extra_bytes``."""
-    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    vm = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    resource.setrlimit(resource.RLIMIT_AS, (vm + extra_bytes, hard))
-
-
-def group_document(spec: GroupSpec, measured: list[tuple[VariantSpec, dict[str, Any]]],
+def group_document(spec: GroupSpec, measured: list[tuple[VariantSpec, PointRecord]],
                    rounds: list[list[str]], env: dict[str, Any], started: str, duration: float,
                    jets: dict[str, Any] | None) -> dict[str, Any]:
     """The group's rounds file: per variant its per-round latencies and exact figures."""
-    variants = []
-    for v, rec in measured:
-        variants.append({
-            "label": v.label, "model": v.model, "weights": v.weights, "backend": v.backend,
-            "precision": v.precision, "replica": v.replica,
-            "record": None if v.replica else spec.record_path(v).relative_to(spec.out).as_posix(),
-            "status": rec["status"], "error": rec["error"],
-            "round_latency_ms": rec["latency_ms_samples"],
-            "peak_memory_bytes": rec["peak_memory_bytes"], "flops_per_jet": rec["flops_per_jet"],
-            "subnormal": rec.get("subnormal"),
-        })
-    return {
-        "schema_version": 1, "kind": "jetprof paired group",
-        "device": spec.device, "particles": spec.particles, "batch_size": spec.batch_size,
-        "jets": jets,
-        "order": ORDER, "rounds": rounds, "min_rounds": spec.rounds, "max_rounds": spec.max_rounds,
-        "threshold_for_stopping": spec.threshold, "flush_denormal": bool(spec.flush_denormal),
-        "variants": variants, "env": env, "started_utc": started, "duration_s": duration,
-    }
+    variants = [GroupVariant(
+        label=v.label, model=v.model, weights=v.weights, backend=v.backend, precision=v.precision,
+        replica=v.replica, record=None if v.replica else spec.record_path(v).relative_to(spec.out).as_posix(),
+        status=rec.status, error=rec.error, round_latency_ms=rec.latency_ms_samples,
+        peak_memory_bytes=rec.peak_memory_bytes, flops_per_jet=rec.flops_per_jet, subnormal=rec.subnormal,
+    ) for v, rec in measured]
+    return GroupDocument(
+        device=spec.device, particles=spec.particles, batch_size=spec.batch_size, jets=jets, order=ORDER,
+        rounds=rounds, min_rounds=spec.rounds, max_rounds=spec.max_rounds, threshold_for_stopping=spec.threshold,
+        flush_denormal=bool(spec.flush_denormal), variants=variants, env=env, started_utc=started,
+        duration_s=duration,
+    ).to_json()

@@ -18,6 +18,7 @@ from typing import Any
 
 from jetprof.io import atomic_write, atomic_write_text
 from jetprof.profiling.spec import GroupSpec
+from jetprof.records import PointRecord
 
 OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
 TOP_OPS = 15
@@ -40,7 +41,7 @@ def torch_rows(prof: Any, calls: int) -> list[dict[str, Any]]:
 MPS_TOOL = "torch.profiler (CPU-side dispatch only: MPS kernels are not traced)"
 
 
-def profiler_pass(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, workdir: str) -> None:
+def profiler_pass(rec: PointRecord, spec: GroupSpec, slot: Any, device: Any, workdir: str) -> None:
     """Per-op table and trace from a short separate pass (ONNX Runtime: its own profiler)."""
     import torch
 
@@ -67,7 +68,7 @@ def profiler_pass(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, 
                lambda path: prof.export_chrome_trace(path), workdir, tool)
 
 
-def write_ops(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, rows: list[dict[str, Any]],
+def write_ops(rec: PointRecord, spec: GroupSpec, slot: Any, device: Any, rows: list[dict[str, Any]],
                calls: int, export_trace: Any, workdir: str, tool: str) -> None:
     """Write the per-op CSV and the gzipped trace beside the record; summarise in the record."""
     path = spec.record_path(slot.spec)
@@ -89,11 +90,11 @@ def write_ops(rec: dict[str, Any], spec: GroupSpec, slot: Any, device: Any, rows
             shutil.copyfileobj(src, dst)
 
     atomic_write(trace_dst, gzip_trace)  # whole or not at all, mode 0666 less the umask like the record
-    rec["ops_table"] = f"{stem}.ops.csv"
-    rec["trace"] = trace_dst.name
-    rec["top_ops"] = [{"name": r["name"], "self_ms": round(r[key], 6), "calls": r["calls"]}
+    rec.ops_table = f"{stem}.ops.csv"
+    rec.trace = trace_dst.name
+    rec.top_ops = [{"name": r["name"], "self_ms": round(r[key], 6), "calls": r["calls"]}
                       for r in rows[:TOP_OPS]]
-    rec["profiler"] = {"calls": calls, "sorted_by": key, "tool": tool}
+    rec.profiler = {"calls": calls, "sorted_by": key, "tool": tool}
 
 
 def write_empty_profile(record: Path) -> None:

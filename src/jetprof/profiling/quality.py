@@ -24,6 +24,7 @@ import numpy as np
 
 from jetprof.errors import JetprofError
 from jetprof.profiling.backends import TorchRunner, probabilities, tolerance
+from jetprof.records import PointRecord
 
 REFERENCE = "eager fp32, same weights, same jets"
 RANDOM_NOTE = ("random weights: the model was never trained, so its AUC measures nothing (about 0.5); "
@@ -41,7 +42,7 @@ def _beyond(spec: Any, diff: float, tol: float, device_kind: str, where: str) ->
                         "the measured model does not compute what eager fp32 computes")
 
 
-def check_outputs(spec: Any, rec: dict[str, Any], out: Any, ref_out: Any, idx: np.ndarray,
+def check_outputs(spec: Any, rec: PointRecord, out: Any, ref_out: Any, idx: np.ndarray,
                   device_kind: str, softmaxed: bool) -> None:
     """Compare a variant's output on the timed batch (rows ``idx``) with eager fp32's.
 
@@ -59,10 +60,10 @@ def check_outputs(spec: Any, rec: dict[str, Any], out: Any, ref_out: Any, idx: n
     probs = probabilities(out, softmaxed)[idx]
     ref = probabilities(ref_out, softmaxed)
     diff, top1 = agreement(probs, ref)
-    rec["output_check"] = {"reference": REFERENCE, "jets": len(idx), "max_abs_diff": diff,
+    rec.output_check = {"reference": REFERENCE, "jets": len(idx), "max_abs_diff": diff,
                            "top1_agreement": top1, "tolerance": tol, "passed": bool(diff <= tol)}
-    if "onnx" in rec:
-        rec["onnx"]["max_abs_diff_vs_eager"] = diff
+    if rec.onnx is not None:
+        rec.onnx.max_abs_diff_vs_eager = diff
     if not diff <= tol:
         raise _beyond(spec, diff, tol, device_kind, "the timed batch")
 
@@ -110,7 +111,7 @@ def score(spec: Any, slot: Any, cache: dict[Any, Any]) -> None:
         JetprofError: the test jets cannot be read, or the variant differs from eager fp32
             beyond its stated tolerance.
     """
-    from jetprof.train.evaluate import macro_auc
+    from jetprof.metrics import macro_auc
 
     batch, truth = _test_jets(spec, slot, cache)
     v = slot.spec
@@ -129,7 +130,7 @@ def score(spec: Any, slot: Any, cache: dict[Any, Any]) -> None:
     elif classes < 2:
         note = f"the test jets hold {classes} class: no one-vs-rest AUC"
     auc, auc_ref = (None, None) if note else (macro_auc(truth, probs), macro_auc(truth, ref))
-    slot.rec["quality"] = {
+    slot.rec.quality = {
         "jets": len(truth), "top1_agreement": top1, "max_abs_diff": diff,
         "auc_macro": auc, "auc_macro_reference": auc_ref, "auc_note": note, "tolerance": tol,
         "classes": classes, "batch_size": spec.batch_size,

@@ -13,7 +13,6 @@ waited for the CPU (wall time well above its CPU time) is timed again.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from jetprof import stats
 from jetprof.contract import compared_pairs
+from jetprof.profiling import hooks
 from jetprof.profiling.spec import GroupSpec
 
 ORDER = ("balanced (Williams design): each round calls every variant once; over a cycle of rounds "
@@ -92,15 +92,16 @@ def _call_ms(slot: Any, device: Any) -> tuple[float, float]:
     return wall, cpu
 
 
-def _slowdown(slot: Any) -> float:
-    """Benchmark hook ``JETPROF_TEST_SLOWDOWN=WEIGHTS=FRACTION``: the variants with those
-    weights (not the control replica) spin for FRACTION of each call's time after it, a
-    slowdown of known size for measuring the comparisons' power (bench_comparison.py)."""
-    spec = os.environ.get("JETPROF_TEST_SLOWDOWN", "")
-    weights, _, fraction = spec.partition("=")
-    if spec and weights == slot.spec.weights and not slot.spec.replica:
-        return float(fraction)
-    return 0.0
+def _hooked_call_ms(spec: GroupSpec, slot: Any, device: Any) -> tuple[float, float]:
+    """One forward as :func:`_call_ms` times it, or, with a hook set (``JETPROF_HOOKS``), timed
+    around the forward and the hook point ``call_end`` after it (where a benchmark's hook
+    may add a slowdown of known size to the call)."""
+    if not hooks.active():
+        return _call_ms(slot, device)
+    c0, w0 = time.process_time(), time.perf_counter()
+    _call_ms(slot, device)
+    hooks.call("call_end", spec=spec, slot=slot, seconds=time.perf_counter() - w0)
+    return (time.perf_counter() - w0) * 1e3, (time.process_time() - c0) * 1e3
 
 
 #: on CPU with one thread, a call whose wall time exceeds its CPU time by this factor (plus
@@ -111,23 +112,16 @@ PREEMPT_SLACK_MS = 0.2
 PREEMPT_RETRIES = 3
 
 
-def _time_turn(slot: Any, device: Any, calls: int, threads: int = 1, meter: Any = None) -> None:
-    """The variant's turn in a round: ``calls`` forwards; the medians go into the round
-    (and, with an energy meter, the turn's joules per call)."""
-    extra = _slowdown(slot)
+def _time_turn(spec: GroupSpec, slot: Any, device: Any, meter: Any = None) -> None:
+    """The variant's turn in a round: ``slot.calls_per_round`` forwards; the medians go into
+    the round (and, with an energy meter, the turn's joules per call)."""
     made = 0
 
     def once() -> tuple[float, float]:
-        if not extra:
-            return _call_ms(slot, device)
-        c0, w0 = time.process_time(), time.perf_counter()
-        _call_ms(slot, device)
-        until = time.perf_counter() + extra * (time.perf_counter() - w0)
-        while time.perf_counter() < until:
-            pass
-        return (time.perf_counter() - w0) * 1e3, (time.process_time() - c0) * 1e3
+        return _hooked_call_ms(spec, slot, device)
 
-    check = device.type == "cpu" and threads == 1
+    calls = slot.calls_per_round
+    check = device.type == "cpu" and spec.threads == 1
     times = []
     joules = meter.joules() if meter is not None else 0.0
     for _ in range(calls):
@@ -136,7 +130,7 @@ def _time_turn(slot: Any, device: Any, calls: int, threads: int = 1, meter: Any 
         for _retry in range(PREEMPT_RETRIES if check else 0):
             if wall <= PREEMPT_FACTOR * cpu + PREEMPT_SLACK_MS:
                 break
-            slot.rec["preempted_calls"] = slot.rec.get("preempted_calls", 0) + 1
+            slot.rec.preempted_calls = (slot.rec.preempted_calls or 0) + 1
             wall, cpu = once()
             made += 1
         times.append((wall, cpu))
@@ -173,8 +167,13 @@ def _decided(spec: GroupSpec, live: list[Any]) -> bool:
     return True
 
 
-def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any,
-               meter: Any = None) -> list[list[str]]:
+def _turn(spec: GroupSpec, slot: Any, device: Any, meter: Any) -> None:
+    """A variant's turn in a round, after the hook point ``turn`` (see jetprof.profiling.hooks)."""
+    hooks.call("turn", spec=spec, slot=slot)
+    _time_turn(spec, slot, device, meter)
+
+
+def interleave(spec: GroupSpec, slots: list[Any], guarded: Any, meter: Any = None) -> list[list[str]]:
     """Timed rounds over the live variants; the order of each round (labels)."""
     import torch
 
@@ -184,9 +183,8 @@ def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any
     for slot in live:  # one untimed call each: how long a forward takes, for calls per turn
         probe.append(_call_ms(slot, device)[0])
     kinds = [(s.spec.model, s.spec.backend, s.spec.precision) for s in live]
-    calls = dict(zip((id(s) for s in live), calls_by_kind(kinds, probe)))
-    for slot in live:
-        slot.rec["calls_per_round"] = calls[id(slot)]
+    for slot, calls in zip(live, calls_by_kind(kinds, probe)):
+        slot.calls_per_round = calls
     order_log: list[list[str]] = []
     cycle = round_orders(len(live))
     check_every = len(cycle) if len(cycle) <= spec.rounds else 2
@@ -197,10 +195,7 @@ def interleave(spec: GroupSpec, slots: list[Any], inject_oom: bool, guarded: Any
         order = [live[i] for i in cycle[len(order_log) % len(cycle)]]
         order_log.append([s.spec.label for s in order])
         for slot in order:
-            if inject_oom:
-                slot.fail("oom", "OutOfMemoryError: injected out-of-memory (JETPROF_TEST_FAULT test hook)")
-                continue
-            guarded(slot, _time_turn, slot, device, calls[id(slot)], spec.threads, meter)
+            guarded(slot, _turn, spec, slot, device, meter)
         if any(not s.ok for s in live):
             # a variant that failed mid-way leaves; the others keep their complete rounds
             live = [s for s in live if s.ok]

@@ -24,6 +24,7 @@ from pathlib import Path
 from jetprof.errors import BadInputError, JetprofError
 from jetprof.profiling.child import EXIT_BAD_INPUT, THREAD_VARIABLES
 from jetprof.profiling.spec import GroupSpec
+from jetprof.records import PointRecord, load_record
 
 
 def memory_limit_bytes() -> int | None:
@@ -167,7 +168,7 @@ def group_name(spec: GroupSpec) -> str:
     return f"{spec.device} p{spec.particles} bs{spec.batch_size}"
 
 
-def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0) -> list[dict]:
+def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0) -> list[PointRecord]:
     """Measure ``spec`` in a fresh process (``spec.process``); its records.
 
     Raises:
@@ -186,7 +187,7 @@ def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0)
             raise BadInputError(lines[-1] if lines else "the measuring process refused the input")
         paths = [spec.record_path(v) for v in spec.variants if not v.replica]
         if result.status == 0 and all(p.is_file() for p in paths):
-            return [json.loads(p.read_text()) for p in paths]
+            return [load_record(json.loads(p.read_text()), str(p)) for p in paths]
         tail = " | ".join(line for line in result.stderr.strip().splitlines()[-3:] if line.strip())
         clear_outputs(spec)
         if result.oom_killed:
@@ -202,7 +203,7 @@ def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0)
                        "nothing written for it, rerun to measure it again")
 
 
-def write_failed_group(spec: GroupSpec, status: str, message: str, duration: float) -> list[dict]:
+def write_failed_group(spec: GroupSpec, status: str, message: str, duration: float) -> list[PointRecord]:
     """Records (and the rounds file) for a group whose process could not write them itself."""
     from datetime import UTC, datetime
 
@@ -217,7 +218,8 @@ def write_failed_group(spec: GroupSpec, status: str, message: str, duration: flo
     measured = []
     for variant in spec.variants:
         rec = blank_record(spec, variant)
-        rec.update(status=status, error=message, duration_s=round(duration, 3), started_utc=started, env=env)
+        rec.fail(status, message)
+        rec.duration_s, rec.started_utc, rec.env = round(duration, 3), started, env
         measured.append((variant, rec))
         if not variant.replica:
             if spec.profiler_pass:

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from jetprof import stats
+from jetprof.records import WeightsAnswer
 
 QUESTION = "Does the weight state change forward-pass latency or memory?"
 
@@ -114,23 +115,15 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         by_model.append({"model": model, "verdict": v, "reasons": why})
     mem = weights["memory_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
     flops = weights["flops_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
-    return {
-        "question": QUESTION,
-        "verdict": verdict,
-        "reasons": reasons,
-        "threshold": threshold,
-        "method": stats.METHOD,
-        "comparisons": as_json_rows(weights),
-        "control": as_json_rows(controls),
-        "pooled": pooled,
-        "by_model": by_model,
-        "memory_identical": bool(len(mem) and (mem == 1.0).all()),
-        "flops_identical": bool(len(flops) and (flops == 1.0).all()),
-        "subnormal": subnormal or {},
-        "flush_denormal": flush_denormal,
-        "cpu": {**(cpu or {"measured_on": [], "subnormal_penalty": None, "penalty_cpu": None}),
-                "carries_over": carries_over(subnormal or {}, (cpu or {}).get("subnormal_penalty"))},
-    }
+    return WeightsAnswer(
+        question=QUESTION, verdict=verdict, reasons=reasons, threshold=threshold, method=stats.METHOD,
+        comparisons=as_json_rows(weights), control=as_json_rows(controls), pooled=pooled, by_model=by_model,
+        memory_identical=bool(len(mem) and (mem == 1.0).all()),
+        flops_identical=bool(len(flops) and (flops == 1.0).all()),
+        subnormal=subnormal or {}, flush_denormal=flush_denormal,
+        cpu={**(cpu or {"measured_on": [], "subnormal_penalty": None, "penalty_cpu": None}),
+             "carries_over": carries_over(subnormal or {}, (cpu or {}).get("subnormal_penalty"))},
+    ).to_json()
 
 
 def carries_over(subnormal: dict[str, dict[str, Any]], penalty: dict[str, Any] | None) -> str:

@@ -44,36 +44,22 @@ import pandas as pd
 from jetprof.contract import FIGURES
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write
-from jetprof.report.curves import (
-    latency_vs_batch,
-    latency_vs_multiplicity,
-    memory_vs_batch,
-    models_comparison,
-    roofline,
-    throughput_vs_batch,
-)
-from jetprof.report.ops import op_breakdown
-from jetprof.report.paired import comparisons, deployment, load_comparisons, weights_comparison
-from jetprof.report.pareto import accuracy_vs_cost
+from jetprof.registry import FIGURES as FIGURE_ENTRIES
+from jetprof.report.paired import load_comparisons
 from jetprof.report.style import STYLE, Plot, apply_filters
 from jetprof.report.summarize import KEY_FIELDS, load_records, read_table
-from jetprof.report.training import confusion_matrix, roc, training_curves
 
-BATCH_FIGURES = {
-    "latency_vs_batch": latency_vs_batch,
-    "throughput_vs_batch": throughput_vs_batch,
-    "memory_vs_batch": memory_vs_batch,
-}
-TABLE_FIGURES = (*BATCH_FIGURES, "latency_vs_multiplicity", "roofline", "models_comparison")
-RECORD_FIGURES = ("op_breakdown",)
-METRICS_FIGURES = {"training_curves": training_curves, "roc": roc,
-                   "confusion_matrix": confusion_matrix}
-#: drawn from the paired comparisons (jetprof compare's comparisons.csv), nothing else
-COMPARISON_FIGURES = {"weights_comparison": weights_comparison, "comparisons": comparisons}
-#: drawn from the models side by side (jetprof summarize's models.csv)
-MODELS_FIGURES = {"accuracy_vs_cost": accuracy_vs_cost}
-assert set(FIGURES) == {*TABLE_FIGURES, *RECORD_FIGURES, *METRICS_FIGURES, *COMPARISON_FIGURES, *MODELS_FIGURES,
-                        "deployment"}
+
+def figure_function(name: str) -> Any:
+    """The function the registry names for figure ``name`` (``"module:function"``), imported now."""
+    import importlib
+
+    module, _, function = FIGURE_ENTRIES[name].function.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def _kind(name: str) -> str:
+    return FIGURE_ENTRIES[name].kind
 
 
 # ----------------------------------------------------------------------------
@@ -180,56 +166,57 @@ def _multiplicity_selection(table: pd.DataFrame, args: argparse.Namespace) -> tu
 
 
 def make_plot(name: str, args: argparse.Namespace) -> Plot:
-    """Draw figure ``name`` from the inputs named in ``args``."""
-    if name in METRICS_FIGURES:
+    """Draw figure ``name`` from the inputs its kind (:data:`jetprof.registry.FIGURE_KINDS`) reads."""
+    kind, draw = _kind(name), figure_function(name)
+    if kind == "metrics":
         if not args.metrics:
             raise JetprofError(f"figure {name} needs --metrics (results/evaluate/ParT_full/metrics.json)")
         metrics = load_json(args.metrics, "metrics")
         if not isinstance(metrics, dict):
             raise JetprofError(f"{args.metrics}: metrics must be a JSON object")
-        return METRICS_FIGURES[name](metrics, source=str(args.metrics))
-    if name == "op_breakdown":
-        return _op_breakdown(args)
-    if name == "deployment":
+        return draw(metrics, source=str(args.metrics))
+    if kind == "records":
+        return _op_breakdown(args, draw)
+    if kind == "deployment":
         if not args.deployment:
-            raise JetprofError("figure deployment needs --deployment (results/summary/deployment.json)")
-        return deployment(load_json(args.deployment, "deployment ladder"))
-    if name in COMPARISON_FIGURES:
+            raise JetprofError(f"figure {name} needs --deployment (results/summary/deployment.json)")
+        return draw(load_json(args.deployment, "deployment ladder"))
+    if kind == "comparisons":
         if not args.comparisons:
             raise JetprofError(f"figure {name} needs --comparisons (results/summary/comparisons.csv)")
-        return COMPARISON_FIGURES[name](load_comparisons(args.comparisons))
-    if name in MODELS_FIGURES:
+        return draw(load_comparisons(args.comparisons))
+    if kind == "models":
         if not args.models:
             raise JetprofError(f"figure {name} needs --models (results/summary/models.csv)")
         models = read_table(args.models, "models table", ("model", "device"),
                             " (run jetprof summarize --models-csv first)")
-        return MODELS_FIGURES[name](apply_filters(models, device=args.device))
+        return draw(apply_filters(models, device=args.device))
     if not args.table:
         raise JetprofError(f"figure {name} needs --table (results/summary/points.csv)")
     table = load_table(args.table)
-    if name == "models_comparison":
+    if kind == "models_table":
         table = apply_filters(table, device=args.device, backend=args.backend,
                               precision=args.precision)
         random = table[table["weights"] == "random"]
         particles = args.particles or pick(random["particles"], "--particles (profile.particles)",
                                            "particle settings", prefer="real")
-        return models_comparison(table, particles=particles)
+        return draw(table, particles=particles)
     # the other figures show one model: the one asked for, else the trained one
     table = apply_filters(table, model=args.model or default_model(table))
     table = apply_filters(table, device=args.device, backend=args.backend,
                           precision=args.precision)
-    if name == "latency_vs_multiplicity":
+    if kind == "multiplicity":
         weights, batch_size = _multiplicity_selection(table, args)
-        return latency_vs_multiplicity(table, weights=weights, batch_size=batch_size)
+        return draw(table, weights=weights, batch_size=batch_size)
     weights, particles = _grid_selection(table, args)
-    if name == "roofline":
-        return roofline(table, load_peaks(args.peak or []), weights=weights, particles=particles)
-    if name in BATCH_FIGURES:
-        return BATCH_FIGURES[name](table, weights=weights, particles=particles)
-    raise JetprofError(f"unknown figure {name!r}")  # pragma: no cover - argparse checks
+    if kind == "roofline":
+        return draw(table, load_peaks(args.peak or []), weights=weights, particles=particles)
+    if kind == "batch":
+        return draw(table, weights=weights, particles=particles)
+    raise JetprofError(f"figure {name}: unknown kind {kind!r}")  # pragma: no cover - the registry's test
 
 
-def _op_breakdown(args: argparse.Namespace) -> Plot:
+def _op_breakdown(args: argparse.Namespace, draw: Any) -> Plot:
     if args.records_dir:
         records = load_records([args.records_dir])
     elif args.table:
@@ -244,7 +231,7 @@ def _op_breakdown(args: argparse.Namespace) -> Plot:
     measured = pd.DataFrame([{"weights": str(r.get("weights")), "particles": str(r.get("particles"))}
                              for _, r in records], columns=["weights", "particles"])
     weights, particles = _grid_selection(measured, args)
-    return op_breakdown(records, weights=weights, particles=particles)
+    return draw(records, weights=weights, particles=particles)
 
 
 def save_figure(plot: Plot, out: str | os.PathLike[str]) -> None:

@@ -33,6 +33,7 @@ import pandas as pd
 from jetprof import stats
 from jetprof.contract import Variant, compared_pairs
 from jetprof.errors import JetprofError
+from jetprof.records import ComparisonRow
 
 COLUMNS = ["axis", "baseline", "variant", "model", "weights", "device", "backend", "precision",
            "particles", "batch_size", "ratio", "ci95_low", "ci95_high", "rounds", "verdict",
@@ -77,34 +78,37 @@ def _variant(entry: dict[str, Any]) -> Variant:
 
 def group_comparisons(path: Path, doc: dict[str, Any], threshold: float,
                       main_model: str | None = None) -> list[dict[str, Any]]:
-    """The comparison rows of one group file."""
+    """The comparison rows of one group file (:class:`jetprof.records.ComparisonRow`, as dicts)."""
     if not threshold > 0:
         raise JetprofError(f"threshold {threshold}: must be > 0")
     entries = {_variant(e): e for e in doc["variants"]}
-    rows = []
-    for pair in compared_pairs(list(entries), main_model):
-        base, var = entries[pair.baseline], entries[pair.variant]
-        row = {"axis": pair.axis, "baseline": pair.baseline.label, "variant": pair.variant.label,
-               "model": pair.variant.model, "weights": pair.variant.weights, "device": doc["device"],
-               "backend": pair.variant.backend, "precision": pair.variant.precision,
-               "particles": str(doc["particles"]), "batch_size": int(doc["batch_size"]),
-               "threshold": threshold, "control": pair.control, "group": str(path)}
-        b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
-        ok = base.get("status") == "ok" and var.get("status") == "ok" and len(b_ms) == len(v_ms) >= 2
-        if ok:
-            seed = zlib.crc32(f"{path}|{row['baseline']}|{row['variant']}".encode())
-            ratio, low, high = stats.ratio_ci(b_ms, v_ms, seed=seed)
-            row.update(ratio=ratio, ci95_low=low, ci95_high=high, rounds=len(b_ms),
-                       verdict=stats.verdict(low, high, threshold),
-                       baseline_ms=float(pd.Series(b_ms).median()), variant_ms=float(pd.Series(v_ms).median()))
-        else:
-            why = base.get("status") if base.get("status") != "ok" else var.get("status")
-            row.update(ratio=math.nan, ci95_low=math.nan, ci95_high=math.nan, rounds=0,
-                       verdict=f"not measured ({why})", baseline_ms=math.nan, variant_ms=math.nan)
-        row["memory_ratio"] = _ratio(var.get("peak_memory_bytes"), base.get("peak_memory_bytes"))
-        row["flops_ratio"] = _ratio(var.get("flops_per_jet"), base.get("flops_per_jet"))
-        rows.append(row)
-    return rows
+    return [_row(path, doc, pair, entries[pair.baseline], entries[pair.variant], threshold).to_json()
+            for pair in compared_pairs(list(entries), main_model)]
+
+
+def _row(path: Path, doc: dict[str, Any], pair: Any, base: dict[str, Any], var: dict[str, Any],
+         threshold: float) -> ComparisonRow:
+    """One compared pair of a group: the ratio of its per-round latencies, or why there is none."""
+    b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
+    ok = base.get("status") == "ok" and var.get("status") == "ok" and len(b_ms) == len(v_ms) >= 2
+    if ok:
+        seed = zlib.crc32(f"{path}|{pair.baseline.label}|{pair.variant.label}".encode())
+        ratio, low, high = stats.ratio_ci(b_ms, v_ms, seed=seed)
+        verdict = stats.verdict(low, high, threshold)
+        b_med, v_med = float(pd.Series(b_ms).median()), float(pd.Series(v_ms).median())
+    else:
+        why = base.get("status") if base.get("status") != "ok" else var.get("status")
+        ratio = low = high = b_med = v_med = math.nan
+        verdict = f"not measured ({why})"
+    return ComparisonRow(
+        axis=pair.axis, baseline=pair.baseline.label, variant=pair.variant.label, model=pair.variant.model,
+        weights=pair.variant.weights, device=doc["device"], backend=pair.variant.backend,
+        precision=pair.variant.precision, particles=str(doc["particles"]), batch_size=int(doc["batch_size"]),
+        threshold=threshold, control=pair.control, group=str(path), ratio=ratio, ci95_low=low, ci95_high=high,
+        rounds=len(b_ms) if ok else 0, verdict=verdict, baseline_ms=b_med, variant_ms=v_med,
+        memory_ratio=_ratio(var.get("peak_memory_bytes"), base.get("peak_memory_bytes")),
+        flops_ratio=_ratio(var.get("flops_per_jet"), base.get("flops_per_jet")),
+    )
 
 
 def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,

@@ -30,14 +30,11 @@ from typing import Any
 
 import pandas as pd
 
+from jetprof.registry import ZOO_LIST
+
 #: the ParT paper's JetClass table (full features): params, MACs per jet, accuracy, macro AUC
-PAPER: dict[str, dict[str, float]] = {
-    "PFN": {"paper_params": 86.1e3, "paper_macs": 4.62e6, "paper_accuracy": 0.772, "paper_auc": 0.9714},
-    "PCNN": {"paper_params": 354e3, "paper_macs": 15.5e6, "paper_accuracy": 0.809, "paper_auc": 0.9789},
-    "ParticleNet": {"paper_params": 370e3, "paper_macs": 540e6, "paper_accuracy": 0.844, "paper_auc": 0.9849},
-    "ParT_plain": {"paper_params": 2.13e6, "paper_macs": 260e6, "paper_accuracy": 0.849, "paper_auc": 0.9859},
-    "ParT": {"paper_params": 2.14e6, "paper_macs": 340e6, "paper_accuracy": 0.861, "paper_auc": 0.9877},
-}
+#: the ParT paper's Table 2, from the zoo's entries in the core registry
+PAPER: dict[str, dict[str, float]] = {m.name: dict(m.paper) for m in ZOO_LIST if m.paper}
 COLUMNS = ["model", "device", "params", "flops_per_jet", "macs_per_jet", "flops_particles", "macs_per_jet_padded",
            "padded_particles", "accuracy",
            "auc_macro", "latency_ms_p50_bs1", "throughput_jets_per_s_max", "throughput_batch_size",

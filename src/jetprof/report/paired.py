@@ -6,7 +6,13 @@ values; none computes a ratio or a verdict of its own.
 
 * ``weights_comparison``: the weight states against random weights, and the A/A
   control, point by point, with the practical threshold shaded;
-* ``comparisons``: every other axis (backends, precisions, models) on a log scale.
+* ``comparisons``: every other axis (backends, precisions, models) on a log scale;
+* ``speedup_vs_batch``: the backend, precision and deployment comparisons as the
+  speedup baseline ÷ variant (the inverse of the table's ratio and interval) against
+  batch size, one line per device, inputs, baseline and variant: where a rung starts
+  to pay and where it stops. Lines take the variant backend's style and colour and its
+  precision's marker (:mod:`jetprof.registry`); an open marker is a verdict other than
+  ``different``.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from jetprof.report.style import STYLE, Plot
+from jetprof.report.style import BACKEND_COLOURS, BACKEND_STYLES, PRECISION_MARKERS, STYLE, Plot, log_batch_axis
 
 VERDICT_COLOURS = {"same": "#3f90da", "different": "#bd1f01", "inconclusive": "#e76300"}
 COLUMNS = ["axis", "label", "ratio", "ci95_low", "ci95_high", "verdict", "control"]
@@ -164,3 +170,69 @@ def deployment(doc: dict) -> Plot:
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(loc="lower left", fontsize=10)
         return Plot(fig, pd.DataFrame(drawn, columns=["batch_size", "variant", "speedup", "delta_auc"]))
+
+
+#: the comparisons a deployment makes (weights, models and the A/A control are other figures')
+SPEEDUP_AXES = ("backend", "precision", "deployment")
+SPEEDUP_COLUMNS = ["device", "particles", "baseline", "variant", "x", "y", "y_low", "y_high", "verdict"]
+
+
+def _backend_precision(label: str) -> tuple[str, str]:
+    """``ParT_full/trained/onnxruntime-int8`` -> ``("onnxruntime", "int8")``."""
+    backend, _, precision = label.split("/")[-1].split("#")[0].rpartition("-")
+    return backend, precision
+
+
+def speedup_points(table: pd.DataFrame) -> pd.DataFrame:
+    """The speedups drawn: one row per comparison of :data:`SPEEDUP_AXES` (``x`` the batch size,
+    ``y`` = 1 / ratio, ``y_low``/``y_high`` = 1 / the ratio's interval)."""
+    rows = table[table["axis"].isin(SPEEDUP_AXES)]
+    out = []
+    for _, r in rows.iterrows():
+        ratio, low, high = float(r["ratio"]), float(r["ci95_low"]), float(r["ci95_high"])
+        if not (math.isfinite(ratio) and ratio > 0):
+            continue
+        out.append({"device": str(r["device"]), "particles": str(r["particles"]), "baseline": str(r["baseline"]),
+                    "variant": str(r["variant"]), "x": int(r["batch_size"]), "y": 1.0 / ratio,
+                    "y_low": 1.0 / high if high > 0 else math.nan, "y_high": 1.0 / low if low > 0 else math.inf,
+                    "verdict": str(r["verdict"])})
+    data = pd.DataFrame(out, columns=SPEEDUP_COLUMNS)
+    return data.sort_values(["device", "particles", "baseline", "variant", "x"], ignore_index=True)
+
+
+def speedup_vs_batch(table: pd.DataFrame) -> Plot:
+    """Baseline ÷ variant latency (paired, 95 % CI) against batch size, per variant."""
+    data = speedup_points(table)
+    with plt.style.context(STYLE):
+        fig, ax = plt.subplots(figsize=(11, 7.5), layout="constrained")
+        if data.empty:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, "no backend, precision or deployment comparison was measured", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=15, color="0.35")
+            return Plot(fig, data)
+        ax.axhline(1.0, color="0.3", linewidth=1)
+        for (device, particles, baseline, variant), line in data.groupby(
+                ["device", "particles", "baseline", "variant"], sort=False):
+            backend, precision = _backend_precision(variant)
+            colour = BACKEND_COLOURS.get(backend, "0.4")
+            jets = "real jets" if particles == "real" else f"{particles} particles"
+            label = f"{device} · {jets} · {variant.split('/')[-1]} over {baseline.split('/')[-1]}"
+            ax.fill_between(line["x"], line["y_low"], line["y_high"].clip(upper=1e3), color=colour, alpha=0.15,
+                            linewidth=0)
+            ax.plot(line["x"], line["y"], linestyle=BACKEND_STYLES.get(backend, "-."), color=colour, label=label)
+            for _, p in line.iterrows():
+                error = [[p["y"] - p["y_low"]], [min(p["y_high"], 1e3) - p["y"]]]
+                ax.errorbar([p["x"]], [p["y"]], yerr=error, marker=PRECISION_MARKERS.get(precision, "D"),
+                            markersize=8, capsize=4, color=colour, linestyle="none",
+                            markerfacecolor=colour if p["verdict"] == "different" else "white")
+        log_batch_axis(ax, data)
+        ax.set_yscale("log")
+        from matplotlib.ticker import FuncFormatter
+
+        for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+            axis(FuncFormatter(lambda v, _pos: f"{v:.3g}×"))
+        ax.set_ylabel("speedup over baseline (paired, 95 % CI)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=10, loc="best")
+        fig.suptitle("Where does each rung pay off? (paired, same jets)", fontsize=16, x=0.01, ha="left")
+        return Plot(fig, data)

@@ -32,6 +32,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
+from jetprof.registry import BACKEND_LIST, PRECISION_LIST, ZOO_LIST
 from jetprof.report.summarize import BACKEND_ORDER, PRECISION_ORDER, device_hardware
 
 # ----------------------------------------------------------------------------
@@ -48,9 +49,13 @@ DEVICE_COLOURS: dict[str, str] = {
 }
 _SPARE_COLOURS = ("#94a4a2", "#b9ac70", "#717581", "#92dadd")
 #: Colours of the models in the models figure (one device's colour would not tell them apart).
-MODEL_COLOURS = ("#3f90da", "#bd1f01", "#832db6", "#e76300", "#a96b59", "#94a4a2", "#92dadd", "#717581")
-BACKEND_STYLES: dict[str, str] = {"eager": "-", "onnxruntime": "--", "compile": ":"}
-PRECISION_MARKERS: dict[str, str] = {"fp32": "o", "bf16": "s", "fp16": "^"}
+_PALETTE = ("#3f90da", "#bd1f01", "#832db6", "#e76300", "#a96b59", "#94a4a2", "#92dadd", "#717581")
+#: models in the order drawn: the zoo's colours (jetprof.registry.ZOO), then the palette's others
+MODEL_COLOURS: tuple[str, ...] = tuple(dict.fromkeys([*(m.colour for m in ZOO_LIST), *_PALETTE]))
+#: every backend's line style and colour, every precision's marker: from the registry
+BACKEND_STYLES: dict[str, str | tuple[int, tuple[int, ...]]] = {b.name: b.linestyle for b in BACKEND_LIST}
+BACKEND_COLOURS: dict[str, str] = {b.name: b.colour for b in BACKEND_LIST}
+PRECISION_MARKERS: dict[str, str] = {p.name: p.marker for p in PRECISION_LIST}
 #: Shade of a device's colour for each weight state (bar charts).
 WEIGHTS_ALPHA: dict[str, float] = {"random": 0.35, "trained": 0.7, "pretrained": 1.0}
 WEIGHTS_HATCH: dict[str, str] = {"random": "//", "trained": "", "pretrained": ".."}

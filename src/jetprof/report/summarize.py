@@ -27,7 +27,7 @@ import pandas as pd
 from jetprof.contract import BACKENDS, PRECISIONS, WEIGHTS
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text
-from jetprof.profiling.record import validate_record
+from jetprof.records import validate_record
 
 #: Fields a record must have for a row of the table (the point's identity).
 KEY_FIELDS: tuple[str, ...] = (

@@ -1,1 +1,0 @@
-../../src/jetprof/model/weaver/ParT.py
