@@ -18,7 +18,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import numpy as np
 
@@ -185,9 +185,35 @@ def plot_features(hists: dict[str, FeatureHistogram], out: Path) -> Figure:
     return fig
 
 
+class FileSummary(TypedDict):
+    """One file in the validation report."""
+
+    path: str
+    entries: int
+    class_counts: dict[str, int]
+    ok: bool
+
+
+class ValidationReport(TypedDict):
+    """The validation report (``jetprof validate --report``)."""
+
+    schema_version: int
+    tree: str
+    branches: list[str]
+    labels: list[str]
+    features: list[str]
+    files: list[FileSummary]
+    entries: int
+    class_counts: dict[str, int]
+    class_counts_short: dict[str, int]
+    feature_summary: dict[str, dict[str, float | int | None]]
+    data_config: NotRequired[str]
+    plots: NotRequired[str]
+
+
 def validate(
     files: list[Path], needs: DataConfigNeeds, *, sample: bool = True
-) -> tuple[list[FileResult], dict[str, Any]]:
+) -> tuple[list[FileResult], ValidationReport]:
     """Check every file and build the report (not written).
 
     Returns:
@@ -200,7 +226,7 @@ def validate(
         for k, v in r.class_counts.items():
             overall[k] += v
     short = {p.label: p.short for p in jetclass.PROCESSES}
-    report = {
+    report: ValidationReport = {
         "schema_version": 1,
         "tree": jetclass.TREE_NAME,
         "branches": needs.branches,

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from jetprof import stats
-from jetprof.contract import Variant, compared_pairs
+from jetprof.contract import Pair, Variant, compared_pairs
 from jetprof.errors import JetprofError
 from jetprof.records import ComparisonRow
 
@@ -86,7 +86,7 @@ def group_comparisons(path: Path, doc: dict[str, Any], threshold: float,
             for pair in compared_pairs(list(entries), main_model)]
 
 
-def _row(path: Path, doc: dict[str, Any], pair: Any, base: dict[str, Any], var: dict[str, Any],
+def _row(path: Path, doc: dict[str, Any], pair: Pair, base: dict[str, Any], var: dict[str, Any],
          threshold: float) -> ComparisonRow:
     """One compared pair of a group: the ratio of its per-round latencies, or why there is none."""
     b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
