@@ -10,7 +10,8 @@ Usage: python benchmarks/bench_backends.py [--batch-sizes 1,32] [--quality-jets 
    eager bf16, eager int8, ONNX Runtime fp32 and int8 (fed the trimmed batch), OpenVINO
    fp32 (if installed), and the sub-batched rungs (the batch sorted by particle count and
    run as sub-batches, each trimmed to its own longest jet, all inside the timed call):
-   eager_bucketed fp32, bf16 and int8, onnxruntime_bucketed fp32 and int8. Weights:
+   eager_bucketed fp32, bf16 and int8, onnxruntime_bucketed fp32 and int8, and ONNX Runtime fp32 with
+   its graph optimisation off (onnxruntime_noopt: what the optimiser buys). Weights:
    ``--checkpoint`` (default ``results/train/ParT_full/net_best_epoch_state.pt``, from ``jetprof
    weaver``) if it exists, else random weights (then AUC is not meaningful: said so).
    Jets: ``DATASET/val`` for the timed batch and ``DATASET/test`` for the quality score
@@ -46,12 +47,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from jetprof.registry import ladder_pairs
+
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINT = REPO / "results" / "train" / "ParT_full" / "net_best_epoch_state.pt"
 DATASET = REPO / "results" / "dataset"
-LADDER = ["eager-fp32", "eager-bf16", "eager-int8", "onnxruntime-fp32", "onnxruntime-int8", "openvino-fp32",
-          "eager_bucketed-fp32", "eager_bucketed-bf16", "eager_bucketed-int8", "onnxruntime_bucketed-fp32",
-          "onnxruntime_bucketed-int8"]
+LADDER = ladder_pairs()  # each backend's rungs, from its registry entry
 TARGETS = {1: 2.0, 32: 1.3}
 AUC_LOSS = 0.001
 

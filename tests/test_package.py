@@ -1,5 +1,5 @@
 """The shape of the package: no import cycles between jetprof modules, no module or function
-too long, no unexplained ``# type: ignore``.
+too long, no unexplained ``# type: ignore``, no more ``Any`` than the listed counts.
 
 All are read from the source (nothing is imported), so they hold for every
 module whatever it needs at run time. Imports inside functions count: a function-level
@@ -258,4 +258,127 @@ def test_the_length_rule_finds_long_grown_and_stale_entries(tmp_path: Path) -> N
         "jetprof/m.py:C.method: 9 lines, over 8 (split it by what it does)",
         "jetprof/m.py:gone: gone; take it off LONG_FUNCTIONS",
         "jetprof/m.py:short: 6 lines now (was 7); take it off LONG_FUNCTIONS",
+    ]
+
+
+#: Every module's uses of ``Any`` today (the name or ``typing.Any``, in annotations, aliases and
+#: casts alike): a list that can only shrink. ``Any`` belongs at the untyped boundary (torch
+#: outputs, weaver's objects, awkward arrays, uproot files, parsed YAML); a module not listed
+#: here has none. When a count falls, lower it here (the test says so); a module at 0 leaves.
+ANY_COUNTS: dict[str, int] = {
+    "jetprof/config.py": 15,
+    "jetprof/contract.py": 9,
+    "jetprof/data/checks.py": 9,
+    "jetprof/data/dataconfig.py": 1,
+    "jetprof/data/download.py": 3,
+    "jetprof/data/generate.py": 6,
+    "jetprof/httpfetch.py": 1,
+    "jetprof/jobfile.py": 6,
+    "jetprof/model/build.py": 1,
+    "jetprof/model/export.py": 2,
+    "jetprof/model/flops.py": 1,
+    "jetprof/model/inputs.py": 5,
+    "jetprof/model/pretrained.py": 6,
+    "jetprof/model/weaver/PCNN.py": 1,
+    "jetprof/model/weaver/PFN.py": 1,
+    "jetprof/model/weaver/ParticleNeXt.py": 1,
+    "jetprof/model/zoo.py": 6,
+    "jetprof/profiling/backends.py": 49,
+    "jetprof/profiling/bucketing.py": 4,
+    "jetprof/profiling/cli.py": 1,
+    "jetprof/profiling/energy.py": 1,
+    "jetprof/profiling/env.py": 4,
+    "jetprof/profiling/hooks.py": 2,
+    "jetprof/profiling/measure.py": 29,
+    "jetprof/profiling/memory.py": 8,
+    "jetprof/profiling/ops.py": 8,
+    "jetprof/profiling/ort_noopt.py": 1,
+    "jetprof/profiling/peak.py": 10,
+    "jetprof/profiling/quality.py": 20,
+    "jetprof/profiling/quantize.py": 6,
+    "jetprof/profiling/rounds.py": 16,
+    "jetprof/profiling/spec.py": 1,
+    "jetprof/profiling/subnormal.py": 6,
+    "jetprof/records.py": 12,
+    "jetprof/registry.py": 7,
+    "jetprof/report/answers.py": 11,
+    "jetprof/report/cli.py": 5,
+    "jetprof/report/compare.py": 18,
+    "jetprof/report/curves.py": 1,
+    "jetprof/report/deployment.py": 3,
+    "jetprof/report/models.py": 6,
+    "jetprof/report/ops.py": 2,
+    "jetprof/report/style.py": 13,
+    "jetprof/report/summarize.py": 14,
+    "jetprof/report/training.py": 5,
+    "jetprof/train/evaluate.py": 9,
+    "jetprof/train/launcher.py": 1,
+    "jetprof/workflow.py": 51,
+}
+
+
+def any_counts(package: Path, src: Path = SRC) -> dict[str, int]:
+    """``"jetprof/mod.py"`` -> how often it names ``Any``, for every module that does.
+
+    Quoted annotations are parsed and counted too; imports are not uses.
+    """
+    def count(tree: ast.AST) -> int:
+        n = 0
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id == "Any":
+                n += 1
+            elif isinstance(node, ast.Attribute) and node.attr == "Any":
+                n += 1
+            elif isinstance(node, (ast.arg, ast.AnnAssign)) and isinstance(node.annotation, ast.Constant):
+                n += count(ast.parse(str(node.annotation.value), mode="eval"))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and isinstance(node.returns, ast.Constant):
+                n += count(ast.parse(str(node.returns.value), mode="eval"))
+        return n
+
+    counts = {}
+    for path in sorted(package.rglob("*.py")):
+        n = count(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+        if n:
+            counts[path.relative_to(src).as_posix()] = n
+    return counts
+
+
+def any_findings(counts: dict[str, int], allowed: dict[str, int]) -> list[str]:
+    """What breaks the rule: ``Any`` in a new module, a listed count grown, or one now too high."""
+    found = []
+    for name, n in sorted(counts.items()):
+        if n > allowed.get(name, 0):
+            found.append(f"{name}: {n} Any, up from {allowed.get(name, 0)} (give the values their types)")
+    for name, was in sorted(allowed.items()):
+        if counts.get(name, 0) < was:
+            now = counts.get(name, 0)
+            found.append(f"{name}: {now} Any now (was {was}); " +
+                         ("take it off ANY_COUNTS" if now == 0 else f"lower ANY_COUNTS to {now}"))
+    return found
+
+
+def test_any_is_used_no_more_than_the_listed_counts_which_only_shrink() -> None:
+    assert list(ANY_COUNTS) == sorted(ANY_COUNTS), "keep ANY_COUNTS sorted by module"
+    findings = any_findings(any_counts(PACKAGE), ANY_COUNTS)
+    assert not findings, "\n".join(findings)
+
+
+def test_the_any_rule_counts_every_use_and_finds_grown_and_stale_entries(tmp_path: Path) -> None:
+    pkg = tmp_path / "jetprof"
+    pkg.mkdir()
+    (pkg / "m.py").write_text(
+        "import typing\nfrom typing import Any, cast\n\n"
+        "Alias = dict[str, Any]\n\n\n"
+        "def f(x: Any, y: 'list[Any]', *a: typing.Any) -> 'Any':\n"
+        "    z: dict[str, Any] = cast(Any, x)\n    return z\n")
+    (pkg / "clean.py").write_text("def g(x: int) -> int:\n    return x\n")
+    counts = any_counts(pkg, tmp_path)
+    assert counts == {"jetprof/m.py": 7}
+    assert any_findings(counts, {"jetprof/m.py": 7}) == []
+    assert any_findings(counts, {"jetprof/m.py": 6}) == [
+        "jetprof/m.py: 7 Any, up from 6 (give the values their types)"]
+    assert any_findings(counts, {}) == ["jetprof/m.py: 7 Any, up from 0 (give the values their types)"]
+    assert any_findings(counts, {"jetprof/m.py": 9, "jetprof/clean.py": 1}) == [
+        "jetprof/clean.py: 0 Any now (was 1); take it off ANY_COUNTS",
+        "jetprof/m.py: 7 Any now (was 9); lower ANY_COUNTS to 7",
     ]

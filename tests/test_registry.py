@@ -200,6 +200,14 @@ def test_a_slot_the_registry_does_not_have_is_refused():
 # -- the capability rule -------------------------------------------------------------------
 
 
+def test_every_ladder_rung_runs_on_cpu_and_the_noopt_rung_is_one():
+    rungs = registry.ladder_pairs()
+    assert "onnxruntime_noopt-fp32" in rungs and rungs[0] == "eager-fp32"
+    for rung in rungs:
+        backend, precision = rung.split("-")
+        assert registry.pair_problem(backend, precision, "cpu") is None, rung
+
+
 def test_the_capability_rule_is_the_registry_s_fields():
     for b in BACKENDS.values():
         for p in PRECISIONS.values():

@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 #: the Python minor versions supported (pyproject.toml's requires-python and classifiers say the same)
 PYTHONS: tuple[tuple[int, int], ...] = ((3, 11), (3, 12), (3, 13))
@@ -120,7 +120,7 @@ def refusal() -> str | None:
     return problem()
 
 
-def cpu_label(info: dict[str, Any] | None, model_name: str | None = None) -> str:
+def cpu_label(info: Mapping[str, object] | None, model_name: str | None = None) -> str:
     """``"AMD EPYC (AuthenticAMD family 25 model 17)"``: a CPU's name and what tells two chips of one name apart.
 
     ``info`` is a record's ``env.cpu`` block; records made before it existed give only
@@ -128,7 +128,7 @@ def cpu_label(info: dict[str, Any] | None, model_name: str | None = None) -> str
     """
     if not info:
         return model_name or "unknown CPU"
-    name = info.get("model_name") or model_name or "unknown CPU"
+    name = str(info.get("model_name") or model_name or "unknown CPU")
     detail = [str(info["vendor"])] if info.get("vendor") and str(info["vendor"]) not in name else []
     if info.get("family") is not None:
         detail.append(f"family {info['family']} model {info['model']}")

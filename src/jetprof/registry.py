@@ -70,6 +70,8 @@ class Backend:
     trims: bool = True
     #: cuts each batch into sub-batches by particle count (jetprof.profiling.bucketing)
     bucketed: bool = False
+    #: its precisions that are rungs of the CPU deployment ladder (benchmarks/bench_backends.py)
+    ladder: tuple[str, ...] = ()
     linestyle: str | tuple[int, tuple[int, ...]] = "-"
     colour: str = "#3f90da"
 
@@ -193,28 +195,29 @@ def _ort(name: str, description: str, runner: str = "jetprof.profiling.backends:
 
 BACKEND_LIST: tuple[Backend, ...] = (
     Backend("eager", "eager PyTorch", _TORCH, "torch", ("fp32", "bf16", "fp16", "int8"), _ALL_DEVICES,
-            linestyle="-", colour="#3f90da"),
+            ladder=("fp32", "bf16", "int8"), linestyle="-", colour="#3f90da"),
     Backend("compile", "torch.compile of the eager module", _TORCH, "torch", ("fp32", "bf16", "fp16"),
             _ALL_DEVICES, precision_note="int8 is eager-int8 or onnxruntime-int8 (dynamic quantisation)",
             linestyle=":", colour="#832db6"),
     _ort("onnxruntime", "ONNX Runtime on the ONNX export, fed each batch trimmed to its longest jet",
-         linestyle="--", colour="#e76300"),
+         ladder=("fp32", "int8"), linestyle="--", colour="#e76300"),
     _ort("onnxruntime_padded", "ONNX Runtime fed the batch padded to the data config's length "
          "(a naive deployment)", trims=False, linestyle="-.", colour="#bd1f01"),
     Backend("openvino", "OpenVINO (CPU) on the same ONNX export, fed the trimmed batch",
             "jetprof.profiling.backends:openvino_runner", "onnx", ("fp32",), ("cpu",),
             "jetprof runs OpenVINO on the fp32 ONNX export only", "jetprof runs OpenVINO on cpu only",
             packages=(Package("openvino", "pip install 'jetprof[openvino]'"),), extra="openvino",
-            linestyle=(0, (5, 1)), colour="#a96b59"),
+            ladder=("fp32",), linestyle=(0, (5, 1)), colour="#a96b59"),
     Backend("eager_bucketed", "eager PyTorch on the batch sorted by particle count and cut into "
             "sub-batches, each trimmed to its own longest jet, outputs put back in order", _TORCH, "torch",
-            ("fp32", "bf16", "fp16", "int8"), _ALL_DEVICES, bucketed=True, linestyle=(0, (3, 1, 1, 1, 1, 1)),
+            ("fp32", "bf16", "fp16", "int8"), _ALL_DEVICES, bucketed=True, ladder=("fp32", "bf16", "int8"),
+            linestyle=(0, (3, 1, 1, 1, 1, 1)),
             colour="#717581"),
     _ort("onnxruntime_bucketed", "ONNX Runtime on the batch cut into sub-batches by particle count, as "
-         "eager_bucketed", bucketed=True, linestyle=(0, (1, 1)), colour="#b9ac70"),
+         "eager_bucketed", bucketed=True, ladder=("fp32", "int8"), linestyle=(0, (1, 1)), colour="#b9ac70"),
     _ort("onnxruntime_noopt", "ONNX Runtime with graph optimisation off (ORT_DISABLE_ALL), fed the "
          "trimmed batch: the rung below onnxruntime, what the graph optimiser buys",
-         runner="jetprof.profiling.ort_noopt:runner", linestyle=(0, (5, 3, 1, 3)), colour="#92dadd"),
+         runner="jetprof.profiling.ort_noopt:runner", ladder=("fp32",), linestyle=(0, (5, 3, 1, 3)), colour="#92dadd"),
 )
 
 PRECISION_LIST: tuple[Precision, ...] = (
@@ -299,6 +302,11 @@ FIGURES: dict[str, Figure] = {f.name: f for f in FIGURE_LIST}
 def backends_where(**facts: Any) -> tuple[str, ...]:
     """The backends whose fields equal ``facts`` (``graph="onnx"``, ``bucketed=True``), in order."""
     return tuple(b.name for b in BACKEND_LIST if all(getattr(b, k) == v for k, v in facts.items()))
+
+
+def ladder_pairs() -> list[str]:
+    """The CPU deployment ladder's rungs, ``backend-precision``, in the registry's order."""
+    return [f"{b.name}-{p}" for b in BACKEND_LIST for p in b.ladder]
 
 
 def pair_problem(backend: str, precision: str, device: str) -> str | None:

@@ -108,7 +108,8 @@ def _read_branches(path: Path, needs: DataConfigNeeds, res: FileResult) -> dict[
         if tree is None or not _check_branch_types(tree, needs.branches, res):
             return None
         try:
-            return tree.arrays(needs.branches, library="ak", how=dict)
+            arrays: dict[str, Any] = tree.arrays(needs.branches, library="ak", how=dict)
+            return arrays
         except Exception as exc:  # truncated/corrupt baskets
             res.add_problem(
                 f"cannot read branches (file truncated or corrupt?): {type(exc).__name__}: "
@@ -271,7 +272,7 @@ def _count_classes(
     """Each jet's class index (None without labels); the totals go to ``res.class_counts``."""
     if label_matrix is None:
         return None
-    cls = np.argmax(label_matrix, axis=1)
+    cls: np.ndarray = np.argmax(label_matrix, axis=1)
     totals = np.bincount(cls, minlength=len(labels))
     res.class_counts = {n: int(c) for n, c in zip(labels, totals)}
     return cls

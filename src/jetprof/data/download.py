@@ -30,8 +30,9 @@ import re
 import shutil
 import sys
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from jetprof.data import jetclass
 from jetprof.data.fetch import Remote, fetch
@@ -254,7 +255,28 @@ def split_example(path: Path, dest: Path, fractions: dict[str, float] | None = N
     return out
 
 
-def _done_files(done: Path, key: dict[str, Any], dest: Path) -> list[Path] | None:
+class PartRecord(TypedDict):
+    """One fetched part in ``download.json``."""
+
+    part: str
+    url: str
+    file: str
+    algorithm: str | None
+    digest: str | None
+    extracted: int
+
+
+class DownloadRecord(TypedDict):
+    """``download.json``: where the dataset came from and the files it unpacked, by split."""
+
+    source: str
+    record: str
+    processes: list[str] | None
+    parts: list[PartRecord]
+    files: dict[str, list[str]]
+
+
+def _done_files(done: Path, key: Mapping[str, object], dest: Path) -> list[Path] | None:
     """The files a finished part left, if its record matches and they are all intact."""
     try:
         data = json.loads(done.read_text())
@@ -284,7 +306,7 @@ def download(
     retries: int = 5,
     backoff_s: float = 2.0,
     progress: bool | None = None,
-) -> dict[str, Any]:
+) -> DownloadRecord:
     """Fetch, verify and unpack; write ``dest/download.json``.
 
     Returns:
@@ -297,7 +319,7 @@ def download(
         except KeyError as exc:
             raise JetprofError(str(exc.args[0])) from None
     files: dict[str, list[str]] = {s: [] for s in jetclass.SPLITS}
-    record_parts = []
+    record_parts: list[PartRecord] = []
     for remote in remotes(source, parts, base_url, md5, sha256):
         # a part whose files are all in place needs no tarball (it may have been deleted to save disk)
         done = dest / f".done-{remote.filename}.json"
@@ -332,7 +354,7 @@ def download(
                 "extracted": len(written),
             }
         )
-    record = {
+    record: DownloadRecord = {
         "source": source,
         "record": "https://doi.org/10.5281/zenodo.6619768",
         "processes": sorted(prefixes) if prefixes else None,

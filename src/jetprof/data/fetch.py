@@ -70,7 +70,7 @@ def _stamp_ok(path: Path, remote: Remote) -> bool:
     except (OSError, ValueError):
         return False
     st = path.stat()
-    return (
+    return bool(
         data.get("checked") == STAMP_CHECKS
         and data.get("algorithm") == remote.algorithm
         and data.get("digest") == remote.digest

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class GeneratorSettings:
     events_per_batch: int = 50
     detector: DetectorSettings = dataclasses.field(default_factory=DetectorSettings)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """Settings as plain JSON-able data."""
         return dataclasses.asdict(self)
 
@@ -144,8 +144,13 @@ def _decay_partons(ev: Any, i: int, out: list[tuple[int, float, float]]) -> None
             out.append((aid, part.eta(), part.phi()))
 
 
-def _truth(pythia: Any, short: str) -> list[tuple[tuple[float, float, float, float], list[tuple[float, float]]]]:
-    """Candidates (aux_genpart, partons to contain) of one event, in record order.
+#: one truth candidate: (its aux_genpart pT, eta, phi, pid), the (eta, phi) of the partons a jet must contain
+Truth: TypeAlias = tuple[tuple[float, float, float, float], list[tuple[float, float]]]
+
+
+def _truth(pythia: Any, short: str) -> list[Truth]:
+    """Candidates (aux_genpart, partons to contain) of one event, in record order
+    (``pythia``: a ``pythia8.Pythia``, untyped).
 
     For QCD, the outgoing hard parton with no partons to contain; for signal
     classes, each wanted resonance whose decay partons have the wanted
@@ -154,7 +159,7 @@ def _truth(pythia: Any, short: str) -> list[tuple[tuple[float, float, float, flo
     ev = pythia.event
     proc = pythia.process
     _, res_pid, wanted = _CARDS[short]
-    found: list[tuple[tuple[float, float, float, float], list[tuple[float, float]]]] = []
+    found: list[Truth] = []
     for i in range(1, proc.size()):
         p = proc[i]
         if p.statusAbs() not in (22, 23):
@@ -245,6 +250,21 @@ def import_pythia() -> Any:
     return importlib.import_module(name)
 
 
+@dataclass
+class Columns:
+    """Accepted jets, column by column.
+
+    Attributes:
+        part: each particle feature, flat (the jets' particles one jet after another).
+        counts: particles per jet.
+        jets: the per-jet branches (labels, ``jet_*``, ``aux_*``), one value per jet.
+    """
+
+    part: dict[str, np.ndarray]
+    counts: np.ndarray
+    jets: dict[str, np.ndarray]
+
+
 class Generator:
     """Generates accepted JetClass jets of one process, batch by batch.
 
@@ -292,10 +312,10 @@ class Generator:
                 raise JetprofError(f"Pythia failed to initialise for process {self.process.short}")
             self.pythias.append(pythia)
 
-    def _events(self, n: int) -> tuple[list[np.ndarray], list[list[Any]]]:
+    def _events(self, n: int) -> tuple[list[np.ndarray], list[list[Truth]]]:
         """``n`` events that may hold an accepted jet: final states and truth."""
         particles: list[np.ndarray] = []
-        truths: list[list[Any]] = []
+        truths: list[list[Truth]] = []
         while len(particles) < n:
             pythia = self.pythias[self.events_tried % len(self.pythias)]
             self.events_tried += 1
@@ -313,14 +333,14 @@ class Generator:
             truths.append(truth)
         return particles, truths
 
-    def batches(self) -> Iterator[dict[str, Any]]:
-        """Yield the accepted jets of successive event batches (column dicts)."""
+    def batches(self) -> Iterator[Columns]:
+        """Yield the accepted jets of successive event batches."""
         while True:
             batch = self._batch()
             if batch is not None:
                 yield batch
 
-    def _batch(self) -> dict[str, Any] | None:
+    def _batch(self) -> Columns | None:
         import awkward as ak
         import fastjet
 
@@ -356,7 +376,7 @@ class Generator:
             return None
         return self._columns(cand, chosen)
 
-    def _match(self, truth: list[Any], eta: float, phi: float) -> tuple[tuple[float, ...], bool] | None:
+    def _match(self, truth: list[Truth], eta: float, phi: float) -> tuple[tuple[float, ...], bool] | None:
         """The truth candidate this jet belongs to, with its truth-match flag."""
         dr = self.settings.match_dr
 
@@ -375,7 +395,7 @@ class Generator:
         return None
 
     def _columns(self, cand: dict[str, np.ndarray],
-                 chosen: list[tuple[int, np.ndarray, tuple[float, ...], bool]]) -> dict[str, Any]:
+                 chosen: list[tuple[int, np.ndarray, tuple[float, ...], bool]]) -> Columns:
         import awkward as ak
         import fastjet
 
@@ -410,14 +430,11 @@ class Generator:
         for k in ("d0val", "d0err", "dzval", "dzerr", "charge", "isChargedHadron", "isNeutralHadron",
                   "isPhoton", "isElectron", "isMuon"):
             part[k] = cand[k][flat]
-        cols: dict[str, Any] = {
-            "part": {k: part[k].astype(np.float32) for k in jetclass.PARTICLE_FEATURES},
-            "counts": n,
-        }
+        jets: dict[str, np.ndarray] = {}
         nj = len(order)
         for b in jetclass.BRANCHES:
             if b.name in jetclass.LABEL_DTYPES:
-                cols[b.name] = np.full(nj, b.name == self.process.label).astype(b.dtype)
+                jets[b.name] = np.full(nj, b.name == self.process.label).astype(b.dtype)
         refs = np.array([c[2] for c in chosen], dtype=np.float64).reshape(nj, 4)
         jet_values = {
             "jet_pt": jpt, "jet_eta": jeta, "jet_phi": jphi, "jet_energy": je,
@@ -427,56 +444,53 @@ class Generator:
             "aux_genpart_pid": refs[:, 3], "aux_truth_match": np.array([c[3] for c in chosen]),
         }
         for name, v in jet_values.items():
-            cols[name] = np.asarray(v).astype(np.float32)
-        return cols
+            jets[name] = np.asarray(v).astype(np.float32)
+        return Columns({k: part[k].astype(np.float32) for k in jetclass.PARTICLE_FEATURES}, n, jets)
 
 
-def _take(cols: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
-    """Rows [start, stop) of a column dict."""
-    offs = np.concatenate([[0], np.cumsum(cols["counts"])])
+def _take(cols: Columns, start: int, stop: int) -> Columns:
+    """Jets [start, stop) of a column set."""
+    offs = np.concatenate([[0], np.cumsum(cols.counts)])
     a, b = offs[start], offs[stop]
-    out = {k: (v[start:stop] if k not in ("part",) else {f: x[a:b] for f, x in v.items()}) for k, v in cols.items()}
-    return out
+    return Columns({f: x[a:b] for f, x in cols.part.items()}, cols.counts[start:stop],
+                   {k: v[start:stop] for k, v in cols.jets.items()})
 
 
-def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k in parts[0]:
-        if k == "part":
-            out[k] = {f: np.concatenate([p[k][f] for p in parts]) for f in parts[0][k]}
-        else:
-            out[k] = np.concatenate([p[k] for p in parts])
-    return out
+def _concat(parts: list[Columns]) -> Columns:
+    return Columns({f: np.concatenate([p.part[f] for p in parts]) for f in parts[0].part},
+                   np.concatenate([p.counts for p in parts]),
+                   {k: np.concatenate([p.jets[k] for p in parts]) for k in parts[0].jets})
 
 
-def generate_chunks(gen: Generator, n_jets: int, chunk_size: int) -> Iterator[dict[str, Any]]:
-    """Yield column dicts of exactly ``chunk_size`` jets (the last may be shorter)."""
-    pending: list[dict[str, Any]] = []
+def generate_chunks(gen: Generator, n_jets: int, chunk_size: int) -> Iterator[Columns]:
+    """Yield column sets of exactly ``chunk_size`` jets (the last may be shorter)."""
+    pending: list[Columns] = []
     have = 0
     done = 0
     for batch in gen.batches():
         pending.append(batch)
-        have += len(batch["counts"])
+        have += len(batch.counts)
         while have >= chunk_size or (done + have >= n_jets and have > 0):
             want = min(chunk_size, n_jets - done)
             cols = _concat(pending)
             yield _take(cols, 0, want)
             done += want
-            rest = _take(cols, want, len(cols["counts"]))
-            pending = [rest] if len(rest["counts"]) else []
-            have = len(rest["counts"])
+            rest = _take(cols, want, len(cols.counts))
+            pending = [rest] if len(rest.counts) else []
+            have = len(rest.counts)
             if done >= n_jets:
                 return
 
 
-def _to_awkward(cols: dict[str, Any]) -> dict[str, Any]:
+def _to_awkward(cols: Columns) -> dict[str, Any]:
+    """The branches to write: ``part`` as one jagged awkward record array, the per-jet ones as numpy."""
     import awkward as ak
 
-    part = ak.unflatten(ak.zip(cols["part"]), cols["counts"])
+    part = ak.unflatten(ak.zip(cols.part), cols.counts)
     out: dict[str, Any] = {"part": part}
     for b in jetclass.BRANCHES:
         if not b.jagged:
-            out[b.name] = cols[b.name]
+            out[b.name] = cols.jets[b.name]
     return out
 
 
@@ -503,7 +517,7 @@ def write_file(out: Path, gen: Generator, n_jets: int, chunk_size: int,
                     types = {k: (v.type.content if k == "part" else v.dtype) for k, v in data.items()}
                     tree = f.mktree(jetclass.TREE_NAME, types)
                 tree.extend(data)
-                written += len(cols["counts"])
+                written += len(cols.counts)
                 if progress is not None:
                     progress(written)
 

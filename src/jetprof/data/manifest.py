@@ -13,9 +13,10 @@ import argparse
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -68,7 +69,30 @@ def content_sha256(path: Path, step_size: int = 100_000) -> tuple[str, int]:
     return total.hexdigest(), n
 
 
-def describe(path: Path) -> dict[str, Any]:
+class FileEntry(TypedDict):
+    """One dataset file in the manifest."""
+
+    path: str
+    split: str
+    process: str
+    label: str
+    index: int
+    n_jets: int
+    content_sha256: str
+    size_bytes: int
+
+
+class Manifest(TypedDict):
+    """The dataset manifest (``jetprof manifest``'s JSON)."""
+
+    schema_version: int
+    files: list[FileEntry]
+    n_jets: dict[str, dict[str, int]]
+    generator_settings: Mapping[str, object] | None
+    versions: dict[str, str | None]
+
+
+def describe(path: Path) -> FileEntry:
     """One manifest entry: split, process, jets, content hash, size."""
     m = _NAME.match(path.name)
     if m is None or m["prefix"] not in jetclass.BY_PREFIX:
@@ -108,7 +132,7 @@ def _pythia_version() -> str | None:
     return f"{name} (no version in its metadata)" if name else None
 
 
-def build_manifest(files: list[Path], settings: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_manifest(files: list[Path], settings: Mapping[str, object] | None = None) -> Manifest:
     """The manifest for ``files`` (sorted by path), with settings and versions."""
     entries = [describe(p) for p in sorted(files, key=str)]
     totals: dict[str, dict[str, int]] = {}
@@ -139,14 +163,15 @@ def run(args: argparse.Namespace) -> int:
     if args.settings_json is None:
         from jetprof.data.generate import GeneratorSettings
 
-        settings: Any = GeneratorSettings().as_dict()
+        settings: Mapping[str, object] = GeneratorSettings().as_dict()
     else:
         try:
-            settings = json.loads(args.settings_json)
+            loaded = json.loads(args.settings_json)
         except json.JSONDecodeError as exc:
             raise JetprofError(f"--settings-json is not valid JSON: {exc}") from None
-        if not isinstance(settings, dict):
+        if not isinstance(loaded, dict):
             raise JetprofError("--settings-json must be a JSON object")
+        settings = loaded
     for p in args.files:
         if not p.is_file():
             raise JetprofError(f"{p}: no such file")

@@ -18,7 +18,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 import numpy as np
 
@@ -27,6 +27,10 @@ from jetprof.data import jetclass
 from jetprof.data.checks import FileResult, check_file
 from jetprof.data.dataconfig import DataConfigNeeds, read_data_config_needs
 from jetprof.errors import JetprofError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 # axis labels (with units) for the JetClass variables
 UNITS: dict[str, str] = {
@@ -88,9 +92,16 @@ def _feature_summary(
     return out
 
 
+class FeatureHistogram(TypedDict):
+    """One feature's histograms: shared bin edges, a density per class."""
+
+    edges: np.ndarray
+    counts: dict[str, np.ndarray]
+
+
 def histograms(
     results: list[FileResult], features: list[str], bins: int = 40
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, FeatureHistogram]:
     """Normalised per-class histograms of each input feature from the kept samples.
 
     The range is the 0.5-99.5 % quantile range over all classes.
@@ -98,7 +109,7 @@ def histograms(
     Returns:
         feature -> {"edges": [...], "counts": {class: [...]}} (densities).
     """
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, FeatureHistogram] = {}
     for feat in features:
         per_cls: dict[str, list[np.ndarray]] = {}
         for r in results:
@@ -120,7 +131,7 @@ def histograms(
     return out
 
 
-def plot_features(hists: dict[str, dict[str, Any]], out: Path) -> Any:
+def plot_features(hists: dict[str, FeatureHistogram], out: Path) -> Figure:
     """One panel per input feature, classes overlaid; written atomically to ``out``.
 
     Returns:
@@ -174,9 +185,35 @@ def plot_features(hists: dict[str, dict[str, Any]], out: Path) -> Any:
     return fig
 
 
+class FileSummary(TypedDict):
+    """One file in the validation report."""
+
+    path: str
+    entries: int
+    class_counts: dict[str, int]
+    ok: bool
+
+
+class ValidationReport(TypedDict):
+    """The validation report (``jetprof validate --report``)."""
+
+    schema_version: int
+    tree: str
+    branches: list[str]
+    labels: list[str]
+    features: list[str]
+    files: list[FileSummary]
+    entries: int
+    class_counts: dict[str, int]
+    class_counts_short: dict[str, int]
+    feature_summary: dict[str, dict[str, float | int | None]]
+    data_config: NotRequired[str]
+    plots: NotRequired[str]
+
+
 def validate(
     files: list[Path], needs: DataConfigNeeds, *, sample: bool = True
-) -> tuple[list[FileResult], dict[str, Any]]:
+) -> tuple[list[FileResult], ValidationReport]:
     """Check every file and build the report (not written).
 
     Returns:
@@ -189,7 +226,7 @@ def validate(
         for k, v in r.class_counts.items():
             overall[k] += v
     short = {p.label: p.short for p in jetclass.PROCESSES}
-    report = {
+    report: ValidationReport = {
         "schema_version": 1,
         "tree": jetclass.TREE_NAME,
         "branches": needs.branches,

@@ -14,12 +14,19 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from jetprof.contract import DEFAULT_DATA_CONFIG, DEFAULT_NETWORK_CONFIG
 from jetprof.errors import JetprofError
 from jetprof.io import sha256_file
 from jetprof.model.layout import to_current_layout
+
+if TYPE_CHECKING:
+    import torch
+
+    from jetprof.model.inputs import DataConfigView
+    from jetprof.model.layout import StateDict
 
 
 def _quiet_weaver() -> None:
@@ -27,8 +34,8 @@ def _quiet_weaver() -> None:
     logging.getLogger("weaver").setLevel(logging.WARNING)
 
 
-def load_data_config(path: str | os.PathLike[str]):
-    """Load a weaver data config (``DataConfig``) without writing anything beside it.
+def load_data_config(path: str | os.PathLike[str]) -> DataConfigView:
+    """Load a weaver data config (weaver's ``DataConfig``) without writing anything beside it.
 
     Raises:
         JetprofError: the file is missing or is not a weaver data config.
@@ -40,12 +47,13 @@ def load_data_config(path: str | os.PathLike[str]):
     from weaver.utils.data.config import DataConfig
 
     try:
-        return DataConfig.load(str(path), load_observers=False, load_reweight_info=False)
+        config: DataConfigView = DataConfig.load(str(path), load_observers=False, load_reweight_info=False)
     except Exception as exc:  # weaver raises bare KeyError/AssertionError on bad configs
         raise JetprofError(f"{path}: not a usable weaver data config ({type(exc).__name__}: {exc})") from None
+    return config
 
 
-def import_network_config(path: str | os.PathLike[str]):
+def import_network_config(path: str | os.PathLike[str]) -> ModuleType:
     """Import a weaver network config file (a module with ``get_model``)."""
     path = Path(path)
     if not path.is_file():
@@ -72,12 +80,12 @@ def import_network_config(path: str | os.PathLike[str]):
 class BuiltModel:
     """A model with what was used to build it."""
 
-    model: Any  # torch.nn.Module
-    model_info: dict[str, Any]
-    data_config: Any
+    model: torch.nn.Module
+    model_info: dict[str, Any]  # weaver's: input and output names, dynamic axes (exporting reads it)
+    data_config: DataConfigView  # weaver's DataConfig: what jetprof reads of it
     network_config: Path
     data_config_path: Path
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, object] = field(default_factory=dict)
 
     @property
     def input_names(self) -> list[str]:
@@ -91,7 +99,7 @@ class BuiltModel:
 def build_model(
     network_config: str | os.PathLike[str] = DEFAULT_NETWORK_CONFIG,
     data_config: str | os.PathLike[str] = DEFAULT_DATA_CONFIG,
-    **options: Any,
+    **options: object,
 ) -> BuiltModel:
     """Build the network the way weaver does (``get_model(data_config, **options)``).
 
@@ -109,7 +117,7 @@ def build_model(
     return BuiltModel(model, info, dc, Path(network_config), Path(data_config), dict(options))
 
 
-def read_state_dict(path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
+def read_state_dict(path: str | os.PathLike[str], name: str | None = None) -> StateDict:
     """Read a checkpoint as a plain state dict with ``torch.load(weights_only=True)``.
 
     Accepts a weaver state file (``*_state.pt``) or a dict holding one under
@@ -150,7 +158,7 @@ def read_state_dict(path: str | os.PathLike[str], name: str | None = None) -> di
     return obj
 
 
-def check_state_fits(model: Any, state: dict[str, Any], source: str) -> None:
+def check_state_fits(model: torch.nn.Module, state: StateDict, source: str) -> None:
     """Raise JetprofError listing missing/unexpected keys and shape mismatches."""
     own = model.state_dict()
     missing = [k for k in own if k not in state]
@@ -176,7 +184,7 @@ def check_state_fits(model: Any, state: dict[str, Any], source: str) -> None:
 
 def load_weights(
     built: BuiltModel, path: str | os.PathLike[str], layout: str = "auto"
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Load a checkpoint into ``built.model`` (strict), upgrading 0.4-era layouts.
 
     Args:

@@ -29,12 +29,74 @@ import os
 import platform
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
 
 from jetprof.errors import JetprofError
+
+if TYPE_CHECKING:
+    import torch
+
+    from jetprof.model.inputs import DataConfigView
+
+
+class ParityCheck(TypedDict):
+    """One batch of the parity check, padded or trimmed."""
+
+    batch: int
+    kind: str
+    shape: list[int]
+    max_abs_diff_softmax: float
+
+
+class Parity(TypedDict):
+    """The model card's ``parity``: the worst difference over every check, and the verdict."""
+
+    max_abs_diff_softmax: float
+    checks: list[ParityCheck]
+    jets: int
+    tolerance: NotRequired[float]
+    passed: NotRequired[bool]
+
+
+class FileHash(TypedDict):
+    """A file the model card names, and its SHA-256."""
+
+    path: str
+    sha256: str
+
+
+class ModelCard(TypedDict):
+    """The model card (``--card``, JSON; ``--card-md`` renders it)."""
+
+    schema_version: int
+    model: str
+    params: int
+    flops_per_jet: int
+    flops_particles: int
+    flops_method: str
+    input_names: list[str]
+    onnx_inputs: list[str]
+    unused_inputs_dropped: list[str]
+    input_shapes: dict[str, list[int | str]]
+    input_length_padded: int
+    output_names: list[str]
+    output_shape: list[int | str]
+    classes: list[str]
+    dynamic_axes: dict[str, dict[str, str]]
+    opset: int
+    exporter: str
+    network_options: dict[str, bool]
+    legacy_04: bool
+    parity: Parity
+    files: dict[str, FileHash]
+    versions: dict[str, str | None]
+    training_config: object
+    data_files: list[str]
+    platform: str
 
 
 def _versions() -> dict[str, str | None]:
@@ -49,7 +111,7 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def _load_training_config(value: str | None) -> tuple[Any, str | None]:
+def _load_training_config(value: str | None) -> tuple[object, str | None]:
     """``--training-config``: a JSON/YAML file or an inline JSON object → (config, path or None)."""
     if value is None:
         return None, None
@@ -75,7 +137,8 @@ def _load_training_config(value: str | None) -> tuple[Any, str | None]:
         raise JetprofError(f"--training-config {value!r}: neither a file nor a JSON object") from None
 
 
-def _batches(files: list[str], data_config: Any, n_batches: int, batch_size: int) -> list[dict[str, np.ndarray]]:
+def _batches(files: list[str], data_config: DataConfigView, n_batches: int,
+             batch_size: int) -> list[dict[str, np.ndarray]]:
     from jetprof.model.inputs import real_batch
 
     whole = real_batch(files, data_config, n_batches * batch_size)
@@ -95,8 +158,11 @@ def _trim(batch: dict[str, np.ndarray], mask_name: str, min_length: int = 1) -> 
     return trim_to_longest(batch, batch[mask_name].reshape(len(batch[mask_name]), -1).sum(axis=1), min_length)
 
 
-def export_onnx(model: Any, model_info: dict[str, Any], tensors: Any, path: str, opset: int = 17) -> None:
+def export_onnx(model: torch.nn.Module, model_info: dict[str, Any], tensors: Sequence[torch.Tensor], path: str,
+                opset: int = 17) -> None:
     """Export an inference-mode model (``for_inference=True``) with dynamic batch/particle axes.
+
+    ``model_info`` is weaver's (``get_model``'s second value): input and output names, dynamic axes.
 
     ``torch.onnx.export`` with ``dynamo=False`` (the dynamo exporter fails on ParT's
     ``nonzero``). Trace on at least two jets: a trace on one jet hard-codes a batch of 1.
@@ -113,8 +179,12 @@ def export_onnx(model: Any, model_info: dict[str, Any], tensors: Any, path: str,
         )
 
 
-def check_parity(model: Any, session: Any, batches: list[dict[str, np.ndarray]], mask_name: str) -> dict[str, Any]:
-    """Max |Δ softmax| between eager PyTorch and ONNX Runtime over the batches (full and trimmed)."""
+def check_parity(model: torch.nn.Module, session: Any, batches: list[dict[str, np.ndarray]],
+                 mask_name: str) -> Parity:
+    """Max |Δ softmax| between eager PyTorch and ONNX Runtime over the batches (full and trimmed).
+
+    ``session``: an ``onnxruntime.InferenceSession`` (onnxruntime is untyped).
+    """
     import torch
 
     from jetprof.model.inputs import min_particles
@@ -122,7 +192,8 @@ def check_parity(model: Any, session: Any, batches: list[dict[str, np.ndarray]],
     feed_names = [i.name for i in session.get_inputs()]
     order = list(batches[0])
     floor = min_particles(model)
-    worst, rows = 0.0, []
+    worst = 0.0
+    rows: list[ParityCheck] = []
     for i, full in enumerate(batches):
         for kind, batch in (("padded", full), ("trimmed", _trim(full, mask_name, floor))):
             with torch.no_grad():
@@ -137,7 +208,7 @@ def check_parity(model: Any, session: Any, batches: list[dict[str, np.ndarray]],
     return {"max_abs_diff_softmax": worst, "checks": rows, "jets": sum(len(b[mask_name]) for b in batches)}
 
 
-def _md(card: dict[str, Any]) -> str:
+def _md(card: ModelCard) -> str:
     p = card["parity"]
     lines = [
         f"# Model card: {card['model']}",
@@ -171,7 +242,7 @@ def _atomic_text(path: Path, text: str) -> Path:
     return tmp
 
 
-def export(args: argparse.Namespace) -> dict[str, Any]:
+def export(args: argparse.Namespace) -> ModelCard:
     """Export, check, and write the ONNX file and the model card (see the module docstring)."""
     import onnx
     import onnxruntime as ort
@@ -206,7 +277,7 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         so.intra_op_num_threads = 1
         session = ort.InferenceSession(str(tmp_onnx), so, providers=["CPUExecutionProvider"])
         parity = check_parity(model, session, batches, mask_name)
-        parity.update(tolerance=args.tolerance, passed=parity["max_abs_diff_softmax"] <= args.tolerance)
+        parity["tolerance"], parity["passed"] = args.tolerance, parity["max_abs_diff_softmax"] <= args.tolerance
         if not parity["passed"]:
             raise JetprofError(
                 f"{args.onnx}: ONNX output differs from eager PyTorch by {parity['max_abs_diff_softmax']:.3e} "
@@ -221,10 +292,10 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         }
         if training_config_path:
             file_list["training_config"] = training_config_path
-        hashes = {
+        hashes: dict[str, FileHash] = {
             k: {"path": str(p), "sha256": sha256_file(tmp_onnx if k == "onnx" else p)} for k, p in file_list.items()
         }
-        card = {
+        card: ModelCard = {
             "schema_version": 1,
             "model": onnx_path.stem,
             "params": int(sum(p.numel() for p in model.parameters())),

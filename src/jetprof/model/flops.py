@@ -20,12 +20,17 @@ depend on the precision. For ParT_full at 128 particles this gives
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 FLOPS_METHOD = "torch_flop_counter+cpu_sdpa"
 
 
-def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args: Any, out_shape=None, **kwargs: Any) -> int:
+def _cpu_sdpa_flops(query_shape: Sequence[int], key_shape: Sequence[int], value_shape: Sequence[int],
+                    *args: object, out_shape: object = None, **kwargs: object) -> int:
     """2·B·H·L·S·E for Q·Kᵀ plus 2·B·H·L·S·Ev for P·V (shapes are (B, H, L|S, E))."""
     b, h, lq, e = query_shape
     s = key_shape[-2]
@@ -33,7 +38,7 @@ def _cpu_sdpa_flops(query_shape, key_shape, value_shape, *args: Any, out_shape=N
     return 2 * b * h * lq * s * e + 2 * b * h * lq * s * ev
 
 
-def custom_flops() -> dict[Any, Any]:
+def custom_flops() -> dict[object, Callable[..., int]]:
     """The attention kernels stock torch's FlopCounterMode leaves out, with their formula.
 
     CPU's flash kernel, and MPS's math kernel (query, key and value come first in both):
@@ -41,20 +46,22 @@ def custom_flops() -> dict[Any, Any]:
     """
     import torch
 
-    custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops}
+    custom: dict[object, Callable[..., int]] = {
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops
+    }
     mps_sdpa = getattr(torch.ops.aten, "_scaled_dot_product_attention_math_for_mps", None)
     if mps_sdpa is not None:
         custom[mps_sdpa] = _cpu_sdpa_flops
     return custom
 
 
-def count_flops(model: Any, inputs: list[Any]) -> int:
+def count_flops(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> int:
     """Total FLOPs of ``model(*inputs)`` (one forward, fp32, no autocast)."""
     return count_flops_and_output(model, inputs)[0]
 
 
-def count_flops_and_output(model: Any, inputs: list[Any]) -> tuple[int, Any]:
-    """(total FLOPs, output) of one fp32 forward ``model(*inputs)``."""
+def count_flops_and_output(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> tuple[int, Any]:
+    """(total FLOPs, output) of one fp32 forward ``model(*inputs)`` (the output as the model gives it)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 

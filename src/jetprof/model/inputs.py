@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import glob
 import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, Protocol, TypedDict
 
 import numpy as np
 
@@ -27,13 +28,40 @@ PID_BRANCHES = (
 )
 
 
+class DataConfigView(Protocol):
+    """What jetprof reads of weaver's ``DataConfig`` (weaver is untyped: any config matches)."""
+
+    @property
+    def input_names(self) -> Sequence[str]: ...
+    @property
+    def input_shapes(self) -> Mapping[str, Sequence[int]]: ...
+    @property
+    def test_load_branches(self) -> Collection[str]: ...
+    @property
+    def treename(self) -> str | None: ...
+    @property
+    def label_value(self) -> Sequence[str]: ...
+    @property
+    def input_dicts(self) -> Mapping[str, Sequence[str]]: ...
+
+
+class RealSource(TypedDict):
+    """Where a batch of real jets came from (a :class:`Batch`'s ``source``)."""
+
+    kind: str
+    files: list[str]
+    repeated: bool
+    distinct_jets: int
+    selection: NotRequired[str]
+
+
 @dataclass
 class Batch:
     """Model inputs (float32 arrays keyed by the data config's input names) and facts about them."""
 
     arrays: dict[str, np.ndarray]
     n_particles: np.ndarray  # real particles per jet
-    source: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, object] = field(default_factory=dict)
 
     @property
     def particles_mean(self) -> float:
@@ -53,8 +81,8 @@ def expand_data_glob(patterns: list[str]) -> list[str]:
     return sorted(dict.fromkeys(files))
 
 
-def synthetic_raw_jets(n_jets: int, n_particles: int | np.ndarray, branches: list[str], seed: int) -> dict:
-    """Plausible JetClass-format raw branches (awkward arrays) for ``n_jets`` jets.
+def synthetic_raw_jets(n_jets: int, n_particles: int | np.ndarray, branches: list[str], seed: int) -> dict[str, Any]:
+    """Plausible JetClass-format raw branches (awkward or numpy arrays) for ``n_jets`` jets.
 
     Massless particles spread around a jet axis (|Δη|, |Δφ| ≲ 0.8), pT fractions
     from an exponential, PID one-hots consistent with the charge. Branches the
@@ -113,7 +141,7 @@ def synthetic_raw_jets(n_jets: int, n_particles: int | np.ndarray, branches: lis
     return out
 
 
-def _preprocess(table: Any, data_config: Any) -> dict[str, np.ndarray]:
+def _preprocess(table: Any, data_config: DataConfigView) -> dict[str, np.ndarray]:
     """weaver's own test-mode preprocessing of one table → {input name: float32 array}."""
     from weaver.utils.dataset import _preprocess as weaver_preprocess
 
@@ -124,11 +152,11 @@ def _preprocess(table: Any, data_config: Any) -> dict[str, np.ndarray]:
             for name in data_config.input_names}
 
 
-def _load_branches(data_config: Any) -> list[str]:
+def _load_branches(data_config: DataConfigView) -> list[str]:
     return sorted(data_config.test_load_branches)
 
 
-def synthetic_batch(data_config: Any, batch_size: int, n_particles: int, seed: int) -> Batch:
+def synthetic_batch(data_config: DataConfigView, batch_size: int, n_particles: int, seed: int) -> Batch:
     """``batch_size`` synthetic jets of exactly ``n_particles`` real particles each."""
     import awkward as ak
 
@@ -140,12 +168,12 @@ def synthetic_batch(data_config: Any, batch_size: int, n_particles: int, seed: i
     return Batch(arrays, np.full(batch_size, n_particles), {"kind": "synthetic", "seed": seed})
 
 
-def _input_length(data_config: Any) -> int:
+def _input_length(data_config: DataConfigView) -> int:
     first = data_config.input_names[0]
     return int(data_config.input_shapes[first][-1])
 
 
-def read_real_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Any, dict[str, Any]]:
+def read_real_jets(files: list[str], data_config: DataConfigView, n_jets: int) -> tuple[Any, RealSource]:
     """The first ``n_jets`` jets of ``files`` (in order), raw branches as one awkward table."""
     import awkward as ak
     import uproot
@@ -182,7 +210,7 @@ def read_real_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Any
     return table, {"kind": "real", "files": used, "repeated": repeated, "distinct_jets": have}
 
 
-def real_batch(files: list[str], data_config: Any, batch_size: int) -> Batch:
+def real_batch(files: list[str], data_config: DataConfigView, batch_size: int) -> Batch:
     """The same ``batch_size`` real jets for every point, taken in turn from the sorted
     files: the first jet of each file, then the second of each, and so on. JetClass files
     hold one class each, so a batch of 8 from 10 files holds 8 classes (the first jets of
@@ -218,14 +246,14 @@ def mask_input(names: list[str]) -> str:
     return found
 
 
-def _batch_of(table: Any, data_config: Any, source: dict[str, Any]) -> Batch:
+def _batch_of(table: Any, data_config: DataConfigView, source: Mapping[str, object]) -> Batch:
     arrays = _preprocess(table, data_config)
     mask_name = mask_input(list(data_config.input_names))
     n = arrays[mask_name].reshape(len(table), -1).sum(axis=1).astype(np.int64)
-    return Batch(arrays, n, source)
+    return Batch(arrays, n, dict(source))
 
 
-def labelled_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Batch, np.ndarray]:
+def labelled_jets(files: list[str], data_config: DataConfigView, n_jets: int) -> tuple[Batch, np.ndarray]:
     """Up to ``n_jets`` distinct jets, the first of each file in equal shares (JetClass
     files hold one class each: the first jets of the sorted files would be one or two
     classes), and their true class (index into the data config's ``label_value``, the
@@ -261,7 +289,7 @@ def labelled_jets(files: list[str], data_config: Any, n_jets: int) -> tuple[Batc
     return _batch_of(table, data_config, source), onehot.argmax(axis=1)
 
 
-def min_particles(model: Any) -> int:
+def min_particles(model: object) -> int:
     """The fewest particle slots ``model`` can run on: the largest ``min_length`` any of
     its modules states (jetprof's ``SequenceTrimmer`` floor: ParticleNet's k + 1, 17 for
     k = 16 nearest neighbours), else 1. Read from the module (the exported graph's too,

@@ -41,16 +41,22 @@ official ones) both use it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from jetprof.errors import JetprofError
+
+if TYPE_CHECKING:
+    import torch
+
+    #: a torch state dict: parameter and buffer names to tensors
+    StateDict: TypeAlias = dict[str, torch.Tensor]
 
 LAYOUTS = ("auto", "0.4", "0.5")
 MARKER_KEY = "jetprof_weaver_layout"
 _METADATA_ROOT = ""
 
 
-def _marker(state: dict[str, Any]) -> str | None:
+def _marker(state: StateDict) -> str | None:
     meta = getattr(state, "_metadata", None)
     if isinstance(meta, dict) and isinstance(meta.get(_METADATA_ROOT), dict):
         value = meta[_METADATA_ROOT].get(MARKER_KEY)
@@ -58,7 +64,7 @@ def _marker(state: dict[str, Any]) -> str | None:
     return None
 
 
-def detect_layout(state: dict[str, Any]) -> str | None:
+def detect_layout(state: StateDict) -> str | None:
     """Tell a state dict's weaver layout from itself.
 
     Returns:
@@ -76,7 +82,7 @@ def detect_layout(state: dict[str, Any]) -> str | None:
     return None
 
 
-def _block_prefixes(state: dict[str, Any]) -> list[str]:
+def _block_prefixes(state: StateDict) -> list[str]:
     # every attention block has a head-scale `c_attn` beside its `attn.*`
     return sorted(
         k[: -len("c_attn")]
@@ -85,8 +91,8 @@ def _block_prefixes(state: dict[str, Any]) -> list[str]:
     )
 
 
-def _rename_in_proj(state: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = type(state)() if isinstance(state, dict) else {}
+def _rename_in_proj(state: StateDict) -> StateDict:
+    out: StateDict = type(state)() if isinstance(state, dict) else {}
     for k, v in state.items():
         if k.endswith("attn.in_proj_weight"):
             k = k[: -len("in_proj_weight")] + "in_proj.weight"
@@ -99,7 +105,7 @@ def _rename_in_proj(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def head_order_permutation(num_heads: int, embed_dim: int):
+def head_order_permutation(num_heads: int, embed_dim: int) -> torch.Tensor:
     """``perm[c']`` = the head-major channel that weaver 0.4 put at position ``c'``.
 
     0.4's ``einsum('tbhd,h->tbdh')`` puts channel ``h*D + d`` at ``d*H + h``.
@@ -111,7 +117,7 @@ def head_order_permutation(num_heads: int, embed_dim: int):
     return torch.arange(embed_dim).reshape(num_heads, embed_dim // num_heads).t().reshape(-1)
 
 
-def convert_04_to_05(state: dict[str, Any]) -> dict[str, Any]:
+def convert_04_to_05(state: StateDict) -> StateDict:
     """Convert a weaver 0.4-era ParT state dict so weaver-core 0.5 computes the same outputs.
 
     Renames ``attn.in_proj_weight/bias`` to ``attn.in_proj.weight/bias``; in every
@@ -158,8 +164,8 @@ def convert_04_to_05(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_current_layout(
-    state: dict[str, Any], model: Any, layout: str = "auto"
-) -> tuple[dict[str, Any], bool]:
+    state: StateDict, model: torch.nn.Module | None, layout: str = "auto"
+) -> tuple[StateDict, bool]:
     """Return (state in the installed weaver's layout, whether it was a 0.4-era checkpoint).
 
     Args:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
 from weaver.nn.model.ParticleNet import ParticleNet
 from weaver.nn.model.ParticleTransformer import ParticleTransformer
@@ -88,7 +88,7 @@ class ParticleFlowNetwork(nn.Module):
         self.per_particle = nn.Sequential(*per_particle)
         self.per_jet = _head(width, [(w, 0.0) for w in f_sizes], num_classes)
 
-    def forward(self, points, features, vectors, mask):
+    def forward(self, points: Tensor, features: Tensor, vectors: Tensor, mask: Tensor) -> Tensor:
         phi = self.per_particle(self.input_norm(features))  # (N, C_phi, P)
         # padded slots contribute nothing to the sum: the set is the real particles
         latent = (phi * (mask != 0).to(phi.dtype)).sum(dim=-1)  # (N, C_phi)
@@ -120,10 +120,11 @@ class _Residual1d(nn.Module):
             else nn.Identity()
         )
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         y = F.relu(self.norm_a(self.conv_a(x)))
         y = F.relu(self.norm_b(self.conv_b(y)))
-        return self.shortcut(x) + y
+        out: Tensor = self.shortcut(x) + y
+        return out
 
 
 class ParticleCNN(nn.Module):
@@ -169,7 +170,7 @@ class ParticleCNN(nn.Module):
         self.stages = nn.Sequential(*units)
         self.head = _head(width, list(fc_params), num_classes)
 
-    def forward(self, points, features, vectors, mask):
+    def forward(self, points: Tensor, features: Tensor, vectors: Tensor, mask: Tensor) -> Tensor:
         x = self.stages(self.stem(features * mask))  # (N, C, ceil(P / 2**(len(stages)-1)))
         out = self.head(x.mean(dim=-1))
         return torch.softmax(out, dim=1) if self.for_inference else out
@@ -186,7 +187,7 @@ class ParTTagger(nn.Module):
     (``pair_input_dim=0``, ParT-plain) it does not use the four-vectors either.
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__()
         self.mod = ParticleTransformer(**kwargs)
 
@@ -195,15 +196,16 @@ class ParTTagger(nn.Module):
         # the class token is a learned embedding, not a weight to shrink
         return {"mod.cls_token"}
 
-    def forward(self, points, features, lorentz_vectors, mask):
-        return self.mod(features, v=lorentz_vectors, mask=mask)
+    def forward(self, points: Tensor, features: Tensor, lorentz_vectors: Tensor, mask: Tensor) -> Tensor:
+        scores: Tensor = self.mod(features, v=lorentz_vectors, mask=mask)
+        return scores
 
 
 #: ParT as the paper trained it (arXiv:2202.03772): 8 particle-attention blocks,
 #: 2 class-attention blocks, 8 heads, embedding 128/512/128, pair embedding
 #: 64/64/64, GELU; the upstream config passes use_pre_activation_pair=False
 #: (weaver's default is True), class-block dropouts 0 and no extra fc layers.
-PART_SETTINGS: dict = dict(
+PART_SETTINGS: dict[str, object] = dict(
     pair_input_dim=4,
     use_pre_activation_pair=False,
     embed_dims=[128, 512, 128],
@@ -238,7 +240,7 @@ class SequenceTrimmer(_WeaverTrimmer):
     persistent state, so state dicts are unchanged.
     """
 
-    def __init__(self, min_length: int, **kwargs) -> None:
+    def __init__(self, min_length: int, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.min_length = int(min_length)
 
@@ -254,20 +256,27 @@ class SequenceTrimmer(_WeaverTrimmer):
             num_extra_tokens=trimmer.num_extra_tokens,
         )
 
-    def forward(self, x, v=None, mask=None, uu=None):
+    def forward(
+        self, x: Tensor, v: Tensor | Sequence[Tensor] | None = None, mask: Tensor | None = None,
+        uu: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | list[Tensor] | None, Tensor | None, Tensor | None]:
+        out: tuple[Tensor, Tensor | list[Tensor] | None, Tensor | None, Tensor | None]
         out = super().forward(x, v, mask, uu)
         keep = min(self.min_length, x.size(-1))
         if out[0].size(-1) >= keep:
             return out
         # eval trimming cuts the padded tail: the first `keep` slots hold every real particle
         mask = torch.ones_like(x[:, :1]) if mask is None else mask
+        v_kept: Tensor | list[Tensor] | None
         if isinstance(v, (list, tuple)):
-            v = [t[..., :keep] for t in v]
-            v = v[0] if len(v) == 1 else v  # weaver hands back a single tensor unwrapped
-        elif v is not None:
-            v = v[..., :keep]
+            cut = [t[..., :keep] for t in v]
+            v_kept = cut[0] if len(cut) == 1 else cut  # weaver hands back a single tensor unwrapped
+        elif isinstance(v, Tensor):
+            v_kept = v[..., :keep]
+        else:
+            v_kept = None
         uu = None if uu is None else uu[..., :keep, :keep]
-        return x[..., :keep], v, mask.bool()[..., :keep], uu
+        return x[..., :keep], v_kept, mask.bool()[..., :keep], uu
 
 
 class ParticleNetTagger(nn.Module):
@@ -280,7 +289,7 @@ class ParticleNetTagger(nn.Module):
     coordinate shift.
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__()
         self.mod = ParticleNet(**kwargs)
         # every EdgeConv asks for its k nearest neighbours plus the particle itself
@@ -288,11 +297,12 @@ class ParticleNetTagger(nn.Module):
         self.mod.trimmer = SequenceTrimmer.like(self.mod.trimmer, k + 1)
         self._coord_shift = self.mod.coord_shift  # 1e9, or 99 with use_amp=True
 
-    def forward(self, points, features, vectors, mask):
+    def forward(self, points: Tensor, features: Tensor, vectors: Tensor, mask: Tensor) -> Tensor:
         # weaver moves padded slots 1e9 away from every particle before each kNN; under
         # fp16 autocast that value overflows ("cannot be converted to type c10::Half"),
         # so do what weaver does with use_amp=True and move them 99 away
         device = points.device.type
         fp16 = torch.is_autocast_enabled(device) and torch.get_autocast_dtype(device) == torch.float16
         self.mod.coord_shift = 99.0 if fp16 else self._coord_shift
-        return self.mod(points, features, mask)
+        scores: Tensor = self.mod(points, features, mask)
+        return scores

@@ -19,6 +19,7 @@ Columns: ``axis``, ``baseline``, ``variant``, ``model``, ``weights`` (the varian
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -30,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from jetprof import stats
-from jetprof.contract import Variant, compared_pairs
+from jetprof.contract import Pair, Variant, compared_pairs
 from jetprof.errors import JetprofError
 from jetprof.records import ComparisonRow, validate_document
 
@@ -39,7 +40,7 @@ COLUMNS = ["axis", "baseline", "variant", "model", "weights", "device", "backend
            "threshold", "memory_ratio", "flops_ratio", "control", "baseline_ms", "variant_ms", "group"]
 
 
-def is_group(doc: Any) -> bool:
+def is_group(doc: object) -> bool:
     return isinstance(doc, dict) and doc.get("kind") == "jetprof paired group"
 
 
@@ -86,7 +87,7 @@ def group_comparisons(path: Path, doc: dict[str, Any], threshold: float,
             for pair in compared_pairs(list(entries), main_model)]
 
 
-def _row(path: Path, doc: dict[str, Any], pair: Any, base: dict[str, Any], var: dict[str, Any],
+def _row(path: Path, doc: dict[str, Any], pair: Pair, base: dict[str, Any], var: dict[str, Any],
          threshold: float) -> ComparisonRow:
     """One compared pair of a group: the ratio of its per-round latencies, or why there is none."""
     b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
@@ -183,7 +184,7 @@ def cpu_context(groups: list[tuple[Path, dict[str, Any]]], peaks: list[dict[str,
             "penalty_cpu": penalty.get("cpu") if penalty else None}
 
 
-def add_arguments(parser: Any) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof compare``."""
     from jetprof.config import schema_defaults
 
@@ -207,7 +208,7 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--deployment-md", help="the deployment ladder (Markdown; needs --points)")
 
 
-def run(args: Any) -> int:
+def run(args: argparse.Namespace) -> int:
     """Entry point of ``jetprof compare``."""
     from jetprof.io import atomic_write_text
     from jetprof.report.answers import answer_markdown, weights_answer
@@ -238,7 +239,7 @@ def run(args: Any) -> int:
     return 0
 
 
-def write_deployment(args: Any, table: pd.DataFrame) -> None:
+def write_deployment(args: argparse.Namespace, table: pd.DataFrame) -> None:
     """The deployment ladder from the comparisons and the points' quality."""
     from jetprof.io import atomic_write_text
     from jetprof.report.deployment import deployment_markdown, fastest, ladder

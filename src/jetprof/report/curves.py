@@ -6,7 +6,7 @@ compared. Each draws the weights, particle setting or batch size it is given.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,8 @@ from jetprof.report.style import (
 
 
 def _batch_curve(table: pd.DataFrame, weights: str, particles: str,
-                 values: Any, ylabel: str, title: str, by_model: bool = False) -> Plot:
+                 values: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 ylabel: str, title: str, by_model: bool = False) -> Plot:
     """One curve per device x backend/precision (x model) against batch size, log-log, with a band."""
     rows = main_grid(table, weights, particles)
     fig, axes = new_figure()

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
@@ -74,11 +75,12 @@ def _by_flops(models: pd.DataFrame) -> list[str]:
     return sorted(flops.index, key=lambda m: (not np.isfinite(flops[m]), flops[m] if np.isfinite(flops[m]) else 0, m))
 
 
-def _front_line(ax: Any, xs: np.ndarray, ys: np.ndarray, higher_is_better: bool, **style: Any) -> None:
+def _front_line(ax: Axes, xs: np.ndarray, ys: np.ndarray, higher_is_better: bool, *, color: str,
+                linestyle: str, linewidth: float) -> None:
     """The front as a step: the best score reachable at that cost or less (that rate or more)."""
     order = np.argsort(xs)
     ax.plot(xs[order], ys[order], drawstyle="steps-pre" if higher_is_better else "steps-post",
-            zorder=1, **style)
+            zorder=1, color=color, linestyle=linestyle, linewidth=linewidth)
 
 
 def _model_styles(models: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -89,15 +91,15 @@ def _model_styles(models: Sequence[str]) -> dict[str, tuple[str, str]]:
             for i, m in enumerate(models)}
 
 
-def _draw_points(ax: Any, rows: pd.DataFrame, cost: tuple[str, str, bool, float], score: str,
-                 source: str, styles: dict[str, tuple[str, str]], labels: list[Label]) -> list[dict[str, Any]]:
+def _draw_points(ax: Axes, rows: pd.DataFrame, cost: tuple[str, str, bool, float], score: str,
+                 source: str, styles: dict[str, tuple[str, str]], labels: list[Label]) -> list[dict[str, object]]:
     """Markers and the front of one score on one panel (their labels go to ``labels``, placed
     once the layout is known); the tidy rows drawn."""
     column, _, higher_is_better, scale = cost
     xs, ys = col(rows, column) * scale, col(rows, score)
     shown = np.isfinite(xs) & np.isfinite(ys) & (xs > 0)
     on_front = pareto_front(np.where(shown, xs, np.nan), ys, higher_cost_is_better=higher_is_better)
-    drawn = []
+    drawn: list[dict[str, object]] = []
     for model, x, y, ok, front in zip(rows["model"].astype(str), xs, ys, shown, on_front):
         if not ok:
             continue
@@ -119,7 +121,7 @@ def _draw_points(ax: Any, rows: pd.DataFrame, cost: tuple[str, str, bool, float]
 
 
 #: (axes, text, x, y, colour) of a point's label
-Label = tuple[Any, str, float, float, str]
+Label = tuple[Axes, str, float, float, str]
 #: where a label may sit around its point: offset in points, alignment
 _SPOTS = ((7, 3, "left", "bottom"), (7, -3, "left", "top"), (-7, 3, "right", "bottom"),
           (-7, -3, "right", "top"), (0, 9, "center", "bottom"), (0, -9, "center", "top"))
@@ -129,7 +131,7 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
-def place_labels(fig: Any, labels: Sequence[Label], fontsize: float = 10) -> None:
+def place_labels(fig: Figure, labels: Sequence[Label], fontsize: float = 10) -> None:
     """Name each point beside it, on the side where its name covers the fewest other points,
     names and axes edges (greedy, from left to right; needs the figure laid out)."""
     fig.draw_without_rendering()
@@ -141,7 +143,7 @@ def place_labels(fig: Any, labels: Sequence[Label], fontsize: float = 10) -> Non
         frame = ax.bbox.extents
         for (_, text, x, y, colour), (px, py) in zip(items, pixels):
             width, height = 0.6 * fontsize * len(text) * scale, 1.2 * fontsize * scale
-            best: tuple[float, Any, tuple[float, float, float, float]] | None = None
+            best: tuple[float, tuple[int, int, str, str], tuple[float, float, float, float]] | None = None
             for dx, dy, ha, va in _SPOTS:
                 left = px + dx * scale - {"left": 0, "right": width, "center": width / 2}[ha]
                 bottom = py + dy * scale - (height if va == "top" else 0)
@@ -157,7 +159,7 @@ def place_labels(fig: Any, labels: Sequence[Label], fontsize: float = 10) -> Non
                         fontsize=fontsize, color=colour, zorder=4)
 
 
-def _pad(ax: Any, values: np.ndarray, log: bool) -> None:
+def _pad(ax: Axes, values: np.ndarray, log: bool) -> None:
     """Room around the points for their labels."""
     values = values[np.isfinite(values)]
     if log:
@@ -175,11 +177,11 @@ def _pad(ax: Any, values: np.ndarray, log: bool) -> None:
         ax.set_ylim(low - 0.4 * extra, high + 0.6 * extra)
 
 
-def _device_block(subfig: Any, rows: pd.DataFrame, device: str, styles: dict[str, tuple[str, str]],
-                  labels: list[Label]) -> list[dict[str, Any]]:
+def _device_block(subfig: SubFigure, rows: pd.DataFrame, device: str, styles: dict[str, tuple[str, str]],
+                  labels: list[Label]) -> list[dict[str, object]]:
     """The 2 x 3 panels of one device; each score's row split into this study's panel and the
     paper's where both exist."""
-    drawn: list[dict[str, Any]] = []
+    drawn: list[dict[str, object]] = []
     notes = []
     models = rows["model"].astype(str).tolist()
     if len(models) == 1:
@@ -237,7 +239,7 @@ def _device_block(subfig: Any, rows: pd.DataFrame, device: str, styles: dict[str
     return drawn
 
 
-def _legend(fig: Any, styles: dict[str, tuple[str, str]]) -> None:
+def _legend(fig: Figure, styles: dict[str, tuple[str, str]]) -> None:
     handles = [Line2D([], [], linestyle="none", marker=marker, color=colour, markersize=9, label=model)
                for model, (colour, marker) in styles.items()]
     handles += [
@@ -277,7 +279,7 @@ def accuracy_vs_cost(models: pd.DataFrame) -> Plot:
     styles = _model_styles(_by_flops(models))
     fig = plt.figure(figsize=(17.0, 1.2 + 7.6 * len(devices)), layout="constrained")
     subfigs = fig.subfigures(len(devices), 1, squeeze=False)[:, 0]
-    drawn: list[dict[str, Any]] = []
+    drawn: list[dict[str, object]] = []
     labels: list[Label] = []
     for subfig, device in zip(subfigs, devices):
         rows = models[models["device"].astype(str) == device].reset_index(drop=True)

@@ -58,20 +58,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import shlex
 import sys
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from jetprof.config import WEAVER_KEYS, schema_default, schema_defaults, schema_property
 from jetprof.errors import JetprofError
 
 _TRAIN = schema_defaults("train")
 
-DEFAULT_CONFIG: dict[str, Any] = {
+#: one training setting's value (the config schema checks each key's own type)
+Setting: TypeAlias = int | float | str | bool
+
+DEFAULT_CONFIG: dict[str, Setting] = {
     **{key: _TRAIN[key] for key in WEAVER_KEYS},
     # weaver --batch-size of --predict: the study's train.predict_batch_size
     "batch_size_test": _TRAIN["predict_batch_size"],
@@ -85,7 +90,7 @@ schema's (:func:`jetprof.config.schema_defaults`), except ``warmup_steps``."""
 LR_SCHEDULERS: tuple[str, ...] = tuple(schema_property("train.lr_scheduler")["enum"])
 
 
-def _cfg(cfg: dict[str, Any]) -> dict[str, Any]:
+def _cfg(cfg: Mapping[str, Setting]) -> dict[str, Setting]:
     unknown = sorted(set(cfg) - set(DEFAULT_CONFIG))
     if unknown:
         raise JetprofError(
@@ -96,7 +101,7 @@ def _cfg(cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_schedule(c: dict[str, Any]) -> None:
+def _check_schedule(c: Mapping[str, Setting]) -> None:
     sched, epochs = c["lr_scheduler"], int(c["num_epochs"])
     if sched not in LR_SCHEDULERS:
         raise JetprofError(f"lr_scheduler {sched!r} is not one of weaver's: {', '.join(LR_SCHEDULERS)}")
@@ -134,7 +139,7 @@ def _no_auto(**paths: str | None) -> None:
 
 
 def weaver_train_args(
-    cfg: dict[str, Any],
+    cfg: Mapping[str, Setting],
     *,
     data_train: str,
     data_val: str,
@@ -191,7 +196,7 @@ def weaver_train_args(
 
 
 def weaver_predict_args(
-    cfg: dict[str, Any],
+    cfg: Mapping[str, Setting],
     *,
     data_test: str,
     data_config: str,
@@ -256,17 +261,17 @@ class _LrLog:
     def __init__(self) -> None:
         self.lrs: list[float] = []
 
-    def wrap(self, opt: Any) -> None:
+    def wrap(self, opt: Any) -> None:  # weaver's optimiser (Ranger, or one of torch's)
         # weaver's Ranger (a Lookahead wrapper) lacks torch's step-hook machinery: wrap the bound step
         step = opt.step
 
-        def logged_step(*args: Any, **kwargs: Any) -> Any:
+        def logged_step(*args: object, **kwargs: object) -> object:
             self.lrs.append(float(opt.param_groups[0]["lr"]))
             return step(*args, **kwargs)
 
         opt.step = logged_step
 
-    def flush(self, logger: Any, epoch: Any) -> None:
+    def flush(self, logger: logging.Logger, epoch: object) -> None:
         if self.lrs:
             lrs = self.lrs
             logger.info(
@@ -289,12 +294,12 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
     orig_optimizer_setup = wt.optimizer_setup
     orig_model_setup = wt.model_setup
 
-    def optimizer_setup(args: Any, model: Any) -> Any:
+    def optimizer_setup(args: argparse.Namespace, model: torch.nn.Module) -> tuple[object, object]:
         opt, scheduler = orig_optimizer_setup(args, model)
         lr_log.wrap(opt)
         return opt, scheduler
 
-    def model_setup(*a: Any, **kw: Any) -> Any:
+    def model_setup(*a: object, **kw: object) -> tuple[object, ...]:
         _logger.info(
             f"jetprof: seed={seed} sync_load={sync_load} "
             f"deterministic={torch.are_deterministic_algorithms_enabled()} "
@@ -303,7 +308,7 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
         model, model_info, loss_func, train, evaluate = orig_model_setup(*a, **kw)
 
         @functools.wraps(train)
-        def train_logged(*ta: Any, **tkw: Any) -> Any:
+        def train_logged(*ta: object, **tkw: object) -> object:
             try:
                 return train(*ta, **tkw)
             finally:
@@ -318,7 +323,7 @@ def _install_hooks(tensorboard_dir: str | None, sync_load: bool, seed: int) -> N
         orig_init = SimpleIterDataset.__init__
 
         @functools.wraps(orig_init)
-        def init(self: Any, *a: Any, **kw: Any) -> None:
+        def init(self: object, *a: object, **kw: object) -> None:
             kw["async_load"] = False
             orig_init(self, *a, **kw)
 

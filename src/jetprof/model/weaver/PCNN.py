@@ -31,11 +31,11 @@ PAPER_SETTINGS = dict(
 IGNORED_OPTIONS = ("use_amp", "compile_model")
 
 
-def get_model(data_config, **kwargs):
+def get_model(data_config: object, **kwargs: object) -> tuple[torch.nn.Module, dict[str, object]]:
     settings: dict[str, Any] = dict(PAPER_SETTINGS, **sizes(data_config))
     settings.update({k: v for k, v in kwargs.items() if k not in IGNORED_OPTIONS})
     return ParticleCNN(**settings), model_info(data_config)
 
 
-def get_loss(data_config, **kwargs):
+def get_loss(data_config: object, **kwargs: object) -> torch.nn.CrossEntropyLoss:
     return torch.nn.CrossEntropyLoss()

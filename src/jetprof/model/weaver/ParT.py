@@ -22,11 +22,11 @@ from jetprof.model.zoo import model_info, sizes
 PAPER_SETTINGS = PART_SETTINGS
 
 
-def get_model(data_config, **kwargs):
+def get_model(data_config: object, **kwargs: object) -> tuple[torch.nn.Module, dict[str, object]]:
     settings = dict(PAPER_SETTINGS, **sizes(data_config))
     settings.update(kwargs)
     return ParTTagger(**settings), model_info(data_config)
 
 
-def get_loss(data_config, **kwargs):
+def get_loss(data_config: object, **kwargs: object) -> torch.nn.CrossEntropyLoss:
     return torch.nn.CrossEntropyLoss()

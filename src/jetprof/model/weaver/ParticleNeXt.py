@@ -35,17 +35,19 @@ class ParticleNeXtTagger(ParticleNeXt):
     the trimmed length as it does for ParT and ParticleNet. Same keys, same outputs.
     """
 
-    def __init__(self, trim: bool = True, for_inference: bool = False, **kwargs: Any) -> None:
+    def __init__(self, trim: bool = True, for_inference: bool = False, **kwargs: object) -> None:
         super().__init__(trim=False, for_inference=for_inference, **kwargs)
         self.trimmer = SequenceTrimmer(int(self.num_neighbors), enabled=trim and not for_inference,
                                        target=(0.9, 1.02))
 
-    def forward(self, points, features, lorentz_vectors, mask=None, edges=None):
+    def forward(self, points: torch.Tensor, features: torch.Tensor, lorentz_vectors: torch.Tensor,
+                mask: torch.Tensor | None = None, edges: torch.Tensor | None = None) -> torch.Tensor:
         features, (points, lorentz_vectors), mask, _ = self.trimmer(features, [points, lorentz_vectors], mask)
-        return super().forward(points, features, lorentz_vectors, mask, edges)
+        scores: torch.Tensor = super().forward(points, features, lorentz_vectors, mask, edges)
+        return scores
 
 
-def get_model(data_config, **kwargs):
+def get_model(data_config: object, **kwargs: object) -> tuple[torch.nn.Module, dict[str, object]]:
     dims = sizes(data_config)
     settings: dict[str, Any] = dict(feature_input_dim=dims["input_dim"], num_classes=dims["num_classes"],
                                     for_inference=False)
@@ -53,5 +55,5 @@ def get_model(data_config, **kwargs):
     return ParticleNeXtTagger(**settings), model_info(data_config)
 
 
-def get_loss(data_config, **kwargs):
+def get_loss(data_config: object, **kwargs: object) -> torch.nn.CrossEntropyLoss:
     return torch.nn.CrossEntropyLoss()

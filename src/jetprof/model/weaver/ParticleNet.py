@@ -33,12 +33,12 @@ PAPER_SETTINGS = dict(
 )
 
 
-def get_model(data_config, **kwargs):
+def get_model(data_config: object, **kwargs: object) -> tuple[torch.nn.Module, dict[str, object]]:
     dims = sizes(data_config)
     settings = dict(PAPER_SETTINGS, input_dims=dims["input_dim"], num_classes=dims["num_classes"])
     settings.update(kwargs)
     return ParticleNetTagger(**settings), model_info(data_config)
 
 
-def get_loss(data_config, **kwargs):
+def get_loss(data_config: object, **kwargs: object) -> torch.nn.CrossEntropyLoss:
     return torch.nn.CrossEntropyLoss()
