@@ -33,9 +33,10 @@ Fields of a point record are never renamed; new ones are added as optional field
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import cache
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from jetprof.contract import RECORD_SCHEMA
 from jetprof.errors import JetprofError
@@ -50,7 +51,7 @@ def _field_names(cls: type) -> list[str]:
     return [f.name for f in fields(cls)]
 
 
-def _known(cls: type, doc: Any, source: str, kind: str) -> JSON:
+def _known(cls: type, doc: object, source: str, kind: str) -> JSON:
     """``doc`` as a dict whose keys all are fields of ``cls``; else one line saying which is not."""
     if not isinstance(doc, dict):
         raise JetprofError(f"{source}: a {kind} must be a JSON object, not {type(doc).__name__}")
@@ -88,14 +89,13 @@ class Block:
         return _omit_none(type(self), self, self.OPTIONAL)
 
     @classmethod
-    def from_json(cls: type[B], doc: Any, source: str = "record") -> B:
+    def from_json(cls: type[B], doc: object, source: str = "record") -> B:
         doc = dict(_known(cls, doc, source, cls.KIND))
         for name, block in cls.NESTED.items():
             if doc.get(name) is not None:
                 doc[name] = block.from_json(doc[name], source)
-        made: Any = cls  # a dataclass subclass: its fields are the keys just checked
-        out: B = made(**doc)
-        return out
+        made = cast(Callable[..., B], cls)  # a dataclass subclass: its fields are the keys just checked
+        return made(**doc)
 
 
 B = TypeVar("B", bound=Block)
@@ -371,7 +371,7 @@ class PointRecord:
         return {"schema_version": doc.pop("schema_version"), **doc}
 
     @classmethod
-    def from_json(cls, doc: Any, source: str = "record") -> PointRecord:
+    def from_json(cls, doc: object, source: str = "record") -> PointRecord:
         """A record read back: unknown keys refused, the blocks typed (no schema check: :func:`load_record`)."""
         doc = dict(_known(cls, doc, source, "profile record"))
         if doc.get("inputs") == {}:
@@ -405,14 +405,14 @@ def _validator(kind: str) -> Any:
 
     docs = {name: json.loads((RECORD_SCHEMA.parent / name).read_text()) for name in SCHEMA_FILES.values()}
     docs["record.schema.json"] = fill_schema(docs["record.schema.json"])
-    registry: Any = Registry().with_resources(
+    registry = Registry().with_resources(
         (doc["$id"], Resource.from_contents(doc)) for doc in docs.values())
     schema = docs[SCHEMA_FILES[kind]]
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
 
 
-def validate_document(kind: str, doc: Any, source: str) -> None:
+def validate_document(kind: str, doc: object, source: str) -> None:
     """Raise JetprofError, in one line naming ``source``, the key path and the problem, where
     ``doc`` breaks the schema of ``kind`` (a key of :data:`SCHEMA_FILES`)."""
     import jsonschema
@@ -431,15 +431,15 @@ def validate_record(record: JSON | PointRecord, source: str = "record") -> None:
     validate_document("profile record", record.to_json() if isinstance(record, PointRecord) else record, source)
 
 
-def load_group(doc: Any, source: str = "group") -> GroupDocument:
+def load_group(doc: object, source: str = "group") -> GroupDocument:
     """A group rounds file from its JSON: schema-checked, then typed."""
     validate_document("group rounds file", doc, source)
     return GroupDocument.from_json(doc, source)
 
 
-def load_record(doc: Any, source: str = "record") -> PointRecord:
+def load_record(doc: object, source: str = "record") -> PointRecord:
     """A point record from its JSON: schema-checked, then typed."""
-    validate_record(doc, source)
+    validate_document("profile record", doc, source)
     return PointRecord.from_json(doc, source)
 
 
@@ -498,9 +498,9 @@ class GroupDocument(Block):
         return {k: doc[k] for k in self.KEYS}
 
     @classmethod
-    def from_json(cls, doc: Any, source: str = "group") -> GroupDocument:
+    def from_json(cls, doc: object, source: str = "group") -> GroupDocument:
         group = super().from_json(doc, source)
-        group.variants = [GroupVariant.from_json(v, source) for v in doc["variants"]]
+        group.variants = [GroupVariant.from_json(v, source) for v in group.variants]
         return group
 
 
@@ -536,7 +536,7 @@ class ComparisonRow:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, doc: Any, source: str = "comparisons") -> ComparisonRow:
+    def from_json(cls, doc: object, source: str = "comparisons") -> ComparisonRow:
         return cls(**_known(cls, doc, source, "comparison row"))
 
 
@@ -563,7 +563,7 @@ class WeightsAnswer:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, doc: Any, source: str = "answer") -> WeightsAnswer:
+    def from_json(cls, doc: object, source: str = "answer") -> WeightsAnswer:
         return cls(**_known(cls, doc, source, "weights answer"))
 
 
