@@ -71,7 +71,7 @@ def reordered(value):
     return value
 
 
-def write_group(path: Path, rounds: dict[str, list[float]], memory=None, jets=None) -> Path:
+def write_group(path: Path, rounds: dict[str, list[float]], memory=None, jets=None, batch_size=8) -> Path:
     """A paired group file with the given rounds per variant label (``model/weights/backend-precision``,
     ``#2`` for the A/A replica): comparisons computed from known ratios."""
     variants = []
@@ -84,10 +84,10 @@ def write_group(path: Path, rounds: dict[str, list[float]], memory=None, jets=No
                          "status": "ok", "error": None, "round_latency_ms": ms,
                          "peak_memory_bytes": (memory or {}).get(label, 1000), "flops_per_jet": 5e8,
                          "subnormal": {"weights": 0, "weight_values": 10, "activations": 0, "activation_values": 20}})
-        variants[-1]["record"] = None if replica else f"profile/{model}/{weights}/cpu/{pair}/preal/bs8.json"
+        variants[-1]["record"] = None if replica else f"profile/{model}/{weights}/cpu/{pair}/preal/bs{batch_size}.json"
     env = json.loads((Path(__file__).parent / "data" / "records_v1" / "group-bs2.json").read_text())["env"]
     doc = {"schema_version": 1, "kind": "jetprof paired group", "device": "cpu", "particles": "real",
-           "batch_size": 8, "jets": jets or {"kind": "real", "files": ["a.root:0-8"]}, "order": "williams",
+           "batch_size": batch_size, "jets": jets or {"kind": "real", "files": ["a.root:0-8"]}, "order": "williams",
            "rounds": [], "min_rounds": 2, "max_rounds": 2, "threshold_for_stopping": 0.05, "flush_denormal": False,
            "variants": variants, "env": env, "started_utc": "2026-12-02T00:00:00Z", "duration_s": 1.0}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_group
 from test_summarize import make_record, record_path, write_study
 
 from jetprof.cli import main
@@ -419,20 +420,11 @@ def _comparisons_csv(tmp_path: Path) -> Path:
     rng = np.random.default_rng(3)
     base = list(10 * rng.normal(1, 0.01, 16))
     for bs, slow in ((1, 1.0), (8, 1.4)):
-        variants = []
-        for label, factor in (("ParT_full/random/eager-fp32", 1.0), ("ParT_full/random/eager-fp32#2", 1.0),
-                              ("ParT_full/trained/eager-fp32", slow), ("ParT_full/random/onnxruntime-fp32", 0.5)):
-            head, _, rep = label.partition("#")
-            model, weights, pair = head.split("/")
-            backend, precision = pair.rsplit("-", 1)
-            variants.append({"label": label, "model": model, "weights": weights, "backend": backend,
-                             "precision": precision, "replica": 1 if rep else 0, "status": "ok",
-                             "error": None, "peak_memory_bytes": 100, "flops_per_jet": 1e8,
-                             "round_latency_ms": [x * factor * rng.normal(1, 0.003) for x in base]})
-        group = tmp_path / "paired" / "cpu" / "preal" / f"bs{bs}.json"
-        group.parent.mkdir(parents=True, exist_ok=True)
-        group.write_text(json.dumps({"kind": "jetprof paired group", "device": "cpu", "particles": "real",
-                                     "batch_size": bs, "variants": variants}))
+        labels = (("ParT_full/random/eager-fp32", 1.0), ("ParT_full/random/eager-fp32#2", 1.0),
+                  ("ParT_full/trained/eager-fp32", slow), ("ParT_full/random/onnxruntime-fp32", 0.5))
+        rounds = {label: [x * factor * rng.normal(1, 0.003) for x in base] for label, factor in labels}
+        write_group(tmp_path / "paired" / "cpu" / "preal" / f"bs{bs}.json", rounds,
+                    memory=dict.fromkeys(rounds, 100), batch_size=bs)
     out = tmp_path / "comparisons.csv"
     assert main(["compare", str(tmp_path / "paired"), "--out-csv", str(out)]) == 0
     return out
