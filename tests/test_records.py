@@ -110,13 +110,16 @@ def test_each_typed_level_of_a_schema_has_the_type_s_fields_and_no_others(cls, k
 
 
 def test_every_point_record_block_is_typed_or_named_an_open_map():
-    open_maps = {"env", "openvino", "checkpoint"}  # keys not jetprof's: records.py and the schema say so
+    open_maps = {"openvino", "checkpoint"}  # keys not jetprof's: records.py and the schema say so
     for name in field_names(PointRecord):
         level = _level("profile record", (name,))
         if "object" not in [level.get("type"), *list(level.get("type", []))]:
             continue
         if name in open_maps:
             assert level.get("additionalProperties") is not False and "open map" in level["description"], name
+        elif name == "env":  # jetprof.profiling.env's dict, closed by the schema
+            for where in ((), ("cpu",), ("lock",)):
+                assert _level("profile record", ("env", *where))["additionalProperties"] is False, where
         else:
             assert name in POINT_BLOCKS, f"{name}: an object block with no type"
             assert level["additionalProperties"] is False, name
@@ -256,8 +259,9 @@ def _load_answer(doc, source):
 KINDS = {
     "profile record": (_point, _load_point, [
         ("paired",), ("onnx",), ("inputs",), ("quality",), ("quality", "source"), ("output_check",),
-        ("energy",), ("bucketing",), ("subnormal",), ("quantization",), ("profiler",), ("top_ops", 0)]),
-    "group rounds file": (_group, load_group, [("variants", 0), ("variants", 0, "subnormal"), ("jets",)]),
+        ("energy",), ("bucketing",), ("subnormal",), ("quantization",), ("profiler",), ("top_ops", 0),
+        ("env",), ("env", "cpu"), ("env", "lock")]),
+    "group rounds file": (_group, load_group, [("variants", 0), ("variants", 0, "subnormal"), ("jets",), ("env",)]),
     "comparison row": (_row, _load_row, []),
     "weights answer": (_answer, _load_answer, [("control", 0), ("pooled", 0), ("by_model", 0), ("cpu",)]),
 }

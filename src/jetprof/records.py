@@ -14,8 +14,9 @@ Kinds:
   :class:`OnnxBlock`, :class:`InputsBlock`, :class:`Quality` (its ``source`` a
   :class:`JetSource`), :class:`OutputCheck`, :class:`EnergyBlock`, :class:`Bucketing`,
   :class:`Subnormal`, :class:`Quantization`, :class:`ProfilerBlock`; their schema levels
-  are closed. Open maps, their keys not jetprof's: ``env`` (jetprof.profiling.env's facts),
-  ``openvino`` (the plugin's settings), ``checkpoint`` and ``inputs.shapes``.
+  are closed. ``env`` stays the dict jetprof.profiling.env builds, its keys closed by the
+  schema alone. Open maps, their keys not jetprof's: ``openvino`` (the plugin's settings),
+  ``checkpoint`` (the checkpoint file's facts) and ``inputs.shapes`` (keyed by input names).
 - :class:`GroupDocument` with one :class:`GroupVariant` per variant: a group's
   rounds file (``results/paired/{device}/p{particles}/bsN.json``; ``group.schema.json``,
   :func:`load_group`).
@@ -329,7 +330,7 @@ class PointRecord:
     checkpoint: JSON | None = None  # open: the checkpoint file's own facts (jetprof.model.export)
     inputs: InputsBlock | None = None
     quality: Quality | None = None
-    env: JSON = field(default_factory=dict)  # open: jetprof.profiling.env's facts (the schema lists them)
+    env: JSON = field(default_factory=dict)  # jetprof.profiling.env's dict; the schema closes its keys
     started_utc: str = "1970-01-01T00:00:00Z"
     duration_s: float = 0.0
     # optional: absent while None
@@ -382,7 +383,7 @@ class PointRecord:
         return cls(**doc)
 
 
-#: the point record's typed blocks by field; ``env``, ``openvino`` and ``checkpoint`` are open maps
+#: the point record's typed blocks by field (``env``: a dict the schema closes; ``openvino``, ``checkpoint``: open)
 POINT_BLOCKS: dict[str, type[Block]] = {
     "inputs": InputsBlock, "quality": Quality, "bucketing": Bucketing, "onnx": OnnxBlock,
     "quantization": Quantization, "energy": EnergyBlock, "subnormal": Subnormal,
