@@ -53,7 +53,7 @@ def test_every_backend_is_styled_documented_accepted_and_runnable(name):
     assert _docs_row(name), f"docs/architecture.md has no row for backend {name}"
     assert b.description and b.graph in ("torch", "onnx")
     assert set(b.devices) <= {"cpu", "cuda", "mps"} and set(b.precisions) <= set(PRECISIONS)
-    record = _validator("record")
+    record = _validator("profile record")
     pair = re.compile(config_schema()["$defs"]["pair"]["pattern"])
     for precision in b.precisions:
         assert pair.match(f"{name}-{precision}")
@@ -181,7 +181,7 @@ def test_the_schema_files_name_no_backend_and_the_loaders_fill_them():
         assert spelt == [], f"{path.name} spells out backends itself: {spelt}"
     record = fill_schema(json.loads(contract.RECORD_SCHEMA.read_text()))
     assert record["$defs"]["backend"]["enum"] == list(BACKENDS)
-    assert _validator("record").schema == record
+    assert _validator("profile record").schema == record
     assert config_schema()["$defs"]["pair"] == {"$comment": registry.SLOT, **registry.schema_slots()["pair"]}
 
 
