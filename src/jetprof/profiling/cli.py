@@ -58,6 +58,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jetprof import registry
 from jetprof.config import schema_defaults
 from jetprof.contract import (
     BACKENDS,
@@ -453,9 +454,11 @@ def warm_parent(specs: list[GroupSpec]) -> None:
     for v in {(v.network_config, v.data_config) for v in specs[0].variants}:
         import_network_config(v[0])
     inputs.synthetic_batch(load_data_config(first.data_config), 1, 1, seed=0)
-    if any(v.backend.startswith("onnxruntime") for v in specs[0].variants):
+    ort = [v for v in specs[0].variants
+           if any(p.module == "onnxruntime" for p in registry.packages_for(v.backend, v.precision))]
+    if ort:
         import onnxruntime
-    if any(v.precision == "int8" and v.backend.startswith("onnxruntime") for v in specs[0].variants):
+    if any(v.precision == "int8" for v in ort):
         import onnxruntime.quantization  # noqa: F401
     if any(s.particles == "real" or s.quality_data for s in specs):
         import uproot  # noqa: F401
