@@ -21,6 +21,7 @@ Verdicts (``threshold`` t, e.g. 0.05):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -101,3 +102,54 @@ def pooled_ratio_ci(pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
     alpha = (1 - CONFIDENCE) / 2
     low, high = np.exp(np.quantile(weights @ boot, [alpha, 1 - alpha]))
     return float(np.exp(pooled)), float(low), float(high)
+
+
+EXACT_METHOD = (f"median of per-round latency ratios; {CONFIDENCE:.0%} CI from order statistics (distribution-free, "
+                "binomial ranks: coverage at least the nominal level at any round count)")
+
+
+def order_statistic_ranks(n: int, confidence: float = CONFIDENCE) -> tuple[int, int] | None:
+    """1-based ranks (lo, hi) of the sorted sample whose values bound a distribution-free
+    ``confidence`` interval for the median of ``n`` independent values, or ``None`` when no
+    such interval exists (too few values: at 95 % it takes at least 6).
+
+    The interval [x_(lo), x_(hi)] with hi = n + 1 − lo misses the median only when at most
+    lo − 1 values fall on one side of it, which for any continuous distribution has the
+    Binomial(n, ½) probability 2·P(B ≤ lo − 1); lo is the largest rank keeping that ≤ 1 − confidence.
+    """
+    if n < 1 or not 0 < confidence < 1:
+        raise ValueError(f"order-statistic interval: n={n}, confidence={confidence}")
+    alpha = 1 - confidence
+    tail = 0.0
+    lo = 0
+    for k in range(n // 2 + 1):  # tail = P(B <= k) after adding k
+        tail += math.comb(n, k) / 2**n
+        if 2 * tail > alpha:
+            break
+        lo = k + 1
+    if lo < 1:
+        return None
+    return lo, n + 1 - lo
+
+
+def exact_ratio_ci(baseline: Sequence[float], variant: Sequence[float],
+                   confidence: float = CONFIDENCE) -> tuple[float, float | None, float | None]:
+    """(ratio, low, high): the median of per-round ratios and its order-statistic interval
+    (:func:`order_statistic_ranks`); low and high are ``None`` when the rounds are too few
+    for any interval at ``confidence``.
+
+    Raises:
+        ValueError: the two sides have different lengths, no rounds, or a non-positive value.
+    """
+    b = np.asarray(baseline, dtype=float)
+    v = np.asarray(variant, dtype=float)
+    if b.shape != v.shape or b.ndim != 1 or b.size < 1:
+        raise ValueError(f"paired samples need equal, non-zero lengths ({b.size} vs {v.size})")
+    if not (np.all(b > 0) and np.all(v > 0)):
+        raise ValueError("latencies must be positive")
+    per_round = np.sort(v / b)
+    ratio = float(np.median(per_round))
+    ranks = order_statistic_ranks(per_round.size, confidence)
+    if ranks is None:
+        return ratio, None, None
+    return ratio, float(per_round[ranks[0] - 1]), float(per_round[ranks[1] - 1])
