@@ -32,6 +32,23 @@ METHOD = (f"median of per-round latency ratios (variant/baseline); {CONFIDENCE:.
           f"bootstrap over rounds ({BOOTSTRAP_RESAMPLES} resamples, percentile interval)")
 
 
+def per_round_ratios(baseline: Sequence[float], variant: Sequence[float], min_rounds: int) -> np.ndarray:
+    """variant[i] / baseline[i] for every round, after checking the two sides pair up.
+
+    Raises:
+        ValueError: different lengths, fewer than ``min_rounds`` rounds, or a non-positive value.
+    """
+    b = np.asarray(baseline, dtype=float)
+    v = np.asarray(variant, dtype=float)
+    if b.shape != v.shape or b.ndim != 1:
+        raise ValueError(f"paired samples need equal lengths ({b.size} vs {v.size})")
+    if b.size < min_rounds:
+        raise ValueError(f"a paired comparison needs at least {min_rounds} round{'s' * (min_rounds > 1)}")
+    if not (np.all(b > 0) and np.all(v > 0)):
+        raise ValueError("latencies must be positive")
+    return v / b
+
+
 def ratio_ci(baseline: Sequence[float], variant: Sequence[float],
              resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
     """(ratio, low, high): the median of per-round ratios and its bootstrap CI.
@@ -40,18 +57,10 @@ def ratio_ci(baseline: Sequence[float], variant: Sequence[float],
         ValueError: the two sides have different lengths, fewer than 2 rounds, or a
             non-positive value.
     """
-    b = np.asarray(baseline, dtype=float)
-    v = np.asarray(variant, dtype=float)
-    if b.shape != v.shape or b.ndim != 1:
-        raise ValueError(f"paired samples need equal lengths ({b.size} vs {v.size})")
-    if b.size < 2:
-        raise ValueError("a paired comparison needs at least 2 rounds")
-    if not (np.all(b > 0) and np.all(v > 0)):
-        raise ValueError("latencies must be positive")
-    per_round = v / b
+    per_round = per_round_ratios(baseline, variant, min_rounds=2)
     ratio = float(np.median(per_round))
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, b.size, size=(resamples, b.size))
+    idx = rng.integers(0, per_round.size, size=(resamples, per_round.size))
     boot = np.median(per_round[idx], axis=1)
     alpha = (1 - CONFIDENCE) / 2
     low, high = np.quantile(boot, [alpha, 1 - alpha])
@@ -141,13 +150,7 @@ def exact_ratio_ci(baseline: Sequence[float], variant: Sequence[float],
     Raises:
         ValueError: the two sides have different lengths, no rounds, or a non-positive value.
     """
-    b = np.asarray(baseline, dtype=float)
-    v = np.asarray(variant, dtype=float)
-    if b.shape != v.shape or b.ndim != 1 or b.size < 1:
-        raise ValueError(f"paired samples need equal, non-zero lengths ({b.size} vs {v.size})")
-    if not (np.all(b > 0) and np.all(v > 0)):
-        raise ValueError("latencies must be positive")
-    per_round = np.sort(v / b)
+    per_round = np.sort(per_round_ratios(baseline, variant, min_rounds=1))
     ratio = float(np.median(per_round))
     ranks = order_statistic_ranks(per_round.size, confidence)
     if ranks is None:
