@@ -71,9 +71,11 @@ def reordered(value):
     return value
 
 
-def write_group(path: Path, rounds: dict[str, list[float]], memory=None, jets=None, batch_size=8) -> Path:
+def write_group(path: Path, rounds: dict[str, list[float]], memory=None, jets=None, batch_size=8,
+                process: list[int] | None = None) -> Path:
     """A paired group file with the given rounds per variant label (``model/weights/backend-precision``,
-    ``#2`` for the A/A replica): comparisons computed from known ratios."""
+    ``#2`` for the A/A replica): comparisons computed from known ratios. ``process``: the measuring
+    process of each round (absent: a file written before process replication)."""
     variants = []
     for label, ms in rounds.items():
         head, _, replica = label.partition("#")
@@ -85,11 +87,15 @@ def write_group(path: Path, rounds: dict[str, list[float]], memory=None, jets=No
                          "peak_memory_bytes": (memory or {}).get(label, 1000), "flops_per_jet": 5e8,
                          "subnormal": {"weights": 0, "weight_values": 10, "activations": 0, "activation_values": 20}})
         variants[-1]["record"] = None if replica else f"profile/{model}/{weights}/cpu/{pair}/preal/bs{batch_size}.json"
+        if process is not None:
+            variants[-1]["round_process"] = process
     env = json.loads((Path(__file__).parent / "data" / "records_v1" / "group-bs2.json").read_text())["env"]
     doc = {"schema_version": 1, "kind": "jetprof paired group", "device": "cpu", "particles": "real",
            "batch_size": batch_size, "jets": jets or {"kind": "real", "files": ["a.root:0-8"]}, "order": "williams",
            "rounds": [], "min_rounds": 2, "max_rounds": 2, "threshold_for_stopping": 0.05, "flush_denormal": False,
            "variants": variants, "env": env, "started_utc": "2026-12-02T00:00:00Z", "duration_s": 1.0}
+    if process is not None:
+        doc["processes"] = len(set(process))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc))
     return path

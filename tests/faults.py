@@ -7,6 +7,8 @@ comma-separated list of ``KIND@BS`` or ``KIND@BS=ARG`` (BS: the group's batch si
 - ``crash@BS``: the measuring process kills itself with SIGKILL;
 - ``term@BS``: it ends by SIGTERM (a transient kill); ``flaky@BS``: so on the first attempt only;
 - ``hang@BS``: it sleeps for an hour (for ``--timeout-s``);
+- ``crashreplica@BS``: a group's timing-only process (``process_index`` > 0) kills itself with
+  SIGKILL; its full process 0 is left alone;
 - ``oomkill@BS=BYTES``: it fills BYTES of memory, then SIGKILLs itself as the kernel's OOM
   killer would (with ``JETPROF_MEMORY_LIMIT_BYTES`` near that size the parent calls it out of memory);
 - ``oom@BS``: every variant's first timed turn raises ``torch.OutOfMemoryError``;
@@ -65,6 +67,8 @@ def _at_start(kind: str, arg: str, spec: Any) -> None:
         del hog
     elif kind == "hang":
         time.sleep(3600)
+    elif kind == "crashreplica" and spec.process_index > 0:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def inject(point: str, spec: Any, **context: Any) -> None:

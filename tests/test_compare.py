@@ -310,3 +310,43 @@ def test_pooling_decides_what_single_noisy_points_cannot(tmp_path):
         assert states[0]["points"] == 6 and states[0]["verdict"] == expected, states
         assert answer["verdict"] == expected, answer["reasons"]
         assert "inconclusive" in set(table[table.axis == "weights"].verdict)  # alone, some points can't tell
+
+
+def test_a_bias_that_holds_per_process_is_inside_the_stated_interval(tmp_path):
+    """Four processes, each with its own 3 % placement bias on the trained variant (true ratio 1):
+    the within-process rounds are tight, so only the spread between processes can cover the truth."""
+    rng = np.random.default_rng(4)
+    base, trained, process = [], [], []
+    for k, bias in enumerate((1.03, 0.97, 1.02, 0.99)):
+        b = list(10 * rng.normal(1, 0.02, 10))
+        base += b
+        trained += [x * bias * rng.normal(1, 0.002) for x in b]
+        process += [k] * 10
+    write_group(tmp_path / "paired" / "g.json", {"P/random/eager-fp32": base, "P/trained/eager-fp32": trained},
+                process=process)
+    row = comparisons(load_groups([tmp_path / "paired"]), 0.05).iloc[0]
+    assert row["method"] == "processes-t" and row["processes"] == 4 and row["rounds"] == 40
+    assert row["ci95_low"] <= 1.0 <= row["ci95_high"] and row["between_share"] > 0.9
+    assert row["half_width"] == pytest.approx((row["ci95_high"] - row["ci95_low"]) / 2)
+    one = stats.exact_ratio_ci(base[:10], trained[:10])  # process 0 alone: sure, and wrong
+    assert one[1] > 1.0
+
+
+def test_older_group_files_compare_and_say_which_method_they_used(tmp_path):
+    rng = np.random.default_rng(2)
+    base = list(10 * rng.normal(1, 0.02, 12))
+    write_group(tmp_path / "old" / "g.json", {"P/random/eager-fp32": base,
+                                              "P/trained/eager-fp32": [x * 1.2 for x in base]})
+    write_group(tmp_path / "few" / "g.json", {"P/random/eager-fp32": base[:4],
+                                              "P/trained/eager-fp32": [x * 1.2 for x in base[:4]]})
+    old = comparisons(load_groups([tmp_path / "old"]), 0.05).iloc[0]
+    assert old["method"] == "order-statistic" and old["processes"] == 1 and old["verdict"] == "different"
+    assert old["clock"] == "wall" and old["between_share"] is None
+    few = comparisons(load_groups([tmp_path / "few"]), 0.05).iloc[0]
+    # four rounds hold no distribution-free 95 % interval: none is stated, and nothing is decided
+    assert few["verdict"] == "inconclusive" and np.isnan(few["ci95_low"]) and few["half_width"] is None
+    from jetprof.records import ComparisonRow
+
+    written_before = {k: v for k, v in old.to_dict().items()
+                      if k not in ("method", "half_width", "processes", "between_share", "clock")}
+    assert ComparisonRow.from_json(written_before).method == "bootstrap"

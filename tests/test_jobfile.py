@@ -171,7 +171,8 @@ def test_print_job_writes_the_document_the_flags_make(tmp_path) -> None:
 def test_a_job_read_from_stdin_is_measured(tmp_path) -> None:
     out = tmp_path / "o"
     job = ProfileJob("cpu", (_variant(),), (8,), (1,), out=str(out),
-                     settings=JobSettings(rounds=2, max_rounds=2, profiler_pass=False, config_hash="fromstdin"))
+                     settings=JobSettings(rounds=2, max_rounds=2, processes=1, max_processes=1,
+                                              profiler_pass=False, config_hash="fromstdin"))
     run = subprocess.run([sys.executable, "-m", "jetprof.cli", "profile", "--job", "-"], input=jobfile.to_json(job),
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -13,7 +13,7 @@ from test_package import PACKAGE, import_graph
 
 #: across the wings: the contract and what every wing may import
 CORE = frozenset({"jetprof", "jetprof.contract", "jetprof.records", "jetprof.config", "jetprof.jobfile",
-                  "jetprof.registry",
+                  "jetprof.registry", "jetprof.intervals",
                   "jetprof.stats", "jetprof.metrics", "jetprof.io", "jetprof.errors", "jetprof.httpfetch",
                   "jetprof.platforms"})
 #: entry points above the wings: they may import a wing, never the harness or the report

@@ -35,7 +35,8 @@ def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path, process):
     # faults through the hook seam (tests/faults.py): bs 3 raises an injected OutOfMemoryError;
     # bs 64 caps the child's address space at +200 MB so torch's CPU allocator really fails
     proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,3,64", "--particles", "128", "--rounds", "2",
-                     "--max-rounds", "2", "--no-profiler-pass", "--config-hash", "abc123", "--out", str(out),
+                     "--max-rounds", "2", "--processes", "1",
+                     "--max-processes", "1", "--no-profiler-pass", "--config-hash", "abc123", "--out", str(out),
                      "--process", process],
                     env=fault_env("oom@3,memcap@64=200000000"))
     assert proc.returncode == 0, proc.stderr
@@ -58,7 +59,8 @@ def test_out_of_memory_is_recorded_and_the_sweep_goes_on(tmp_path, process):
 def test_a_transient_kill_is_retried_in_place(tmp_path):
     out = tmp_path / "flaky"
     proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2", "--particles", "16", "--rounds", "2",
-                     "--max-rounds", "2", "--no-profiler-pass", "--out", str(out)],
+                     "--max-rounds", "2", "--processes", "1",
+                     "--max-processes", "1", "--no-profiler-pass", "--out", str(out)],
                     env=fault_env("flaky@2"))
     assert proc.returncode == 0, proc.stderr
     assert "group cpu p16 bs2: measuring process killed by SIGTERM; measuring it again" in proc.stderr
@@ -70,7 +72,8 @@ def test_a_transient_kill_is_retried_in_place(tmp_path):
 def test_a_persistent_transient_failure_fails_the_call_naming_the_group(tmp_path, fault):
     out = tmp_path / "dies"
     proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2", "--particles", "16", "--rounds", "2",
-                     "--max-rounds", "2", "--no-profiler-pass", "--retries", "1", "--timeout-s", "6",
+                     "--max-rounds", "2", "--processes", "1",
+                     "--max-processes", "1", "--no-profiler-pass", "--retries", "1", "--timeout-s", "6",
                      "--out", str(out)], env=fault_env(fault))
     assert proc.returncode == 1, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
@@ -102,7 +105,8 @@ def test_bad_input_subprocess_has_no_traceback(tmp_path):
 def test_groups_over_particles_fork_each_group_and_export_onnx_once(tmp_path):
     out = tmp_path / "ort"
     proc = _jetprof(["--device", "cpu", "--backends", "eager-fp32,onnxruntime-fp32", "--particles", "16,64",
-                     "--batch-sizes", "1,3", "--rounds", "2", "--max-rounds", "2", "--no-profiler-pass",
+                     "--batch-sizes", "1,3", "--rounds", "2", "--max-rounds", "2", "--processes", "1",
+                     "--max-processes", "1", "--no-profiler-pass",
                      "--out", str(out)])
     assert proc.returncode == 0, proc.stderr
     recs = {(n, bs): json.loads(_rec(out, bs, n, pair="onnxruntime-fp32").read_text())
@@ -145,7 +149,8 @@ def test_every_file_of_a_point_follows_the_umask(tmp_path):
     for a measured point (bs 1) and for one that failed (bs 3: an injected OOM, an empty profile)."""
     out = tmp_path / "private"
     proc = subprocess.run([sys.executable, "-m", "jetprof.cli", "profile", "--device", "cpu", "--batch-sizes",
-                           "1,3", "--particles", "16", "--rounds", "2", "--max-rounds", "2", "--out", str(out)],
+                           "1,3", "--particles", "16", "--rounds", "2", "--max-rounds", "2", "--processes", "1",
+                           "--max-processes", "1", "--out", str(out)],
                           capture_output=True, text=True, timeout=900, preexec_fn=lambda: os.umask(0o077),
                           env={**os.environ, **fault_env("oom@3")})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -155,3 +160,51 @@ def test_every_file_of_a_point_follows_the_umask(tmp_path):
             assert f.is_file(), f
             assert f.stat().st_mode & 0o777 == 0o600, (f.name, oct(f.stat().st_mode & 0o777))
     assert json.loads(_rec(out, 3, particles=16).read_text())["status"] == "oom"
+
+
+def test_a_group_is_timed_in_fresh_processes_each_building_in_its_own_order(tmp_path):
+    out = tmp_path / "replicated"
+    proc = _jetprof(["--device", "cpu", "--batch-sizes", "2", "--particles", "32", "--rounds", "2",
+                     "--max-rounds", "2", "--processes", "3", "--max-processes", "3", "--no-profiler-pass",
+                     "--backends", "eager-fp32,onnxruntime-fp32", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    group = json.loads((out / "paired" / "cpu" / "p32" / "bs2.json").read_text())
+    assert group["processes"] == 3 and group["clock"] == "cpu" and len(group["timing_s"]) == 3
+    labels = [v["label"] for v in group["variants"]]
+    assert [sorted(order) for order in group["build_orders"]] == [sorted(labels)] * 3
+    assert len(group["rounds"]) == 6
+    for v in group["variants"]:
+        assert v["round_process"] == [0, 0, 1, 1, 2, 2]
+        assert len(v["round_latency_ms"]) == len(v["round_cpu_ms"]) == 6
+    rec = json.loads(_rec(out, 2, particles=32).read_text())
+    validate_record(rec)
+    # the record's figures come from every process's rounds, and it states what it could detect
+    assert rec["repeats"] == 6 and rec["latency_ms_samples"] == group["variants"][0]["round_latency_ms"]
+    assert rec["paired"]["processes"] == 3 and rec["paired"]["round_process"] == [0, 0, 1, 1, 2, 2]
+    assert rec["paired"]["clock"] == "cpu" and rec["paired"]["half_width"] > 0
+    csv_path = tmp_path / "comparisons.csv"
+    done = subprocess.run([sys.executable, "-m", "jetprof.cli", "compare", "--out-csv", str(csv_path),
+                           str(out / "paired")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import pandas as pd
+
+    rows = pd.read_csv(csv_path)
+    assert set(rows["method"]) == {"processes-t"} and set(rows["processes"]) == {3}
+    assert set(rows["clock"]) == {"cpu"} and (rows["half_width"] > 0).all()
+    assert ((rows["between_share"] >= 0) & (rows["between_share"] <= 1)).all()
+
+
+def test_a_timing_process_that_dies_leaves_the_group_with_the_processes_before_it(tmp_path):
+    out = tmp_path / "crashed"
+    proc = _jetprof(["--device", "cpu", "--batch-sizes", "2", "--particles", "32", "--rounds", "2",
+                     "--max-rounds", "2", "--processes", "3", "--max-processes", "3", "--no-profiler-pass",
+                     "--out", str(out)], env=fault_env("crashreplica@2"))
+    assert proc.returncode == 0, proc.stderr
+    assert "process 1 not used: its process ended with status -9" in proc.stderr
+    group = json.loads((out / "paired" / "cpu" / "p32" / "bs2.json").read_text())
+    assert group["processes"] == 1 and all(v["round_process"] == [0, 0] for v in group["variants"])
+    rec = json.loads(_rec(out, 2, particles=32).read_text())
+    validate_record(rec)
+    assert rec["repeats"] == 2 and rec["paired"]["processes"] == 1
+    # two rounds in one process: no distribution-free interval exists, so the point states none
+    assert rec["paired"].get("half_width") is None and rec["paired"]["clock"] == "cpu"

@@ -72,3 +72,81 @@ def test_calibration_benchmark_builds_fresh_pairs_and_states_every_method():
     few = calibration.setting("A/A", rounds=5, n=2, calls=2, instances=0)
     assert [r["stated"] for r in few if r["method"] == "order-statistic"] == [0, 0]  # no interval below 6 rounds
     assert all(r["truth"] == 1.0 for r in few)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 5, 7, 10, 30, 200])
+def test_t_critical_is_student_s(df):
+    from scipy.stats import t
+
+    assert stats.t_critical(df) == pytest.approx(t.ppf(0.975, df), rel=1e-9)
+    assert stats.t_critical(df, 0.9) == pytest.approx(t.ppf(0.95, df), rel=1e-9)
+
+
+def _processes(rng, k, rounds, truth, between, within=0.03):
+    """Paired rounds from ``k`` processes, each with its own bias of sd ``between`` (log scale)."""
+    base, var, proc = [], [], []
+    for p in range(k):
+        bias = math.exp(rng.normal(0, between))
+        b = rng.lognormal(0, 0.05, rounds)
+        base += list(b)
+        var += list(b * truth * bias * rng.lognormal(0, within, rounds))
+        proc += [p] * rounds
+    return base, var, proc
+
+
+@pytest.mark.parametrize("between", [0.0, 0.03])
+def test_the_process_interval_covers_the_truth_95_percent_when_a_bias_holds_per_process(between):
+    rng = np.random.default_rng(7)
+    held = 0
+    for _ in range(400):
+        base, var, proc = _processes(rng, 4, 10, 1.05, between)
+        found = stats.process_ratio_ci(base, var, proc)
+        assert found.method == "processes-t" and found.processes == 4 and found.rounds == 40
+        held += found.low <= 1.05 <= found.high
+    assert 0.92 <= held / 400 <= 0.98  # binomial sd at 95 % over 400 is 1.1 %
+
+
+def test_within_process_intervals_cannot_see_a_bias_that_the_process_interval_does():
+    rng = np.random.default_rng(3)
+    within_held = process_held = 0
+    for _ in range(200):
+        base, var, proc = _processes(rng, 4, 10, 1.0, between=0.04, within=0.01)
+        one = stats.exact_ratio_ci(base[:10], var[:10])
+        within_held += one[1] <= 1.0 <= one[2]
+        found = stats.process_ratio_ci(base, var, proc)
+        process_held += found.low <= 1.0 <= found.high
+    assert within_held / 200 < 0.6 and process_held / 200 > 0.9
+
+
+def test_between_share_says_where_the_spread_lies():
+    rng = np.random.default_rng(11)
+    quiet = stats.process_ratio_ci(*_processes(rng, 5, 20, 1.0, between=0.0))
+    biased = stats.process_ratio_ci(*_processes(rng, 5, 20, 1.0, between=0.05))
+    assert quiet.between_share < 0.5 < biased.between_share <= 1
+
+
+def test_one_process_falls_back_to_the_exact_interval_and_says_why_it_has_none():
+    few = stats.process_ratio_ci([1.0] * 5, [1.1] * 5)
+    assert few.method == "order-statistic" and few.low is None and few.half_width is None
+    assert "at least 6" in few.why and few.verdict(0.05) == "inconclusive"
+    rng = np.random.default_rng(0)
+    b = rng.lognormal(0, 0.02, 30)
+    v = b * 1.2
+    enough = stats.process_ratio_ci(b, v)
+    assert enough.ratio == pytest.approx(1.2) and enough.verdict(0.05) == "different"
+    with pytest.raises(ValueError, match="round_process"):
+        stats.process_ratio_ci(b, v, [0, 1])
+
+
+def test_random_effects_pool_allows_points_their_own_truth():
+    rng = np.random.default_rng(5)
+    same = [stats.process_ratio_ci(*_processes(rng, 4, 10, 1.0, 0.0)) for _ in range(4)]
+    apart = [stats.process_ratio_ci(*_processes(rng, 4, 10, t, 0.0)) for t in (0.9, 1.0, 1.1, 1.2)]
+    pool_same, pool_apart = stats.random_effects_pool(same), stats.random_effects_pool(apart)
+    assert pool_same.method == pool_apart.method == "random-effects"
+    assert pool_same.low <= 1.0 <= pool_same.high
+    # points that truly differ widen the pooled interval (a fixed-effect pool would not)
+    assert pool_apart.half_width > 3 * pool_same.half_width and pool_apart.between_share > 0.9
+    assert stats.random_effects_pool(same[:1]) == same[0]
+    lacking = stats.random_effects_pool([same[0], stats.process_ratio_ci([1.0] * 3, [1.0] * 3)])
+    assert lacking.low is None and "no interval" in lacking.why

@@ -49,6 +49,8 @@ DEFAULT_CONTROL: bool = _COMPARE["control"]
 #: the stopping threshold when neither the document nor the environment gives one
 DEFAULT_THRESHOLD: float = float(_COMPARE["threshold"])
 DEFAULT_QUALITY_JETS: int = _PROFILE["quality_jets"]
+#: the clocks a job may judge on (``auto``: CPU time for CPU groups at one thread, else wall time)
+CLOCKS: tuple[str, ...] = ("auto", "wall", "cpu")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class JobSettings:
     rounds: int = _PROFILE["rounds"]
     max_rounds: int = _PROFILE["max_rounds"]
     max_group_s: float = float(_PROFILE["max_group_s"])
+    processes: int = _PROFILE["processes"]
+    max_processes: int = _PROFILE["max_processes"]
+    clock: str = _PROFILE["clock"]
+    target_half_width: float = float(_COMPARE["target_half_width"])
     #: None: $JETPROF_COMPARE_THRESHOLD, else the schema's profile.compare.threshold
     threshold: float | None = None
     flush_denormal: bool = _PROFILE["flush_denormal"]
@@ -299,13 +305,17 @@ def _check_variants(job: ProfileJob, where: typing.Callable[[str], str]) -> None
 
 def _check_settings(s: JobSettings, where: typing.Callable[[str], str]) -> None:
     for name, low in (("threads", 1), ("warmup", 1), ("rounds", 2), ("max_rounds", s.rounds),
-                      ("profiler_calls", 1), ("retries", 0)):
+                      ("processes", 1), ("max_processes", s.processes), ("profiler_calls", 1), ("retries", 0)):
         value = getattr(s, name)
         if value < low:
             raise JetprofError(f"{where('settings.' + name)} {value}: must be at least {low}")
     for name in ("max_group_s", "timeout_s"):
         if not getattr(s, name) > 0:
             raise JetprofError(f"{where('settings.' + name)} {getattr(s, name)}: must be > 0")
+    if s.clock not in CLOCKS:
+        raise JetprofError(f"{where('settings.clock')} {s.clock!r}: one of {', '.join(CLOCKS)}")
+    if not 0 < s.target_half_width < 1:
+        raise JetprofError(f"{where('settings.target_half_width')} {s.target_half_width}: must be > 0 and < 1")
     if s.threshold is not None and not 0 < s.threshold < 1:
         raise JetprofError(f"{where('settings.threshold')} {s.threshold}: must be > 0 and < 1")
     if s.quality is not None:

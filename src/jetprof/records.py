@@ -112,9 +112,13 @@ class Paired(Block):
     position: int
     order: str
     calls_per_round: int | None = None
+    round_process: list[int] | None = None
+    processes: int | None = None
+    half_width: float | None = None
+    clock: str | None = None
 
     KIND = "paired block"
-    OPTIONAL = frozenset({"calls_per_round"})
+    OPTIONAL = frozenset({"calls_per_round", "round_process", "processes", "half_width", "clock"})
 
 
 @dataclass
@@ -461,8 +465,11 @@ class GroupVariant(Block):
     peak_memory_bytes: int | None
     flops_per_jet: float | None
     subnormal: Subnormal | None
+    round_process: list[int] | None = None
+    round_cpu_ms: list[float] | None = None
 
     KIND = "group variant"
+    OPTIONAL = frozenset({"round_process", "round_cpu_ms"})
     NESTED: ClassVar[dict[str, type[Block]]] = {"subnormal": Subnormal}
 
 
@@ -487,16 +494,21 @@ class GroupDocument(Block):
     duration_s: float
     schema_version: int = 1
     kind: str = "jetprof paired group"
+    processes: int | None = None
+    build_orders: list[list[str]] | None = None
+    clock: str | None = None
+    timing_s: list[float] | None = None
 
     KIND = "group rounds file"
+    OPTIONAL = frozenset({"processes", "build_orders", "clock", "timing_s"})
     NESTED: ClassVar[dict[str, type[Block]]] = {"jets": JetSource}
     KEYS = ("schema_version", "kind", "device", "particles", "batch_size", "jets", "order", "rounds",
             "min_rounds", "max_rounds", "threshold_for_stopping", "flush_denormal", "variants", "env",
-            "started_utc", "duration_s")
+            "started_utc", "duration_s", "processes", "build_orders", "clock", "timing_s")
 
     def to_json(self) -> JSON:
         doc = {**super().to_json(), "variants": [v.to_json() for v in self.variants]}
-        return {k: doc[k] for k in self.KEYS}
+        return {k: doc[k] for k in self.KEYS if k in doc}
 
     @classmethod
     def from_json(cls, doc: object, source: str = "group") -> GroupDocument:
@@ -532,6 +544,13 @@ class ComparisonRow:
     variant_ms: float
     memory_ratio: float
     flops_ratio: float
+    # how the interval was drawn (a key of jetprof.stats.METHODS; rows written before say nothing:
+    # the bootstrap over one process's rounds), how wide it is, and where its spread lies
+    method: str = "bootstrap"
+    half_width: float | None = None
+    processes: int = 1
+    between_share: float | None = None
+    clock: str = "wall"
 
     def to_json(self) -> JSON:
         return asdict(self)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -156,3 +157,173 @@ def exact_ratio_ci(baseline: Sequence[float], variant: Sequence[float],
     if ranks is None:
         return ratio, None, None
     return ratio, float(per_round[ranks[0] - 1]), float(per_round[ranks[1] - 1])
+
+
+def t_critical(df: int, confidence: float = CONFIDENCE) -> float:
+    """The two-sided Student-t critical value: P(|T| ≤ c) = ``confidence`` for ``df`` degrees of freedom.
+
+    Exact for integer ``df`` (Abramowitz & Stegun 26.7.3-4: P(|T| ≤ t) is a finite series in
+    θ = atan(t/√df)), solved by bisection; no table, no dependency.
+    """
+    if df < 1 or not 0 < confidence < 1:
+        raise ValueError(f"t critical value: df={df}, confidence={confidence}")
+
+    def inside(t: float) -> float:
+        theta = math.atan(t / math.sqrt(df))
+        c2 = math.cos(theta) ** 2
+        if df % 2:  # odd: (2/π)(θ + sinθ cosθ (1 + 2/3 cos²θ + ... ))
+            term, series = 1.0, 1.0 if df > 1 else 0.0
+            for k in range(1, (df - 1) // 2):
+                term *= c2 * (2 * k) / (2 * k + 1)
+                series += term
+            return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * series)
+        term, series = 1.0, 1.0  # even: sinθ (1 + 1/2 cos²θ + 1·3/(2·4) cos⁴θ + ...)
+        for k in range(1, df // 2):
+            term *= c2 * (2 * k - 1) / (2 * k)
+            series += term
+        return math.sin(theta) * series
+
+    lo, hi = 0.0, 1.0
+    while inside(hi) < confidence:
+        hi *= 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if inside(mid) < confidence else (lo, mid)
+        if hi - lo < 1e-12 * hi:
+            break
+    return (lo + hi) / 2
+
+
+#: the interval methods a comparison states (its ``method`` column), by key
+METHODS: dict[str, str] = {
+    "bootstrap": METHOD + " (comparisons written before process replication)",
+    "processes-t": (f"mean over fresh measuring processes of each process's median per-round log-ratio; "
+                    f"{CONFIDENCE:.0%} Student-t interval over the processes (their spread holds the within-process "
+                    "noise and the between-process bias of memory placement and build order alike)"),
+    "order-statistic": EXACT_METHOD + "; one measuring process: a bias that holds for the whole process is not in it",
+    "random-effects": ("random-effects pooling over points (DerSimonian-Laird between-point variance, Hartung-Knapp "
+                       f"Student-t interval with K - 1 degrees of freedom, never narrower than the fixed-effect one); "
+                       f"{CONFIDENCE:.0%}"),
+}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A paired ratio with its interval (``low``/``high`` None: too few rounds or processes for one)."""
+
+    ratio: float
+    low: float | None
+    high: float | None
+    method: str  # a key of METHODS
+    processes: int
+    rounds: int
+    #: the share of the spread of the per-process estimates that lies between processes (None: one process)
+    between_share: float | None = None
+    #: why there is no interval
+    why: str | None = None
+
+    @property
+    def half_width(self) -> float | None:
+        """Half the interval's width (in ratio units: 0.02 is ±2 %): the smallest difference it can tell."""
+        return None if self.low is None or self.high is None else (self.high - self.low) / 2
+
+    def verdict(self, threshold: float) -> str:
+        return "inconclusive" if self.low is None or self.high is None else verdict(self.low, self.high, threshold)
+
+
+def _median_log_var(logs: np.ndarray, resamples: int, rng: np.random.Generator) -> float:
+    """Bootstrap variance of the median of ``logs`` (one process's within-process noise)."""
+    idx = rng.integers(0, logs.size, size=(resamples, logs.size))
+    return float(np.median(logs[idx], axis=1).var())
+
+
+def process_ratio_ci(baseline: Sequence[float], variant: Sequence[float], process: Sequence[int] | None = None,
+                     confidence: float = CONFIDENCE, seed: int = 0) -> Interval:
+    """The paired ratio of rounds measured in one or several fresh processes (``process[i]``: the
+    process of round ``i``; None: all in one).
+
+    Several processes: each gives the median of its per-round log-ratios, and the interval is a
+    Student-t interval over those estimates (K − 1 degrees of freedom), so a bias that holds for a
+    whole process (where the variants landed in memory, the order they were built in) is part of the
+    spread it is drawn from; ``between_share`` is the part of that spread the within-process noise
+    (bootstrap variance of each process's median) does not explain. One process: the distribution-free
+    order-statistic interval of :func:`exact_ratio_ci` (none below 6 rounds at 95 %).
+
+    Raises:
+        ValueError: the sides do not pair up, a value is not positive, or ``process`` has another length.
+    """
+    per_round = per_round_ratios(baseline, variant, min_rounds=1)
+    procs = np.zeros(per_round.size, dtype=int) if process is None else np.asarray(process, dtype=int)
+    if procs.shape != per_round.shape:
+        raise ValueError(f"round_process has {procs.size} entries for {per_round.size} rounds")
+    logs = np.log(per_round)
+    ids = sorted(set(procs.tolist()))
+    if len(ids) < 2:
+        ratio, low, high = exact_ratio_ci(baseline, variant, confidence)
+        why = None if low is not None else (f"{per_round.size} round(s) in one process: a distribution-free "
+                                            f"{confidence:.0%} interval for a median needs at least "
+                                            f"{_min_rounds(confidence)}")
+        return Interval(ratio, low, high, "order-statistic", 1, int(per_round.size), None, why)
+    per_proc = [logs[procs == k] for k in ids]
+    est = np.array([np.median(x) for x in per_proc])
+    k = est.size
+    mean, spread = float(est.mean()), float(est.var(ddof=1))
+    half = t_critical(k - 1, confidence) * math.sqrt(spread / k)
+    rng = np.random.default_rng(seed)
+    within = float(np.mean([_median_log_var(x, 500, rng) for x in per_proc if x.size >= 2] or [0.0]))
+    share = max(0.0, spread - within) / spread if spread > 0 else 0.0
+    return Interval(math.exp(mean), math.exp(mean - half), math.exp(mean + half), "processes-t", k,
+                    int(per_round.size), share)
+
+
+def _min_rounds(confidence: float) -> int:
+    n = 1
+    while order_statistic_ranks(n, confidence) is None:
+        n += 1
+    return n
+
+
+def random_effects_pool(estimates: Sequence[Interval], confidence: float = CONFIDENCE) -> Interval:
+    """Several points' ratios pooled without assuming they share one true ratio.
+
+    Each point's log-ratio comes with the variance its own interval implies ((log high − log low) /
+    (2·z) squared, z the normal critical value); the between-point variance τ² is DerSimonian and
+    Laird's moment estimate, the pooled log-ratio the mean weighted by 1/(v + τ²), and its interval the
+    Hartung-Knapp one (Student t, K − 1 degrees of freedom, the variance scaled by the weighted spread
+    of the points, at least the unscaled variance). One point: its own interval. A point without an
+    interval cannot be weighted, so a pool holding one has none.
+    """
+    if not estimates:
+        raise ValueError("no points to pool")
+    if any(e.low is None or e.high is None for e in estimates):
+        first = next(e for e in estimates if e.low is None)
+        return Interval(float(np.exp(np.mean([math.log(e.ratio) for e in estimates]))), None, None, "random-effects",
+                        min(e.processes for e in estimates), sum(e.rounds for e in estimates), None,
+                        f"a point has no interval ({first.why})")
+    if len(estimates) == 1:
+        return estimates[0]
+    z = _normal_critical(confidence)
+    y = np.array([math.log(e.ratio) for e in estimates])
+    v = np.array([max(((math.log(e.high or 1) - math.log(e.low or 1)) / (2 * z)) ** 2, 1e-12) for e in estimates])
+    w = 1 / v
+    fixed = float(np.sum(w * y) / np.sum(w))
+    q = float(np.sum(w * (y - fixed) ** 2))
+    k = y.size
+    tau2 = max(0.0, (q - (k - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
+    wr = 1 / (v + tau2)
+    mean = float(np.sum(wr * y) / np.sum(wr))
+    hk = float(np.sum(wr * (y - mean) ** 2) / ((k - 1) * np.sum(wr)))
+    var = max(hk, 1 / float(np.sum(wr)))
+    half = t_critical(k - 1, confidence) * math.sqrt(var)
+    share = tau2 / (tau2 + float(np.mean(v)))
+    return Interval(math.exp(mean), math.exp(mean - half), math.exp(mean + half), "random-effects",
+                    min(e.processes for e in estimates), sum(e.rounds for e in estimates), share)
+
+
+def _normal_critical(confidence: float) -> float:
+    """Two-sided standard normal critical value (bisection on erf)."""
+    lo, hi = 0.0, 10.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if math.erf(mid / math.sqrt(2)) < confidence else (lo, mid)
+    return (lo + hi) / 2

@@ -183,7 +183,9 @@ def profile_job(config: dict[str, Any], job: Job) -> ProfileJob:
     quality = Quality((split_glob("test"),), prof["quality_jets"]) if job_scores_quality(job) else None
     settings = JobSettings(
         threads=prof["threads"], warmup=prof["warmup"], rounds=prof["rounds"], max_rounds=prof["max_rounds"],
-        max_group_s=prof["max_group_s"], flush_denormal=prof["flush_denormal"],
+        max_group_s=prof["max_group_s"], processes=prof["processes"], max_processes=prof["max_processes"],
+        clock=prof["clock"], target_half_width=config_section(config, "profile", "compare")["target_half_width"],
+        flush_denormal=prof["flush_denormal"],
         profiler_pass=prof["profiler_pass"], data=(split_glob("val"),) if job.reads_real_jets else (),
         quality=quality, retries=prof["retries"], timeout_s=prof["timeout_s"])
     particles = tuple(p if p == "real" else int(p) for p in job.particles)

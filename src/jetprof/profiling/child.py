@@ -45,7 +45,12 @@ def measure_here(spec) -> int:
     from jetprof.profiling.measure import measure_group
 
     try:
-        measure_group(spec)
+        if spec.process_index:
+            from jetprof.profiling.replicate import time_only
+
+            time_only(spec)
+        else:
+            measure_group(spec)
     except BadInputError as exc:
         print(str(exc).replace("\n", " "), file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT

@@ -74,6 +74,7 @@ from jetprof.contract import (
 )
 from jetprof.errors import JetprofError
 from jetprof.jobfile import (
+    CLOCKS,
     DEFAULT_CONTROL,
     DEFAULT_QUALITY_JETS,
     JobSettings,
@@ -91,7 +92,8 @@ from jetprof.records import PointRecord
 
 PROCESSES = ("auto", "fork", "spawn")
 #: the document's settings that a flag of the same name sets
-_SETTING_FLAGS = ("threads", "warmup", "rounds", "max_rounds", "max_group_s", "threshold", "flush_denormal",
+_SETTING_FLAGS = ("threads", "warmup", "rounds", "max_rounds", "max_group_s", "processes", "max_processes", "clock",
+                  "target_half_width", "threshold", "flush_denormal",
                   "profiler_pass", "profiler_calls", "seed", "config_hash", "retries", "timeout_s")
 #: every option that builds the document (none of them goes with --job)
 JOB_FLAGS = ("device", "out", "batch_sizes", "weights", "checkpoint", "backends", "particles", "data",
@@ -166,7 +168,17 @@ def _add_setting_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, help="timed rounds per group, at least")
     parser.add_argument("--max-rounds", type=int,
                         help="rounds per group at most (more while a comparison is inconclusive)")
-    parser.add_argument("--max-group-s", type=float, help="add no rounds after a group has been timed this long")
+    parser.add_argument("--max-group-s", type=float,
+                        help="the group's timing budget over all its processes (seconds)")
+    parser.add_argument("--processes", type=int,
+                        help="fresh measuring processes per group at least, each building its variants in its "
+                             "own randomised order (the interval is a t interval over them)")
+    parser.add_argument("--max-processes", type=int, help="more processes while a comparison is undecided")
+    parser.add_argument("--clock", choices=CLOCKS,
+                        help="the clock verdicts use: wall, cpu (the process's CPU time) or auto (cpu for CPU "
+                             "groups at one thread)")
+    parser.add_argument("--target-half-width", type=float,
+                        help="add rounds and processes until every interval is at most this wide each side")
     parser.add_argument("--flush-denormal", action=argparse.BooleanOptionalAction,
                         help="treat subnormal floats as zero (CPU)")
     parser.add_argument("--profiler-pass", action=argparse.BooleanOptionalAction,
@@ -395,12 +407,24 @@ def group_specs(job: ProfileJob, where: Callable[[str], str] = _in_document) -> 
         GroupSpec(device=device, particles=n, batch_size=bs, variants=variants, out=job.out,
                   data=data if n == "real" else [], threads=s.threads, warmup=s.warmup,
                   rounds=s.rounds, max_rounds=s.max_rounds, max_group_s=s.max_group_s,
+                  processes=s.processes, max_processes=s.max_processes, target_half_width=s.target_half_width,
+                  clock=resolved_clock(s.clock, device, s.threads),
                   threshold=threshold, flush_denormal=s.flush_denormal,
                   profiler_pass=s.profiler_pass, profiler_calls=s.profiler_calls,
                   seed=s.seed, config_hash=config_hash, quality_data=quality,
                   quality_jets=s.quality.jets if s.quality else DEFAULT_QUALITY_JETS)
         for n, bs in itertools.product(job.particles, job.batch_sizes)
     ]
+
+
+def resolved_clock(clock: str, device: str, threads: int) -> str:
+    """``wall`` or ``cpu``: ``auto`` is the process's CPU time for CPU groups at one thread (where the
+    turn's CPU time is its latency without the time the core was taken away), wall time elsewhere."""
+    if clock == "auto":
+        return "cpu" if device == "cpu" and threads == 1 else "wall"
+    if clock == "cpu" and device != "cpu":
+        raise JetprofError(f"clock cpu: only CPU groups can be judged on CPU time (device {device})")
+    return clock
 
 
 def build_specs(args: argparse.Namespace) -> list[GroupSpec]:

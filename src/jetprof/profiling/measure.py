@@ -44,7 +44,7 @@ from jetprof.io import atomic_write_text
 from jetprof.profiling import hooks
 from jetprof.profiling.ops import profiler_pass, torch_rows, write_empty_profile, write_ops
 from jetprof.profiling.record import blank_record, write_record
-from jetprof.profiling.rounds import ORDER, interleave
+from jetprof.profiling.rounds import ORDER, build_order, interleave
 from jetprof.profiling.spec import GroupSpec, VariantSpec
 from jetprof.records import (
     GroupDocument,
@@ -158,7 +158,7 @@ def measure_group(spec: GroupSpec) -> dict[str, Any]:
         slot.rec.started_utc = started
     workdir = tempfile.mkdtemp(prefix="jetprof-child-", dir=spec.cache_dir)
     try:
-        rounds = _measure(spec, slots, workdir)
+        rounds, timing_s = _measure(spec, slots, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     from jetprof.profiling.env import environment
@@ -168,7 +168,8 @@ def measure_group(spec: GroupSpec) -> dict[str, Any]:
     _write_records(spec, slots, env, duration)
     first = next((s for s in slots if s.batch is not None), None)
     doc = group_document(spec, [(s.spec, s.rec) for s in slots], rounds, env, started, duration,
-                         first.batch.source if first else None)
+                         first.batch.source if first else None,
+                         [[slots[i].spec.label for i in build_order(spec)]], [timing_s])
     atomic_write_text(spec.group_path, json.dumps(doc, indent=1) + "\n")
     return doc
 
@@ -185,18 +186,13 @@ def _pin_torch(spec: GroupSpec) -> None:
     torch.set_flush_denormal(bool(spec.flush_denormal))
 
 
-def _measure(spec: GroupSpec, slots: list[Slot], workdir: str) -> list[list[str]]:
+def _measure(spec: GroupSpec, slots: list[Slot], workdir: str) -> tuple[list[list[str]], float]:
     """Build, prepare and warm every variant, time them in rounds, then measure the rest;
-    the rounds' orders."""
-    _build_all(spec, slots)
-    clear_outputs(spec)  # every model is good: this group's old files go now
-    batches: dict[str, Any] = {}
-    for slot in slots:
-        _guarded(slot, _prepare, spec, slot, batches, workdir)
-    _check_same_jets(spec, slots)
-    for slot in slots:
-        _guarded(slot, _warm_up, spec, slot)
+    the rounds' orders and the seconds they took."""
+    prepare(spec, slots, workdir)
+    t0 = time.perf_counter()
     rounds = _timed_rounds(spec, slots)
+    timing_s = round(time.perf_counter() - t0, 3)
     flops_cache: dict[tuple[Any, ...], Any] = {}
     for slot in slots:
         if slot.ok:
@@ -207,7 +203,23 @@ def _measure(spec: GroupSpec, slots: list[Slot], workdir: str) -> list[list[str]
         for slot in slots:
             if slot.ok and not slot.spec.replica:
                 _guarded(slot, score, spec, slot, references)
-    return rounds
+    return rounds, timing_s
+
+
+def prepare(spec: GroupSpec, slots: list[Slot], workdir: str) -> None:
+    """Build every variant, make its batch and warm it up, in the process's own randomised order
+    (:func:`jetprof.profiling.rounds.build_order`: where each lands in memory differs from process to
+    process, so a placement bias varies between processes instead of holding for all of them)."""
+    ordered = [slots[i] for i in build_order(spec)]
+    _build_all(spec, ordered)
+    if spec.process_index == 0:
+        clear_outputs(spec)  # every model is good: this group's old files go now
+    batches: dict[str, Any] = {}
+    for slot in ordered:
+        _guarded(slot, _prepare, spec, slot, batches, workdir)
+    _check_same_jets(spec, slots)
+    for slot in ordered:
+        _guarded(slot, _warm_up, spec, slot)
 
 
 def _timed_rounds(spec: GroupSpec, slots: list[Slot]) -> list[list[str]]:
@@ -233,7 +245,9 @@ def _write_records(spec: GroupSpec, slots: list[Slot], env: dict[str, Any], dura
         rec.duration_s = duration
         rec.paired = Paired(group=spec.group_path.relative_to(spec.out).as_posix(), rounds=len(slot.wall),
                             round_latency_ms=rec.latency_ms_samples, calls_per_round=slot.calls_per_round,
-                            position=labels.index(slot.spec.label), order=ORDER)
+                            position=labels.index(slot.spec.label), order=ORDER,
+                            round_process=[spec.process_index] * len(rec.latency_ms_samples), processes=1,
+                            clock=spec.clock)
         if not slot.spec.replica:
             if spec.profiler_pass and not rec.ops_table:
                 write_empty_profile(spec.record_path(slot.spec))
@@ -404,9 +418,13 @@ def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict[tuple[Any, ...], Any]
 
 def _latency(spec: GroupSpec, slot: Slot) -> None:
     """The record's latency, CPU time and throughput figures from the variant's rounds."""
-    rec, wall, cpu = slot.rec, slot.wall, slot.cpu
-    if not wall:
+    if not slot.wall:
         raise JetprofError("no timed round completed")
+    latency_figures(spec, slot.rec, slot.wall, slot.cpu)
+
+
+def latency_figures(spec: GroupSpec, rec: PointRecord, wall: list[float], cpu: list[float]) -> None:
+    """Set the record's per-round samples and the latency, CPU time and throughput figures drawn from them."""
     st = _percentiles(wall)
     rec.latency_ms_samples, rec.cpu_ms_samples = [round(x, 6) for x in wall], [round(x, 6) for x in cpu]
     rec.latency_ms_p5, rec.latency_ms_p50, rec.latency_ms_p95 = st["p5"], st["p50"], st["p95"]
@@ -553,18 +571,20 @@ def _flops_subset(n_particles: np.ndarray) -> np.ndarray:
 
 def group_document(spec: GroupSpec, measured: list[tuple[VariantSpec, PointRecord]],
                    rounds: list[list[str]], env: dict[str, Any], started: str, duration: float,
-                   jets: dict[str, Any] | None) -> dict[str, Any]:
-    """The group's rounds file: per variant its per-round latencies and exact figures."""
+                   jets: dict[str, Any] | None, build_orders: list[list[str]] | None = None,
+                   timing_s: list[float] | None = None) -> dict[str, Any]:
+    """The group's rounds file: per variant its per-round latencies (and CPU times) and exact figures."""
     variants = [GroupVariant(
         label=v.label, model=v.model, weights=v.weights, backend=v.backend, precision=v.precision,
         replica=v.replica, record=None if v.replica else spec.record_path(v).relative_to(spec.out).as_posix(),
         status=rec.status, error=rec.error, round_latency_ms=rec.latency_ms_samples,
         peak_memory_bytes=rec.peak_memory_bytes, flops_per_jet=rec.flops_per_jet, subnormal=rec.subnormal,
+        round_process=[spec.process_index] * len(rec.latency_ms_samples), round_cpu_ms=rec.cpu_ms_samples,
     ) for v, rec in measured]
     return GroupDocument(
         device=spec.device, particles=spec.particles, batch_size=spec.batch_size,
         jets=JetSource(**jets) if jets is not None else None, order=ORDER,
         rounds=rounds, min_rounds=spec.rounds, max_rounds=spec.max_rounds, threshold_for_stopping=spec.threshold,
         flush_denormal=bool(spec.flush_denormal), variants=variants, env=env, started_utc=started,
-        duration_s=duration,
+        duration_s=duration, processes=1, build_orders=build_orders, clock=spec.clock, timing_s=timing_s,
     ).to_json()

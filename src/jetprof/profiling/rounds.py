@@ -6,14 +6,18 @@ precision makes the same number, so the weights comparisons and the A/A control
 compare like with like), whose median is the variant's figure for the round. The
 order of the turns follows a balanced (Williams) design, so no variant is favoured by
 its position in a round or by the variant before it; rounds are added past
-``spec.rounds`` until every comparison of the group is decided, up to
-``spec.max_rounds`` or ``spec.max_group_s``. On CPU with one thread, a call that
+``spec.rounds`` until every comparison of the group is decided on this process's rounds, with
+an interval no wider than ``spec.target_half_width``, up to ``spec.max_rounds`` or this process's
+share of ``spec.max_group_s``. A group is timed in several fresh processes
+(:mod:`jetprof.profiling.replicate`), each building its variants in its own order
+(:func:`build_order`). On CPU with one thread, a call that
 waited for the CPU (wall time well above its CPU time) is timed again.
 """
 
 from __future__ import annotations
 
 import time
+import zlib
 from typing import Any
 
 import numpy as np
@@ -156,13 +160,27 @@ def calls_by_kind(kinds: list[Any], probe_ms: list[float]) -> list[int]:
     return [calls_per_turn([fastest[kind]]) for kind in kinds]
 
 
+def build_order(spec: GroupSpec) -> list[int]:
+    """The order this process builds its variants in (indices into ``spec.variants``): a
+    permutation drawn from the group, its seed and the process's index, so each of a group's
+    processes places its variants in memory in its own order, and a rerun in the same one."""
+    key = zlib.crc32(f"{spec.device}|{spec.particles}|{spec.batch_size}".encode())
+    rng = np.random.default_rng([spec.seed, spec.process_index, key])
+    return [int(i) for i in rng.permutation(len(spec.variants))]
+
+
 def _decided(spec: GroupSpec, live: list[Any]) -> bool:
-    """Whether every comparison among the live variants has a same/different verdict."""
+    """Whether every comparison among the live variants is decided (same/different) on this
+    process's rounds, on the group's clock, with an interval no wider than the target each side
+    (the distribution-free interval of :func:`jetprof.stats.exact_ratio_ci`: none below 6 rounds)."""
     by_variant = {s.spec.variant: s for s in live}
     for pair in compared_pairs([s.spec.variant for s in live]):
         b, v = by_variant[pair.baseline], by_variant[pair.variant]
-        _, low, high = stats.ratio_ci(b.wall, v.wall, resamples=500)
-        if stats.verdict(low, high, spec.threshold) == "inconclusive":
+        b_ms, v_ms = (b.cpu, v.cpu) if spec.clock == "cpu" else (b.wall, v.wall)
+        _, low, high = stats.exact_ratio_ci(b_ms, v_ms)
+        if low is None or high is None or stats.verdict(low, high, spec.threshold) == "inconclusive":
+            return False
+        if (high - low) / 2 > spec.target_half_width:
             return False
     return True
 
@@ -205,7 +223,7 @@ def interleave(spec: GroupSpec, slots: list[Any], guarded: Any, meter: Any = Non
         n = len(order_log)
         if n >= spec.max_rounds:
             break
-        if n >= spec.rounds and n % check_every == 0:
-            if time.perf_counter() - start > spec.max_group_s or _decided(spec, live):
+        if n >= spec.rounds and n % check_every == 0:  # this process's share of the group's budget
+            if time.perf_counter() - start > spec.max_group_s / spec.processes or _decided(spec, live):
                 break
     return order_log

@@ -187,6 +187,10 @@ def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0)
             raise BadInputError(lines[-1] if lines else "the measuring process refused the input")
         paths = [spec.record_path(v) for v in spec.variants if not v.replica]
         if result.status == 0 and all(p.is_file() for p in paths):
+            from jetprof.profiling.replicate import replicate
+
+            replicate(spec, lambda child: (_fork if child.process == "fork" else _spawn)(child, timeout_s),
+                      group_name(spec))
             return [load_record(json.loads(p.read_text()), str(p)) for p in paths]
         tail = " | ".join(line for line in result.stderr.strip().splitlines()[-3:] if line.strip())
         clear_outputs(spec)

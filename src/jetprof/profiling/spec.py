@@ -34,6 +34,15 @@ class GroupSpec:
     rounds: int = _DEFAULT.rounds
     max_rounds: int = _DEFAULT.max_rounds
     max_group_s: float = _DEFAULT.max_group_s
+    processes: int = _DEFAULT.processes
+    max_processes: int = _DEFAULT.max_processes
+    target_half_width: float = _DEFAULT.target_half_width
+    # "wall" or "cpu" (the job's clock, resolved for this device and thread count)
+    clock: str = "wall"
+    # which of the group's fresh processes this is (0: the one that also measures memory, FLOPs, quality
+    # and the profiler pass and writes the records; 1, 2, ...: timing only, their rounds to rounds_out)
+    process_index: int = 0
+    rounds_out: str | None = None
     threshold: float = DEFAULT_THRESHOLD
     flush_denormal: bool = _DEFAULT.flush_denormal
     profiler_pass: bool = _DEFAULT.profiler_pass

@@ -4,8 +4,7 @@ Read from the paired comparisons (``comparisons.csv``, :mod:`jetprof.report.comp
 never recomputed: the answer's verdict is
 
 * ``different`` if any weight comparison's CI, at one point or pooled over the
-  points (the precision-weighted geometric mean of their ratios, :func:`jetprof.stats.pooled_ratio_ci`),
-  lies outside 1 ± threshold;
+  points (random effects, :func:`jetprof.stats.random_effects_pool`), lies outside 1 ± threshold;
 * ``same`` if the pooled ratio of every weight state lies inside it and so does the
   pooled A/A control, a second instance of the same variant measured as if it were
   another (a control that is not ``same`` means the machine was too noisy to tell);
@@ -44,6 +43,15 @@ def as_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def _ci(p: dict[str, object]) -> str:
+    """``1.012 [0.990, 1.035]``, or the ratio and why it has no interval."""
+    ci = p["ci95"]
+    low, high = ci if isinstance(ci, list) else (None, None)
+    if low is None or high is None:
+        return f"{p['ratio']:.3f} (no interval: {p.get('why') or 'too few rounds'})"
+    return f"{p['ratio']:.3f} [{low:.3f}, {high:.3f}]"
+
+
 def _what(p: dict[str, Any]) -> str:
     """``ParT_full: trained ÷ random``: a pooled entry's model and pair."""
     model = f"{p['model']}: " if p.get("model") else ""
@@ -62,25 +70,21 @@ def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]]) -> tuple[str, lis
         if "different" in verdicts:
             reasons.append(f"{verdicts.count('different')} of {len(verdicts)} weight comparison(s) differ "
                            "beyond the threshold")
-        reasons += [f"{_what(p)} pooled over {p['points']} points: {p['ratio']:.3f} "
-                    f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" for p in different]
+        reasons += [f"{_what(p)} pooled over {p['points']} points: {_ci(p)}" for p in different]
         return "different", reasons
     reasons = []
     undecided = [p for p in states if p["verdict"] != "same"]
     if not states:
         reasons.append("no weight comparison has paired rounds to pool")
     for p in undecided:
-        reasons.append(f"{_what(p)} pooled over {p['points']} points is not decided: "
-                       f"{p['ratio']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]")
+        reasons.append(f"{_what(p)} pooled over {p['points']} points is not decided: {_ci(p)}")
     for p in controls:
         if p["verdict"] != "same":
             reasons.append(f"the A/A control ({_what(p)}) pooled over {p['points']} points is {p['verdict']}: "
-                           f"{p['ratio']:.3f} [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}] (the machine was too "
-                           "noisy to tell)")
+                           f"{_ci(p)} (the machine was too noisy to tell)")
     if reasons:
         return "inconclusive", reasons
-    text = "; ".join(f"{_what(p)} pooled over {p['points']} points: {p['ratio']:.3f} "
-                     f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" for p in states + controls)
+    text = "; ".join(f"{_what(p)} pooled over {p['points']} points: {_ci(p)}" for p in states + controls)
     point_same = verdicts.count("same")
     return "same", [f"{text}, all within the threshold; {point_same} of {len(verdicts)} points decided "
                     "'same' on their own, none 'different'"]
@@ -116,7 +120,7 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
     mem = weights["memory_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
     flops = weights["flops_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
     return WeightsAnswer(
-        question=QUESTION, verdict=verdict, reasons=reasons, threshold=threshold, method=stats.METHOD,
+        question=QUESTION, verdict=verdict, reasons=reasons, threshold=threshold, method=method_text(table),
         comparisons=as_json_rows(weights), control=as_json_rows(controls), pooled=pooled, by_model=by_model,
         memory_identical=bool(len(mem) and (mem == 1.0).all()),
         flops_identical=bool(len(flops) and (flops == 1.0).all()),
@@ -124,6 +128,12 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         cpu={**(cpu or {"measured_on": [], "subnormal_penalty": None, "penalty_cpu": None}),
              "carries_over": carries_over(subnormal or {}, (cpu or {}).get("subnormal_penalty"))},
     ).to_json()
+
+
+def method_text(table: pd.DataFrame) -> str:
+    """The interval methods the comparisons used, in words (:data:`jetprof.stats.METHODS`)."""
+    used = list(dict.fromkeys(table["method"].dropna())) if not table.empty and "method" in table else []
+    return "; ".join(f"{key}: {stats.METHODS.get(key, key)}" for key in used) or stats.METHOD
 
 
 def carries_over(subnormal: dict[str, dict[str, Any]], penalty: dict[str, Any] | None) -> str:
@@ -179,13 +189,14 @@ def answer_markdown(answer: dict[str, Any]) -> str:
               + "; ".join(answer["reasons"]) + ".", ""]
     pooled = answer.get("pooled") or []
     if pooled:
-        lines += ["Pooled over the points (geometric mean of the points' ratios weighted by their precision, "
-                  "95 % bootstrap interval over every point's rounds):", ""]
+        lines += ["Pooled over the points (random effects: each point may have its own true ratio; the pooled "
+                  "ratio is their weighted geometric mean, its 95 % interval a Hartung-Knapp t interval over the "
+                  "points):", ""]
         for p in pooled:
             model = f"{p['model']}: " if p.get("model") else ""
             what = f"{model}A/A control ({p['baseline']} weights)" if p["control"] else _what(p)
-            lines.append(f"- {what}: **{p['ratio']:.3f}** [{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}] "
-                         f"over {p['points']} points: `{p['verdict']}`")
+            half = f", ±{100 * p['half_width']:.1f} %" if p.get("half_width") is not None else ""
+            lines.append(f"- {what}: **{_ci(p)}** over {p['points']} points{half}: `{p['verdict']}`")
         lines.append("")
     by_model = answer.get("by_model") or []
     if len(by_model) > 1:
@@ -195,11 +206,11 @@ def answer_markdown(answer: dict[str, Any]) -> str:
         lines.append("")
     rows = answer["comparisons"]
     if rows:
-        lines += [f"Each pair was measured in one process on the same jets, interleaved over rounds; "
-                  f"the ratio is {answer['method']}.", "",
+        lines += [f"Each pair was measured on the same jets, interleaved over rounds, in each of its group's fresh "
+                  f"processes; {answer['method']}.", "",
                   "| model | device | backend | particles | batch | variant ÷ baseline | ratio | 95 % CI | rounds "
-                  "| verdict | memory ratio |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| processes | between processes | verdict | memory ratio |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows + answer["control"]:
             low, high = r["ci95"]
             ci = f"[{low:.3f}, {high:.3f}]" if low is not None else "–"
@@ -207,8 +218,10 @@ def answer_markdown(answer: dict[str, Any]) -> str:
             mem = f"{r['memory_ratio']:.4f}" if r.get("memory_ratio") is not None else "not measured"
             label = (f"{r['variant'].split('/')[1]} ÷ {r['baseline'].split('/')[1]}" if not r["control"]
                      else "A/A control (second instance)")
+            between = f"{100 * r['between_share']:.0f} %" if r.get("between_share") is not None else "–"
             lines.append(f"| {r['model']} | {r['device']} | {r['backend']}-{r['precision']} | {r['particles']} "
-                         f"| {r['batch_size']} | {label} | {ratio} | {ci} | {r['rounds']} | {r['verdict']} | {mem} |")
+                         f"| {r['batch_size']} | {label} | {ratio} | {ci} | {r['rounds']} | {r.get('processes', 1)} "
+                         f"| {between} | {r['verdict']} | {mem} |")
         lines.append("")
     if answer["memory_identical"]:
         lines.append("- Peak memory is identical to the byte at every compared point where it was measured.")

@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,15 @@ from typing import Any
 import pandas as pd
 
 from jetprof import stats
-from jetprof.contract import Pair, Variant, compared_pairs
+from jetprof.contract import Pair, compared_pairs
 from jetprof.errors import JetprofError
-from jetprof.records import ComparisonRow, validate_document
+from jetprof.intervals import group_clock, group_intervals, pair_interval, paired_rounds, variant_of
+from jetprof.records import ComparisonRow, GroupDocument, GroupVariant, validate_document
 
 COLUMNS = ["axis", "baseline", "variant", "model", "weights", "device", "backend", "precision",
            "particles", "batch_size", "ratio", "ci95_low", "ci95_high", "rounds", "verdict",
-           "threshold", "memory_ratio", "flops_ratio", "control", "baseline_ms", "variant_ms", "group"]
+           "threshold", "memory_ratio", "flops_ratio", "control", "baseline_ms", "variant_ms", "group",
+           "method", "half_width", "processes", "between_share", "clock"]
 
 
 def is_group(doc: object) -> bool:
@@ -72,74 +73,73 @@ def _ratio(a: Any, b: Any) -> float:
     return a / b if b else math.nan
 
 
-def _variant(entry: dict[str, Any]) -> Variant:
-    return Variant(entry["model"], entry["weights"], entry["backend"], entry["precision"],
-                   int(entry.get("replica", 0)))
-
-
 def group_comparisons(path: Path, doc: dict[str, Any], threshold: float,
                       main_model: str | None = None) -> list[dict[str, Any]]:
     """The comparison rows of one group file (:class:`jetprof.records.ComparisonRow`, as dicts)."""
     if not threshold > 0:
         raise JetprofError(f"threshold {threshold}: must be > 0")
-    entries = {_variant(e): e for e in doc["variants"]}
-    return [_row(path, doc, pair, entries[pair.baseline], entries[pair.variant], threshold).to_json()
+    group = GroupDocument.from_json(doc, str(path))
+    entries = {variant_of(e): e for e in group.variants}
+    return [_row(path, group, pair, entries[pair.baseline], entries[pair.variant], threshold).to_json()
             for pair in compared_pairs(list(entries), main_model)]
 
 
-def _row(path: Path, doc: dict[str, Any], pair: Pair, base: dict[str, Any], var: dict[str, Any],
+def _row(path: Path, group: GroupDocument, pair: Pair, base: GroupVariant, var: GroupVariant,
          threshold: float) -> ComparisonRow:
     """One compared pair of a group: the ratio of its per-round latencies, or why there is none."""
-    b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
-    ok = base.get("status") == "ok" and var.get("status") == "ok" and len(b_ms) == len(v_ms) >= 2
-    if ok:
-        seed = zlib.crc32(f"{path}|{pair.baseline.label}|{pair.variant.label}".encode())
-        ratio, low, high = stats.ratio_ci(b_ms, v_ms, seed=seed)
-        verdict = stats.verdict(low, high, threshold)
+    found = pair_interval(path, group, pair, base, var)
+    clock = group_clock(group)
+    nan = math.nan
+    if isinstance(found, stats.Interval):
+        b_ms, v_ms = paired_rounds(base, clock), paired_rounds(var, clock)
+        ratio, low, high = found.ratio, found.low, found.high
+        verdict = found.verdict(threshold)
         b_med, v_med = float(pd.Series(b_ms).median()), float(pd.Series(v_ms).median())
+        method, rounds, processes = found.method, found.rounds, found.processes
     else:
-        why = base.get("status") if base.get("status") != "ok" else var.get("status")
-        ratio = low = high = b_med = v_med = math.nan
-        verdict = f"not measured ({why})"
+        ratio = low = high = b_med = v_med = nan
+        verdict, method, rounds, processes = f"not measured ({found})", "order-statistic", 0, 0
     return ComparisonRow(
         axis=pair.axis, baseline=pair.baseline.label, variant=pair.variant.label, model=pair.variant.model,
-        weights=pair.variant.weights, device=doc["device"], backend=pair.variant.backend,
-        precision=pair.variant.precision, particles=str(doc["particles"]), batch_size=int(doc["batch_size"]),
-        threshold=threshold, control=pair.control, group=str(path), ratio=ratio, ci95_low=low, ci95_high=high,
-        rounds=len(b_ms) if ok else 0, verdict=verdict, baseline_ms=b_med, variant_ms=v_med,
-        memory_ratio=_ratio(var.get("peak_memory_bytes"), base.get("peak_memory_bytes")),
-        flops_ratio=_ratio(var.get("flops_per_jet"), base.get("flops_per_jet")),
+        weights=pair.variant.weights, device=group.device, backend=pair.variant.backend,
+        precision=pair.variant.precision, particles=str(group.particles), batch_size=group.batch_size,
+        threshold=threshold, control=pair.control, group=str(path), ratio=ratio,
+        ci95_low=nan if low is None else low, ci95_high=nan if high is None else high,
+        rounds=rounds, verdict=verdict, baseline_ms=b_med, variant_ms=v_med,
+        memory_ratio=_ratio(var.peak_memory_bytes, base.peak_memory_bytes),
+        flops_ratio=_ratio(var.flops_per_jet, base.flops_per_jet),
+        method=method, half_width=found.half_width if isinstance(found, stats.Interval) else None,
+        processes=processes, between_share=found.between_share if isinstance(found, stats.Interval) else None,
+        clock=clock,
     )
 
 
 def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
            main_model: str | None = None) -> list[dict[str, Any]]:
-    """Per model and weight state (against random) and for the A/A control: the ratio
-    pooled over every point where it was measured (:func:`jetprof.stats.pooled_ratio_ci`),
-    its interval and verdict."""
-    collected: dict[tuple[str, str, str], list[tuple[tuple[str, ...], list[float], list[float]]]] = {}
-    for _path, doc in groups:
-        point = (str(doc.get("device")), str(doc.get("particles")), f"{int(doc.get('batch_size') or 0):09d}")
-        entries = {_variant(e): e for e in doc["variants"]}
-        for pair in compared_pairs(list(entries), main_model):
+    """Per model and weight state (against random) and for the A/A control: the ratio pooled over
+    every point where it was measured, allowing the points their own true ratios (random effects,
+    :func:`jetprof.stats.random_effects_pool`), its interval and verdict."""
+    collected: dict[tuple[str, str, str], list[tuple[tuple[str, ...], stats.Interval]]] = {}
+    for path, doc in groups:
+        group = GroupDocument.from_json(doc, str(path))
+        point = (group.device, str(group.particles), f"{group.batch_size:09d}")
+        for pair, found in group_intervals(path, group, main_model):
             if pair.axis not in ("weights", "control"):
                 continue
-            base, var = entries[pair.baseline], entries[pair.variant]
-            b_ms, v_ms = base.get("round_latency_ms") or [], var.get("round_latency_ms") or []
-            if base.get("status") == var.get("status") == "ok" and len(b_ms) == len(v_ms) >= 2:
+            if isinstance(found, stats.Interval):
                 key = (pair.axis, pair.variant.model, pair.variant.weights)
-                collected.setdefault(key, []).append((point, b_ms, v_ms))
+                collected.setdefault(key, []).append((point, found))
     out = []
-    for (axis, model, weights), found in sorted(collected.items()):
-        # the points in one canonical order, so that the bootstrap's draws do not depend on the order
-        # the group files came in (config order, sorted, shuffled: the same answer to the byte)
-        pairs = [(b, v) for _, b, v in sorted(found, key=lambda f: (f[0], f[1], f[2]))]
-        ratio, low, high = stats.pooled_ratio_ci(pairs, seed=zlib.crc32(f"{axis}|{model}|{weights}".encode()))
+    for (axis, model, weights), found_at in sorted(collected.items()):
+        # the points in one canonical order: the same answer whatever order the group files came in
+        points = [interval for _, interval in sorted(found_at, key=lambda f: f[0])]
+        pool = stats.random_effects_pool(points)
         out.append({"axis": axis, "model": model,
                     "variant": weights if axis == "weights" else f"{weights} (second instance)",
-                    "baseline": "random" if axis == "weights" else weights, "points": len(pairs),
-                    "ratio": ratio, "ci95": [low, high], "verdict": stats.verdict(low, high, threshold),
-                    "control": axis == "control"})
+                    "baseline": "random" if axis == "weights" else weights, "points": len(points),
+                    "ratio": pool.ratio, "ci95": [pool.low, pool.high], "verdict": pool.verdict(threshold),
+                    "control": axis == "control", "method": "random-effects" if len(points) > 1 else pool.method,
+                    "half_width": pool.half_width, "between_share": pool.between_share, "why": pool.why})
     return out
 
 

@@ -1,0 +1,201 @@
+"""A group timed in several fresh processes: the between-process part of a comparison's spread.
+
+Two instances of one variant in one process can differ by several per cent for the life of the
+process, by where they landed in memory and the order they were built in (Mytkowicz et al.,
+ASPLOS 2009; ``benchmarks/calibration.py`` measured up to 10 % on a kernel whose cost is set
+exactly). No interval drawn from one process's rounds can see such a bias, so a group is timed in
+``processes`` fresh processes (more, up to ``max_processes``, while a comparison is undecided or
+wider than ``target_half_width``, within ``max_group_s``), each building its variants in its own
+randomised order (:func:`jetprof.profiling.rounds.build_order`):
+
+* process 0 is the group's full measuring process (:func:`jetprof.profiling.measure.measure_group`):
+  rounds, memory, FLOPs, quality, the profiler pass; it writes the records and the rounds file;
+* processes 1, 2, ... time rounds only (:func:`time_only`) and write them to a scratch file, which
+  the parent appends to the rounds file and the records (:func:`merge`), each round tagged with its
+  process (``round_process``).
+
+:func:`jetprof.stats.process_ratio_ci` then draws a Student-t interval over the processes. The
+records' latency figures come from every process's rounds; the point's ``paired.half_width`` is the
+half-width of its widest comparison at the end (:func:`finalise`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypedDict, cast
+
+from jetprof.intervals import group_clock, group_intervals
+from jetprof.io import atomic_write_text
+from jetprof.profiling.spec import GroupSpec
+from jetprof.records import load_group, load_record
+
+
+class VariantRounds(TypedDict):
+    """One variant's rounds in a timing-only process."""
+
+    status: str
+    wall: list[float]
+    cpu: list[float]
+
+
+class ProcessRounds(TypedDict):
+    """What a timing-only process writes to ``spec.rounds_out``."""
+
+    process: int
+    rounds: list[list[str]]
+    timing_s: float
+    build_order: list[str]
+    variants: dict[str, VariantRounds]
+
+
+class Ended(Protocol):
+    """How a measuring process ended (:class:`jetprof.profiling.runner.ChildResult`)."""
+
+    status: int | None
+    stderr: str
+
+
+def time_only(spec: GroupSpec) -> None:
+    """Inside process ``spec.process_index`` > 0: build, warm up and time the group's variants in
+    rounds; write every variant's per-round figures to ``spec.rounds_out``."""
+    from jetprof.profiling import hooks, measure
+    from jetprof.profiling.record import blank_record
+    from jetprof.profiling.rounds import build_order, interleave
+
+    measure._pin_torch(spec)
+    hooks.call("group_start", spec=spec)
+    slots = [measure.Slot(v, blank_record(spec, v)) for v in spec.variants]
+    workdir = tempfile.mkdtemp(prefix="jetprof-child-", dir=spec.cache_dir)
+    try:
+        measure.prepare(spec, slots, workdir)
+        t0 = time.perf_counter()
+        rounds = interleave(spec, slots, measure._guarded)
+        timing_s = round(time.perf_counter() - t0, 3)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    doc = ProcessRounds(process=spec.process_index, rounds=rounds, timing_s=timing_s,
+                        build_order=[spec.variants[i].label for i in build_order(spec)],
+                        variants={s.spec.label: VariantRounds(status="ok" if s.ok else s.rec.status, wall=s.wall,
+                                                              cpu=s.cpu) for s in slots})
+    atomic_write_text(str(spec.rounds_out), json.dumps(doc) + "\n")
+
+
+def merge(spec: GroupSpec, extra: ProcessRounds) -> str | None:
+    """Append one timing-only process's rounds to the group's rounds file and records; or why not
+    (a variant that is ok in the group failed there, or the rounds do not pair up: nothing appended)."""
+    from jetprof.profiling.measure import latency_figures
+    from jetprof.profiling.record import write_record
+
+    group = load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
+    ok = [v for v in group.variants if v.status == "ok"]
+    got = extra["variants"]
+    bad = [v.label for v in ok if v.label not in got or got[v.label]["status"] != "ok"]
+    if bad:
+        return f"{', '.join(bad)} failed there ({got[bad[0]]['status'] if bad[0] in got else 'missing'})"
+    counts = {len(got[v.label]["wall"]) for v in ok}
+    if len(counts) != 1 or 0 in counts:
+        return f"its rounds do not pair up ({sorted(counts)} rounds per variant)"
+    k = extra["process"]
+    for v in ok:
+        wall, cpu = [round(x, 6) for x in got[v.label]["wall"]], [round(x, 6) for x in got[v.label]["cpu"]]
+        v.round_process = (v.round_process or [0] * len(v.round_latency_ms)) + [k] * len(wall)
+        v.round_latency_ms = v.round_latency_ms + wall
+        v.round_cpu_ms = (v.round_cpu_ms or []) + cpu
+        if v.record:
+            path = Path(spec.out) / v.record
+            rec = load_record(json.loads(path.read_text()), str(path))
+            latency_figures(spec, rec, v.round_latency_ms, v.round_cpu_ms)
+            if rec.paired is not None:
+                rec.paired.rounds = len(v.round_latency_ms)
+                rec.paired.round_latency_ms = rec.latency_ms_samples
+                rec.paired.round_process = v.round_process
+            write_record(rec, path)
+    group.rounds = group.rounds + extra["rounds"]
+    group.build_orders = (group.build_orders or []) + [extra["build_order"]]
+    group.timing_s = (group.timing_s or []) + [float(extra["timing_s"])]
+    group.processes = len({p for v in ok for p in v.round_process or [0]}) or 1
+    atomic_write_text(spec.group_path, json.dumps(group.to_json(), indent=1) + "\n")
+    return None
+
+
+def open_pairs(spec: GroupSpec) -> list[str]:
+    """The group's comparisons still undecided, or wider than the target, on its processes so far."""
+    group = load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
+    out = []
+    for pair, found in group_intervals(spec.group_path, group):
+        if isinstance(found, str):
+            continue  # not measured: more processes will not help
+        half = found.half_width
+        if found.verdict(spec.threshold) == "inconclusive" or half is None or half > spec.target_half_width:
+            out.append(f"{pair.variant.label} ÷ {pair.baseline.label}")
+    return out
+
+
+def finalise(spec: GroupSpec) -> None:
+    """State in each record how many processes its rounds come from and the half-width of its widest
+    comparison (the smallest difference the point could have detected), on the group's clock."""
+    from jetprof.profiling.record import write_record
+
+    group = load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
+    widest: dict[str, float | None] = {}
+    for pair, found in group_intervals(spec.group_path, group):
+        half = found.half_width if not isinstance(found, str) else None
+        for label in (pair.baseline.label, pair.variant.label):
+            if isinstance(found, str):
+                continue
+            seen = widest.get(label, 0.0)
+            widest[label] = None if half is None or seen is None else max(seen, half)
+    clock = group_clock(group)
+    for v in group.variants:
+        if not v.record or v.status != "ok":
+            continue
+        path = Path(spec.out) / v.record
+        rec = load_record(json.loads(path.read_text()), str(path))
+        if rec.paired is not None:
+            rec.paired.processes = group.processes or 1
+            rec.paired.half_width = widest.get(v.label)
+            rec.paired.clock = clock
+            write_record(rec, path)
+
+
+def replicate(spec: GroupSpec, run_child: Callable[[GroupSpec], Ended], name: str) -> None:
+    """After the group's full process: time it in more fresh processes (``run_child`` makes and waits
+    for one, as for process 0) until ``processes`` have run and, up to ``max_processes``, while a
+    comparison is open and the group's timing budget lasts; then :func:`finalise`. A process that dies
+    or whose rounds cannot be used stops the replication, with a line saying why; what was measured
+    so far stays. ``name`` names the group in that line."""
+    k = 1
+    while k < spec.max_processes:
+        group = load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
+        if not any(v.status == "ok" for v in group.variants):
+            break
+        spent = sum(group.timing_s or [])
+        if k >= spec.processes and (spent >= spec.max_group_s or not open_pairs(spec)):
+            break
+        with tempfile.NamedTemporaryFile(suffix=".rounds.json", dir=spec.cache_dir, delete=False) as f:
+            out = f.name
+        try:
+            child = dataclasses.replace(spec, process_index=k, rounds_out=out)
+            result = run_child(child)
+            text = Path(out).read_text() if result.status == 0 and Path(out).stat().st_size else ""
+            why = merge(spec, cast(ProcessRounds, json.loads(text))) if text else f"its process {_ended(result)}"
+        finally:
+            Path(out).unlink(missing_ok=True)
+        if why:
+            print(f"jetprof profile: group {name}: process {k} not used: {why}; "
+                  f"the comparisons use {k} process(es)", file=sys.stderr)
+            break
+        k += 1
+    finalise(spec)
+
+
+def _ended(result: Ended) -> str:
+    tail = " | ".join(line for line in str(result.stderr).strip().splitlines()[-2:] if line.strip())
+    return f"ended with status {result.status}" + (f" ({tail[:300]})" if tail else "")
