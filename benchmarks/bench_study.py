@@ -87,14 +87,10 @@ def one_study(args: argparse.Namespace) -> str | None:
           + "; ".join(answer["reasons"]))
     for p in answer.get("pooled", []):
         what = f"A/A control ({p['baseline']})" if p["control"] else f"{p['variant']}/{p['baseline']}"
+        ci = f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" if p["ci95"][0] is not None else "(no interval)"
         print(f"    pooled over {p['points']} points {p.get('model', ''):<16} {what:<22} {p['ratio']:.3f} "
-              f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]: {p['verdict']}")
-    for row in answer["comparisons"] + answer["control"]:
-        what = "A/A control" if row["control"] else f"{row['weights']}/random"
-        low, high = row["ci95"]
-        print(f"    {row['model']:<16} {row['backend']}-{row['precision']} {row['particles']} bs{row['batch_size']:<3} "
-              f"{what:<16} "
-              f"{row['ratio']:.3f} [{low:.3f}, {high:.3f}] {row['rounds']} rounds: {row['verdict']}")
+              f"{ci}: {p['verdict']}")
+    widths(clone)
     with open(clone / "results" / "summary" / "models.csv") as f:
         for m in csv.DictReader(f):
             acc = (f"accuracy {float(m['accuracy']):.3f} AUC {float(m['auc_macro']):.3f}" if m["accuracy"]
@@ -108,6 +104,49 @@ def one_study(args: argparse.Namespace) -> str | None:
 
         shutil.rmtree(tmp, ignore_errors=True)
     return str(answer["verdict"])
+
+
+def widths(clone: Path) -> None:
+    """Every weights and A/A comparison's interval and half-width, against the targets (±2 %, ±1 % at
+    batch 1), and the machine's floor: the spread of the A/A ratio between fresh processes."""
+    import json
+    import math
+    import statistics
+
+    with open(clone / "results" / "summary" / "comparisons.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["axis"] in ("weights", "control")]
+    reached = 0
+    for r in rows:
+        half = float(r["half_width"]) if r.get("half_width") else math.nan
+        target = 0.01 if r["batch_size"] == "1" else 0.02
+        ok = r["verdict"] in ("same", "different") and half <= target
+        reached += ok
+        ci = f"[{float(r['ci95_low']):.3f}, {float(r['ci95_high']):.3f}]" if r["ci95_low"] else "(no interval)"
+        share = f"{100 * float(r['between_share']):.0f} % between" if r.get("between_share") else ""
+        print(f"    {r['model']:<16} {r['backend']}-{r['precision']} {r['particles']:>4} bs{r['batch_size']:<3} "
+              f"{'A/A control' if r['control'] == 'True' else r['weights'] + '/random':<16} {float(r['ratio']):.3f} "
+              f"{ci} ±{100 * half:.1f} % (target ±{100 * target:.0f} %{', reached' if ok else ''}) "
+              f"{r['rounds']} rounds in {r.get('processes', '1')} processes {share} {r.get('method', '')} "
+              f"{r.get('clock', '')}: {r['verdict']}")
+    print(f"  widths: {reached} of {len(rows)} weights and A/A points decided on their own within their target")
+    spreads = []
+    for path in (clone / "results" / "paired").rglob("bs*.json"):
+        doc = json.loads(path.read_text())
+        by = {v["label"]: v for v in doc["variants"]}
+        clock = "round_cpu_ms" if doc.get("clock") == "cpu" else "round_latency_ms"
+        for label, v in by.items():
+            base = by.get(label.removesuffix("#2")) if label.endswith("#2") else None
+            if base is None or v["status"] != "ok" or not v.get("round_process"):
+                continue
+            per = {}
+            for k, b, x in zip(v["round_process"], base[clock], v[clock]):
+                per.setdefault(k, []).append(math.log(x / b))
+            if len(per) >= 2:
+                spreads.append(statistics.stdev(statistics.median(logs) for logs in per.values()))
+    if spreads:
+        print(f"  the machine's floor: the A/A ratio's spread between fresh processes, sd of the per-process "
+              f"estimates over {len(spreads)} control pairs: median {100 * statistics.median(spreads):.2f} %, "
+              f"largest {100 * max(spreads):.2f} %")
 
 
 if __name__ == "__main__":

@@ -29,15 +29,17 @@ rule of adding rounds until a pair is decided is not part of this figure.
 
 Three interval methods: the study's bootstrap over rounds (:func:`jetprof.stats.ratio_ci`) and the
 distribution-free order-statistic interval (:func:`jetprof.stats.exact_ratio_ci`, none below 6 rounds),
-both on one pair's rounds; and a replicated one: ``--instances`` freshly built pairs per comparison,
-each timed over the setting's rounds, with a t interval on their per-pair median log-ratios (what
-replication across fresh processes would give the study). Target: coverage 93–97 %.
+both on one pair's rounds; and the study's replicated one (:func:`jetprof.stats.process_ratio_ci`):
+``--instances`` pairs per comparison, each built and timed over the setting's rounds in a freshly
+forked process (``--fresh process``, as the study's ``profile.processes``; ``--fresh instance``: fresh
+instances in this process), with a t interval on their per-pair median log-ratios. Target: coverage 93–97 %.
 Prints a table; asserts nothing. ``--quick`` (40 comparisons, 6 and 10 rounds) takes about a minute.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -51,7 +53,6 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np
 from scipy.stats import beta
-from scipy.stats import t as student_t
 
 from jetprof import stats
 from jetprof.profiling.rounds import round_orders
@@ -119,25 +120,57 @@ def fresh_comparison(pair: str, rounds: int, calls: int) -> dict[str, tuple[list
     return comparison(base, var, rounds, calls)
 
 
+def in_a_fresh_process(pair: str, rounds: int, calls: int) -> dict[str, tuple[list[float], list[float]]]:
+    """:func:`fresh_comparison` in a forked child (as the study's timing-only processes are made):
+    its own heap, so its own placement of the two variants."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read)
+            with os.fdopen(write, "w") as out:
+                json.dump(fresh_comparison(pair, rounds, calls), out)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as got:
+        text = got.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not text:
+        raise RuntimeError(f"calibration child failed (status {status})")
+    return {clock: (list(b), list(v)) for clock, (b, v) in json.loads(text).items()}
+
+
 def between_instances_ci(reps: list[tuple[list[float], list[float]]]) -> tuple[float, float]:
-    """A t interval (k − 1 degrees of freedom) on the per-instance-pair medians of log ratios:
-    the spread between instances, which carries the placement bias, sets the width."""
-    logs = np.array([np.median(np.log(np.asarray(v) / np.asarray(b))) for b, v in reps])
-    half = float(student_t.ppf(0.975, logs.size - 1) * logs.std(ddof=1) / np.sqrt(logs.size))
-    return float(np.exp(logs.mean() - half)), float(np.exp(logs.mean() + half))
+    """The study's own interval over fresh processes (:func:`jetprof.stats.process_ratio_ci`): the
+    replicates' rounds, each tagged with its replicate, so a t interval over the replicates'
+    medians of log ratios, whose spread carries the placement bias, sets the width."""
+    base = [x for b, _ in reps for x in b]
+    var = [x for _, v in reps for x in v]
+    process = [k for k, (b, _) in enumerate(reps) for _ in b]
+    found = stats.process_ratio_ci(base, var, process)
+    assert found.low is not None and found.high is not None
+    return found.low, found.high
 
 
-def setting(pair: str, rounds: int, n: int, calls: int, instances: int) -> list[dict[str, object]]:
-    """Coverage rows of one setting (pair × rounds), both clocks, three methods."""
+def setting(pair: str, rounds: int, n: int, calls: int, instances: int,
+            fresh: str = "process") -> list[dict[str, object]]:
+    """Coverage rows of one setting (pair × rounds), both clocks, three methods; the replicated
+    method's pairs are each built in a fresh forked process (``fresh`` "process", the study's design)
+    or as fresh instances in this one ("instance")."""
     runs = [fresh_comparison(pair, rounds, calls) for _ in range(n)]
-    replicated = [[fresh_comparison(pair, rounds, calls) for _ in range(instances)] for _ in range(n)] \
+    make = in_a_fresh_process if fresh == "process" else fresh_comparison
+    replicated = [[make(pair, rounds, calls) for _ in range(instances)] for _ in range(n)] \
         if instances >= 2 else []
     rows = []
     for clock in ("wall", "cpu"):
         every_pair = [r[clock] for r in runs] + [rep[clock] for reps in replicated for rep in reps]
         logs = [np.median(np.log(np.asarray(v) / np.asarray(b))) for b, v in every_pair]
         truth = 1.0 if pair == "A/A" else float(np.exp(np.mean(logs)))
-        for method in ("bootstrap", "order-statistic", f"t over {instances} pairs"):
+        replicas = f"{instances} {'processes' if fresh == 'process' else 'instances'}"
+        for method in ("bootstrap", "order-statistic", f"t over {replicas}"):
             held, stated, widths = 0, 0, []
             if method.startswith("t over"):
                 for reps in replicated:
@@ -173,12 +206,15 @@ def main() -> int:
     parser.add_argument("--loads", default="quiet,loaded")
     parser.add_argument("--instances", type=int, default=5,
                         help="fresh instance pairs per replicated comparison (the 't over N pairs' method; 0: off)")
+    parser.add_argument("--fresh", choices=("process", "instance"), default="process",
+                        help="the replicated method's pairs: each in a fresh forked process (as the study's "
+                             "profile.processes), or fresh instances in this process")
     parser.add_argument("--quick", action="store_true", help="40 comparisons at 6 and 10 rounds, quiet only")
     args = parser.parse_args()
     if args.quick:
         args.comparisons, args.rounds, args.loads = 40, "6,10", "quiet"
     rounds = [int(r) for r in args.rounds.split(",")]
-    print(f"{'load':7} {'pair':6} {'rounds':>6} {'clock':5} {'method':18} {'stated':>9} "
+    print(f"{'load':7} {'pair':6} {'rounds':>6} {'clock':5} {'method':20} {'stated':>9} "
           f"{'coverage [CP 95 %]':>24} {'half-width':>10}  truth")
     started = time.perf_counter()
     for load in args.loads.split(","):
@@ -188,10 +224,10 @@ def main() -> int:
         try:
             for r in rounds:
                 for pair in ("A/A", "known"):
-                    for row in setting(pair, r, args.comparisons, args.calls, args.instances):
+                    for row in setting(pair, r, args.comparisons, args.calls, args.instances, args.fresh):
                         cp = row["cp"]
                         assert isinstance(cp, tuple)
-                        print(f"{load:7} {row['pair']!s:6} {r:>6} {row['clock']!s:5} {row['method']!s:18} "
+                        print(f"{load:7} {row['pair']!s:6} {r:>6} {row['clock']!s:5} {row['method']!s:20} "
                               f"{row['stated']!s:>4}/{row['n']!s:<4} {row['coverage']:>8.1%} "
                               f"[{cp[0]:.1%}, {cp[1]:.1%}] {row['half_width']:>9.2%}  {row['truth']:.4f}",
                               flush=True)

@@ -19,7 +19,7 @@ from jetprof import stats
 from jetprof.cli import main as jetprof_main
 from jetprof.contract import Variant, compared_pairs
 from jetprof.errors import JetprofError
-from jetprof.report.answers import weights_answer
+from jetprof.report.answers import answer_markdown, weights_answer
 from jetprof.report.compare import comparisons, load_groups, pooled
 
 
@@ -90,6 +90,10 @@ def test_comparisons_and_the_weights_answer_from_known_rounds(tmp_path):
     assert answer["verdict"] == "different" and answer["threshold"] == 0.05
     assert answer["comparisons"][0]["ci95"] == [weights["ci95_low"], weights["ci95_high"]]
     assert answer["control"][0]["verdict"] == "same" and answer["memory_identical"]
+    cov = answer["aa_coverage"]  # the one A/A control's interval holds 1
+    assert (cov["held"], cov["stated"], cov["pairs"]) == (1, 1, 1)
+    assert cov["interval"][0] == pytest.approx(0.025) and cov["interval"][1] == 1.0
+    assert "**A/A coverage**: 1 of the 1 A/A controls' 95 % intervals hold 1" in answer_markdown(answer)
 
 
 PENALTY = {"ratio": 3.1, "ci95": [2.9, 3.3], "verdict": "different", "threshold": 0.05, "rounds": 30,

@@ -63,12 +63,17 @@ def test_calibration_benchmark_builds_fresh_pairs_and_states_every_method():
     calibration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(calibration)
     before = len(calibration.KEPT)
-    rows = calibration.setting("known", rounds=6, n=3, calls=2, instances=2)
+    rows = calibration.setting("known", rounds=6, n=3, calls=2, instances=2, fresh="instance")
     assert len(calibration.KEPT) - before == 3 * (1 + 2)  # one pair per comparison, 2 more per replicated one
     assert [(r["clock"], r["method"]) for r in rows] == [
-        (c, m) for c in ("wall", "cpu") for m in ("bootstrap", "order-statistic", "t over 2 pairs")]
+        (c, m) for c in ("wall", "cpu") for m in ("bootstrap", "order-statistic", "t over 2 instances")]
     assert all(r["stated"] == 3 and 0 <= r["coverage"] <= 1 and r["half_width"] > 0 for r in rows)
     assert all(r["truth"] > 0 for r in rows)
+    before = len(calibration.KEPT)
+    forked = calibration.setting("A/A", rounds=6, n=2, calls=2, instances=3)  # the study's design: fresh processes
+    assert len(calibration.KEPT) - before == 2  # the replicated pairs were built in the forked children
+    replicated = [r for r in forked if r["method"] == "t over 3 processes"]
+    assert len(replicated) == 2 and all(r["stated"] == 2 and r["half_width"] > 0 for r in replicated)
     few = calibration.setting("A/A", rounds=5, n=2, calls=2, instances=0)
     assert [r["stated"] for r in few if r["method"] == "order-statistic"] == [0, 0]  # no interval below 6 rounds
     assert all(r["truth"] == 1.0 for r in few)
@@ -150,3 +155,12 @@ def test_random_effects_pool_allows_points_their_own_truth():
     assert stats.random_effects_pool(same[:1]) == same[0]
     lacking = stats.random_effects_pool([same[0], stats.process_ratio_ci([1.0] * 3, [1.0] * 3)])
     assert lacking.low is None and "no interval" in lacking.why
+
+
+@pytest.mark.parametrize(("held", "n"), [(0, 5), (5, 5), (3, 10), (190, 200), (9, 12)])
+def test_clopper_pearson_is_the_exact_binomial_interval(held, n):
+    from scipy.stats import beta
+
+    low = 0.0 if held == 0 else beta.ppf(0.025, held, n - held + 1)
+    high = 1.0 if held == n else beta.ppf(0.975, held + 1, n - held)
+    assert stats.clopper_pearson(held, n) == pytest.approx((low, high), abs=1e-9)

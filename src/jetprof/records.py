@@ -578,6 +578,9 @@ class WeightsAnswer:
     subnormal: JSON
     flush_denormal: bool | None
     cpu: JSON
+    # the study's own A/A coverage: how many of its A/A controls' intervals hold 1 (answers written
+    # before say nothing)
+    aa_coverage: JSON | None = None
 
     def to_json(self) -> JSON:
         return asdict(self)

@@ -22,7 +22,7 @@ Verdicts (``threshold`` t, e.g. 0.05):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -327,3 +327,31 @@ def _normal_critical(confidence: float) -> float:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if math.erf(mid / math.sqrt(2)) < confidence else (lo, mid)
     return (lo + hi) / 2
+
+
+def clopper_pearson(held: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) ``confidence`` interval of a binomial proportion ``held`` / ``n``:
+    how well a coverage counted over ``n`` intervals is known. Bisection on the binomial tails."""
+    if n < 1 or not 0 <= held <= n:
+        raise ValueError(f"binomial interval: {held} of {n}")
+    alpha = (1 - confidence) / 2
+
+    def at_least(p: float) -> float:  # P(X >= held), rising with p
+        return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(held, n + 1))
+
+    def at_most(p: float) -> float:  # P(X <= held), falling with p
+        return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(held + 1))
+
+    def solve(f: Callable[[float], float], rising: bool) -> float:
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if (f(mid) < alpha) == rising:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    low = 0.0 if held == 0 else solve(at_least, rising=True)
+    high = 1.0 if held == n else solve(at_most, rising=False)
+    return low, high

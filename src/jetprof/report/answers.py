@@ -127,7 +127,16 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
         subnormal=subnormal or {}, flush_denormal=flush_denormal,
         cpu={**(cpu or {"measured_on": [], "subnormal_penalty": None, "penalty_cpu": None}),
              "carries_over": carries_over(subnormal or {}, (cpu or {}).get("subnormal_penalty"))},
+        aa_coverage=aa_coverage(controls),
     ).to_json()
+
+
+def aa_coverage(controls: pd.DataFrame) -> dict[str, object]:
+    """Of the A/A controls (true ratio 1), how many stated an interval and how many of those hold 1."""
+    stated = controls.dropna(subset=["ci95_low", "ci95_high"]) if not controls.empty else controls
+    held = int(((stated["ci95_low"] <= 1) & (stated["ci95_high"] >= 1)).sum()) if not stated.empty else 0
+    return {"held": held, "stated": len(stated), "pairs": len(controls),
+            "interval": list(stats.clopper_pearson(held, len(stated))) if len(stated) else None}
 
 
 def method_text(table: pd.DataFrame) -> str:
@@ -174,6 +183,21 @@ def _cpu_lines(cpu: dict[str, Any]) -> list[str]:
     lines.append(f"- Does the verdict carry over to another CPU (an Apple M3, an Intel node)? "
                  f"{cpu.get('carries_over', 'unknown')}.")
     return lines
+
+
+def _coverage_lines(cov: dict[str, object] | None) -> list[str]:
+    """The page's line on the study's own A/A coverage."""
+    if not cov or not cov["stated"]:
+        return []
+    held, stated, pairs, interval = (cov["held"], cov["stated"], cov["pairs"], cov["interval"])
+    assert isinstance(held, int) and isinstance(stated, int) and isinstance(pairs, int)
+    assert isinstance(interval, list)
+    low, high = interval
+    return [f"- **A/A coverage**: {held} of the {stated} A/A controls' 95 % intervals hold 1 "
+            f"({100 * held / stated:.0f} %, exact 95 % interval [{100 * low:.0f}, {100 * high:.0f}] %; "
+            f"{pairs - stated} stated none): a second instance of a variant against itself, whose true ratio "
+            "is 1. Calibrated 95 % intervals hold it 95 % of the time (`benchmarks/calibration.py` measures "
+            "that on hundreds of comparisons).", ""]
 
 
 def _pct(x: float) -> str:
@@ -223,6 +247,7 @@ def answer_markdown(answer: dict[str, Any]) -> str:
                          f"| {r['batch_size']} | {label} | {ratio} | {ci} | {r['rounds']} | {r.get('processes', 1)} "
                          f"| {between} | {r['verdict']} | {mem} |")
         lines.append("")
+    lines += _coverage_lines(answer.get("aa_coverage"))
     if answer["memory_identical"]:
         lines.append("- Peak memory is identical to the byte at every compared point where it was measured.")
     if answer["flops_identical"]:
