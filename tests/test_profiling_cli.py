@@ -208,3 +208,21 @@ def test_a_timing_process_that_dies_leaves_the_group_with_the_processes_before_i
     assert rec["repeats"] == 2 and rec["paired"]["processes"] == 1
     # two rounds in one process: no distribution-free interval exists, so the point states none
     assert rec["paired"].get("half_width") is None and rec["paired"]["clock"] == "cpu"
+
+
+@pytest.mark.parametrize(("max_group_s", "more"), [(30.0, 2), (0.01, 0)])
+def test_the_job_s_timing_budget_goes_to_the_groups_still_open(tmp_path, max_group_s, more):
+    out = tmp_path / "shared"
+    # a target of ±0.1 % leaves every comparison open: with budget left, each group gets processes up to its
+    # maximum, one at a time; with the budget spent by the first two processes, none more
+    proc = _jetprof(["--device", "cpu", "--batch-sizes", "1,2", "--particles", "16", "--rounds", "2",
+                     "--max-rounds", "2", "--processes", "2", "--max-processes", "4", "--target-half-width", "0.001",
+                     "--max-group-s", str(max_group_s), "--no-profiler-pass", "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    added = [line for line in proc.stderr.splitlines() if "one more process" in line]
+    assert len(added) == 2 * more, proc.stderr
+    for bs in (1, 2):
+        group = json.loads((out / "paired" / "cpu" / "p16" / f"bs{bs}.json").read_text())
+        assert group["processes"] == 2 + more and len(group["timing_s"]) == 2 + more
+        rec = json.loads(_rec(out, bs, particles=16).read_text())
+        assert rec["paired"]["processes"] == 2 + more and rec["repeats"] == 2 * (2 + more)

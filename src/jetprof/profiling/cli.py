@@ -86,7 +86,7 @@ from jetprof.jobfile import (
     to_json,
 )
 from jetprof.profiling.child import pin_threads
-from jetprof.profiling.runner import group_name, run_group
+from jetprof.profiling.runner import group_name, run_group, share_out_processes
 from jetprof.profiling.spec import GroupSpec
 from jetprof.records import PointRecord
 
@@ -535,6 +535,7 @@ def run(args: argparse.Namespace) -> int:
             for rec in records:
                 failed += rec.status != "ok"
                 print(f"jetprof profile: {group_name(spec)} {_summary(rec)}", file=sys.stderr)
+        share_out_processes(specs, job.settings.timeout_s)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
         for folder in (out / ".tmp", out):  # leave no empty folders behind

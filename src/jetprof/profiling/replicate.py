@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from typing import Protocol, TypedDict, cast
 from jetprof.intervals import group_clock, group_intervals
 from jetprof.io import atomic_write_text
 from jetprof.profiling.spec import GroupSpec
-from jetprof.records import load_group, load_record
+from jetprof.records import GroupDocument, load_group, load_record
 
 
 class VariantRounds(TypedDict):
@@ -125,17 +126,26 @@ def merge(spec: GroupSpec, extra: ProcessRounds) -> str | None:
     return None
 
 
-def open_pairs(spec: GroupSpec) -> list[str]:
-    """The group's comparisons still undecided, or wider than the target, on its processes so far."""
-    group = load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
-    out = []
-    for pair, found in group_intervals(spec.group_path, group):
+def _group(spec: GroupSpec) -> GroupDocument:
+    return load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
+
+
+def openness(spec: GroupSpec) -> tuple[float, str]:
+    """How far the group is from decided on its processes so far, and its widest open comparison:
+    0 when every comparison is decided within ``target_half_width``; else that comparison's
+    half-width over the target (infinite: no interval yet)."""
+    worst, what = 0.0, ""
+    for pair, found in group_intervals(spec.group_path, _group(spec)):
         if isinstance(found, str):
             continue  # not measured: more processes will not help
         half = found.half_width
-        if found.verdict(spec.threshold) == "inconclusive" or half is None or half > spec.target_half_width:
-            out.append(f"{pair.variant.label} ÷ {pair.baseline.label}")
-    return out
+        score = math.inf if half is None else half / spec.target_half_width
+        if found.verdict(spec.threshold) == "inconclusive" or score > 1:
+            if score > worst or not what:
+                worst = max(score, 1.0)
+                width = "no interval" if half is None else f"±{100 * half:.1f} %"
+                what = f"{pair.variant.label} ÷ {pair.baseline.label} {found.verdict(spec.threshold)}, {width}"
+    return worst, what
 
 
 def finalise(spec: GroupSpec) -> None:
@@ -143,7 +153,7 @@ def finalise(spec: GroupSpec) -> None:
     comparison (the smallest difference the point could have detected), on the group's clock."""
     from jetprof.profiling.record import write_record
 
-    group = load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
+    group = _group(spec)
     widest: dict[str, float | None] = {}
     for pair, found in group_intervals(spec.group_path, group):
         half = found.half_width if not isinstance(found, str) else None
@@ -165,35 +175,58 @@ def finalise(spec: GroupSpec) -> None:
             write_record(rec, path)
 
 
-def replicate(spec: GroupSpec, run_child: Callable[[GroupSpec], Ended], name: str) -> None:
-    """After the group's full process: time it in more fresh processes (``run_child`` makes and waits
-    for one, as for process 0) until ``processes`` have run and, up to ``max_processes``, while a
-    comparison is open and the group's timing budget lasts; then :func:`finalise`. A process that dies
-    or whose rounds cannot be used stops the replication, with a line saying why; what was measured
-    so far stays. ``name`` names the group in that line."""
-    k = 1
-    while k < spec.max_processes:
-        group = load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
-        if not any(v.status == "ok" for v in group.variants):
-            break
-        spent = sum(group.timing_s or [])
-        if k >= spec.processes and (spent >= spec.max_group_s or not open_pairs(spec)):
-            break
-        with tempfile.NamedTemporaryFile(suffix=".rounds.json", dir=spec.cache_dir, delete=False) as f:
-            out = f.name
-        try:
-            child = dataclasses.replace(spec, process_index=k, rounds_out=out)
-            result = run_child(child)
-            text = Path(out).read_text() if result.status == 0 and Path(out).stat().st_size else ""
-            why = merge(spec, cast(ProcessRounds, json.loads(text))) if text else f"its process {_ended(result)}"
-        finally:
-            Path(out).unlink(missing_ok=True)
-        if why:
-            print(f"jetprof profile: group {name}: process {k} not used: {why}; "
-                  f"the comparisons use {k} process(es)", file=sys.stderr)
-            break
-        k += 1
+def add_process(spec: GroupSpec, run_child: Callable[[GroupSpec], Ended], name: str) -> bool:
+    """Time the group in one more fresh process (``run_child`` makes one and waits for it, as for
+    process 0) and append its rounds; False, with a line saying why, when it could not be used (it
+    died, or a variant failed there): what was measured before stays."""
+    k = _group(spec).processes or 1
+    with tempfile.NamedTemporaryFile(suffix=".rounds.json", dir=spec.cache_dir, delete=False) as f:
+        out = f.name
+    try:
+        result = run_child(dataclasses.replace(spec, process_index=k, rounds_out=out))
+        text = Path(out).read_text() if result.status == 0 and Path(out).stat().st_size else ""
+        why = merge(spec, cast(ProcessRounds, json.loads(text))) if text else f"its process {_ended(result)}"
+    finally:
+        Path(out).unlink(missing_ok=True)
+    if why:
+        print(f"jetprof profile: group {name}: process {k} not used: {why}; the comparisons use {k} process(es)",
+              file=sys.stderr)
     finalise(spec)
+    return not why
+
+
+def replicate(spec: GroupSpec, run_child: Callable[[GroupSpec], Ended], name: str) -> bool:
+    """After the group's full process: time it in fresh processes until ``processes`` have run
+    (:func:`add_process`), then :func:`finalise`; whether the group can take more (:func:`share_out`)."""
+    while (_group(spec).processes or 1) < spec.processes:
+        if not any(v.status == "ok" for v in _group(spec).variants) or not add_process(spec, run_child, name):
+            finalise(spec)
+            return False
+    finalise(spec)
+    return any(v.status == "ok" for v in _group(spec).variants)
+
+
+def share_out(groups: list[tuple[GroupSpec, str]], run_child: Callable[[GroupSpec], Ended]) -> None:
+    """The job's timing budget (the sum of its groups' ``max_group_s``) shared out where a verdict is
+    still open, not equally: after every group has had its ``processes``, one more process at a time
+    goes to the group furthest from decided (:func:`openness`), up to its ``max_processes``, until
+    every group is decided within its target or the budget is spent. Each addition is one line."""
+    budget = sum(spec.max_group_s for spec, _ in groups)
+    alive = [(spec, name) for spec, name in groups if spec.group_path.is_file()]
+    while alive:
+        spent = sum(sum(_group(spec).timing_s or []) for spec, _ in groups if spec.group_path.is_file())
+        if spent >= budget:
+            break
+        scored = [(openness(spec), spec, name) for spec, name in alive
+                  if (_group(spec).processes or 1) < spec.max_processes]
+        scored = [s for s in scored if s[0][0] > 0]
+        if not scored:
+            break
+        (_, what), spec, name = max(scored, key=lambda s: s[0][0])
+        print(f"jetprof profile: group {name}: one more process ({what}; {spent:.0f} of {budget:.0f} s "
+              "of timing spent)", file=sys.stderr)
+        if not add_process(spec, run_child, name):
+            alive = [(s, n) for s, n in alive if s is not spec]
 
 
 def _ended(result: Ended) -> str:

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from jetprof.errors import BadInputError, JetprofError
@@ -168,6 +169,18 @@ def group_name(spec: GroupSpec) -> str:
     return f"{spec.device} p{spec.particles} bs{spec.batch_size}"
 
 
+def child_runner(timeout_s: float | None) -> Callable[[GroupSpec], ChildResult]:
+    """Makes one measuring process for a spec (forked or spawned, as ``spec.process`` says) and waits."""
+    return lambda child: (_fork if child.process == "fork" else _spawn)(child, timeout_s)
+
+
+def share_out_processes(specs: list[GroupSpec], timeout_s: float | None) -> None:
+    """More processes for the job's groups still open (:func:`jetprof.profiling.replicate.share_out`)."""
+    from jetprof.profiling.replicate import share_out
+
+    share_out([(spec, group_name(spec)) for spec in specs], child_runner(timeout_s))
+
+
 def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0) -> list[PointRecord]:
     """Measure ``spec`` in a fresh process (``spec.process``); its records.
 
@@ -189,8 +202,7 @@ def run_group(spec: GroupSpec, timeout_s: float | None = None, retries: int = 0)
         if result.status == 0 and all(p.is_file() for p in paths):
             from jetprof.profiling.replicate import replicate
 
-            replicate(spec, lambda child: (_fork if child.process == "fork" else _spawn)(child, timeout_s),
-                      group_name(spec))
+            replicate(spec, child_runner(timeout_s), group_name(spec))
             return [load_record(json.loads(p.read_text()), str(p)) for p in paths]
         tail = " | ".join(line for line in result.stderr.strip().splitlines()[-3:] if line.strip())
         clear_outputs(spec)
