@@ -354,3 +354,24 @@ def test_older_group_files_compare_and_say_which_method_they_used(tmp_path):
     written_before = {k: v for k, v in old.to_dict().items()
                       if k not in ("method", "half_width", "processes", "between_share", "clock")}
     assert ComparisonRow.from_json(written_before).method == "bootstrap"
+
+
+def test_an_a_a_control_same_at_each_of_its_two_points_settles_it_though_its_pool_is_wide(tmp_path):
+    """Two points pooled with random effects give a t interval with one degree of freedom (12.7 × the
+    standard error); each point's own interval over four processes says 'same', which settles it."""
+    rng = np.random.default_rng(8)
+    process = [k for k in range(4) for _ in range(8)]
+    for i, offset in enumerate((1.012, 0.988)):  # the two points' A/A ratios sit apart: no common truth
+        base = list(10 * rng.normal(1, 0.01, 32))
+        write_group(tmp_path / "p" / f"g{i}.json", {
+            "P/random/eager-fp32": base,
+            "P/random/eager-fp32#2": [x * offset * rng.normal(1, 0.002) for x in base],
+            "P/trained/eager-fp32": [x * rng.normal(1, 0.002) for x in base]}, process=process)
+    groups = load_groups([tmp_path / "p"])
+    table = comparisons(groups, 0.05)
+    assert set(table[table.axis == "control"].verdict) == {"same"}
+    pools = pooled(groups, 0.05)
+    control = next(p for p in pools if p["control"])
+    assert control["verdict"] != "same" and control["half_width"] > 0.05  # wide: t with 1 degree of freedom
+    answer = weights_answer(table, pooled=pools)
+    assert answer["verdict"] == "same", answer["reasons"]

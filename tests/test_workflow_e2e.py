@@ -76,7 +76,10 @@ def test_every_point_has_a_positive_record(study):
     for rec in recs:
         assert rec["status"] == "ok", rec.get("error")
         assert rec["latency_ms_p50"] > 0
-        assert len(rec["latency_ms_samples"]) == rec["repeats"] == rec["paired"]["rounds"] == 4
+        # 4 rounds in each of the group's 2 fresh processes
+        assert len(rec["latency_ms_samples"]) == rec["repeats"] == rec["paired"]["rounds"] == 8
+        assert rec["paired"]["round_process"] == [0] * 4 + [1] * 4 and rec["paired"]["processes"] == 2
+        assert rec["paired"]["clock"] == "cpu" and rec["paired"]["half_width"] > 0
         assert rec["throughput_jets_per_s"] == pytest.approx(
             rec["batch_size"] / rec["latency_ms_p50"] * 1000, rel=1e-6
         )
@@ -118,7 +121,8 @@ def test_comparisons_and_the_weights_answer(study):
     assert sorted(table["axis"].value_counts().items()) == [
         ("backend", 6), ("control", 4), ("model", 4), ("weights", 4)]
     assert set(table["verdict"]) <= {"same", "different", "inconclusive"}
-    assert (table["rounds"] == 4).all() and (table["ci95_low"] <= table["ratio"]).all()
+    assert (table["rounds"] == 8).all() and (table["ci95_low"] <= table["ratio"]).all()
+    assert set(table["method"]) == {"processes-t"} and (table["processes"] == 2).all()
     answer = json.loads((work / "results/summary/weights_answer.json").read_text())
     assert answer["verdict"] in ("same", "different", "inconclusive") and answer["threshold"] == 0.05
     assert len(answer["comparisons"]) == 4 and len(answer["control"]) == 4

@@ -58,7 +58,19 @@ def _what(p: dict[str, Any]) -> str:
     return f"{model}{p['variant']} ÷ {p['baseline']}"
 
 
-def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]]) -> tuple[str, list[str]]:
+def _points_same(p: dict[str, Any], rows: pd.DataFrame) -> bool:
+    """Whether every point of a pooled entry decided ``same`` on its own interval: as strong as a
+    pooled ``same`` (each point's interval is a calibrated one), and what settles a pool of two or
+    three points, whose random-effects interval (t with one or two degrees of freedom) is wide."""
+    if rows.empty:
+        return False
+    weights = p["baseline"] if p["control"] else p["variant"]
+    mine = rows[(rows["model"] == p["model"]) & (rows["weights"] == weights) & (rows["control"] == p["control"])]
+    return bool(len(mine)) and bool((mine["verdict"] == "same").all())
+
+
+def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]],
+             control_rows: pd.DataFrame | None = None) -> tuple[str, list[str]]:
     if rows.empty:
         return "inconclusive", ["no point was measured with more than one weight state"]
     verdicts = rows["verdict"].tolist()
@@ -73,21 +85,21 @@ def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]]) -> tuple[str, lis
         reasons += [f"{_what(p)} pooled over {p['points']} points: {_ci(p)}" for p in different]
         return "different", reasons
     reasons = []
-    undecided = [p for p in states if p["verdict"] != "same"]
+    undecided = [p for p in states if p["verdict"] != "same" and not _points_same(p, rows)]
     if not states:
         reasons.append("no weight comparison has paired rounds to pool")
     for p in undecided:
         reasons.append(f"{_what(p)} pooled over {p['points']} points is not decided: {_ci(p)}")
     for p in controls:
-        if p["verdict"] != "same":
+        if p["verdict"] != "same" and not _points_same(p, control_rows if control_rows is not None else rows):
             reasons.append(f"the A/A control ({_what(p)}) pooled over {p['points']} points is {p['verdict']}: "
                            f"{_ci(p)} (the machine was too noisy to tell)")
     if reasons:
         return "inconclusive", reasons
     text = "; ".join(f"{_what(p)} pooled over {p['points']} points: {_ci(p)}" for p in states + controls)
     point_same = verdicts.count("same")
-    return "same", [f"{text}, all within the threshold; {point_same} of {len(verdicts)} points decided "
-                    "'same' on their own, none 'different'"]
+    return "same", [f"{text}: each within the threshold pooled or at every one of its points; {point_same} of "
+                    f"{len(verdicts)} weight points decided 'same' on their own, none 'different'"]
 
 
 def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | None = None,
@@ -109,13 +121,13 @@ def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | N
     if threshold is None:
         threshold = float(table["threshold"].iloc[0]) if not table.empty else math.nan
     pooled = pooled or []
-    verdict, reasons = _verdict(weights, pooled)
+    verdict, reasons = _verdict(weights, pooled, controls)
     by_model = []
     models = list(dict.fromkeys(weights["model"])) if not weights.empty else []
     controls_pooled = [p for p in pooled if p["control"]]
     for model in models:
         mine = [p for p in pooled if not p["control"] and p.get("model") == model]
-        v, why = _verdict(weights[weights["model"] == model], mine + controls_pooled)
+        v, why = _verdict(weights[weights["model"] == model], mine + controls_pooled, controls)
         by_model.append({"model": model, "verdict": v, "reasons": why})
     mem = weights["memory_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
     flops = weights["flops_ratio"].dropna() if not weights.empty else pd.Series(dtype=float)
