@@ -1,20 +1,22 @@
 """The study's paired comparisons: one row per compared pair and point.
 
 Every comparison is between two variants of one group (``jetprof.contract.Group``):
-measured in the same process, on the same jets, interleaved in time over rounds.
+measured in the same fresh processes, on the same jets, interleaved in time over rounds.
 The pairs are those of :func:`jetprof.contract.compared_pairs` (weights against
 random, backends against eager, precisions against fp32, models against the study's
 model, and the A/A control: a second instance of the group's first variant).
 
-Per pair the latency ratio (variant ÷ baseline, medians over rounds) gets a 95 %
-confidence interval from a paired bootstrap over rounds and a verdict against the
+Per pair the latency ratio (variant ÷ baseline, on the group's clock) gets a 95 %
+confidence interval (:mod:`jetprof.intervals`: a Student-t interval over the group's fresh
+processes, or the order-statistic interval of one process's rounds) and a verdict against the
 practical threshold (:mod:`jetprof.stats`). Peak memory and FLOPs, which do not vary
 from call to call, are compared exactly (``memory_ratio``, ``flops_ratio``).
 
 Columns: ``axis``, ``baseline``, ``variant``, ``model``, ``weights`` (the variant's),
 ``device``, ``backend``, ``precision``, ``particles``, ``batch_size``, ``ratio``,
 ``ci95_low``, ``ci95_high``, ``rounds``, ``verdict``, ``threshold``, ``memory_ratio``,
-``flops_ratio``, ``control``, ``baseline_ms``, ``variant_ms``, ``group``.
+``flops_ratio``, ``control``, ``baseline_ms``, ``variant_ms``, ``group``, ``method``, ``half_width``,
+``processes``, ``between_share``, ``clock``.
 """
 
 from __future__ import annotations
