@@ -32,6 +32,7 @@ A,trained,cuda:0,onnxruntime,fp32,real,256,ok,90000
 A,trained,cpu,eager,fp32,real,32,ok,1100
 B,trained,cuda:0,eager,fp16,real,512,ok,8000
 B,trained,cuda:0,eager,fp32,real,512,ok,5000
+B,random,cuda:0,eager,fp16,128,4096,ok,9000
 """
 
 
@@ -63,14 +64,18 @@ def test_clients_per_gpu_divide_the_gpu_s_best_batch_by_one_client(tables):
     node, points = tables
     rows = {(r.model, r.backend, r.precision): r for r in cost_rows(node, points, 16, 1000)}
     a = rows[("A", "eager", "fp32")]  # best GPU batch 256 (60000 jets/s), one 1x1 process: 1000 jets/s
-    assert (a.gpu_device, a.gpu_backend, a.gpu_batch_size, a.gpu_jets_per_s) == ("cuda:0", "eager", 256, 60000)
+    assert (a.gpu_device, a.gpu_backend, a.gpu_batch_size, a.gpu_particles, a.gpu_jets_per_s) == (
+        "cuda:0", "eager", 256, "real", 60000)
     assert a.client_jets_per_s == pytest.approx(1000) and a.clients_per_gpu == pytest.approx(60.0)
     ort = rows[("A", "onnxruntime", "fp32")]  # the same rung on the GPU; the client is the 1x2 process
     assert ort.clients_per_gpu == pytest.approx(90000 / 3000)
     b = rows[("B", "eager", "int8")]  # no int8 GPU point: the model's fastest GPU rung, named
-    assert (b.gpu_backend, b.gpu_precision) == ("eager", "fp16")
+    assert (b.gpu_backend, b.gpu_precision) == ("eager", "fp16")  # on real jets: the p128 point is not the node's jets
     assert b.client_jets_per_s == pytest.approx(200) and b.clients_per_gpu == pytest.approx(40.0)
     assert rows[("C", "eager", "fp32")].clients_per_gpu is None
+    synthetic = points[points["particles"] == "128"]  # no GPU point on real jets: the one there is, named
+    b128 = {r.model: r for r in cost_rows(node, synthetic, 16, 1000)}["B"]
+    assert (b128.gpu_particles, b128.gpu_batch_size, b128.clients_per_gpu) == ("128", 4096, pytest.approx(45.0))
     assert all(r.clients_per_gpu is None for r in cost_rows(node, None, 16, 1000))
 
 

@@ -15,7 +15,8 @@
   figure (arXiv:2402.15366): the GPU's measured jets/s at its best batch size divided by one
   client's jets/s, a client being one CPU process of that best plan (its jets/s: the plan's
   aggregate over its processes). The GPU rung is the same backend-precision where measured on
-  a GPU, else the model's fastest GPU rung; ``gpu_backend``/``gpu_precision`` say which.
+  a GPU, else the model's fastest GPU rung; ``gpu_backend``/``gpu_precision`` say which, on real
+  jets where the GPU ran them (else the particle count ``gpu_particles`` says).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class CostRow:
     gpu_backend: str | None = None
     gpu_precision: str | None = None
     gpu_batch_size: int | None = None
+    gpu_particles: str | None = None
     gpu_jets_per_s: float | None = None
     clients_per_gpu: float | None = None
 
@@ -108,21 +110,25 @@ def node_table(records: list[tuple[str, NodeRecord]]) -> pd.DataFrame:
 
 
 def _gpu_best(points: pd.DataFrame | None, model: str, backend: str,
-              precision: str) -> tuple[str, str, str, int, float] | None:
-    """(device, backend, precision, batch size, jets/s) of the model's fastest GPU point: at the
-    same rung where one was measured on a GPU, else at any rung."""
+              precision: str) -> tuple[str, str, str, int, str, float] | None:
+    """(device, backend, precision, batch size, particles, jets/s) of the model's fastest GPU
+    point: on real jets where the GPU ran them (the node's processes do), at the same rung where
+    one was measured on a GPU, else at any rung."""
     if points is None or points.empty:
         return None
     ok = points[(points["model"] == model) & points["device"].astype(str).str.startswith("cuda")
                 & (points["status"] == "ok")]
     ok = ok[pd.to_numeric(ok["throughput_jets_per_s"], errors="coerce") > 0]
+    if "particles" in ok and (ok["particles"].astype(str) == "real").any():
+        ok = ok[ok["particles"].astype(str) == "real"]
     same = ok[(ok["backend"] == backend) & (ok["precision"] == precision)]
     pool = same if not same.empty else ok
     if pool.empty:
         return None
     best = pool.loc[pd.to_numeric(pool["throughput_jets_per_s"]).idxmax()]
+    particles = str(best["particles"]) if "particles" in best else "real"
     return (str(best["device"]), str(best["backend"]), str(best["precision"]), int(best["batch_size"]),
-            float(best["throughput_jets_per_s"]))
+            particles, float(best["throughput_jets_per_s"]))
 
 
 def cost_rows(node: pd.DataFrame, points: pd.DataFrame | None, jets_per_event: float,
@@ -147,8 +153,9 @@ def cost_rows(node: pd.DataFrame, points: pd.DataFrame | None, jets_per_event: f
                       budget_share=jets_per_event * ms_per_jet / budget_ms_per_event, client_jets_per_s=client)
         gpu = _gpu_best(points, str(model), str(backend), str(precision))
         if gpu is not None:
-            row.gpu_device, row.gpu_backend, row.gpu_precision, row.gpu_batch_size, row.gpu_jets_per_s = gpu
-            row.clients_per_gpu = gpu[4] / client
+            (row.gpu_device, row.gpu_backend, row.gpu_precision, row.gpu_batch_size, row.gpu_particles,
+             row.gpu_jets_per_s) = gpu
+            row.clients_per_gpu = gpu[5] / client
         rows.append(row)
     return rows
 
@@ -170,7 +177,7 @@ def cost_markdown(rows: list[CostRow], node: pd.DataFrame) -> str:
               "budget share | clients per GPU |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         gpu = (f"{_fmt(r.clients_per_gpu, '.1f')} ({r.gpu_device} {r.gpu_backend}-{r.gpu_precision} "
-               f"at batch {r.gpu_batch_size})" if r.clients_per_gpu is not None else "– (no GPU point)")
+               f"at batch {r.gpu_batch_size}, p{r.gpu_particles})" if r.clients_per_gpu is not None else "– (no GPU point)")
         lines.append(f"| {r.model} | {r.backend}-{r.precision} | {r.best_plan} | {r.jets_per_s_per_core:.1f} | "
                      f"{r.core_hours_per_1e9_jets:.1f} | {r.ms_per_event:.2f} | {100 * r.budget_share:.2f} % | "
                      f"{gpu} |")
