@@ -176,8 +176,10 @@ def cost_markdown(rows: list[CostRow], node: pd.DataFrame) -> str:
               "| model | rung | best plan | jets/s per core | core-hours per 10⁹ jets | ms per event | "
               "budget share | clients per GPU |", "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        gpu = (f"{_fmt(r.clients_per_gpu, '.1f')} ({r.gpu_device} {r.gpu_backend}-{r.gpu_precision} "
-               f"at batch {r.gpu_batch_size}, p{r.gpu_particles})" if r.clients_per_gpu is not None else "– (no GPU point)")
+        gpu = "– (no GPU point)"
+        if r.clients_per_gpu is not None:
+            gpu = (f"{_fmt(r.clients_per_gpu, '.1f')} ({r.gpu_device} {r.gpu_backend}-{r.gpu_precision} "
+                   f"at batch {r.gpu_batch_size}, p{r.gpu_particles})")
         lines.append(f"| {r.model} | {r.backend}-{r.precision} | {r.best_plan} | {r.jets_per_s_per_core:.1f} | "
                      f"{r.core_hours_per_1e9_jets:.1f} | {r.ms_per_event:.2f} | {100 * r.budget_share:.2f} % | "
                      f"{gpu} |")
