@@ -130,4 +130,4 @@ def test_a_study_without_node_runs_writes_empty_tables(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert read_node_table(out[0]).empty and pd.read_csv(out[1]).empty
-    assert "No node run" in Path(out[2]).read_text()
+    assert "No node record" in Path(out[2]).read_text()

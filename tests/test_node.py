@@ -85,6 +85,10 @@ def test_the_config_check_refuses_an_oversubscribing_plan_naming_the_key():
     assert node_plan_problems(config, cores=4) == []
     assert "needs 2 x 2 = 4 cores, this machine has 2" in node_plan_problems(config, cores=2)[0]
     assert node_plan_problems({"node": {"plans": [[1, 1]], "backends": ["eager-fp16"]}}, cores=2)
+    zoo = {"weaver": {"model_name": "ParT_full"}, "profile": {"models": [{"name": "PFN_full"}]}}
+    assert node_plan_problems({**zoo, "node": {"models": ["PFN_full", "ParT_full"]}}, cores=2) == []
+    assert "'PCNN_full' is not a model of profile.models" in node_plan_problems(
+        {**zoo, "node": {"models": ["PCNN_full"]}}, cores=2)[0]
 
 
 def test_jets_in_the_window_count_the_part_of_each_call_inside_it():

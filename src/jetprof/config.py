@@ -322,4 +322,13 @@ def node_plan_problems(config: dict[str, object], cores: int | None = None) -> l
         problem = pair_problem(backend, precision, "cpu")
         if problem:
             lines.append(f"node.backends[{i}]: {problem}; the node runs on cpu")
+    profile = config.get("profile")
+    extras = profile.get("models", []) if isinstance(profile, dict) else []
+    known = {str(m.get("name")) for m in extras if isinstance(m, dict)}
+    weaver = config.get("weaver")
+    known |= {str(weaver.get("model_name"))} if isinstance(weaver, dict) else set()
+    for i, name in enumerate(node.get("models", [])):
+        if name not in known:
+            lines.append(f"node.models[{i}]: {name!r} is not a model of profile.models "
+                         f"({', '.join(sorted(known)) or 'none'}); the main model runs on the node anyway")
     return lines

@@ -155,15 +155,20 @@ def node_path(model: str, device: str, backend: str, precision: str, plan: Plan 
     return f"{root}/node/{model}/{device}/{backend}-{precision}/{name}.json"
 
 
+def study_node_models(config: JSON) -> list[str]:
+    """The models a study runs on the node: the main one, then ``node.models``."""
+    return list(dict.fromkeys([str(config["weaver"]["model_name"]), *map(str, config["node"]["models"])]))
+
+
 def study_node_runs(config: JSON) -> list[tuple[str, str, str]]:
-    """(model, backend, precision) of every node job of a study: the main model at each of
-    ``node.backends``; none when ``node.plans`` is empty."""
+    """(model, backend, precision) of every node job of a study: each of its node models at each
+    of ``node.backends``; none when ``node.plans`` is empty."""
     from jetprof.contract import split_pair
 
     if not config["node"]["plans"]:
         return []
-    model = str(config["weaver"]["model_name"])
-    return [(model, *split_pair(str(pair))) for pair in config["node"]["backends"]]
+    return [(model, *split_pair(str(pair))) for model in study_node_models(config)
+            for pair in config["node"]["backends"]]
 
 
 def study_node_records(config: JSON) -> list[str]:

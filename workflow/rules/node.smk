@@ -4,6 +4,8 @@
 # barrier (jetprof.profiling.node). `measure_slot` keeps it off the CPU of every other
 # measurement; its threads are the largest plan's cores. Then `jetprof cost` turns the
 # records into results/summary/node.csv, cost.csv and the report's cost page.
+import shlex
+
 from jetprof import node_record as jn
 
 NODE = jw.config_section(config, "node")
@@ -20,7 +22,11 @@ if not REGENERATE:
             input:
                 network_config=MODELS[_model][0],
                 data_config=MODELS[_model][1],
-                checkpoint=jw.checkpoint_of(config, "trained", _model),
+                checkpoint=(
+                    [jw.checkpoint_of(config, "trained", _model)]
+                    if _model in contract.trained_models(config)
+                    else []
+                ),
                 validated="results/validate/report.json",
                 data=jw.split_files_input(config, ("val",), checkpoints),
             output:
@@ -41,6 +47,12 @@ if not REGENERATE:
             params:
                 model=_model,
                 pair=f"{_backend}-{_precision}",
+                weights=(
+                    "--weights trained --checkpoint "
+                    + shlex.quote(jw.checkpoint_of(config, "trained", _model))
+                    if _model in contract.trained_models(config)
+                    else "--weights random"
+                ),
                 plans=" ".join(f"--plan {p.name}" for p in NODE_PLANS),
                 batch=NODE["batch_size"],
                 duration=NODE["duration_s"],
@@ -48,9 +60,9 @@ if not REGENERATE:
                 warmup=NODE["warmup"],
                 memory=NODE["memory_per_core_gb"],
             shell:
-                "jetprof --log {log:q} node --model {params.model:q} --weights trained"
+                "jetprof --log {log:q} node --model {params.model:q} {params.weights}"
                 " --network-config {input.network_config:q} --data-config {input.data_config:q}"
-                " --checkpoint {input.checkpoint:q} --backend {params.pair:q} {params.plans}"
+                " --backend {params.pair:q} {params.plans}"
                 " --batch-size {params.batch} --duration-s {params.duration} --calls {params.calls}"
                 " --warmup {params.warmup} --memory-per-core-gb {params.memory}"
                 " --data {input.data:q} --out results"

@@ -168,7 +168,8 @@ def cost_markdown(rows: list[CostRow], node: pd.DataFrame) -> str:
     """The report's table: per model and rung, the node's throughput and the cost per event."""
     lines = ["# What it costs to deploy: a full node, per event, per billion jets", ""]
     if not rows:
-        return "\n".join([*lines, "No node run in this study (node.plans is empty).", ""])
+        return "\n".join([*lines, "No node record in this study (node.plans is empty, or results/node/ "
+                                   "was not copied).", ""])
     cpu = sorted({str(c) for c in node["cpu_model"].dropna()})
     lines += [f"CPU: {', '.join(cpu) or 'unknown'}. Cost from each rung's plan with the most jets/s per core; "
               f"{rows[0].jets_per_event:g} jets per event, a budget of {rows[0].budget_ms_per_event:g} ms "
@@ -210,7 +211,8 @@ def node_throughput(node: pd.DataFrame) -> Plot:
         if node.empty:
             for a in (ax, mem):
                 a.set_axis_off()
-            ax.text(0.5, 0.5, "no node run (node.plans is empty)", ha="center", va="center",
+            ax.text(0.5, 0.5, "no node record\n(node.plans is empty, or results/node/ was not copied)",
+                    ha="center", va="center",
                     transform=ax.transAxes, fontsize=16, color="0.35")
             return Plot(fig, pd.DataFrame(columns=NODE_FIGURE_COLUMNS))
         series = list(node.groupby(["model", "backend", "precision"], sort=True))
