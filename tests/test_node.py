@@ -64,6 +64,7 @@ def test_a_1x1_and_a_2x1_plan_run_end_to_end_with_whole_process_memory(tmp_path,
         assert rec.rss_peak_bytes == max(p.rss_peak_bytes for p in rec.per_process)
         assert rec.fits_slot == (rec.rss_peak_bytes <= 2e9 * plan.threads)
         assert rec.env["threads"] == 1 and rec.env["interop_threads"] == 1
+        assert rec.process_mode == "spawn"  # fresh interpreters: the whole process's pages counted
     two = records["2x1"].per_process
     assert len({p.pid for p in two}) == 2 and [p.first_jet for p in two] == [0, 16]  # own processes, own jets
     assert two[0].particles_mean != two[1].particles_mean
