@@ -52,6 +52,7 @@ if not REGENERATE:
 
 
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/node.smk"
 
 
 rule all:

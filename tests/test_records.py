@@ -17,6 +17,7 @@ import pytest
 
 from jetprof.contract import RECORD_SCHEMA
 from jetprof.errors import JetprofError
+from jetprof.node_record import NodeProcess, NodeRecord, load_node_record
 from jetprof.records import (
     POINT_BLOCKS,
     SCHEMA_FILES,
@@ -90,6 +91,7 @@ TYPED_LEVELS = [
     (GroupDocument, "group rounds file", ()), (GroupVariant, "group rounds file", ("variants", "[]")),
     (JetSource, "group rounds file", ("jets",)), (Subnormal, "group rounds file", ("variants", "[]", "subnormal")),
     (ComparisonRow, "comparison row", ()), (WeightsAnswer, "weights answer", ()),
+    (NodeRecord, "node record", ()), (NodeProcess, "node record", ("per_process", "[]")),
 ]
 
 
@@ -241,6 +243,21 @@ def _answer() -> dict:
     return doc
 
 
+def _node() -> dict:
+    """A hand-made node run (two processes, one thread each) with a real record's env block."""
+    env = json.loads((NEW / "eager-int8-bs3.json").read_text())["env"]
+    procs = [NodeProcess(index=i, pid=100 + i, calls=50, jets_in_window=1590.5, jets_per_s=795.25,
+                         latency_ms_p50=40.0, cpu_s=1.98, wall_s=2.01, rss_peak_bytes=400_000_000 + i,
+                         particles_mean=30.5, first_jet=32 * i) for i in range(2)]
+    return NodeRecord(model="ParT_full", weights="trained", device="cpu", backend="eager", precision="fp32",
+                      batch_size=32, processes=2, threads=1, cores=2, cores_available=2, process_mode="fork",
+                      duration_s=2.0, calls_target=0, warmup_calls=7, window_s=2.0, jets_per_s=1590.5,
+                      jets_per_s_per_core=795.25, rss_peak_bytes=400_000_001, rss_method="proc_status_vmhwm",
+                      memory_per_core_gb=2.0, slot_bytes=2_000_000_000, fits_slot=True, jets_source="hand-made",
+                      distinct_jets=64, per_process=procs, env=env, started_utc="2026-12-03T11:00:00Z",
+                      elapsed_s=9.5).to_json()
+
+
 def _load_point(doc, source):
     return load_record(doc, source)
 
@@ -264,6 +281,7 @@ KINDS = {
     "group rounds file": (_group, load_group, [("variants", 0), ("variants", 0, "subnormal"), ("jets",), ("env",)]),
     "comparison row": (_row, _load_row, []),
     "weights answer": (_answer, _load_answer, [("control", 0), ("pooled", 0), ("by_model", 0), ("cpu",)]),
+    "node record": (_node, load_node_record, [("per_process", 0), ("env",)]),
 }
 CASES = [(kind, where) for kind, (_, _, levels) in KINDS.items() for where in [(), *levels]]
 IDS = [f"{kind}:{'/'.join(map(str, w)) or 'top'}" for kind, w in CASES]
@@ -369,3 +387,11 @@ def test_records_of_a_real_group_load_and_round_trip_with_their_blocks_typed(pat
     assert isinstance(rec.inputs, InputsBlock) and isinstance(rec.energy, EnergyBlock)
     assert isinstance(rec.subnormal, Subnormal) and isinstance(rec.output_check, OutputCheck)
     assert isinstance(rec.quantization if "int8" in path.name else rec.bucketing, (Quantization, Bucketing))
+
+
+def test_a_node_record_refuses_a_misspelt_process_key_without_the_schema():
+    doc = _node()
+    doc["per_process"][0]["rss_peak"] = doc["per_process"][0].pop("rss_peak_bytes")
+    with pytest.raises(JetprofError, match=r"^bad\.json: node process has unknown field\(s\) rss_peak "):
+        NodeRecord.from_json(doc, "bad.json")
+

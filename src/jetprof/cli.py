@@ -36,8 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("jetprof.model.export", "export a checkpoint to ONNX and write its model card"),
     "fetch-weights": ("jetprof.model.pretrained", "fetch an official ParT/ParticleNet checkpoint and convert it"),
     "profile": ("jetprof.profiling.cli", "profile ParT's forward pass over a grid of points"),
+    "node": ("jetprof.profiling.node", "a full node: N measuring processes x T threads, jets/s per core, RSS per slot"),
     "summarize": ("jetprof.report.summarize", "collect profile records into one table"),
     "compare": ("jetprof.report.compare", "paired comparisons (ratios, CIs, verdicts) and the weights answer"),
+    "cost": ("jetprof.report.cost", "the node runs as a table, and their cost per event and per billion jets"),
     "plot": ("jetprof.report.cli", "draw the study's figures from stored records"),
 }
 

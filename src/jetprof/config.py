@@ -287,6 +287,7 @@ def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
     if not lines:
         lines += pair_problems(config)
         lines += cross_key_problems(config)
+        lines += node_plan_problems(config)
         names = [config["weaver"]["model_name"]] + [m["name"] for m in config["profile"].get("models", [])]
         for i, extra in enumerate(config["profile"].get("models", [])):
             where = f"profile.models[{i}]"
@@ -301,4 +302,33 @@ def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
             for key, path in zip(("network_config", "data_config"), configs):
                 if not os.path.isfile(path):
                     lines.append(f"{where}.{key}: {path} not found")
+    return lines
+
+
+def node_plan_problems(config: dict[str, object], cores: int | None = None) -> list[str]:
+    """``node.plans`` that ask for more processes x threads than this machine's cores, one line
+    each (a node run must not oversubscribe: its jets/s per core would measure the scheduler);
+    ``node.backends`` the node's device (cpu) cannot run."""
+    from jetprof.node_record import Plan, available_cores, plan_problem
+
+    node = config.get("node")
+    node = node if isinstance(node, dict) else {}
+    plans = node["plans"] if "plans" in node else schema_default("node.plans")
+    have = available_cores() if cores is None else cores
+    lines = [line for i, (p, t) in enumerate(plans)
+             if (line := plan_problem(Plan(int(p), int(t)), have, f"node.plans[{i}]"))]
+    for i, pair in enumerate(node["backends"] if "backends" in node else schema_default("node.backends")):
+        backend, precision = split_pair(str(pair))
+        problem = pair_problem(backend, precision, "cpu")
+        if problem:
+            lines.append(f"node.backends[{i}]: {problem}; the node runs on cpu")
+    profile = config.get("profile")
+    extras = profile.get("models", []) if isinstance(profile, dict) else []
+    known = {str(m.get("name")) for m in extras if isinstance(m, dict)}
+    weaver = config.get("weaver")
+    known |= {str(weaver.get("model_name"))} if isinstance(weaver, dict) else set()
+    for i, name in enumerate(node.get("models", [])):
+        if name not in known:
+            lines.append(f"node.models[{i}]: {name!r} is not a model of profile.models "
+                         f"({', '.join(sorted(known)) or 'none'}); the main model runs on the node anyway")
     return lines

@@ -173,6 +173,7 @@ FIGURE_KINDS: dict[str, str] = {
     "comparisons": "the paired comparisons (jetprof compare's comparisons.csv)",
     "deployment": "the deployment ladder (jetprof compare's deployment.json)",
     "models": "the models side by side (jetprof summarize's models.csv)",
+    "node": "the full-node runs (jetprof cost's node.csv)",
 }
 
 # ---------------------------------------------------------------------------- the values
@@ -289,6 +290,7 @@ FIGURE_LIST: tuple[Figure, ...] = (
     Figure("deployment", "deployment", "jetprof.report.paired:deployment"),
     Figure("accuracy_vs_cost", "models", "jetprof.report.pareto:accuracy_vs_cost"),
     Figure("speedup_vs_batch", "comparisons", "jetprof.report.paired:speedup_vs_batch"),
+    Figure("node_throughput", "node", "jetprof.report.cost:node_throughput", "4. Deployment"),
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in BACKEND_LIST}

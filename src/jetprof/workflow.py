@@ -276,7 +276,8 @@ def summary_files() -> list[str]:
     ``figures`` target both ask for them)."""
     return [_TABLE, f"{RESULTS}/summary/points.md", f"{RESULTS}/summary/models.csv",
             f"{RESULTS}/summary/models.md", _COMPARISONS, f"{RESULTS}/summary/weights_answer.json",
-            f"{RESULTS}/summary/weights_answer.md", f"{RESULTS}/summary/deployment.md"]
+            f"{RESULTS}/summary/weights_answer.md", f"{RESULTS}/summary/deployment.md",
+            f"{RESULTS}/summary/node.csv", f"{RESULTS}/summary/cost.csv", f"{RESULTS}/summary/cost.md"]
 
 
 def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: list[str]) -> dict[str, Any]:
@@ -291,6 +292,8 @@ def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: 
         return {"deployment": f"{RESULTS}/summary/deployment.json"}
     if kind == "models":
         return {"models": f"{RESULTS}/summary/models.csv"}
+    if kind == "node":
+        return {"node": f"{RESULTS}/summary/node.csv"}
     if kind == "records":  # reads the records and their per-op tables
         measured_here = config["profile"]["profiler_pass"] and not config.get("regenerate")
         ops = [r[: -len(".json")] + ".ops.csv" for r in records] if measured_here else []
@@ -311,7 +314,8 @@ def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], lo
     particles = "real" if "real" in prof["particles"] else str(prof["particles"][0])
     kind = FIGURE_ENTRIES[name].kind
     args = ["jetprof", "--log", log, "plot", name, "--out", f"{RESULTS}/figures/{name}.png"]
-    given = {"metrics": "metrics", "comparisons": "comparisons", "deployment": "deployment", "models": "models"}
+    given = {"metrics": "metrics", "comparisons": "comparisons", "deployment": "deployment", "models": "models",
+             "node": "node"}
     if kind in given:
         args += [f"--{given[kind]}", inputs[given[kind]]]
     else:

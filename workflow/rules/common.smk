@@ -67,6 +67,15 @@ def get_peak_records():
     return [f"results/profile/peak/{d}.json" for d in jw.profile_devices(config)]
 
 
+def get_node_records():
+    """The full-node records (workflow/rules/node.smk): the study's, or those on disk."""
+    if REGENERATE:
+        return sorted(glob.glob("results/node/*/*/*/*x*.json"))
+    from jetprof.node_record import study_node_records
+
+    return study_node_records(config)
+
+
 def get_figures():
     return jw.figure_files(config)
 

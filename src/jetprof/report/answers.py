@@ -58,7 +58,7 @@ def _what(p: dict[str, Any]) -> str:
     return f"{model}{p['variant']} ÷ {p['baseline']}"
 
 
-def _points_same(p: dict[str, Any], rows: pd.DataFrame) -> bool:
+def _points_same(p: dict[str, object], rows: pd.DataFrame) -> bool:
     """Whether every point of a pooled entry decided ``same`` on its own interval: as strong as a
     pooled ``same`` (each point's interval is a calibrated one), and what settles a pool of two or
     three points, whose random-effects interval (t with one or two degrees of freedom) is wide."""

@@ -191,6 +191,12 @@ def make_plot(name: str, args: argparse.Namespace) -> Plot:
         models = read_table(args.models, "models table", ("model", "device"),
                             " (run jetprof summarize --models-csv first)")
         return draw(apply_filters(models, device=args.device))
+    if kind == "node":
+        if not args.node:
+            raise JetprofError(f"figure {name} needs --node (results/summary/node.csv)")
+        from jetprof.report.cost import read_node_table
+
+        return draw(read_node_table(args.node))
     if not args.table:
         raise JetprofError(f"figure {name} needs --table (results/summary/points.csv)")
     table = load_table(args.table)
@@ -259,6 +265,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--comparisons", help="paired comparisons from jetprof compare (CSV)")
     parser.add_argument("--deployment", help="the deployment ladder from jetprof compare (JSON)")
     parser.add_argument("--models", help="the models side by side from jetprof summarize --models-csv (CSV)")
+    parser.add_argument("--node", help="the full-node runs from jetprof cost --out-node (CSV)")
     parser.add_argument("--out", required=True, help="output .png, .pdf or .svg")
     selection = parser.add_argument_group(
         "selection (default: the one value measured, see `pydoc jetprof.report.cli`)")
