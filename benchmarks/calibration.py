@@ -39,6 +39,7 @@ Prints a table; asserts nothing. ``--quick`` (40 comparisons, 6 and 10 rounds) t
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -55,7 +56,7 @@ import numpy as np
 from scipy.stats import beta
 
 from jetprof import stats
-from jetprof.profiling.rounds import round_orders
+from jetprof.profiling.rounds import placement_gap, round_orders
 
 SIZE = 64
 
@@ -107,12 +108,21 @@ def clopper_pearson(held: int, n: int) -> tuple[float, float]:
     return low, high
 
 
-KEPT: list[tuple[Callable[[], None], Callable[[], None]]] = []  # no new pair reuses an old pair's memory
+KEPT: list[object] = []  # no new pair reuses an old pair's memory
 
 
-def fresh_comparison(pair: str, rounds: int, calls: int) -> dict[str, tuple[list[float], list[float]]]:
-    """A comparison on a newly built pair of variants (new arrays, so new addresses)."""
-    base, var = kernel(20), kernel(20 if pair == "A/A" else 21)
+def fresh_comparison(pair: str, rounds: int, calls: int,
+                     rng: np.random.Generator | None = None) -> dict[str, tuple[list[float], list[float]]]:
+    """A comparison on a newly built pair of variants (new arrays, so new addresses); with ``rng``,
+    built in a random order, each after a random gap on the heap."""
+    ks = [20, 20 if pair == "A/A" else 21]
+    order = [0, 1] if rng is None else [int(i) for i in rng.permutation(2)]
+    built: dict[int, Callable[[], None]] = {}
+    for i in order:
+        if rng is not None:
+            KEPT.append(placement_gap(rng))
+        built[i] = kernel(ks[i])
+    base, var = built[0], built[1]
     KEPT.append((base, var))
     for _ in range(20):  # warm caches
         base()
@@ -120,17 +130,26 @@ def fresh_comparison(pair: str, rounds: int, calls: int) -> dict[str, tuple[list
     return comparison(base, var, rounds, calls)
 
 
-def in_a_fresh_process(pair: str, rounds: int, calls: int) -> dict[str, tuple[list[float], list[float]]]:
-    """:func:`fresh_comparison` in a forked child (as the study's timing-only processes are made):
-    its own heap, so its own placement of the two variants."""
+CHILDREN = itertools.count()
+
+
+def in_a_fresh_process(pair: str, rounds: int, calls: int,
+                       randomise: bool = True) -> dict[str, tuple[list[float], list[float]]]:
+    """:func:`fresh_comparison` in a forked child (as the study's timing-only processes are made).
+    A forked child starts from its parent's heap, so without ``randomise`` every child places the
+    two variants alike (the same bias in every process: no spread between processes to see it);
+    with it, the child builds them in a random order with a random gap before each, as the study's
+    processes do (:func:`jetprof.profiling.rounds.placement_gap`)."""
+    seed = next(CHILDREN)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             os.close(read)
+            rng = np.random.default_rng([seed, os.getpid()])
             with os.fdopen(write, "w") as out:
-                json.dump(fresh_comparison(pair, rounds, calls), out)
+                json.dump(fresh_comparison(pair, rounds, calls, rng if randomise else None), out)
             code = 0
         finally:
             os._exit(code)

@@ -44,7 +44,7 @@ from jetprof.io import atomic_write_text
 from jetprof.profiling import hooks
 from jetprof.profiling.ops import profiler_pass, torch_rows, write_empty_profile, write_ops
 from jetprof.profiling.record import blank_record, write_record
-from jetprof.profiling.rounds import ORDER, build_order, interleave
+from jetprof.profiling.rounds import ORDER, build_order, interleave, placement_gap
 from jetprof.profiling.spec import GroupSpec, VariantSpec
 from jetprof.records import (
     GroupDocument,
@@ -211,7 +211,10 @@ def prepare(spec: GroupSpec, slots: list[Slot], workdir: str) -> None:
     (:func:`jetprof.profiling.rounds.build_order`: where each lands in memory differs from process to
     process, so a placement bias varies between processes instead of holding for all of them)."""
     ordered = [slots[i] for i in build_order(spec)]
-    _build_all(spec, ordered)
+    rng = np.random.default_rng([spec.seed, spec.process_index, len(slots)])
+    for slot in ordered:  # each after a random gap on the heap: its own placement in each process
+        placement_gap(rng)
+        _build_all(spec, [slot])
     if spec.process_index == 0:
         clear_outputs(spec)  # every model is good: this group's old files go now
     batches: dict[str, Any] = {}

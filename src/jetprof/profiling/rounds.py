@@ -169,6 +169,24 @@ def build_order(spec: GroupSpec) -> list[int]:
     return [int(i) for i in rng.permutation(len(spec.variants))]
 
 
+#: the gaps :func:`placement_gap` left, kept for the life of the process
+GAPS: list[bytearray] = []
+#: a gap is up to this many bytes: below glibc's mmap threshold (128 KiB), so it moves what is built
+#: next on the heap, not in a mapping of its own
+MAX_GAP = 96 * 1024
+
+
+def placement_gap(rng: np.random.Generator) -> bytearray:
+    """Leave a gap of random size on the heap (kept for the process's life): what is allocated next
+    lands elsewhere. A forked process starts from its parent's heap, so without it every process would
+    place its variants alike and a bias of that placement would hold for all of them, invisible to an
+    interval over processes (``benchmarks/calibration.py``: A/A coverage 0 % over 200 comparisons
+    without it)."""
+    gap = bytearray(int(rng.integers(0, MAX_GAP // 64)) * 64 + 16)
+    GAPS.append(gap)
+    return gap
+
+
 def _decided(spec: GroupSpec, live: list[Any]) -> bool:
     """Whether every comparison among the live variants is decided (same/different) on this
     process's rounds, on the group's clock, with an interval no wider than the target each side
