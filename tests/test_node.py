@@ -80,6 +80,20 @@ def test_a_plan_larger_than_the_machine_is_refused_in_one_line_before_any_proces
     assert not (tmp_path / "node").exists()  # not even the plan that fits ran
 
 
+def test_a_process_that_fails_stops_the_plan_in_one_line_naming_it(tmp_path, jets):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a state dict")
+    done = _jetprof(["--model", "PFN_full", "--network-config", NETWORK, "--data-config", DATA, "--checkpoint",
+                     str(bad), "--plan", "1x1", "--duration-s", "0.2", "--data", str(jets / "*.root"),
+                     "--out", str(tmp_path)])
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    last = lines[-1]
+    assert len(lines) == 1, done.stderr  # a bad input is one line, no traceback
+    assert last.startswith("jetprof node: error: plan 1x1: process 0: ") and str(bad) in last, done.stderr
+    assert not (tmp_path / "node").exists()
+
+
 def test_the_config_check_refuses_an_oversubscribing_plan_naming_the_key():
     config = {"node": {"plans": [[1, 1], [2, 2], [1, 2]], "backends": ["eager-fp32"]}}
     assert node_plan_problems(config, cores=2) == [plan_problem(Plan(2, 2), 2, "node.plans[1]")]

@@ -35,6 +35,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import queue
 import sys
 import time
 import traceback
@@ -218,7 +219,9 @@ def _child(job: NodeJob, index: int, processes: int, threads: int, barrier: Barr
     except BaseException as exc:  # the parent reports it in one line
         barrier.abort()
         line = (str(exc).strip().splitlines() or [""])[0][:300]
-        results.put(ChildReport(index, error=f"{type(exc).__name__}: {line}", trace=traceback.format_exc()[-2000:]))
+        trace = "" if isinstance(exc, JetprofError) else traceback.format_exc()[-2000:]  # a bug's, for the log
+        results.put(ChildReport(index, error=line if isinstance(exc, JetprofError) else f"{type(exc).__name__}: {line}",
+                                trace=trace))
 
 
 # --------------------------------------------------------------------------- in the parent
@@ -282,9 +285,9 @@ def run_plan(job: NodeJob, plan: Plan, mode: str) -> list[ChildReport]:
         outs: list[ChildReport] = []
         deadline = time.monotonic() + START_TIMEOUT_S + 10 * (job.duration_s + 60)
         while len(outs) < plan.processes:
-            try:
-                outs.append(results.get(timeout=max(1.0, deadline - time.monotonic())))
-            except Exception:  # queue.Empty, or the queue broke with a dead child
+            try:  # a report, else every second: has a process died without one (a crash, a kill)?
+                outs.append(results.get(timeout=1.0))
+            except queue.Empty:
                 dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
                 if dead or time.monotonic() > deadline:
                     for p in procs:
@@ -302,7 +305,8 @@ def run_plan(job: NodeJob, plan: Plan, mode: str) -> list[ChildReport]:
     failed = [o for o in outs if o.error is not None]
     if failed:  # the first cause, not a process that only saw the barrier broken
         first = min(failed, key=lambda o: 1 if "BrokenBarrier" in str(o.error) else 0)
-        print(first.trace, file=sys.stderr)
+        if first.trace:
+            print(first.trace, file=sys.stderr)
         raise JetprofError(f"plan {plan.name}: process {first.index}: {first.error}")
     return outs
 

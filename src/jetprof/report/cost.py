@@ -252,7 +252,7 @@ def node_throughput(node: pd.DataFrame) -> Plot:
         mem.set_ylabel("peak RSS of the largest process [MiB]")
         mem.set_title("whole-process memory against the slot", fontsize=15, loc="left")
         mem.set_ylim(0, None)
-        mem.legend(fontsize=10, loc="upper left")
+        mem.legend(fontsize=10, loc="center left")
         cpu = sorted({str(c) for c in node["cpu_model"].dropna()})
         fig.text(0.01, 0.0, f"cpu: {', '.join(cpu)} | batch {'/'.join(map(str, sorted(set(node['batch_size']))))}",
                  fontsize=9, color="0.35")
