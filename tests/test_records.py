@@ -42,6 +42,7 @@ from jetprof.records import (
     validate_document,
     validate_record,
 )
+from jetprof.serving_records import ServedAccuracy, ServerProbe, ServingRecord, ServingSettings
 
 REPO = Path(__file__).resolve().parents[1]
 OLD = REPO / "tests" / "data" / "records_v1"
@@ -90,6 +91,8 @@ TYPED_LEVELS = [
     (GroupDocument, "group rounds file", ()), (GroupVariant, "group rounds file", ("variants", "[]")),
     (JetSource, "group rounds file", ("jets",)), (Subnormal, "group rounds file", ("variants", "[]", "subnormal")),
     (ComparisonRow, "comparison row", ()), (WeightsAnswer, "weights answer", ()),
+    (ServingRecord, "serving record", ()), (ServedAccuracy, "serving record", ("accuracy",)),
+    (ServingSettings, "serving record", ("settings",)), (ServerProbe, "serving record", ("server_search", "[]")),
 ]
 
 

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("jetprof.model.export", "export a checkpoint to ONNX and write its model card"),
     "fetch-weights": ("jetprof.model.pretrained", "fetch an official ParT/ParticleNet checkpoint and convert it"),
     "profile": ("jetprof.profiling.cli", "profile ParT's forward pass over a grid of points"),
+    "serve": ("jetprof.profiling.serve_cli", "serve one rung through MLPerf LoadGen in one scenario"),
     "summarize": ("jetprof.report.summarize", "collect profile records into one table"),
     "compare": ("jetprof.report.compare", "paired comparisons (ratios, CIs, verdicts) and the weights answer"),
     "plot": ("jetprof.report.cli", "draw the study's figures from stored records"),
