@@ -173,6 +173,7 @@ FIGURE_KINDS: dict[str, str] = {
     "comparisons": "the paired comparisons (jetprof compare's comparisons.csv)",
     "deployment": "the deployment ladder (jetprof compare's deployment.json)",
     "models": "the models side by side (jetprof summarize's models.csv)",
+    "serving": "the serving runs through MLPerf LoadGen (jetprof serving-summary's serving.csv)",
 }
 
 # ---------------------------------------------------------------------------- the values
@@ -289,6 +290,7 @@ FIGURE_LIST: tuple[Figure, ...] = (
     Figure("deployment", "deployment", "jetprof.report.paired:deployment"),
     Figure("accuracy_vs_cost", "models", "jetprof.report.pareto:accuracy_vs_cost"),
     Figure("speedup_vs_batch", "comparisons", "jetprof.report.paired:speedup_vs_batch"),
+    Figure("served_latency", "serving", "jetprof.report.serving:served_latency", "4. Serving"),
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in BACKEND_LIST}
