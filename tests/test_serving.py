@@ -7,11 +7,13 @@ unmeetable bound: max QPS 0), a stray audit.config ignored, the record's schema 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("mlperf_loadgen")
@@ -189,3 +191,61 @@ def test_a_missing_loadgen_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "mlperf_loadgen", None)  # what an aarch64 install lacks
     with pytest.raises(JetprofError, match=r"mlcommons-loadgen.*aarch64"):
         serving.loadgen()
+
+
+# -- the workflow: what a config serves, and what it refuses before any job ----------------
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    from conftest import copy_repo
+
+    return copy_repo(tmp_path_factory.mktemp("serving_repo"))
+
+
+def _dry_run(repo: Path, serving: dict) -> subprocess.CompletedProcess[str]:
+
+    (repo / "serving.yaml").write_text(yaml.safe_dump({"serving": serving}))
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile", "config/config.yaml",
+           "serving.yaml"]
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(("serving", "line"), [
+    ({"scenarios": ["Bogus"]}, "serving.scenarios.0: 'Bogus' is not one of"),
+    ({"scenarios": ["Server"], "latency_bound_ms": 0}, "serving.latency_bound_ms: 0 is less than or equal to"),
+    ({"scenarios": ["Offline"], "backends": ["eager-int8"]},
+     "serving.backends[0]: eager-int8 is not a rung the profile measures for ParT_full"),
+    ({"scenarios": ["Offline"], "backends": ["eager-fp16"]}, "serving.backends[0]: eager-fp16"),
+])
+def test_bad_serving_input_is_refused_in_one_line_before_any_job(repo, serving, line):
+    proc = _dry_run(repo, serving)
+    assert proc.returncode != 0
+    assert line in proc.stderr, proc.stderr[-2000:]
+    assert "serve_rung" not in proc.stdout  # no job was planned
+
+
+def test_the_default_study_serves_its_main_rung_in_two_scenarios(repo):
+    import yaml
+
+    from jetprof import serving_plan as sp
+    from jetprof.config import schema_defaults
+
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    section = sp.section(config, schema_defaults("serving"))
+    assert sp.records(config, section) == [
+        f"results/serving/ParT_full/cpu/onnxruntime-fp32/{s}/record.json" for s in ("SingleStream", "Offline")]
+    assert sp.records(config, sp.section({**config, "serving": {}}, schema_defaults("serving"))) == []
+    assert "--min-duration-s 1.0" in sp.flags(config, section, "ParT_full", "onnxruntime", "fp32", "cpu", "Offline")
+
+
+def test_where_loadgen_is_missing_a_serving_study_stops_in_one_line(monkeypatch):
+    import importlib.util
+
+    from jetprof import serving_plan as sp
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "mlperf_loadgen" else real(n, *a))
+    config = {"weaver": {"model_name": "ParT_full"}, "profile": {"backends": ["eager-fp32"], "devices": ["cpu"]}}
+    lines = sp.problems(config, {"scenarios": ["SingleStream"], "backends": ["eager-fp32"]})
+    assert len(lines) == 1 and lines[0].startswith("serving.scenarios: MLPerf LoadGen (mlcommons-loadgen)")

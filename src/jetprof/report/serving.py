@@ -54,7 +54,7 @@ def served_latency(frame: pd.DataFrame) -> Plot:
     highest VALID rate); right: the jets/s LoadGen measured (Server: that rate). A rung not
     served, or a Server bound no rate met, is named with no bar."""
     with plt.style.context(STYLE):
-        fig, (left, right) = plt.subplots(1, 2, figsize=(14, 1.2 + 0.7 * max(1, len(frame))), layout="constrained")
+        fig, (left, right) = plt.subplots(1, 2, figsize=(15, 3.0 + 0.8 * max(1, len(frame))), layout="constrained")
         if frame.empty:
             for ax in (left, right):
                 ax.set_axis_off()
@@ -65,20 +65,20 @@ def served_latency(frame: pd.DataFrame) -> Plot:
         for col, marker in (("p50_ms", "o"), ("p90_ms", "s"), ("p99_ms", "^")):
             left.scatter(frame[col], ys, marker=marker, s=60, label=col.removesuffix("_ms"), zorder=3)
         left.set_xscale("log")
-        left.set_xlabel("latency per query (ms, LoadGen)")
+        left.set_xlabel("latency per query (ms)")
         left.set_yticks(ys, labels)
         left.invert_yaxis()
-        left.legend(loc="lower right")
+        left.legend(loc="center")
         rate = frame["achieved_qps"].where(frame["scenario"] != "Server", frame["max_qps"]).fillna(0.0)
         right.barh(ys, rate, color=["C0" if v else "0.7" for v in frame["valid"]])
         for y, r, value in zip(ys, frame.itertuples(), rate, strict=True):
             note = f"{value:.0f}" if value > 0 else str(r.result) if r.result != "VALID" else "0"
             if r.scenario == "Server" and r.latency_bound_ms == r.latency_bound_ms:
                 note += f" (p99 <= {r.latency_bound_ms:g} ms)"
-            right.annotate(note, (value, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=10)
+            right.annotate(note, (value, y), xytext=(-4, 0), ha="right", textcoords="offset points", va="center", fontsize=10)
         right.set_yticks(ys, [""] * len(ys))
         right.invert_yaxis()
-        right.set_xlabel("jets/s (Server: the highest target QPS LoadGen calls VALID)")
+        right.set_xlabel("jets/s (Server: highest VALID QPS)")
         return Plot(fig, frame)
 
 
