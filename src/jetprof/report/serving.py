@@ -75,7 +75,8 @@ def served_latency(frame: pd.DataFrame) -> Plot:
             note = f"{value:.0f}" if value > 0 else str(r.result) if r.result != "VALID" else "0"
             if r.scenario == "Server" and r.latency_bound_ms == r.latency_bound_ms:
                 note += f" (p99 <= {r.latency_bound_ms:g} ms)"
-            right.annotate(note, (value, y), xytext=(-4, 0), ha="right", textcoords="offset points", va="center", fontsize=10)
+            right.annotate(note, (value, y), xytext=(-4, 0), ha="right", textcoords="offset points",
+                           va="center", fontsize=10)
         right.set_yticks(ys, [""] * len(ys))
         right.invert_yaxis()
         right.set_xlabel("jets/s (Server: highest VALID QPS)")
