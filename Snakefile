@@ -49,6 +49,7 @@ if not REGENERATE:
     include: "workflow/rules/train.smk"
     include: "workflow/rules/export.smk"
     include: "workflow/rules/profile.smk"
+    include: "workflow/rules/serving.smk"
 
 
 include: "workflow/rules/plot.smk"

@@ -68,7 +68,7 @@ def env_packages(path: Path) -> tuple[dict[str, str | None], dict[str, str | Non
     for dep in env.get("dependencies", []):
         if isinstance(dep, dict):
             for line in dep.get("pip", []):
-                m = PIP_SPEC.match(line.strip())
+                m = PIP_SPEC.match(line.split(";")[0].strip())  # a marker (mlcommons-loadgen's) set aside
                 assert m, f"{path.name}: cannot parse pip requirement {line!r}"
                 pip[normalize(m["name"])] = m["version"] if m["op"] == "==" else None
         else:

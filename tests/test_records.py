@@ -43,6 +43,7 @@ from jetprof.records import (
     validate_document,
     validate_record,
 )
+from jetprof.serving_records import ServedAccuracy, ServerProbe, ServingRecord, ServingSettings
 
 REPO = Path(__file__).resolve().parents[1]
 OLD = REPO / "tests" / "data" / "records_v1"
@@ -92,6 +93,8 @@ TYPED_LEVELS = [
     (JetSource, "group rounds file", ("jets",)), (Subnormal, "group rounds file", ("variants", "[]", "subnormal")),
     (ComparisonRow, "comparison row", ()), (WeightsAnswer, "weights answer", ()),
     (NodeRecord, "node record", ()), (NodeProcess, "node record", ("per_process", "[]")),
+    (ServingRecord, "serving record", ()), (ServedAccuracy, "serving record", ("accuracy",)),
+    (ServingSettings, "serving record", ("settings",)), (ServerProbe, "serving record", ("server_search", "[]")),
 ]
 
 

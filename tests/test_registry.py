@@ -151,7 +151,7 @@ def test_every_figure_has_its_function_caption_kind_and_rule(name, config):
     assert callable(figure_function(name)), f"{f.function}: not a callable"
     caption = REPO / "workflow" / "report" / f.caption
     assert caption.is_file() and caption.read_text().strip(), f"no caption {caption}"
-    assert f.kind in FIGURE_KINDS and f.category in ("2. Training", "3. Profile", "4. Deployment")
+    assert f.kind in FIGURE_KINDS and f.category in ("2. Training", "3. Profile", "4. Deployment", "4. Serving")
     assert workflow.FIGURE_CATEGORY[name] == f.category
     cfg = json.loads(json.dumps(config))
     inputs = workflow.figure_inputs(cfg, name, ["results/profile/x.json"], ["results/profile/peak/cpu.json"])

@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-weights": ("jetprof.model.pretrained", "fetch an official ParT/ParticleNet checkpoint and convert it"),
     "profile": ("jetprof.profiling.cli", "profile ParT's forward pass over a grid of points"),
     "node": ("jetprof.profiling.node", "a full node: N measuring processes x T threads, jets/s per core, RSS per slot"),
+    "serve": ("jetprof.profiling.serve_cli", "serve one rung through MLPerf LoadGen in one scenario"),
+    "serving-summary": ("jetprof.report.serving", "collect serving records into results/summary/serving.csv"),
     "summarize": ("jetprof.report.summarize", "collect profile records into one table"),
     "compare": ("jetprof.report.compare", "paired comparisons (ratios, CIs, verdicts) and the weights answer"),
     "cost": ("jetprof.report.cost", "the node runs as a table, and their cost per event and per billion jets"),

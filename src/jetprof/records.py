@@ -400,7 +400,8 @@ POINT_OPTIONAL = frozenset(_field_names(PointRecord)[_field_names(PointRecord).i
 #: the schema of each record kind, in src/jetprof/schemas/ beside record.schema.json
 SCHEMA_FILES = {"profile record": "record.schema.json", "group rounds file": "group.schema.json",
                 "comparison row": "comparison.schema.json", "weights answer": "answer.schema.json",
-                "node record": "node.schema.json"}  # jetprof.node_record
+                "node record": "node.schema.json",  # jetprof.node_record
+                "serving record": "serving.schema.json"}
 
 
 @cache

@@ -174,6 +174,7 @@ FIGURE_KINDS: dict[str, str] = {
     "deployment": "the deployment ladder (jetprof compare's deployment.json)",
     "models": "the models side by side (jetprof summarize's models.csv)",
     "node": "the full-node runs (jetprof cost's node.csv)",
+    "serving": "the serving runs through MLPerf LoadGen (jetprof serving-summary's serving.csv)",
 }
 
 # ---------------------------------------------------------------------------- the values
@@ -291,6 +292,7 @@ FIGURE_LIST: tuple[Figure, ...] = (
     Figure("accuracy_vs_cost", "models", "jetprof.report.pareto:accuracy_vs_cost"),
     Figure("speedup_vs_batch", "comparisons", "jetprof.report.paired:speedup_vs_batch"),
     Figure("node_throughput", "node", "jetprof.report.cost:node_throughput", "4. Deployment"),
+    Figure("served_latency", "serving", "jetprof.report.serving:served_latency", "4. Serving"),
 )
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in BACKEND_LIST}

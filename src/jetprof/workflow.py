@@ -294,6 +294,8 @@ def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: 
         return {"models": f"{RESULTS}/summary/models.csv"}
     if kind == "node":
         return {"node": f"{RESULTS}/summary/node.csv"}
+    if kind == "serving":
+        return {"serving": f"{RESULTS}/summary/serving.csv"}
     if kind == "records":  # reads the records and their per-op tables
         measured_here = config["profile"]["profiler_pass"] and not config.get("regenerate")
         ops = [r[: -len(".json")] + ".ops.csv" for r in records] if measured_here else []
@@ -315,7 +317,8 @@ def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], lo
     kind = FIGURE_ENTRIES[name].kind
     args = ["jetprof", "--log", log, "plot", name, "--out", f"{RESULTS}/figures/{name}.png"]
     given = {"metrics": "metrics", "comparisons": "comparisons", "deployment": "deployment", "models": "models",
-             "node": "node"}
+             "node": "node",
+             "serving": "serving"}
     if kind in given:
         args += [f"--{given[kind]}", inputs[given[kind]]]
     else:
@@ -360,7 +363,10 @@ def regenerate_notes(config: dict[str, Any]) -> list[str]:
 
 def figure_files(config: dict[str, Any]) -> list[str]:
     skipped = skipped_figures(config)
-    return [f"{RESULTS}/figures/{name}.png" for name in FIGURES if name not in skipped]
+    # drawn only where the study serves (not while regenerating: no serving rules then)
+    serving = bool((config.get("serving") or {}).get("scenarios")) and not config.get("regenerate")
+    return [f"{RESULTS}/figures/{name}.png" for name in FIGURES
+            if name not in skipped and (serving or FIGURE_ENTRIES[name].kind != "serving")]
 
 
 def config_files_label(files: list[Any]) -> str:

@@ -76,6 +76,20 @@ def get_node_records():
     return study_node_records(config)
 
 
+def serve_inputs(wildcards):
+    """A serving job's files: the model's configs and trained weights, the test split, its
+    ONNX export for the ONNX rungs (workflow/rules/serving.smk)."""
+    inputs = {
+        "network_config": TRAINED[wildcards.model][0],
+        "data_config": TRAINED[wildcards.model][1],
+        "checkpoint": contract.checkpoint_path(wildcards.model),
+        "validated": "results/validate/report.json",
+    }
+    if wildcards.backend in contract.ONNX_BACKENDS:
+        inputs["onnx"] = f"results/export/{wildcards.model}.onnx"
+    return inputs
+
+
 def get_figures():
     return jw.figure_files(config)
 
@@ -96,6 +110,9 @@ def get_report_inputs():
                 f"results/export/{model}.onnx",
                 f"results/export/{model}_card.json",
             ]
+        # the serving runs (serving.scenarios; none when empty)
+        if (config.get("serving") or {}).get("scenarios"):
+            inputs += ["results/summary/serving.csv"]
     return inputs
 
 

@@ -185,6 +185,12 @@ def make_plot(name: str, args: argparse.Namespace) -> Plot:
         if not args.comparisons:
             raise JetprofError(f"figure {name} needs --comparisons (results/summary/comparisons.csv)")
         return draw(load_comparisons(args.comparisons))
+    if kind == "serving":
+        from jetprof.report.serving import read_serving_table
+
+        if not args.serving:
+            raise JetprofError(f"figure {name} needs --serving (results/summary/serving.csv)")
+        return draw(read_serving_table(args.serving))
     if kind == "models":
         if not args.models:
             raise JetprofError(f"figure {name} needs --models (results/summary/models.csv)")
@@ -266,6 +272,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deployment", help="the deployment ladder from jetprof compare (JSON)")
     parser.add_argument("--models", help="the models side by side from jetprof summarize --models-csv (CSV)")
     parser.add_argument("--node", help="the full-node runs from jetprof cost --out-node (CSV)")
+    parser.add_argument("--serving", help="the serving runs from jetprof serving-summary (CSV)")
     parser.add_argument("--out", required=True, help="output .png, .pdf or .svg")
     selection = parser.add_argument_group(
         "selection (default: the one value measured, see `pydoc jetprof.report.cli`)")
