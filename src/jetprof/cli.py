@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("jetprof.profiling.node", "a full node: N measuring processes x T threads, jets/s per core, RSS per slot"),
     "serve": ("jetprof.profiling.serve_cli", "serve one rung through MLPerf LoadGen in one scenario"),
     "serving-summary": ("jetprof.report.serving", "collect serving records into results/summary/serving.csv"),
+    "findings": ("jetprof.report.findings", "the report's opening page: what the study found, one line each"),
     "summarize": ("jetprof.report.summarize", "collect profile records into one table"),
     "compare": ("jetprof.report.compare", "paired comparisons (ratios, CIs, verdicts) and the weights answer"),
     "cost": ("jetprof.report.cost", "the node runs as a table, and their cost per event and per billion jets"),

@@ -277,7 +277,8 @@ def summary_files() -> list[str]:
     return [_TABLE, f"{RESULTS}/summary/points.md", f"{RESULTS}/summary/models.csv",
             f"{RESULTS}/summary/models.md", _COMPARISONS, f"{RESULTS}/summary/weights_answer.json",
             f"{RESULTS}/summary/weights_answer.md", f"{RESULTS}/summary/deployment.md",
-            f"{RESULTS}/summary/node.csv", f"{RESULTS}/summary/cost.csv", f"{RESULTS}/summary/cost.md"]
+            f"{RESULTS}/summary/node.csv", f"{RESULTS}/summary/cost.csv", f"{RESULTS}/summary/cost.md",
+            f"{RESULTS}/summary/findings.md"]
 
 
 def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: list[str]) -> dict[str, Any]:

@@ -120,3 +120,36 @@ rule figures:
     input:
         get_figures(),
         jw.summary_files(),
+
+
+# The report's opening page: what the study found, one line per question, each naming its figure.
+rule findings:
+    input:
+        answer="results/summary/weights_answer.json",
+        deployment="results/summary/deployment.json",
+        models="results/summary/models.csv",
+        node="results/summary/node.csv",
+        cost="results/summary/cost.csv",
+        serving=(
+            ["results/summary/serving.csv"]
+            if (config.get("serving") or {}).get("scenarios") and not REGENERATE
+            else []
+        ),
+    output:
+        md=report(
+            "results/summary/findings.md",
+            caption="../report/findings.rst",
+            category="0. What the study found",
+        ),
+    log:
+        "results/logs/summary/findings.log",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        serving=lambda wildcards, input: (
+            f"--serving {input.serving[0]}" if input.serving else ""
+        ),
+    shell:
+        "jetprof --log {log:q} findings --answer {input.answer:q} --deployment {input.deployment:q}"
+        " --models {input.models:q} --node {input.node:q} --cost {input.cost:q} {params.serving}"
+        " --out-md {output.md:q}"
