@@ -351,18 +351,22 @@ def _jets_source(job: NodeJob, processes: int) -> tuple[str, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model name in the records")
-    parser.add_argument("--weights", default="random", choices=("random", "trained", "pretrained"))
+    parser.add_argument("--weights", default="random", choices=("random", "trained", "pretrained"),
+                        help="the weight state the record names (its weights come from --checkpoint)")
     parser.add_argument("--network-config", required=True, help="weaver network config")
     parser.add_argument("--data-config", required=True, help="weaver data config")
     parser.add_argument("--checkpoint", help="state dict (none: random weights)")
     parser.add_argument("--backend", default=_NODE["backends"][0], help="backend-precision pair, e.g. eager-fp32")
     parser.add_argument("--device", default="cpu", choices=("cpu",), help="the node's processes run on CPU")
     parser.add_argument("--plan", action="append", required=True, help="PROCESSESxTHREADS (repeat for more)")
-    parser.add_argument("--batch-size", type=int, default=_NODE["batch_size"])
-    parser.add_argument("--duration-s", type=float, default=float(_NODE["duration_s"]))
+    parser.add_argument("--batch-size", type=int, default=_NODE["batch_size"], help="jets per call (node.batch_size)")
+    parser.add_argument("--duration-s", type=float, default=float(_NODE["duration_s"]),
+                        help="seconds each process is timed (node.duration_s)")
     parser.add_argument("--calls", type=int, default=_NODE["calls"], help="timed calls instead of a duration")
-    parser.add_argument("--warmup", type=int, default=_NODE["warmup"])
-    parser.add_argument("--memory-per-core-gb", type=float, default=float(_NODE["memory_per_core_gb"]))
+    parser.add_argument("--warmup", type=int, default=_NODE["warmup"],
+                        help="untimed calls after the model's own warm-up (node.warmup)")
+    parser.add_argument("--memory-per-core-gb", type=float, default=float(_NODE["memory_per_core_gb"]),
+                        help="a slot's memory per core (node.memory_per_core_gb)")
     parser.add_argument("--data", nargs="+", required=True, help="ROOT files (globs) of real jets")
     parser.add_argument("--process", default="spawn", choices=("fork", "spawn"),
                         help="spawn (default): each process a fresh interpreter, its whole RSS counted; "

@@ -272,8 +272,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-csv", required=True, help="the cost table (results/summary/cost.csv)")
     parser.add_argument("--out-md", required=True, help="the report's cost page (results/summary/cost.md)")
     parser.add_argument("--points", help="the profile's summary table, for GPU points (results/summary/points.csv)")
-    parser.add_argument("--jets-per-event", type=float, default=float(_COST["jets_per_event"]))
-    parser.add_argument("--budget-ms-per-event", type=float, default=float(_COST["budget_ms_per_event"]))
+    parser.add_argument("--jets-per-event", type=float, default=float(_COST["jets_per_event"]),
+                        help="jets tagged per event (cost.jets_per_event)")
+    parser.add_argument("--budget-ms-per-event", type=float, default=float(_COST["budget_ms_per_event"]),
+                        help="the CPU budget per event per core, ms (cost.budget_ms_per_event)")
 
 
 def run(args: argparse.Namespace) -> int:
