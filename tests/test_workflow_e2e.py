@@ -245,7 +245,7 @@ def test_regenerating_from_exactly_what_the_readme_says_to_copy(study, tmp_path)
     assert len(notes) == 1 and "results/evaluate/ParT_full/metrics.json" in notes[0], out[-3000:]
     assert "copy results/evaluate/ from the run" in notes[0]
     drawn = {p.stem for p in (fresh / "results/figures").glob("*.png")}
-    # the serving figure reads results/summary/serving.csv, which regenerating does not make
+    # the serving figure reads results/summary/serving.csv, which was not copied (regenerating makes none)
     assert drawn == set(FIGURES) - {"training_curves", "roc", "confusion_matrix", "served_latency"}, drawn
     answer = json.loads((fresh / "results/summary/weights_answer.json").read_text())
     assert answer["cpu"]["subnormal_penalty"] is not None  # the peak record came with results/profile/

@@ -364,8 +364,10 @@ def regenerate_notes(config: dict[str, Any]) -> list[str]:
 
 def figure_files(config: dict[str, Any]) -> list[str]:
     skipped = skipped_figures(config)
-    # drawn only where the study serves (not while regenerating: no serving rules then)
-    serving = bool((config.get("serving") or {}).get("scenarios")) and not config.get("regenerate")
+    # drawn only where the study serves; regenerating (no serving rules then), only from a
+    # serving table already there
+    serving = bool((config.get("serving") or {}).get("scenarios")) and (
+        not config.get("regenerate") or os.path.isfile(f"{RESULTS}/summary/serving.csv"))
     return [f"{RESULTS}/figures/{name}.png" for name in FIGURES
             if name not in skipped and (serving or FIGURE_ENTRIES[name].kind != "serving")]
 
