@@ -136,11 +136,12 @@ def test_the_scorer_refuses_a_log_that_misses_a_jet_or_holds_another_shape(tmp_p
     (tmp_path / logs.ACCURACY).write_text(json.dumps(log))
     served = logs.read_accuracy_log(tmp_path / logs.ACCURACY, 3)
     with pytest.raises(JetprofError, match="1 of the 3 jets were not served"):
-        logs.score(served, np.array([0, 1, 2]), probs.astype(float), "log")
+        logs.score(served, np.array([0, 1, 2]), probs.astype(float), "log", 1e-4)
     with pytest.raises(JetprofError, match="holds 3 numbers, not the 4 class probabilities"):
         logs.read_accuracy_log(tmp_path / logs.ACCURACY, 4)
-    scored = logs.score(served, np.array([0, 0]), probs[:2].astype(float), "log")
+    scored = logs.score(served, np.array([0, 0]), probs[:2].astype(float), "log", 1e-4)
     assert scored.accuracy == 0.5 and scored.auc_macro is None  # one class: no AUC
+    assert scored.passed and scored.max_abs_diff == 0 and scored.tolerance == 1e-4
 
 
 def test_offline_runs_the_batcher(study, tmp_path):

@@ -123,10 +123,10 @@ def test_comparisons_and_the_weights_answer(study):
     assert set(table["verdict"]) <= {"same", "different", "inconclusive"}
     assert (table["rounds"] == 8).all() and (table["ci95_low"] <= table["ratio"]).all()
     assert set(table["method"]) == {"processes-t"} and (table["processes"] == 2).all()
+    answer = json.loads((work / "results/summary/weights_answer.json").read_text())
     findings = (work / "results/summary/findings.md").read_text()  # the report's opening page
     assert findings.startswith("# What the study found") and f"(`{answer['verdict']}`)" in findings
     assert "weights_comparison.png" in findings and "node_throughput.png" in findings
-    answer = json.loads((work / "results/summary/weights_answer.json").read_text())
     assert answer["verdict"] in ("same", "different", "inconclusive") and answer["threshold"] == 0.05
     assert len(answer["comparisons"]) == 4 and len(answer["control"]) == 4
     pooled = {(p["axis"], p["variant"]): p for p in answer["pooled"]}

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from jetprof.errors import JetprofError
+from jetprof.serving_records import ServedAccuracy
 
 SUMMARY = "mlperf_log_summary.txt"
 DETAIL = "mlperf_log_detail.txt"
@@ -134,20 +135,10 @@ def read_accuracy_log(path: Path, classes: int) -> dict[int, np.ndarray]:
     return out
 
 
-@dataclass
-class Scored:
-    """The served outputs against the labels and against the reference (eager fp32)."""
-
-    jets: int
-    classes: int
-    accuracy: float
-    auc_macro: float | None
-    auc_macro_reference: float | None
-    max_abs_diff: float
-
-
-def score(served: dict[int, np.ndarray], labels: np.ndarray, reference: np.ndarray, source: str) -> Scored:
-    """Accuracy and macro AUC of every served jet, and its largest |Δ softmax| from ``reference``.
+def score(served: dict[int, np.ndarray], labels: np.ndarray, reference: np.ndarray, source: str,
+          tolerance: float) -> ServedAccuracy:
+    """Accuracy and macro AUC of every served jet, and its largest |Δ softmax| from ``reference``,
+    which passes within ``tolerance``.
 
     Raises:
         JetprofError: a jet of the library was not served (LoadGen's accuracy mode serves
@@ -163,6 +154,7 @@ def score(served: dict[int, np.ndarray], labels: np.ndarray, reference: np.ndarr
     classes = len(np.unique(labels))
     auc = macro_auc(labels, probs) if classes > 1 else None
     ref_auc = macro_auc(labels, reference) if classes > 1 else None
-    return Scored(jets=n, classes=classes, accuracy=float(np.mean(probs.argmax(axis=1) == labels)),
-                  auc_macro=auc, auc_macro_reference=ref_auc,
-                  max_abs_diff=float(np.max(np.abs(probs - reference))))
+    diff = float(np.max(np.abs(probs - reference)))
+    return ServedAccuracy(jets=n, classes=classes, accuracy=float(np.mean(probs.argmax(axis=1) == labels)),
+                          auc_macro=auc, auc_macro_reference=ref_auc, max_abs_diff=diff, tolerance=tolerance,
+                          passed=bool(diff <= tolerance))

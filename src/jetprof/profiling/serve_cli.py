@@ -117,10 +117,7 @@ def check_accuracy(rung: Predictor, reference: Predictor, library: Library, base
     serve(rung, library, settings, acc_dir)
     ref = predict_all(reference, library, base.max_batch)
     served = logs.read_accuracy_log(acc_dir / logs.ACCURACY, ref.shape[1])
-    s = logs.score(served, library.labels, ref, str(acc_dir / logs.ACCURACY))
-    return ServedAccuracy(jets=s.jets, classes=s.classes, accuracy=s.accuracy, auc_macro=s.auc_macro,
-                          auc_macro_reference=s.auc_macro_reference, max_abs_diff=s.max_abs_diff,
-                          tolerance=tolerance, passed=bool(s.max_abs_diff <= tolerance))
+    return logs.score(served, library.labels, ref, str(acc_dir / logs.ACCURACY), tolerance)
 
 
 def _keep(src: Path, out: Path) -> None:
@@ -272,24 +269,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--model", required=True, help="the model's name in the record")
     a("--weights", default="trained", help="the weight state the checkpoint holds")
-    a("--network-config", required=True)
-    a("--data-config", required=True)
+    a("--network-config", required=True, help="the weaver network config the rung is built from")
+    a("--data-config", required=True, help="the weaver data config (inputs, labels)")
     a("--checkpoint", default=None, help="the weights (none: random)")
     a("--onnx", default=None, help="the model's ONNX export (ONNX rungs)")
-    a("--backend", required=True)
-    a("--precision", required=True)
-    a("--device", default="cpu")
-    a("--scenario", required=True, choices=SCENARIOS)
+    a("--backend", required=True, help="the rung's backend (a name of the registry's backends)")
+    a("--precision", required=True, help="the rung's precision (fp32, bf16, fp16, int8)")
+    a("--device", default="cpu", help="where the rung runs (cpu, cuda:N, mps)")
+    a("--scenario", required=True, choices=SCENARIOS, help="the LoadGen scenario")
     a("--data", nargs="+", required=True, help="the test split's files (globs): the sample library")
     a("--jets", type=int, required=True, help="test jets in the library")
-    a("--threads", type=int, required=True)
-    a("--max-batch", type=int, required=True)
-    a("--max-queue-delay-ms", type=float, required=True)
-    a("--latency-bound-ms", type=float, required=True)
+    a("--threads", type=int, required=True, help="torch / ONNX Runtime threads of the inference thread")
+    a("--max-batch", type=int, required=True, help="the dynamic batcher: a batch closes at this many jets")
+    a("--max-queue-delay-ms", type=float, required=True,
+      help="the dynamic batcher: or when its first jet has waited this long (ms)")
+    a("--latency-bound-ms", type=float, required=True, help="the Server scenario's p99 latency bound (ms)")
     a("--min-duration-s", type=float, default=None, help="default: LoadGen's own")
     a("--min-query-count", type=int, default=None, help="default: LoadGen's own")
     a("--server-steps", type=int, required=True, help="halvings of the Server QPS search")
-    a("--seed", type=int, default=0)
+    a("--seed", type=int, default=0,
+      help="seed of torch (random weights) and of LoadGen's sample and schedule generators")
     a("--out", type=Path, required=True, help="the scenario's folder (logs and record.json)")
 
 
