@@ -21,7 +21,7 @@ from conftest import copy_repo
 pytestmark = pytest.mark.slow
 
 CONFIG = ".test/config/config.yaml"
-PLOT_RULES = {"summarize_records", "compare_variants", "summarize_node", "figures"}
+PLOT_RULES = {"summarize_records", "compare_variants", "summarize_node", "findings", "figures"}
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
