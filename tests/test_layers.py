@@ -15,7 +15,8 @@ from test_package import PACKAGE, import_graph
 CORE = frozenset({"jetprof", "jetprof.contract", "jetprof.records", "jetprof.config", "jetprof.jobfile",
                   "jetprof.registry", "jetprof.intervals",
                   "jetprof.stats", "jetprof.metrics", "jetprof.io", "jetprof.errors", "jetprof.httpfetch",
-                  "jetprof.platforms", "jetprof.node_record", "jetprof.serving_records", "jetprof.serving_plan"})
+                  "jetprof.platforms", "jetprof.node_record", "jetprof.serving_records", "jetprof.serving_plan",
+                  "jetprof.study_config"})
 #: entry points above the wings: they may import a wing, never the harness or the report
 ENTRY = frozenset({"jetprof.cli", "jetprof.workflow"})
 WINGS = ("data", "train", "model", "profiling", "report")
