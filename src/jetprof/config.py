@@ -12,10 +12,11 @@ from __future__ import annotations
 import copy
 import functools
 import os
-from typing import Any
+from typing import Any, cast
 
 from jetprof.contract import CONFIG_SCHEMA, split_pair
 from jetprof.registry import entry_configs, fill_schema, known_names, official_by_source, pair_problem
+from jetprof.study_config import RawConfig, StudyConfig, WeaverKey
 
 
 def load_schema(path: str | os.PathLike[str] = CONFIG_SCHEMA) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def schema_default(key: str) -> Any:
 
 #: the study's ``train.*`` keys that become weaver flags (``jetprof weaver --config-json``
 #: takes them; the workflow passes them, the launcher turns them into flags)
-WEAVER_KEYS: tuple[str, ...] = (
+WEAVER_KEYS: tuple[WeaverKey, ...] = (
     "num_epochs", "samples_per_epoch", "samples_per_epoch_val", "batch_size", "start_lr",
     "optimizer", "lr_scheduler", "fetch_step", "num_workers", "use_amp",
 )
@@ -196,7 +197,7 @@ def with_config_reference(text: str) -> str:
 # --------------------------------------------------------------------------- config checks
 
 
-def pair_problems(config: dict[str, Any]) -> list[str]:
+def pair_problems(config: StudyConfig) -> list[str]:
     """Backend-precision pairs of ``profile`` that no listed device can run; one line each.
 
     A pair that runs on some of ``profile.devices`` is kept for those (``eager-fp16`` with
@@ -226,7 +227,7 @@ def pair_problems(config: dict[str, Any]) -> list[str]:
     return lines
 
 
-def cross_key_problems(config: dict[str, Any]) -> list[str]:
+def cross_key_problems(config: StudyConfig) -> list[str]:
     """Keys that are valid alone but not together, or files a key names that are not there.
 
     One line each, in config terms (never a command-line flag): the weaver configs must
@@ -235,8 +236,8 @@ def cross_key_problems(config: dict[str, Any]) -> list[str]:
     ``pretrained.sha256``.
     """
     lines = []
-    for key in ("network_config", "data_config"):
-        path = config["weaver"].get(key)
+    weaver = config["weaver"]
+    for key, path in (("network_config", weaver.get("network_config")), ("data_config", weaver.get("data_config"))):
         if path is None:
             lines.append(f"weaver.{key}: missing (a weaver {key.replace('_', ' ')} file, e.g. workflow/weaver/...)")
         elif not os.path.isfile(path):
@@ -261,7 +262,7 @@ def cross_key_problems(config: dict[str, Any]) -> list[str]:
     return lines
 
 
-def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
+def config_problems(config: RawConfig, schema_path: str) -> list[str]:
     """Check a study config against its JSON schema; one line per problem.
 
     Each line names the key (dotted path) and what is wrong, e.g.
@@ -285,27 +286,36 @@ def config_problems(config: dict[str, Any], schema_path: str) -> list[str]:
         else:
             lines.append(f"{where}: {err.message}")
     if not lines:
-        lines += pair_problems(config)
-        lines += cross_key_problems(config)
-        lines += node_plan_problems(config)
-        names = [config["weaver"]["model_name"]] + [m["name"] for m in config["profile"].get("models", [])]
-        for i, extra in enumerate(config["profile"].get("models", [])):
-            where = f"profile.models[{i}]"
-            if names.count(extra["name"]) > 1:
-                lines.append(f"{where}.name: {extra['name']!r} names two models "
-                             f"(weaver.model_name and profile.models share one namespace)")
-            configs = entry_configs(extra)
-            if not all(configs):
-                lines.append(f"{where}.name: {extra['name']!r} is not a zoo model ({known_names()}); "
-                             f"give its network_config and data_config")
-                continue
-            for key, path in zip(("network_config", "data_config"), configs):
-                if not os.path.isfile(path):
-                    lines.append(f"{where}.{key}: {path} not found")
+        lines += _combination_problems(cast(StudyConfig, config))
     return lines
 
 
-def node_plan_problems(config: dict[str, object], cores: int | None = None) -> list[str]:
+def _combination_problems(config: StudyConfig) -> list[str]:
+    """The checks of a config that passed the schema: every key it gives has the type
+    :class:`~jetprof.study_config.StudyConfig` states (the cast's warrant). It may still
+    leave keys to the defaults (the Snakefile fills them in after this check): the checks
+    read those with ``.get``."""
+    lines = pair_problems(config)
+    lines += cross_key_problems(config)
+    lines += node_plan_problems(config)
+    names = [config["weaver"]["model_name"]] + [m["name"] for m in config["profile"].get("models", [])]
+    for i, extra in enumerate(config["profile"].get("models", [])):
+        where = f"profile.models[{i}]"
+        if names.count(extra["name"]) > 1:
+            lines.append(f"{where}.name: {extra['name']!r} names two models "
+                         f"(weaver.model_name and profile.models share one namespace)")
+        configs = entry_configs(extra)
+        if not all(configs):
+            lines.append(f"{where}.name: {extra['name']!r} is not a zoo model ({known_names()}); "
+                         f"give its network_config and data_config")
+            continue
+        for key, path in zip(("network_config", "data_config"), configs):
+            if not os.path.isfile(path):
+                lines.append(f"{where}.{key}: {path} not found")
+    return lines
+
+
+def node_plan_problems(config: RawConfig, cores: int | None = None) -> list[str]:
     """``node.plans`` that ask for more processes x threads than this machine's cores, one line
     each (a node run must not oversubscribe: its jets/s per core would measure the scheduler);
     ``node.backends`` the node's device (cpu) cannot run."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from jetprof import registry
 from jetprof.registry import pair_problem
+from jetprof.study_config import StudyConfig
 
 #: the installed package; its data files travel with it (``pip install .`` works anywhere)
 PACKAGE = Path(__file__).resolve().parent
@@ -254,14 +255,14 @@ def variants_of(model: str, weights: list[str] | tuple[str, ...], pairs: list[st
     return out
 
 
-def trained_models(config: dict[str, Any]) -> list[str]:
+def trained_models(config: StudyConfig) -> list[str]:
     """The models a study trains with weaver: the main one (``weaver.model_name``) first,
     then every ``profile.models`` entry with ``train: true``."""
     extras = [m["name"] for m in config["profile"].get("models", []) if m.get("train", False)]
     return list(dict.fromkeys([config["weaver"]["model_name"], *extras]))
 
 
-def extra_variants(config: dict[str, Any]) -> list[Variant]:
+def extra_variants(config: StudyConfig) -> list[Variant]:
     """``profile.models`` as the main grid's groups measure them: a trained one under the
     study's weight states but ``pretrained`` (its official checkpoint is the main model's),
     the others with random weights; each under its own ``backends`` or ``profile.backends``."""
@@ -274,13 +275,13 @@ def extra_variants(config: dict[str, Any]) -> list[Variant]:
     return out
 
 
-def study_weights(config: dict[str, Any]) -> list[str]:
+def study_weights(config: StudyConfig) -> list[str]:
     """``profile.weights``, without ``pretrained`` unless ``pretrained.enabled``."""
     enabled = bool(config.get("pretrained", {}).get("enabled", False))
     return [w for w in config["profile"]["weights"] if w != "pretrained" or enabled]
 
 
-def study_groups(config: dict[str, Any]) -> list[Group]:
+def study_groups(config: StudyConfig) -> list[Group]:
     """Every comparison group of a study: the main grid and the multiplicity curve.
 
     The main grid measures, at each device × particles × batch size, the main
@@ -304,7 +305,7 @@ def study_groups(config: dict[str, Any]) -> list[Group]:
     def runs_on(pairs: Sequence[str], device: str) -> list[str]:
         return [p for p in pairs if pair_problem(*split_pair(p), device) is None]
 
-    def add(device: str, particles: Any, bs: int, weights: list[str], pairs: list[str],
+    def add(device: str, particles: str | int, bs: int, weights: list[str], pairs: list[str],
             extra: list[Variant]) -> None:
         usable = runs_on(pairs, device)
         if not usable:
@@ -322,15 +323,15 @@ def study_groups(config: dict[str, Any]) -> list[Group]:
         for n in mult["particles"]:
             add(device, n, mult["batch_size"], [mult_weights], mult["backends"], [])
     groups = []
-    for (device, particles, bs), variants in merged.items():
+    for (device, label, bs), variants in merged.items():
         originals = [v for v in variants if not v.replica]
         replicas = [v for v in variants if v.replica][:1]  # one control per group
         ordered = originals[:1] + replicas + originals[1:]
-        groups.append(Group(device, particles, bs, tuple(ordered)))
+        groups.append(Group(device, label, bs, tuple(ordered)))
     return groups
 
 
-def study_points(config: dict[str, Any]) -> list[Point]:
+def study_points(config: StudyConfig) -> list[Point]:
     return [p for g in study_groups(config) for p in g.points]
 
 
@@ -379,7 +380,7 @@ class Job:
         return list(dict.fromkeys(v.model for v in self.variants))
 
 
-def study_jobs(config: dict[str, Any]) -> list[Job]:
+def study_jobs(config: StudyConfig) -> list[Job]:
     """The study's groups in as few ``jetprof profile`` calls as they allow: groups with
     the same device and variants, as products of particle counts × batch sizes."""
     by_variants: dict[tuple[str, tuple[Variant, ...]], dict[str, list[int]]] = {}

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 
 from jetprof.contract import RESULTS, split_pair, trained_models
 from jetprof.registry import pair_problem
+from jetprof.study_config import StudyConfig
 
-#: a study config as Snakemake holds it (nested mappings and lists of plain values)
+#: a ``serving`` section (the config's, under the schema's defaults: :func:`section`)
 Config = Mapping[str, object]
 
 SERVING = f"{RESULTS}/serving"
@@ -34,14 +35,14 @@ def _strs(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
-def section(config: Config, defaults: Config) -> Config:
+def section(config: StudyConfig, defaults: Config) -> Config:
     """``serving`` with the schema's defaults (``defaults``: jetprof.config.schema_defaults("serving"))
     under what the config gives."""
     given = _at(config, "serving")
     return {**defaults, **(given if isinstance(given, Mapping) else {})}
 
 
-def profiled_pairs(config: Config, model: str) -> list[str]:
+def profiled_pairs(config: StudyConfig, model: str) -> list[str]:
     """The backend-precision pairs the profile measures ``model`` at."""
     own = _strs(_at(config, "profile", "backends"))
     models = _at(config, "profile", "models")
@@ -51,10 +52,10 @@ def profiled_pairs(config: Config, model: str) -> list[str]:
     return own
 
 
-def jobs(config: Config, serving: Config) -> list[tuple[str, str, str, str, str]]:
+def jobs(config: StudyConfig, serving: Config) -> list[tuple[str, str, str, str, str]]:
     """(model, device, backend, precision, scenario) of every serving job."""
     out = []
-    for model in trained_models(dict(config)):
+    for model in trained_models(config):
         for pair in _strs(serving["backends"]):
             if pair not in profiled_pairs(config, model):
                 continue
@@ -69,11 +70,11 @@ def run_dir(model: str, device: str, backend: str, precision: str, scenario: str
     return f"{SERVING}/{model}/{device}/{backend}-{precision}/{scenario}"
 
 
-def records(config: Config, serving: Config) -> list[str]:
+def records(config: StudyConfig, serving: Config) -> list[str]:
     return [f"{run_dir(*job)}/record.json" for job in jobs(config, serving)]
 
 
-def problems(config: Config, serving: Config) -> list[str]:
+def problems(config: StudyConfig, serving: Config) -> list[str]:
     """Why the serving section cannot run as given, one line each (none when it is off).
 
     A rung the profile does not measure for the main model, one no device of
@@ -105,7 +106,7 @@ def problems(config: Config, serving: Config) -> list[str]:
     return lines
 
 
-def flags(config: Config, serving: Config, model: str, backend: str, precision: str,
+def flags(config: StudyConfig, serving: Config, model: str, backend: str, precision: str,
           device: str, scenario: str) -> str:
     """The options of ``jetprof serve`` for one job, shell-quoted (the files come from the rule)."""
     args = ["--model", model, "--weights", "trained", "--backend", backend, "--precision", precision,

@@ -21,6 +21,7 @@ from typing import Literal, NotRequired, TypedDict
 #: config check reads): nested mappings of plain values, no key known to be there
 RawConfig = Mapping[str, object]
 
+Split = Literal["train", "val", "test"]
 Source = Literal["generate", "zenodo", "example"]
 Process = Literal["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]
 Weights = Literal["random", "trained", "pretrained"]
@@ -30,6 +31,9 @@ LrScheduler = Literal["none", "steps", "flat+decay", "flat+linear", "flat+cos", 
 Layout = Literal["auto", "0.4", "0.5"]
 Clock = Literal["auto", "wall", "cpu"]
 Scenario = Literal["SingleStream", "Offline", "Server"]
+#: the ``train`` keys that become weaver flags (:data:`jetprof.config.WEAVER_KEYS`)
+WeaverKey = Literal["num_epochs", "samples_per_epoch", "samples_per_epoch_val", "batch_size", "start_lr",
+                    "optimizer", "lr_scheduler", "fetch_step", "num_workers", "use_amp"]
 
 
 class SplitCounts(TypedDict):

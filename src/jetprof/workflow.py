@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from jetprof import jobfile
@@ -30,6 +31,12 @@ from jetprof.data.jetclass import SPLITS, process
 from jetprof.jobfile import JobSettings, ProfileJob, Quality, VariantSpec
 from jetprof.registry import FIGURES as FIGURE_ENTRIES
 from jetprof.registry import entry_configs
+from jetprof.study_config import StudyConfig, TrainConfig
+
+#: a figure rule's named inputs (:func:`figure_inputs`): one file, or a list of them
+FigureInputs = dict[str, str | list[str]]
+#: a Snakemake input function: the files a rule reads, from its wildcards (Snakemake's object)
+InputFunction = Callable[[Any], list[str]]
 
 
 def put_this_python_first_on_path() -> None:
@@ -42,7 +49,7 @@ def put_this_python_first_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([here, os.environ.get("PATH", "")])
 
 
-def dataset_files(config: dict[str, Any]) -> list[str]:
+def dataset_files(config: StudyConfig) -> list[str]:
     """The generated ROOT files, ``results/dataset/{split}/{Prefix}_{NNN}.root``.
 
     Empty for downloaded data, whose file list is known only after the download.
@@ -60,7 +67,7 @@ def dataset_files(config: dict[str, Any]) -> list[str]:
     return out
 
 
-def generator_problem(config: dict[str, Any], conda: bool) -> str | None:
+def generator_problem(config: StudyConfig, conda: bool) -> str | None:
     """Why the jets cannot be generated with this Python, in one line; None when they can.
 
     None as well when the jets are not generated, when every file is already there (copied
@@ -81,17 +88,17 @@ def split_glob(split: str) -> str:
     return f"{RESULTS}/dataset/{split}/*.root"
 
 
-def profile_records(config: dict[str, Any]) -> list[str]:
+def profile_records(config: StudyConfig) -> list[str]:
     """Every record the study writes (one per point of every comparison group)."""
     return [p.record for p in study_points(config)]
 
 
-def group_files(config: dict[str, Any]) -> list[str]:
+def group_files(config: StudyConfig) -> list[str]:
     """Every comparison group's rounds file."""
     return [g.path for g in study_groups(config)]
 
 
-def profile_models(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
+def profile_models(config: StudyConfig) -> dict[str, tuple[str, str]]:
     """Model name -> (weaver network config, data config): the trained model first, then
     ``profile.models``."""
     weaver = config["weaver"]
@@ -101,7 +108,7 @@ def profile_models(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return models
 
 
-def checkpoint_of(config: dict[str, Any], weights: str, model: str | None = None) -> str | None:
+def checkpoint_of(config: StudyConfig, weights: str, model: str | None = None) -> str | None:
     """The checkpoint a weight state of ``model`` (default the main one) loads (None for
     random weights)."""
     model = model or config["weaver"]["model_name"]
@@ -112,7 +119,7 @@ def checkpoint_of(config: dict[str, Any], weights: str, model: str | None = None
     return None
 
 
-def job_checkpoints(config: dict[str, Any], job: Job) -> dict[tuple[str, str], str]:
+def job_checkpoints(config: StudyConfig, job: Job) -> dict[tuple[str, str], str]:
     """(model, weight state) -> checkpoint, for the states a profile job measures."""
     out: dict[tuple[str, str], str] = {}
     for v in job.variants:
@@ -122,13 +129,13 @@ def job_checkpoints(config: dict[str, Any], job: Job) -> dict[tuple[str, str], s
     return out
 
 
-def trained_inputs(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
+def trained_inputs(config: StudyConfig) -> dict[str, tuple[str, str]]:
     """Model -> (network config, data config), for the models the study trains."""
     models = profile_models(config)
     return {m: models[m] for m in trained_models(config)}
 
 
-def metrics_files(config: dict[str, Any]) -> list[str]:
+def metrics_files(config: StudyConfig) -> list[str]:
     """Every trained model's evaluation on the test split, the main model's first."""
     return [metrics_path(m) for m in trained_models(config)]
 
@@ -138,12 +145,12 @@ def metrics_flags(files: list[str]) -> str:
     return " ".join(f"--metrics {shlex.quote(f'{os.path.basename(os.path.dirname(f))}={f}')}" for f in files)
 
 
-def job_inputs(config: dict[str, Any], job: Job, checkpoints: Any = None) -> dict[str, Any]:
+def job_inputs(config: StudyConfig, job: Job, checkpoints: Any = None) -> dict[str, str | InputFunction]:
     """Named inputs of a profile job: the models' configs, checkpoints, and for real jets
     the validation report and the validation split's files (``checkpoints``: the
     Snakefile's object, for downloaded data)."""
     models = profile_models(config)
-    inputs: dict[str, Any] = {}
+    inputs: dict[str, str | InputFunction] = {}
     for i, name in enumerate(job.models):
         inputs[f"network_config_{i}"], inputs[f"data_config_{i}"] = models[name]
     for (model, weights), path in job_checkpoints(config, job).items():
@@ -166,7 +173,7 @@ def job_scores_quality(job: Job) -> bool:
         (v.backend, v.precision) != ("eager", "fp32") and v.weights != "random" for v in job.variants)
 
 
-def profile_job(config: dict[str, Any], job: Job) -> ProfileJob:
+def profile_job(config: StudyConfig, job: Job) -> ProfileJob:
     """The document a profile job measures (``jetprof profile --job FILE``): its variants with
     the files each is built from, its inputs and settings, every number in the schema's type
     (so an equal config gives an equal document: no rerun).
@@ -192,7 +199,7 @@ def profile_job(config: dict[str, Any], job: Job) -> ProfileJob:
     return ProfileJob(job.device, variants, particles, job.batch_sizes, out=RESULTS, settings=settings)
 
 
-def profile_job_json(config: dict[str, Any], job: Job) -> str:
+def profile_job_json(config: StudyConfig, job: Job) -> str:
     """:func:`profile_job` as the text the rule writes to its job file (and keeps as a param)."""
     return jobfile.to_json(profile_job(config, job))
 
@@ -202,7 +209,7 @@ def profile_job_file(job: Job) -> str:
     return f"{RESULTS}/logs/profile/{job.name}.job.json"
 
 
-def job_environment(config: dict[str, Any]) -> dict[str, str]:
+def job_environment(config: StudyConfig) -> dict[str, str]:
     """What every job reads from its environment (``contract.ENV_*``): set by the Snakefile."""
     return {ENV_CONFIG_HASH: config_hash(config),
             ENV_COMPARE_THRESHOLD: str(config_section(config, "profile", "compare")["threshold"])}
@@ -221,7 +228,7 @@ def job_side_files(job: Job, profiler_pass: bool) -> list[str]:
     return [r[: -len(".json")] + ext for r in job.records for ext in (".ops.csv", ".trace.json.gz")]
 
 
-def invalid_records(config: dict[str, Any]) -> list[tuple[str, str]]:
+def invalid_records(config: StudyConfig) -> list[tuple[str, str]]:
     """(path, problem) of each existing record of the study that does not validate
     (a truncated file, say): the workflow treats it as missing and measures it again."""
     import json
@@ -243,12 +250,12 @@ def invalid_records(config: dict[str, Any]) -> list[tuple[str, str]]:
     return bad
 
 
-def gpu_model(config: dict[str, Any], device: str) -> str:
+def gpu_model(config: StudyConfig, device: str) -> str:
     """The ``gpu_model`` resource of a measuring job: profile.gpu_model on cuda, else none."""
     return config["profile"].get("gpu_model", "") if device.startswith("cuda") else ""
 
 
-def set_aside_invalid_records(config: dict[str, Any], dry_run: bool) -> list[str]:
+def set_aside_invalid_records(config: StudyConfig, dry_run: bool) -> list[str]:
     """Rename each existing record that does not validate to ``*.json.invalid`` (unless
     ``dry_run``), so that the workflow sees it missing and measures its group again;
     one message per record."""
@@ -261,7 +268,7 @@ def set_aside_invalid_records(config: dict[str, Any], dry_run: bool) -> list[str
     return messages
 
 
-def profile_devices(config: dict[str, Any]) -> list[str]:
+def profile_devices(config: StudyConfig) -> list[str]:
     return list(config["profile"]["devices"])
 
 
@@ -281,7 +288,7 @@ def summary_files() -> list[str]:
             f"{RESULTS}/summary/findings.md"]
 
 
-def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: list[str]) -> dict[str, Any]:
+def figure_inputs(config: StudyConfig, name: str, records: list[str], peaks: list[str]) -> FigureInputs:
     """What figure ``name`` is drawn from (named inputs of its rule): every file its kind
     (jetprof.registry.FIGURE_KINDS) reads."""
     kind = FIGURE_ENTRIES[name].kind
@@ -306,7 +313,14 @@ def figure_inputs(config: dict[str, Any], name: str, records: list[str], peaks: 
     return {"table": _TABLE}
 
 
-def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], log: str) -> str:
+def _one_file(inputs: FigureInputs, key: str) -> str:
+    value = inputs[key]
+    if not isinstance(value, str):
+        raise TypeError(f"figure input {key!r}: one file expected, not {value!r}")
+    return value
+
+
+def figure_command(config: StudyConfig, name: str, inputs: FigureInputs, log: str) -> str:
     """``jetprof plot`` for one figure, saying explicitly what it shows (no guessing):
     the trained model, the weight state and inputs of the main grid, the multiplicity
     curve's weights and batch size. Every path shell-quoted."""
@@ -321,9 +335,9 @@ def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], lo
              "node": "node",
              "serving": "serving"}
     if kind in given:
-        args += [f"--{given[kind]}", inputs[given[kind]]]
+        args += [f"--{given[kind]}", _one_file(inputs, given[kind])]
     else:
-        args += ["--table", inputs["table"]]
+        args += ["--table", _one_file(inputs, "table")]
     if kind in ("batch", "roofline", "records"):
         args += ["--model", model, "--weights", main_weights, "--particles", particles]
     if kind == "records":
@@ -340,7 +354,7 @@ def figure_command(config: dict[str, Any], name: str, inputs: dict[str, Any], lo
     return " ".join(shlex.quote(a) for a in args)
 
 
-def skipped_figures(config: dict[str, Any]) -> dict[str, str]:
+def skipped_figures(config: StudyConfig) -> dict[str, str]:
     """Regenerating: the figures whose inputs were not copied, each with the file it lacks.
 
     The README says to copy results/profile/ and results/paired/; the training figures also
@@ -354,7 +368,7 @@ def skipped_figures(config: dict[str, Any]) -> dict[str, str]:
             if FIGURE_ENTRIES[name].kind == "metrics" and not os.path.isfile(metrics)}
 
 
-def regenerate_notes(config: dict[str, Any]) -> list[str]:
+def regenerate_notes(config: StudyConfig) -> list[str]:
     """One line per group of figures left out while regenerating, saying what to copy for them."""
     skipped = skipped_figures(config)
     missing = sorted(set(skipped.values()))
@@ -362,7 +376,7 @@ def regenerate_notes(config: dict[str, Any]) -> list[str]:
             f"(copy {os.path.dirname(os.path.dirname(path))}/ from the run to draw them)" for path in missing]
 
 
-def figure_files(config: dict[str, Any]) -> list[str]:
+def figure_files(config: StudyConfig) -> list[str]:
     skipped = skipped_figures(config)
     # drawn only where the study serves; regenerating (no serving rules then), only from a
     # serving table already there
@@ -372,7 +386,7 @@ def figure_files(config: dict[str, Any]) -> list[str]:
             if name not in skipped and (serving or FIGURE_ENTRIES[name].kind != "serving")]
 
 
-def config_files_label(files: list[Any]) -> str:
+def config_files_label(files: Sequence[object]) -> str:
     """The config files a run read, once each, relative to here when below it."""
     shown = []
     for f in files:
@@ -381,7 +395,7 @@ def config_files_label(files: list[Any]) -> str:
     return ", ".join(dict.fromkeys(shown)) or "config"
 
 
-def config_hash(config: dict[str, Any]) -> str:
+def config_hash(config: StudyConfig) -> str:
     """A short, order-independent hash of the study's config (12 hex digits)."""
     import hashlib
     import json
@@ -390,16 +404,23 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def weaver_config(config: dict[str, Any]) -> dict[str, Any]:
+def weaver_config(config: StudyConfig) -> dict[str, object]:
     """The study's ``train`` section as ``jetprof weaver --config-json`` takes it."""
-    train = config["train"]
-    out = {k: train[k] for k in WEAVER_KEYS if k in train}
+    return weaver_flags(config["train"])
+
+
+def weaver_flags(train: TrainConfig) -> dict[str, object]:
+    """A ``train`` section's weaver settings (:data:`jetprof.config.WEAVER_KEYS`) and the
+    prediction's batch size, as ``jetprof weaver --config-json`` takes them."""
+    out: dict[str, object] = {k: train[k] for k in WEAVER_KEYS if k in train}
     out["batch_size_test"] = train["predict_batch_size"]
     return out
 
 
-def normalize_cli_flags(config: dict[str, Any]) -> None:
-    """Turn ``--config regenerate=true`` (a string or 1 from the command line) into a bool."""
+def normalize_cli_flags(config: MutableMapping[str, object]) -> None:
+    """Turn ``--config regenerate=true`` (a string or 1 from the command line) into a bool.
+
+    It runs on the config as given, before the schema is checked (a raw config)."""
     value = config.get("regenerate")
     if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
         config["regenerate"] = value.lower() in ("true", "yes", "on", "1")
@@ -443,7 +464,7 @@ def _normalize(value: Any, schema: dict[str, Any] | None) -> Any:
     return value
 
 
-def config_section(config: dict[str, Any], *keys: str) -> Any:
+def config_section(config: StudyConfig, *keys: str) -> Any:
     """A section of the config (``config_section(cfg, "dataset", "generate")``) in canonical
     form: sorted keys and the schema's types, so that equal values give equal params."""
     value: Any = config
@@ -461,17 +482,17 @@ def canonical_json(value: Any) -> str:
     return json.dumps(_normalize(value, None), sort_keys=True, separators=(",", ":"))
 
 
-def generate_settings_json(config: dict[str, Any]) -> str:
+def generate_settings_json(config: StudyConfig) -> str:
     """``dataset.generate`` as the manifest's ``--settings-json``, canonical."""
     return canonical_json(config_section(config, "dataset", "generate"))
 
 
-def weaver_config_json(config: dict[str, Any]) -> str:
+def weaver_config_json(config: StudyConfig) -> str:
     """:func:`weaver_config` of the canonical ``train`` section, as ``--config-json``."""
-    return canonical_json(weaver_config({"train": config_section(config, "train")}))
+    return canonical_json(weaver_flags(config_section(config, "train")))
 
 
-def training_config_json(config: dict[str, Any]) -> str:
+def training_config_json(config: StudyConfig) -> str:
     """The whole ``train`` section, canonical, for the model card's ``--training-config``."""
     return canonical_json(config_section(config, "train"))
 
@@ -480,7 +501,7 @@ def _norm_path(path: str) -> str:
     return os.path.normpath(path) if path else path
 
 
-def download_flags(config: dict[str, Any]) -> str:
+def download_flags(config: StudyConfig) -> str:
     """The options of ``jetprof download`` for a study, quoted for a shell line.
 
     Pins are sorted by part, the processes follow JetClass's order and the cache path
@@ -504,7 +525,7 @@ def download_flags(config: dict[str, Any]) -> str:
     return shlex.join(args)
 
 
-def pretrained_flags(config: dict[str, Any]) -> str:
+def pretrained_flags(config: StudyConfig) -> str:
     """``--url`` (and ``--sha256``, ``--layout``) of ``jetprof fetch-weights``, quoted."""
     import shlex
 
@@ -516,7 +537,7 @@ def pretrained_flags(config: dict[str, Any]) -> str:
     return shlex.join(args)
 
 
-def pretrained_inputs(config: dict[str, Any]) -> list[str]:
+def pretrained_inputs(config: StudyConfig) -> list[str]:
     """The local checkpoint ``pretrained.url`` names, as an input; none for a URL."""
     from urllib.parse import urlparse
 
@@ -527,7 +548,7 @@ def pretrained_inputs(config: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- declared files
 
 
-def split_files(config: dict[str, Any], splits: str | tuple[str, ...],
+def split_files(config: StudyConfig, splits: str | tuple[str, ...],
                 download_record: str | None = None) -> list[str]:
     """The dataset's ROOT files of one or more splits, as rule inputs.
 
@@ -558,7 +579,7 @@ def weaver_checkpoints(prefix: str, num_epochs: int) -> list[str]:
     return [*files, f"{prefix}_best_epoch_optimizer.pt"]
 
 
-def split_files_input(config: dict[str, Any], splits: tuple[str, ...], checkpoints: Any) -> Any:
+def split_files_input(config: StudyConfig, splits: tuple[str, ...], checkpoints: Any) -> InputFunction:
     """An input function (``lambda wildcards: [...]``) for the ROOT files of ``splits``.
 
     Generated files are known from the config; downloaded ones from the record of the
@@ -566,7 +587,7 @@ def split_files_input(config: dict[str, Any], splits: tuple[str, ...], checkpoin
     Snakemake runs first.
     """
 
-    def files(wildcards: Any) -> list[str]:
+    def files(wildcards: object) -> list[str]:
         if config["dataset"]["source"] == "generate":
             return split_files(config, splits)
         return split_files(config, splits, checkpoints.download_dataset.get().output[0])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jetprof.study_config import Split
+
 
 @dataclass(frozen=True)
 class JetClassProcess:
@@ -42,7 +44,7 @@ PROCESSES: tuple[JetClassProcess, ...] = (
 BY_SHORT = {p.short: p for p in PROCESSES}
 BY_PREFIX = {p.file_prefix: p for p in PROCESSES}
 LABELS: tuple[str, ...] = tuple(p.label for p in PROCESSES)
-SPLITS: tuple[str, ...] = ("train", "val", "test")
+SPLITS: tuple[Split, ...] = ("train", "val", "test")
 TREE_NAME = "tree"
 
 
