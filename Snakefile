@@ -35,6 +35,10 @@ if _problems:  # one line per problem, then stop before any job
     )
     sys.exit(1)
 validate(config, "workflow/schemas/config.schema.yaml")
+# validate() has filled in every default of the schema: from here on `config` is complete,
+# the jetprof.study_config.StudyConfig that jetprof.workflow's functions take (typed there,
+# where mypy checks every key they read; no type checker reads this file or the rules, so
+# this is the one place a plain dict becomes a StudyConfig, by this line's word)
 
 
 report: "workflow/report/workflow.rst"

@@ -121,6 +121,12 @@ def test_one_list_of_weaver_keys_and_one_schema_loader() -> None:
 
     assert launcher.WEAVER_KEYS is workflow.WEAVER_KEYS is config.WEAVER_KEYS
     assert set(config.WEAVER_KEYS) <= set(schema_defaults("train"))
+    # the type of a weaver key names the same keys (mypy checks them against TrainConfig)
+    from typing import get_args
+
+    from jetprof.study_config import WeaverKey
+
+    assert sorted(get_args(WeaverKey)) == sorted(config.WEAVER_KEYS)
     assert workflow.load_schema is config.load_schema
     assert config.load_schema() is config.load_schema(config.CONFIG_SCHEMA)
 
