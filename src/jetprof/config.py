@@ -88,6 +88,13 @@ def schema_defaults(section: str | None = None) -> dict[str, Any]:
     return _defaults(node)
 
 
+def study_defaults() -> StudyConfig:
+    """The whole config as the schema's defaults make it (a fresh copy): a
+    :class:`~jetprof.study_config.StudyConfig`, its sections typed (``study_defaults()["train"]``).
+    ``tests/test_study_config.py`` checks every value against the type, the cast's warrant."""
+    return cast(StudyConfig, schema_defaults())
+
+
 def schema_default(key: str) -> Any:
     """The schema's default of one key (``"train.seed"``).
 

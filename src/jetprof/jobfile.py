@@ -29,7 +29,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from jetprof.config import schema_defaults
+from jetprof.config import study_defaults
 from jetprof.contract import (
     DEVICE_PATTERN,
     ENV_COMPARE_THRESHOLD,
@@ -42,8 +42,8 @@ from jetprof.errors import JetprofError
 
 #: the version of the document this jetprof writes and reads
 VERSION = 1
-_PROFILE = schema_defaults("profile")
-_COMPARE = schema_defaults("profile.compare")
+_PROFILE = study_defaults()["profile"]
+_COMPARE = _PROFILE["compare"]
 #: the A/A control when the flags do not say (the variants of a document say it themselves)
 DEFAULT_CONTROL: bool = _COMPARE["control"]
 #: the stopping threshold when neither the document nor the environment gives one

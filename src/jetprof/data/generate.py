@@ -35,7 +35,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from jetprof.config import schema_defaults
+from jetprof.config import study_defaults
 from jetprof.data import jetclass
 from jetprof.data.detector import DetectorSettings, detector, wrap_phi
 from jetprof.errors import JetprofError
@@ -529,7 +529,7 @@ def write_file(out: Path, gen: Generator, n_jets: int, chunk_size: int,
 # command line
 
 #: the study's dataset.generate defaults (the config schema's), for the options that mirror them
-GENERATE_DEFAULTS = schema_defaults("dataset.generate")
+GENERATE_DEFAULTS = study_defaults()["dataset"]["generate"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

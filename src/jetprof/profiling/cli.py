@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from jetprof import registry
-from jetprof.config import schema_defaults
+from jetprof.config import study_defaults
 from jetprof.contract import (
     BACKENDS,
     DEFAULT_DATA_CONFIG,
@@ -311,7 +311,7 @@ def job_from_flags(args: argparse.Namespace) -> ProfileJob:
     document's default, the config schema's."""
     if args.device is None:
         raise JetprofError("--device: give the device to measure on (cpu, cuda, cuda:N or mps), or --job FILE")
-    profile = schema_defaults("profile")
+    profile = study_defaults()["profile"]
     sizes = parse_batch_sizes(args.batch_sizes or ",".join(map(str, profile["batch_sizes"])))
     particles = parse_particles(args.particles or ",".join(map(str, profile["particles"])))
     weights = _comma(args.weights or "random")

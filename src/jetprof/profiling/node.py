@@ -47,7 +47,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from jetprof.config import schema_defaults
+from jetprof.config import study_defaults
 from jetprof.contract import ONNX_BACKENDS, split_pair
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text
@@ -63,7 +63,7 @@ from jetprof.node_record import (
 )
 from jetprof.records import JSON, validate_document
 
-_NODE = schema_defaults("node")
+_NODE = study_defaults()["node"]
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 #: seconds a plan's processes may take to build, warm up and reach the barrier
 START_TIMEOUT_S = 600.0

@@ -188,12 +188,12 @@ def cpu_context(groups: list[tuple[Path, dict[str, Any]]], peaks: list[dict[str,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``jetprof compare``."""
-    from jetprof.config import schema_defaults
+    from jetprof.config import study_defaults
 
     parser.add_argument("groups", nargs="+", metavar="GROUPS",
                         help="rounds files results/paired/... (or folders of them)")
     parser.add_argument("--threshold", type=float,
-                        default=schema_defaults("profile.compare")["threshold"],
+                        default=study_defaults()["profile"]["compare"]["threshold"],
                         help="practical threshold of the verdicts (e.g. 0.05 for ±5 %%)")
     parser.add_argument("--main-model", help="the model other models are compared against")
     parser.add_argument("--out-csv", required=True, help="comparisons, one row per pair and point")
@@ -201,7 +201,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--answer-md", help="the weights answer (Markdown, for the report)")
     parser.add_argument("--points", help="the summary table (jetprof summarize): the points' quality, "
                                          "for the deployment ladder")
-    parser.add_argument("--auc-loss", type=float, default=schema_defaults("profile.compare")["auc_loss"],
+    parser.add_argument("--auc-loss", type=float, default=study_defaults()["profile"]["compare"]["auc_loss"],
                         help="the ladder's accuracy budget: the largest macro-AUC loss allowed")
     parser.add_argument("--peak", nargs="*", default=[], metavar="PEAK",
                         help="peak records (results/profile/peak/*.json): the CPU's subnormal penalty, "

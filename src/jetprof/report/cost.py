@@ -32,13 +32,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from jetprof.config import schema_defaults
+from jetprof.config import study_defaults
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text
 from jetprof.node_record import NodeRecord, load_node_record
 from jetprof.report.style import BACKEND_COLOURS, STYLE, Plot
 
-_COST = schema_defaults("cost")
+_COST = study_defaults()["cost"]
 
 NODE_COLUMNS: tuple[str, ...] = (
     "model", "weights", "device", "backend", "precision", "processes", "threads", "cores", "batch_size",

@@ -68,10 +68,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from jetprof.config import WEAVER_KEYS, schema_default, schema_defaults, schema_property
+from jetprof.config import WEAVER_KEYS, schema_default, schema_property, study_defaults
 from jetprof.errors import JetprofError
 
-_TRAIN = schema_defaults("train")
+_TRAIN = study_defaults()["train"]
 
 #: one training setting's value (the config schema checks each key's own type)
 Setting: TypeAlias = int | float | str | bool
