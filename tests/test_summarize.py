@@ -252,3 +252,31 @@ def test_summarize_cli_writes_the_models_table(tmp_path: Path, capsys: pytest.Ca
     assert rc == 0, capsys.readouterr().err
     models = pd.read_csv(tmp_path / "m.csv")
     assert models.auc_macro.tolist() == [0.9] and models.model.tolist() == ["ParT_full"]
+
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "tests" / "data" / "summary_golden"
+#: real records (as written by jetprof now: records_v2; before the records were typed: records_v1 and
+#: the H100 reference), and the tables the untyped summarize built from them (tests/data/summary_golden)
+GOLDEN_INPUTS = {
+    "records_v2": [f"tests/data/records_v2/{n}-bs3.json" for n in ("eager-int8", "eager_bucketed-fp32",
+                                                                  "onnxruntime-int8")],
+    "records_v1": [f"tests/data/records_v1/{n}-bs2.json" for n in ("eager-fp32", "onnxruntime-fp32")],
+    "h100": ["results/reference/h100/profile"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_INPUTS))
+def test_the_table_of_real_records_is_the_one_summarize_always_wrote(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # record_path as given: relative to the repository
+    out = tmp_path / "points.csv"
+    table = summarize(GOLDEN_INPUTS[name], out, tmp_path / "points.md")
+    golden_csv = (GOLDEN / f"{name}.csv").read_text()
+    assert (tmp_path / "points.md").read_text() == (GOLDEN / f"{name}.md").read_text()
+    columns = golden_csv.splitlines()[0].split(",")
+    assert sorted(table.columns) == sorted(columns)
+    # the same cells, written the same way
+    assert table[columns].to_csv(index=False, lineterminator="\n") == golden_csv
+    if name == "records_v2":  # written in the order jetprof writes records: the very same file
+        assert out.read_text() == golden_csv
