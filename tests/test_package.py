@@ -298,7 +298,7 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/profiling/rounds.py": 16,
     "jetprof/profiling/spec.py": 1,
     "jetprof/profiling/subnormal.py": 6,
-    "jetprof/records.py": 3,
+    "jetprof/records.py": 2,
     "jetprof/registry.py": 7,
     "jetprof/report/answers.py": 11,
     "jetprof/report/cli.py": 5,

@@ -26,6 +26,7 @@ from jetprof.records import (
     EnergyBlock,
     GroupDocument,
     GroupVariant,
+    Identity,
     InputsBlock,
     JetSource,
     OnnxBlock,
@@ -134,6 +135,20 @@ def test_every_point_record_block_is_typed_or_named_an_open_map():
 def _blank() -> PointRecord:
     return PointRecord.blank(model="ParT_full", weights="random", device="cpu", backend="eager", precision="fp32",
                              batch_size=2, particles=32, seed=0, threads=1, warmup_calls=1)
+
+
+def test_the_kinds_of_one_rung_share_one_identity_and_write_it_first_and_flat():
+    names = field_names(Identity)
+    assert names == ["model", "weights", "device", "backend", "precision"]
+    node = _node()
+    for cls, doc in ((PointRecord, _blank().to_json()), (NodeRecord, node)):
+        assert issubclass(cls, Identity) and field_names(cls)[:5] == names, cls
+        assert [k for k in doc if k != "schema_version"][:5] == names, cls
+    assert issubclass(ServingRecord, Identity) and field_names(ServingRecord)[:5] == names
+    assert _blank().rung == "eager-fp32" and load_node_record(node, "n").rung == "eager-fp32"
+    # a list of blocks is typed on the way in and written back as it was read
+    rec = NodeRecord.from_json(node, "n")
+    assert all(isinstance(p, NodeProcess) for p in rec.per_process) and rec.to_json() == node
 
 
 def test_a_blank_record_writes_no_unset_optional_field():

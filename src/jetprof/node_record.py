@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from jetprof.contract import RESULTS
-from jetprof.records import JSON, Block, validate_document
+from jetprof.records import JSON, Block, Identity, validate_document
 
 #: the kind name of the schema (jetprof.records.SCHEMA_FILES)
 NODE_KIND = "node record"
@@ -45,18 +45,13 @@ class NodeProcess(Block):
 
 
 @dataclass
-class NodeRecord(Block):
+class NodeRecord(Identity, Block):
     """One plan of a full node (``results/node/<model>/<device>/<backend>-<precision>/<P>x<T>.json``):
     ``processes`` processes of ``threads`` torch threads each (inter-op 1), the same model and rung
     on their own jets, started together behind a barrier. ``jets_per_s`` is the sum over processes
     of the jets done inside the window all of them were timing, divided by that window;
     ``fits_slot``: the largest process's peak RSS is within ``memory_per_core_gb`` x ``threads``."""
 
-    model: str
-    weights: str
-    device: str
-    backend: str
-    precision: str
     batch_size: int
     processes: int
     threads: int
@@ -84,16 +79,7 @@ class NodeRecord(Block):
     kind: str = "jetprof node run"
 
     KIND = NODE_KIND
-    NESTED: ClassVar[dict[str, type[Block]]] = {}
-
-    def to_json(self) -> JSON:
-        return {**super().to_json(), "per_process": [p.to_json() for p in self.per_process]}
-
-    @classmethod
-    def from_json(cls, doc: object, source: str = "node record") -> NodeRecord:
-        rec = super().from_json(doc, source)
-        rec.per_process = [NodeProcess.from_json(p, source) for p in rec.per_process]
-        return rec
+    NESTED: ClassVar[dict[str, type[Block]]] = {"per_process": NodeProcess}
 
 
 def load_node_record(doc: object, source: str = "node record") -> NodeRecord:

@@ -6,7 +6,7 @@ made only through its class; ``to_json`` gives the document written to disk and
 ``from_json`` reads one back, refusing a key the type does not know (a misspelt
 field, or a record from a newer jetprof) in one line naming the source and the key.
 
-Kinds:
+Kinds (each that is of one rung starts with an :class:`Identity`: model, weights, device, rung):
 
 - :class:`PointRecord`: one measured point (``results/profile/.../bsN.json``),
   checked against ``record.schema.json`` (:func:`validate_record`). Every block whose
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -67,24 +67,27 @@ def _known(cls: type, doc: object, source: str, kind: str) -> JSON:
     return doc
 
 
-def _omit_none(cls: type, obj: Any, optional: frozenset[str]) -> JSON:
-    """The fields of ``obj`` in declaration order; an optional one only when it is set."""
+def _omit_none(cls: type, obj: object, optional: frozenset[str]) -> JSON:
+    """The fields of ``obj`` in declaration order; an optional one only when it is set
+    (a block, or a list of blocks, as its JSON)."""
     out: JSON = {}
     for name in _field_names(cls):
         value = getattr(obj, name)
         if name in optional and value is None:
             continue
-        out[name] = value.to_json() if hasattr(value, "to_json") else value
+        out[name] = ([v.to_json() if isinstance(v, Block) else v for v in value] if isinstance(value, list)
+                     else value.to_json() if isinstance(value, Block) else value)
     return out
 
 
 class Block:
-    """A nested block of a record: ``to_json`` leaves out an ``OPTIONAL`` field while it is
-    None; ``from_json`` refuses a key the block does not know, naming the block's path."""
+    """A record, or a nested block of one: ``to_json`` leaves out an ``OPTIONAL`` field while it
+    is None; ``from_json`` refuses a key the block does not know, naming the block's path, and
+    types each ``NESTED`` field (a block, or a list of blocks)."""
 
     KIND: ClassVar[str] = "block"  # how an error names it: its path in the record
     OPTIONAL: ClassVar[frozenset[str]] = frozenset()
-    NESTED: ClassVar[dict[str, type[Block]]] = {}
+    NESTED: ClassVar[dict[str, type[Block]]] = {}  # field -> its block type (one, or a list of them)
 
     def to_json(self) -> JSON:
         return _omit_none(type(self), self, self.OPTIONAL)
@@ -93,13 +96,33 @@ class Block:
     def from_json(cls: type[B], doc: object, source: str = "record") -> B:
         doc = dict(_known(cls, doc, source, cls.KIND))
         for name, block in cls.NESTED.items():
-            if doc.get(name) is not None:
-                doc[name] = block.from_json(doc[name], source)
+            value = doc.get(name)
+            if isinstance(value, list):
+                doc[name] = [block.from_json(item, source) for item in value]
+            elif value is not None:
+                doc[name] = block.from_json(value, source)
         made = cast(Callable[..., B], cls)  # a dataclass subclass: its fields are the keys just checked
         return made(**doc)
 
 
 B = TypeVar("B", bound=Block)
+
+
+@dataclass
+class Identity:
+    """What a record is of, its first keys (flat in the JSON) in every kind that has them: the
+    model, its weight state, the device, and the rung (backend and precision) it ran."""
+
+    model: str
+    weights: str
+    device: str
+    backend: str
+    precision: str
+
+    @property
+    def rung(self) -> str:
+        """``backend-precision``, as the results' paths and the report name a rung."""
+        return f"{self.backend}-{self.precision}"
 
 
 @dataclass
@@ -285,7 +308,7 @@ class ProfilerBlock(Block):
 
 
 @dataclass
-class PointRecord:
+class PointRecord(Identity, Block):
     """One measured point of a model's forward pass (``record.schema.json`` says what each field means).
 
     Made by :meth:`blank` with every measured field still empty; the measuring code
@@ -293,11 +316,6 @@ class PointRecord:
     absent from the JSON while None.
     """
 
-    model: str
-    weights: str
-    device: str
-    backend: str
-    precision: str
     batch_size: int
     particles: int | str
     seed: int
@@ -358,6 +376,14 @@ class PointRecord:
     profiler: ProfilerBlock | None = None
     paired: Paired | None = None
 
+    KIND = "profile record"
+    #: the typed blocks by field (``env``: a dict the schema closes; ``openvino``, ``checkpoint``: open)
+    NESTED: ClassVar[dict[str, type[Block]]] = {
+        "inputs": InputsBlock, "quality": Quality, "bucketing": Bucketing, "onnx": OnnxBlock,
+        "quantization": Quantization, "energy": EnergyBlock, "subnormal": Subnormal,
+        "output_check": OutputCheck, "profiler": ProfilerBlock, "paired": Paired,
+    }
+
     @classmethod
     def blank(cls, *, model: str, weights: str, device: str, backend: str, precision: str,
               batch_size: int, particles: int | str, seed: int, threads: int, warmup_calls: int) -> PointRecord:
@@ -370,7 +396,7 @@ class PointRecord:
         self.status, self.error = status, message
 
     def to_json(self) -> JSON:
-        doc = _omit_none(PointRecord, self, POINT_OPTIONAL)
+        doc = super().to_json()
         if doc["inputs"] is None:  # a point that failed before its batch was made: {} as ever
             doc["inputs"] = {}
         return {"schema_version": doc.pop("schema_version"), **doc}
@@ -378,23 +404,15 @@ class PointRecord:
     @classmethod
     def from_json(cls, doc: object, source: str = "record") -> PointRecord:
         """A record read back: unknown keys refused, the blocks typed (no schema check: :func:`load_record`)."""
-        doc = dict(_known(cls, doc, source, "profile record"))
-        if doc.get("inputs") == {}:
-            doc["inputs"] = None
-        for name, block in POINT_BLOCKS.items():
-            if doc.get(name) is not None:
-                doc[name] = block.from_json(doc[name], source)
-        return cls(**doc)
+        if isinstance(doc, dict) and doc.get("inputs") == {}:
+            doc = {**doc, "inputs": None}
+        return super().from_json(doc, source)
 
 
-#: the point record's typed blocks by field (``env``: a dict the schema closes; ``openvino``, ``checkpoint``: open)
-POINT_BLOCKS: dict[str, type[Block]] = {
-    "inputs": InputsBlock, "quality": Quality, "bucketing": Bucketing, "onnx": OnnxBlock,
-    "quantization": Quantization, "energy": EnergyBlock, "subnormal": Subnormal,
-    "output_check": OutputCheck, "profiler": ProfilerBlock, "paired": Paired,
-}
-#: the point record's fields that the JSON leaves out while they are None
-POINT_OPTIONAL = frozenset(_field_names(PointRecord)[_field_names(PointRecord).index("duration_s") + 1:])
+POINT_BLOCKS = PointRecord.NESTED  # the point record's typed blocks by field
+_NAMES = _field_names(PointRecord)
+#: the point record's fields that the JSON leaves out while they are None: those after duration_s
+POINT_OPTIONAL = PointRecord.OPTIONAL = frozenset(_NAMES[_NAMES.index("duration_s") + 1:])
 
 
 #: the schema of each record kind, in src/jetprof/schemas/ beside record.schema.json
@@ -503,24 +521,18 @@ class GroupDocument(Block):
 
     KIND = "group rounds file"
     OPTIONAL = frozenset({"processes", "build_orders", "clock", "timing_s"})
-    NESTED: ClassVar[dict[str, type[Block]]] = {"jets": JetSource}
+    NESTED: ClassVar[dict[str, type[Block]]] = {"jets": JetSource, "variants": GroupVariant}
     KEYS = ("schema_version", "kind", "device", "particles", "batch_size", "jets", "order", "rounds",
             "min_rounds", "max_rounds", "threshold_for_stopping", "flush_denormal", "variants", "env",
             "started_utc", "duration_s", "processes", "build_orders", "clock", "timing_s")
 
     def to_json(self) -> JSON:
-        doc = {**super().to_json(), "variants": [v.to_json() for v in self.variants]}
+        doc = super().to_json()
         return {k: doc[k] for k in self.KEYS if k in doc}
-
-    @classmethod
-    def from_json(cls, doc: object, source: str = "group") -> GroupDocument:
-        group = super().from_json(doc, source)
-        group.variants = [GroupVariant.from_json(v, source) for v in group.variants]
-        return group
 
 
 @dataclass
-class ComparisonRow:
+class ComparisonRow(Block):
     """One compared pair at one point (a row of ``comparisons.csv``): the ratio variant/baseline of
     their per-round latencies, its 95 % interval and verdict, and the memory and FLOPs ratios."""
 
@@ -554,16 +566,11 @@ class ComparisonRow:
     between_share: float | None = None
     clock: str = "wall"
 
-    def to_json(self) -> JSON:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, doc: object, source: str = "comparisons") -> ComparisonRow:
-        return cls(**_known(cls, doc, source, "comparison row"))
+    KIND = "comparison row"
 
 
 @dataclass
-class WeightsAnswer:
+class WeightsAnswer(Block):
     """The answer to "does the weight state change forward-pass cost?" (``weights_answer.json``)."""
 
     question: str
@@ -584,12 +591,7 @@ class WeightsAnswer:
     # before say nothing)
     aa_coverage: JSON | None = None
 
-    def to_json(self) -> JSON:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, doc: object, source: str = "answer") -> WeightsAnswer:
-        return cls(**_known(cls, doc, source, "weights answer"))
+    KIND = "weights answer"
 
 
 def field_names(cls: type) -> list[str]:

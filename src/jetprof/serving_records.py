@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from jetprof.records import JSON, Block, validate_document
+from jetprof.records import Block, Identity, validate_document
 
 KIND = "serving record"
 #: a rung whose served outputs failed the accuracy check, or that never ran: no performance run
@@ -65,15 +65,10 @@ class ServingSettings(Block):
 
 
 @dataclass
-class ServingRecord(Block):
+class ServingRecord(Identity, Block):
     """One rung served in one scenario. ``valid``: LoadGen called the performance run VALID
     (Server: the run at ``max_qps``); ``result`` is LoadGen's word, or NOT SERVED."""
 
-    model: str
-    weights: str
-    device: str
-    backend: str
-    precision: str
     scenario: str
     result: str
     valid: bool
@@ -101,20 +96,8 @@ class ServingRecord(Block):
 
     KIND = KIND
     OPTIONAL = frozenset({"accuracy"})
-    NESTED: ClassVar[dict[str, type[Block]]] = {"accuracy": ServedAccuracy, "settings": ServingSettings}
-
-    def to_json(self) -> JSON:
-        return {**super().to_json(), "server_search": [p.to_json() for p in self.server_search]}
-
-    @classmethod
-    def from_json(cls, doc: object, source: str = "serving record") -> ServingRecord:
-        rec = super().from_json(doc, source)
-        rec.server_search = [ServerProbe.from_json(p, source) for p in rec.server_search]
-        return rec
-
-    @property
-    def rung(self) -> str:
-        return f"{self.backend}-{self.precision}"
+    NESTED: ClassVar[dict[str, type[Block]]] = {"accuracy": ServedAccuracy, "settings": ServingSettings,
+                                                 "server_search": ServerProbe}
 
 
 def load_serving_record(doc: object, source: str = "serving record") -> ServingRecord:

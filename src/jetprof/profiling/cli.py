@@ -489,7 +489,7 @@ def warm_parent(specs: list[GroupSpec]) -> None:
 
 
 def _summary(rec: PointRecord) -> str:
-    head = f"{rec.model}/{rec.weights}/{rec.backend}-{rec.precision}: {rec.status}"
+    head = f"{rec.model}/{rec.weights}/{rec.rung}: {rec.status}"
     if rec.status == "ok":
         return (f"{head}  p50 {rec.latency_ms_p50:.3f} ms over {rec.repeats} rounds  "
                 f"{rec.throughput_jets_per_s:.1f} jets/s  padded {rec.particles_padded}")
