@@ -15,6 +15,7 @@ from test_summarize import make_record, record_path, write_study
 
 from jetprof.cli import main
 from jetprof.errors import JetprofError
+from jetprof.records import load_record
 from jetprof.report import cli as plot_cli
 from jetprof.report import curves, ops, paired, style, training
 from jetprof.report.summarize import build_table, load_records, summarize
@@ -288,7 +289,7 @@ def test_bad_metrics_are_one_line_errors() -> None:
 
 
 def test_no_data_figures_do_not_crash() -> None:
-    table = build_table([(Path("r.json"), make_record(weights="trained"))])
+    table = build_table([(Path("r.json"), load_record(make_record(weights="trained")))])
     plot = curves.latency_vs_multiplicity(table, weights="trained", batch_size=8)
     assert plot.data.empty
     # no comparison of a kind: the paired figure says so
@@ -327,7 +328,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     peak = tmp_path / "peak.json"
     peak.write_text(json.dumps({"device": "cpu"}))
     table = tmp_path / "t.csv"
-    build_table([(Path("r.json"), make_record())]).to_csv(table, index=False)
+    build_table([(Path("r.json"), load_record(make_record()))]).to_csv(table, index=False)
     rc = main(["plot", "roofline", "--table", str(table), "--peak", str(peak), "--out", str(out)])
     assert rc == 1 and "peak.json: not a peak record" in capsys.readouterr().err
     assert not out.exists()
@@ -471,15 +472,15 @@ def test_the_h100_reference_records_summarise_and_draw(tmp_path: Path) -> None:
     assert len(table) == len(records) >= 20
     assert set(table.device) == {"cuda:0"} and (table.memory_method.dropna() != "").all()
     plot = curves.latency_vs_batch(table, weights="random", particles="128")
-    fp32 = {r["batch_size"]: r for _, r in records
-            if r["precision"] == "fp32" and r["status"] == "ok" and str(r["particles"]) == "128"}
+    fp32 = {r.batch_size: r for _, r in records
+            if r.precision == "fp32" and r.status == "ok" and str(r.particles) == "128"}
     drawn = plot.data[(plot.data.precision == "fp32") & (plot.data.status == "ok")]
     assert sorted(drawn.x.astype(int)) == sorted(fp32)
     for row in drawn.itertuples():
-        assert row.y == pytest.approx(fp32[int(row.x)]["latency_ms_p50"])
+        assert row.y == pytest.approx(fp32[int(row.x)].latency_ms_p50)
     memory = curves.memory_vs_batch(table, weights="random", particles="128").data
     big = memory[(memory.precision == "fp32") & (memory.x == 4096)].iloc[0]
-    assert big.y == pytest.approx(fp32[4096]["peak_memory_bytes"] / 2**20)
+    assert big.y == pytest.approx(fp32[4096].peak_memory_bytes / 2**20)
 
 
 def test_speedup_vs_batch_draws_the_inverse_of_the_paired_ratios(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from jetprof.cli import main
 from jetprof.errors import JetprofError
+from jetprof.records import load_record
 from jetprof.report.summarize import build_table, load_records, markdown_table, summarize
 
 TOP_OPS = ["aten::addmm", "aten::_scaled_dot_product_flash_attention_for_cpu", "aten::gelu",
@@ -203,6 +204,10 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(JetprofError,
                        match=r"r.json: invalid profile record at \(top level\): 'status' is a required property"):
         load_records([tmp_path / "d"])
+    misspelt = {**make_record(), "latency_p50": 1.0}  # a key the record type does not know
+    (tmp_path / "m.json").write_text(json.dumps(misspelt))
+    with pytest.raises(JetprofError, match=r"m.json: invalid profile record at \(top level\): .*'latency_p50'"):
+        load_records([tmp_path / "m.json"])
     # the same point twice
     (tmp_path / "e" / "x").mkdir(parents=True)
     (tmp_path / "e" / "a.json").write_text(json.dumps(make_record()))
@@ -225,7 +230,7 @@ def test_models_table_beside_the_paper(tmp_path: Path) -> None:
 
     recs = [make_record(weights="trained", batch_size=bs) for bs in (1, 8, 32)]
     recs += [make_record(weights="random", batch_size=bs) for bs in (1, 8, 32)]
-    table = build_table([(tmp_path / f"r{i}.json", r) for i, r in enumerate(recs)])
+    table = build_table([(tmp_path / f"r{i}.json", load_record(r)) for i, r in enumerate(recs)])
     models = models_table(table, {"ParT_full": {"accuracy": 0.41, "auc_macro": 0.84}})
     assert len(models) == 1
     row = models.iloc[0]

@@ -238,9 +238,9 @@ def _op_breakdown(args: argparse.Namespace, draw: Any) -> Plot:
         records = load_records([p for p in table["record_path"].dropna() if Path(p).is_file()])
     else:
         raise JetprofError("figure op_breakdown needs --records-dir (or --table)")
-    model = args.model or default_model(pd.DataFrame([r for _, r in records]))
-    records = [(path, r) for path, r in records if model is None or str(r.get("model")) == model]
-    measured = pd.DataFrame([{"weights": str(r.get("weights")), "particles": str(r.get("particles"))}
+    model = args.model or default_model(pd.DataFrame([{"model": r.model, "weights": r.weights} for _, r in records]))
+    records = [(path, r) for path, r in records if model is None or r.model == model]
+    measured = pd.DataFrame([{"weights": r.weights, "particles": str(r.particles)}
                              for _, r in records], columns=["weights", "particles"])
     weights, particles = _grid_selection(measured, args)
     return draw(records, weights=weights, particles=particles)

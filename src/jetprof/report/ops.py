@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from jetprof.contract import ONNX_BACKENDS
+from jetprof.records import PointRecord
 from jetprof.report.style import (
     Plot,
     experiment_label,
@@ -30,30 +30,29 @@ from jetprof.report.style import (
 )
 
 
-def _ops_of(record: dict[str, Any], path: Path) -> list[tuple[str, float]]:
+def _ops_of(record: PointRecord, path: Path) -> list[tuple[str, float]]:
     """(op name, self time in ms) of one record: its ops table if readable, else top_ops."""
-    table_path = record.get("ops_table")
-    if isinstance(table_path, str) and table_path:
+    table_path = record.ops_table
+    if table_path:
         csv_path = (path.parent / table_path) if not Path(table_path).is_absolute() else Path(table_path)
         if csv_path.is_file():
             try:
                 ops = pd.read_csv(csv_path)
             except (pd.errors.ParserError, pd.errors.EmptyDataError):
                 ops = pd.DataFrame()
-            sorted_by = (record.get("profiler") or {}).get("sorted_by")
+            sorted_by = record.profiler.sorted_by if record.profiler else None
             time_cols = [c for c in ops.columns if c.startswith("self") and c.endswith("ms")]
             if sorted_by in ops.columns:
                 time_cols = [sorted_by]
             if "name" in ops.columns and time_cols:
                 return [(str(n), float(t)) for n, t in zip(ops["name"], ops[time_cols[0]])
                         if np.isfinite(num(t))]
-    ops_list = record.get("top_ops") or []
-    return [(str(op["name"]), float(op["self_ms"])) for op in ops_list
+    return [(str(op["name"]), float(op["self_ms"])) for op in record.top_ops
             if isinstance(op, dict) and "name" in op and np.isfinite(num(op.get("self_ms")))]
 
 
 @styled
-def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], *, weights: str,
+def op_breakdown(records: Sequence[tuple[Path, PointRecord]], *, weights: str,
                  particles: str, top: int = 8) -> Plot:
     """Share of profiled self time per op and batch size (top ops + "other").
 
@@ -68,10 +67,9 @@ def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], *, weights: str
         particles: ``"real"`` or the particle count of the main grid shown.
         top: ops named in the legend; the rest are "other".
     """
-    usable = [(p, r) for p, r in records if r.get("status") == "ok" and r.get("backend") not in ONNX_BACKENDS]
-    table = pd.DataFrame([{"device": r["device"], "backend": r["backend"],
-                           "precision": r["precision"], "weights": r["weights"],
-                           "particles": str(r["particles"]), "batch_size": int(r["batch_size"]),
+    usable = [(p, r) for p, r in records if r.status == "ok" and r.backend not in ONNX_BACKENDS]
+    table = pd.DataFrame([{"device": r.device, "backend": r.backend, "precision": r.precision,
+                           "weights": r.weights, "particles": str(r.particles), "batch_size": r.batch_size,
                            "_i": i} for i, (_, r) in enumerate(usable)])
     if not table.empty:
         table = main_grid(table, weights, particles)
@@ -132,8 +130,8 @@ def op_breakdown(records: Sequence[tuple[Path, dict[str, Any]]], *, weights: str
     fig.legend(handles[::-1], labels[::-1], loc="center right", fontsize=11,
                title="op (torch.profiler self time)", title_fontsize=11, frameon=False)
     footer = footer_text(pd.DataFrame(
-        [{**{k: v for k, v in usable[int(i)][1].items() if not isinstance(v, (list, dict))},
-          **{f"env_{k}": v for k, v in (usable[int(i)][1].get("env") or {}).items()}}
+        [{**{k: v for k, v in usable[int(i)][1].to_json().items() if not isinstance(v, (list, dict))},
+          **{f"env_{k}": v for k, v in usable[int(i)][1].env.items()}}
          for i in table["_i"]]))
     fig.tight_layout(rect=(0, 0.035, 1 - legend_width / (len(panels) * 8.0 + legend_width), 1))
     fig.text(0.01, 0.008, footer + f" | {selection_text(weights, particles)}",

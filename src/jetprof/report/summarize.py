@@ -20,25 +20,22 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeGuard
 
 import pandas as pd
 
 from jetprof.contract import BACKENDS, PRECISIONS, WEIGHTS
 from jetprof.errors import JetprofError
 from jetprof.io import atomic_write_text
-from jetprof.records import validate_record
+from jetprof.records import Identity, PointRecord, Scalar, field_names, load_record
 
 #: Fields a record must have for a row of the table (the point's identity).
-KEY_FIELDS: tuple[str, ...] = (
-    "model",
-    "weights",
-    "device",
-    "backend",
-    "precision",
-    "particles",
-    "batch_size",
-)
+KEY_FIELDS: tuple[str, ...] = (*field_names(Identity), "particles", "batch_size")
+
+#: one row of the table: column -> value
+Row = dict[str, Scalar]
+#: where a point's row stands in the table (see :func:`sort_key`)
+SortKey = tuple[str, tuple[int, str], str, tuple[int, str], tuple[int, str], tuple[int, float, str], int]
 
 #: Environment fields copied into the table as ``env_<name>`` (first ones first).
 ENV_HIGHLIGHTS: tuple[str, ...] = (
@@ -65,12 +62,12 @@ BACKEND_ORDER: tuple[str, ...] = BACKENDS
 PRECISION_ORDER: tuple[str, ...] = PRECISIONS
 
 
-def is_record(obj: Any) -> bool:
+def is_record(obj: object) -> bool:
     """Return whether a parsed JSON document looks like a profile record."""
     return isinstance(obj, dict) and "schema_version" in obj and "batch_size" in obj
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> object:
     try:
         with path.open(encoding="utf-8") as handle:
             return json.load(handle)
@@ -107,15 +104,16 @@ def find_record_files(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Pa
     return found
 
 
-def load_records(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, Any]]]:
-    """Read every profile record among ``inputs`` (files or directories).
+def load_records(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, PointRecord]]:
+    """Read every profile record among ``inputs`` (files or directories), typed
+    (:func:`jetprof.records.load_record`).
 
     Raises:
         JetprofError: a file is not JSON, an explicitly named file is not a
-            record, a record lacks a required field, or two records describe
-            the same point.
+            record, a record breaks the record schema (one line naming the file),
+            or two records describe the same point.
     """
-    records: list[tuple[Path, dict[str, Any]]] = []
+    records: list[tuple[Path, PointRecord]] = []
     for path, explicit in find_record_files(inputs):
         doc = _read_json(path)
         if not is_record(doc):
@@ -124,11 +122,10 @@ def load_records(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, d
                     f"{path}: not a profile record (no 'schema_version'/'batch_size' fields)"
                 )
             continue
-        validate_record(doc, str(path))
-        records.append((path, doc))
+        records.append((path, load_record(doc, str(path))))
     by_key: dict[tuple[str, ...], Path] = {}
-    for path, doc in records:
-        key = tuple(str(doc[f]) for f in KEY_FIELDS)
+    for path, rec in records:
+        key = tuple(str(getattr(rec, f)) for f in KEY_FIELDS)
         if key in by_key:
             raise JetprofError(
                 f"{path}: same point as {by_key[key]} "
@@ -138,49 +135,42 @@ def load_records(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, d
     return records
 
 
-def _is_scalar(value: Any) -> bool:
+def _is_scalar(value: object) -> TypeGuard[Scalar]:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def flatten_record(doc: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
-    """One table row: the record's scalar fields plus ``env_*`` highlights."""
-    row: dict[str, Any] = {}
-    for name, value in doc.items():
-        if name in _NON_SCALAR or not _is_scalar(value):
-            continue
-        row[name] = value
+def flatten_record(rec: PointRecord, path: Path | None = None) -> Row:
+    """One table row: the record's scalar fields (in the order the record writes them), a few
+    figures of its blocks, and ``env_*`` highlights."""
+    row: Row = {name: value for name, value in rec.to_json().items()
+                if name not in _NON_SCALAR and _is_scalar(value)}
     # particles is "real" or an integer: keep one type (text) in the column
-    row["particles"] = str(doc["particles"])
-    samples = doc.get("latency_ms_samples")
-    if isinstance(samples, list):
-        row["latency_samples_n"] = len(samples)
-    subnormal = doc.get("subnormal") or {}
-    for name in ("weights", "activations"):
-        row[f"subnormal_{name}"] = subnormal.get(name)
-    paired = doc.get("paired") or {}
-    row["paired_group"] = paired.get("group")
-    energy = doc.get("energy") or {}
-    row["energy_method"] = energy.get("method")
-    row["energy_j_per_jet"] = energy.get("j_per_jet")
-    quality = doc.get("quality") or {}
-    for name in ("jets", "top1_agreement", "max_abs_diff", "auc_macro", "auc_macro_reference"):
-        row[f"quality_{name}"] = quality.get(name)
-    env = doc.get("env") or {}
-    if isinstance(env, dict):
-        for name in ENV_HIGHLIGHTS:
-            value = env.get(name)
-            row[f"env_{name}"] = value if _is_scalar(value) else json.dumps(value)
+    row["particles"] = str(rec.particles)
+    row["latency_samples_n"] = len(rec.latency_ms_samples)
+    sub, paired, energy, quality = rec.subnormal, rec.paired, rec.energy, rec.quality
+    row["subnormal_weights"] = sub.weights if sub else None
+    row["subnormal_activations"] = sub.activations if sub else None
+    row["paired_group"] = paired.group if paired else None
+    row["energy_method"] = energy.method if energy else None
+    row["energy_j_per_jet"] = energy.j_per_jet if energy else None
+    row["quality_jets"] = quality.jets if quality else None
+    row["quality_top1_agreement"] = quality.top1_agreement if quality else None
+    row["quality_max_abs_diff"] = quality.max_abs_diff if quality else None
+    row["quality_auc_macro"] = quality.auc_macro if quality else None
+    row["quality_auc_macro_reference"] = quality.auc_macro_reference if quality else None
+    for name in ENV_HIGHLIGHTS:
+        value = rec.env.get(name)
+        row[f"env_{name}"] = value if _is_scalar(value) else json.dumps(value)
     if path is not None:
         row["record_path"] = str(path)
     return row
 
 
-def _order(value: Any, order: Sequence[str]) -> tuple[int, str]:
-    text = str(value)
-    return (order.index(text), "") if text in order else (len(order), text)
+def _order(value: str, order: Sequence[str]) -> tuple[int, str]:
+    return (order.index(value), "") if value in order else (len(order), value)
 
 
-def _particles_order(value: Any) -> tuple[int, float, str]:
+def _particles_order(value: int | str) -> tuple[int, float, str]:
     text = str(value)
     if text == "real":
         return (0, 0.0, "")
@@ -190,22 +180,22 @@ def _particles_order(value: Any) -> tuple[int, float, str]:
         return (2, 0.0, text)
 
 
-def sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
+def sort_key(rec: PointRecord) -> SortKey:
     """Deterministic order of table rows (weights/backends in study order)."""
     return (
-        str(row["model"]),
-        _order(row["weights"], WEIGHTS_ORDER),
-        str(row["device"]),
-        _order(row["backend"], BACKEND_ORDER),
-        _order(row["precision"], PRECISION_ORDER),
-        _particles_order(row["particles"]),
-        int(row["batch_size"]),
+        rec.model,
+        _order(rec.weights, WEIGHTS_ORDER),
+        rec.device,
+        _order(rec.backend, BACKEND_ORDER),
+        _order(rec.precision, PRECISION_ORDER),
+        _particles_order(rec.particles),
+        rec.batch_size,
     )
 
 
-def build_table(records: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
+def build_table(records: Sequence[tuple[Path, PointRecord]]) -> pd.DataFrame:
     """Flatten and sort records into a DataFrame (identity columns first)."""
-    rows = sorted((flatten_record(doc, path) for path, doc in records), key=sort_key)
+    rows = [flatten_record(rec, path) for path, rec in sorted(records, key=lambda pair: sort_key(pair[1]))]
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -216,7 +206,7 @@ def build_table(records: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
     return table[first + middle + env_cols + tail]
 
 
-def _fmt(value: Any, spec: str, scale: float = 1.0) -> str:
+def _fmt(value: Scalar, spec: str, scale: float = 1.0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     try:
@@ -228,13 +218,8 @@ def _fmt(value: Any, spec: str, scale: float = 1.0) -> str:
 def markdown_table(table: pd.DataFrame) -> str:
     """The table as Markdown for the report: the figures people look for first."""
     header = [
-        "model",
-        "weights",
-        "device",
-        "backend",
-        "precision",
-        "particles",
-        "batch",
+        *KEY_FIELDS[:-1],
+        "batch",  # batch_size
         "status",
         "latency p50 [ms]",
         "p5–p95 [ms]",
@@ -250,13 +235,7 @@ def markdown_table(table: pd.DataFrame) -> str:
         if not ok and row.get("error"):
             status += ": " + str(row["error"]).replace("|", "/").splitlines()[0][:60]
         cells = [
-            str(row["model"]),
-            str(row["weights"]),
-            str(row["device"]),
-            str(row["backend"]),
-            str(row["precision"]),
-            str(row["particles"]),
-            str(row["batch_size"]),
+            *(str(row[name]) for name in KEY_FIELDS),
             status,
             _fmt(row.get("latency_ms_p50"), ".2f") if ok else "–",
             (
@@ -345,6 +324,8 @@ def run(args: argparse.Namespace) -> int:
             if not sep:
                 raise JetprofError(f"--metrics {item}: expected MODEL=metrics.json")
             metrics = _read_json(Path(path))
+            if not isinstance(metrics, dict):
+                raise JetprofError(f"{path}: not a metrics file (no JSON object)")
             trained[model] = {"accuracy": metrics.get("accuracy"), "auc_macro": metrics.get("auc_ovr_macro")}
         models = models_table(table, trained)
         if args.models_csv:
