@@ -53,9 +53,9 @@ if not REGENERATE:
     include: "workflow/rules/train.smk"
     include: "workflow/rules/export.smk"
     include: "workflow/rules/profile.smk"
-    include: "workflow/rules/serving.smk"
 
 
+include: "workflow/rules/serving.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/node.smk"
 

@@ -245,3 +245,77 @@ def test_regenerate_flag_from_the_command_line(config, repo_root, given, expecte
     jw.normalize_cli_flags(config)
     assert config["regenerate"] is expected
     assert jw.config_problems(config, str(repo_root / "workflow/schemas/config.schema.yaml")) == []
+
+
+# -- regenerating: the serving records copied in, or none (a dry run, nothing executes) ----------
+
+
+@pytest.fixture(scope="module")
+def regen_repo(tmp_path_factory) -> Path:
+    from conftest import copy_repo
+
+    return copy_repo(tmp_path_factory.mktemp("regen_repo"))
+
+
+def _regenerate_dry_run(repo: Path) -> tuple[list[str], str]:
+    """(the rules of every planned job, the output) of ``figures --config regenerate=true -n``."""
+    import re
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "snakemake", "-n", "figures", "--cores", "1", "--config", "regenerate=true"]
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    return re.findall(r"^(?:local)?rule (\w+):$", out, flags=re.M), out
+
+
+def test_regenerating_without_serving_records_leaves_them_out_in_one_line(regen_repo):
+    import shutil
+
+    shutil.rmtree(regen_repo / "results/serving", ignore_errors=True)
+    rules, out = _regenerate_dry_run(regen_repo)
+    assert "serve_rung" not in rules and "summarize_serving" not in rules, rules
+    notes = [line for line in out.splitlines() if "regenerating without a serving record" in line]
+    jobs = "\n".join(line for line in out.splitlines() if line not in notes)
+    assert "plot_served_latency" not in rules and "results/summary/serving.csv" not in jobs
+    # the cost table and the findings page are made all the same
+    assert {"summarize_node", "findings", "plot_node_throughput"} <= set(rules), rules
+    assert len(notes) == 1 and "copy results/serving/ from the run" in notes[0], out[-3000:]
+    assert "served_latency" in notes[0]
+
+
+def test_regenerating_reads_the_serving_records_found_and_never_serves(regen_repo):
+    import shutil
+
+    run = regen_repo / "results/serving/ParT_full/cpu/onnxruntime-fp32"
+    for scenario in ("SingleStream", "Offline"):
+        (run / scenario).mkdir(parents=True, exist_ok=True)
+        (run / scenario / "record.json").write_text("{}")  # a dry run reads no record
+    try:
+        rules, out = _regenerate_dry_run(regen_repo)
+    finally:
+        shutil.rmtree(regen_repo / "results/serving")
+    assert "serve_rung" not in rules, rules
+    assert {"summarize_serving", "plot_served_latency", "findings", "summarize_node"} <= set(rules), rules
+    assert "regenerating without a serving record" not in out
+    job = out[out.index("rule summarize_serving:"):].split("\n\n")[0]
+    assert f"{run}/Offline/record.json".removeprefix(f"{regen_repo}/") in job, job
+    assert f"{run}/SingleStream/record.json".removeprefix(f"{regen_repo}/") in job, job
+    findings = out[out.index("rule findings:"):].split("\n\n")[0]
+    assert "results/summary/serving.csv" in findings, findings
+
+
+def test_a_truncated_serving_record_is_one_line_naming_it(tmp_path, capsys):
+    """What summarize_serving runs, on a record cut short in the copy: one line naming the file."""
+    from jetprof.cli import main
+
+    record = tmp_path / "results/serving/ParT_full/cpu/onnxruntime-fp32/Offline/record.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"kind": "serving record", "model": "ParT_f')
+    status = main(["serving-summary", "--out-csv", str(tmp_path / "serving.csv"), str(record)])
+    err = capsys.readouterr().err.strip()
+    assert status != 0
+    lines = err.splitlines()
+    assert len(lines) == 1 and str(record) in lines[0] and "cannot read the serving record" in lines[0], err
+    assert "Traceback" not in err and not (tmp_path / "serving.csv").exists()

@@ -74,6 +74,17 @@ def records(config: StudyConfig, serving: Config) -> list[str]:
     return [f"{run_dir(*job)}/record.json" for job in jobs(config, serving)]
 
 
+#: where the serving records lie (regenerating reads whichever are there)
+RECORD_GLOB = f"{SERVING}/*/*/*-*/*/record.json"
+
+
+def records_on_disk() -> list[str]:
+    """The serving records under results/serving/ (regenerating: those copied in)."""
+    import glob
+
+    return sorted(glob.glob(RECORD_GLOB))
+
+
 def problems(config: StudyConfig, serving: Config) -> list[str]:
     """Why the serving section cannot run as given, one line each (none when it is off).
 

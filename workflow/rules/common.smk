@@ -110,10 +110,8 @@ def get_report_inputs():
                 f"results/export/{model}.onnx",
                 f"results/export/{model}_card.json",
             ]
-        # the serving runs (serving.scenarios; none when empty)
-        if (config.get("serving") or {}).get("scenarios"):
-            inputs += ["results/summary/serving.csv"]
-    return inputs
+    # the serving table: where the study serves, or regenerating, from the records copied in
+    return inputs + jw.serving_summary(config)
 
 
 # a short hash of the config, written into every record's environment block, and the

@@ -120,6 +120,7 @@ rule figures:
     input:
         get_figures(),
         jw.summary_files(),
+        jw.serving_summary(config),
 
 
 # The report's opening page: what the study found, one line per question, each naming its figure.
@@ -130,11 +131,7 @@ rule findings:
         models="results/summary/models.csv",
         node="results/summary/node.csv",
         cost="results/summary/cost.csv",
-        serving=(
-            ["results/summary/serving.csv"]
-            if (config.get("serving") or {}).get("scenarios") and not REGENERATE
-            else []
-        ),
+        serving=jw.serving_summary(config),
     output:
         md=report(
             "results/summary/findings.md",

@@ -118,8 +118,8 @@ def node_line(node: pd.DataFrame | None, cost: pd.DataFrame | None) -> str:
 
 def serving_line(serving: pd.DataFrame | None) -> str:
     if serving is None or serving.empty:
-        return ("- **Served through MLPerf LoadGen**: not run (serving.scenarios is empty). "
-                "Figure: `served_latency.png`.")
+        return ("- **Served through MLPerf LoadGen**: not run (serving.scenarios is empty, or results/serving/ "
+                "was not copied). Figure: `served_latency.png`.")
     parts = []
     server = serving[serving["scenario"] == "Server"]
     if not server.empty:
