@@ -21,7 +21,7 @@ from conftest import copy_repo
 pytestmark = pytest.mark.slow
 
 CONFIG = ".test/config/config.yaml"
-PLOT_RULES = {"summarize_records", "compare_variants", "summarize_node", "findings", "figures"}
+PLOT_RULES = {"summarize_records", "compare_variants", "summarize_node", "summarize_serving", "findings", "figures"}
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
@@ -203,6 +203,8 @@ def test_regenerating_figures_runs_only_plotting_rules(study):
     assert ran, proc.stderr[-3000:]
     assert all(r in PLOT_RULES or r.startswith("plot_") for r in ran), ran
     assert (work / "results/figures/latency_vs_batch.png").is_file()
+    # the run's serving records are on disk: their figure is drawn again from them, LoadGen not rerun
+    assert "serve_rung" not in ran and (work / "results/figures/served_latency.png").is_file()
 
 
 @pytest.mark.parametrize(("change", "new_device"), [
@@ -242,10 +244,11 @@ def test_regenerating_from_exactly_what_the_readme_says_to_copy(study, tmp_path)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     notes = [line for line in out.splitlines() if "regenerating without" in line]
-    assert len(notes) == 1 and "results/evaluate/ParT_full/metrics.json" in notes[0], out[-3000:]
+    assert len(notes) == 2 and "results/evaluate/ParT_full/metrics.json" in notes[0], out[-3000:]
     assert "copy results/evaluate/ from the run" in notes[0]
+    assert "serving record" in notes[1] and "copy results/serving/ from the run" in notes[1]
     drawn = {p.stem for p in (fresh / "results/figures").glob("*.png")}
-    # the serving figure reads results/summary/serving.csv, which was not copied (regenerating makes none)
+    # no serving record was copied: the serving figure is left out
     assert drawn == set(FIGURES) - {"training_curves", "roc", "confusion_matrix", "served_latency"}, drawn
     answer = json.loads((fresh / "results/summary/weights_answer.json").read_text())
     assert answer["cpu"]["subnormal_penalty"] is not None  # the peak record came with results/profile/
