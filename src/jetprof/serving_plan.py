@@ -85,6 +85,25 @@ def records_on_disk() -> list[str]:
     return sorted(glob.glob(RECORD_GLOB))
 
 
+def serves(config: StudyConfig) -> bool:
+    """Whether the serving table, its figure and the findings' serving line are made: where the
+    study serves (serving.scenarios), and regenerating, where serving records were copied in."""
+    if _at(config, "regenerate"):
+        return bool(records_on_disk())
+    return bool(_at(config, "serving", "scenarios"))
+
+
+def serving_summary(config: StudyConfig) -> list[str]:
+    """results/summary/serving.csv where it is made (:func:`serves`), else nothing."""
+    return [SUMMARY_CSV] if serves(config) else []
+
+
+def serving_records(config: StudyConfig, serving: Config) -> list[str]:
+    """The records summarize_serving reads: the study's runs, or regenerating, those on disk
+    (LoadGen never runs then)."""
+    return records_on_disk() if _at(config, "regenerate") else records(config, serving)
+
+
 def problems(config: StudyConfig, serving: Config) -> list[str]:
     """Why the serving section cannot run as given, one line each (none when it is off).
 

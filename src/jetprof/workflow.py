@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 from jetprof import jobfile, serving_plan
@@ -31,6 +31,7 @@ from jetprof.data.jetclass import SPLITS, process
 from jetprof.jobfile import JobSettings, ProfileJob, Quality, VariantSpec
 from jetprof.registry import FIGURES as FIGURE_ENTRIES
 from jetprof.registry import entry_configs
+from jetprof.serving_plan import serves, serving_summary  # noqa: F401 (serving_summary: the rules')
 from jetprof.study_config import StudyConfig, TrainConfig
 
 #: a figure rule's named inputs (:func:`figure_inputs`): one file, or a list of them
@@ -276,7 +277,6 @@ def profile_devices(config: StudyConfig) -> list[str]:
 FIGURE_CATEGORY = {f.name: f.category for f in FIGURE_ENTRIES.values()}
 _TABLE = f"{RESULTS}/summary/points.csv"
 _COMPARISONS = f"{RESULTS}/summary/comparisons.csv"
-SERVING_CSV = serving_plan.SUMMARY_CSV
 
 
 def summary_files() -> list[str]:
@@ -304,7 +304,7 @@ def figure_inputs(config: StudyConfig, name: str, records: list[str], peaks: lis
     if kind == "node":
         return {"node": f"{RESULTS}/summary/node.csv"}
     if kind == "serving":
-        return {"serving": SERVING_CSV}
+        return {"serving": serving_plan.SUMMARY_CSV}
     if kind == "records":  # reads the records and their per-op tables
         measured_here = config["profile"]["profiler_pass"] and not config.get("regenerate")
         ops = [r[: -len(".json")] + ".ops.csv" for r in records] if measured_here else []
@@ -369,14 +369,6 @@ def skipped_figures(config: StudyConfig) -> dict[str, str]:
             if FIGURE_ENTRIES[name].kind == "metrics" and not os.path.isfile(metrics)}
 
 
-def serves(config: StudyConfig) -> bool:
-    """Whether the serving table, its figure and the findings' serving line are made: where the
-    study serves (serving.scenarios), and regenerating, where serving records were copied in."""
-    if config.get("regenerate"):
-        return bool(serving_plan.records_on_disk())
-    return bool((config.get("serving") or {}).get("scenarios"))
-
-
 def regenerate_notes(config: StudyConfig) -> list[str]:
     """One line per group of figures left out while regenerating, saying what to copy for them."""
     skipped = skipped_figures(config)
@@ -386,7 +378,7 @@ def regenerate_notes(config: StudyConfig) -> list[str]:
     if config.get("regenerate") and not serves(config):
         served = ", ".join(n for n in FIGURES if FIGURE_ENTRIES[n].kind == "serving")
         notes.append(f"regenerating without a serving record ({serving_plan.RECORD_GLOB}): {served} and "
-                     f"{SERVING_CSV} left out (copy {serving_plan.SERVING}/ from the run to draw them)")
+                     f"{serving_plan.SUMMARY_CSV} left out (copy {serving_plan.SERVING}/ from the run to draw them)")
     return notes
 
 
@@ -395,19 +387,6 @@ def figure_files(config: StudyConfig) -> list[str]:
     serving = serves(config)
     return [f"{RESULTS}/figures/{name}.png" for name in FIGURES
             if name not in skipped and (serving or FIGURE_ENTRIES[name].kind != "serving")]
-
-
-def serving_summary(config: StudyConfig) -> list[str]:
-    """results/summary/serving.csv where it is made (:func:`serves`), else nothing."""
-    return [SERVING_CSV] if serves(config) else []
-
-
-def serving_records(config: StudyConfig, section: Mapping[str, object]) -> list[str]:
-    """The records summarize_serving reads: the study's runs, or regenerating, those on disk
-    (LoadGen never runs then)."""
-    if config.get("regenerate"):
-        return serving_plan.records_on_disk()
-    return serving_plan.records(config, section)
 
 
 def config_files_label(files: Sequence[object]) -> str:

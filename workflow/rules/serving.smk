@@ -69,7 +69,7 @@ if not REGENERATE:
 
 rule summarize_serving:
     input:
-        records=jw.serving_records(config, SERVING),
+        records=sp.serving_records(config, SERVING),
     output:
         csv=report(
             "results/summary/serving.csv",
