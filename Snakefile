@@ -4,6 +4,7 @@ import sys
 
 from snakemake.utils import min_version, validate
 
+from jetprof import contract
 from jetprof import workflow as jw
 
 min_version("9.0")
@@ -13,10 +14,12 @@ min_version("9.0")
 # (--sdm conda) still put their own first
 jw.put_this_python_first_on_path()
 
-# measurements must not share the CPU with each other or with training, prediction
-# or export: those rules all take the one `measure_slot` (raise it with
-# --resources measure_slot=N on a cluster where each job has its own node)
-workflow.global_resources.setdefault("measure_slot", 1)
+# measurements must not share the CPU with each other or with training: those rules take
+# the whole `measure_slot` (contract.WHOLE_SLOT units); prediction and export are no measurement
+# and take half of it each, so the two run beside each other but never beside a
+# measurement (on a cluster where each job has its own node, raise it:
+# --resources measure_slot=16 lets 8 measurements run at once)
+workflow.global_resources.setdefault("measure_slot", contract.WHOLE_SLOT)
 
 
 configfile: "config/config.yaml"

@@ -73,7 +73,7 @@ def one_study(args: argparse.Namespace) -> str | None:
         rows.append((str(tsv.relative_to(bench)), float(rec["s"]), rec.get("max_rss", "")))
     total_gen = sum(s for name, s, _ in rows if name.startswith("generate_dataset/"))
     print(f"  generate_dataset (all files, summed job time): {total_gen:.0f} s")
-    # the profile grid: its jobs hold the one measure_slot, so they run one after another
+    # the profile grid: its jobs hold the whole measure_slot, so they run one after another
     grid = [s for name, s, _ in rows if name.startswith("profile/") and "/peak/" not in name]
     n_points = len(list((clone / "results" / "profile").glob("*/*/*/*/*/bs*.json")))
     n_groups = len(list((clone / "results" / "paired").rglob("bs*.json")))

@@ -319,3 +319,45 @@ def test_a_truncated_serving_record_is_one_line_naming_it(tmp_path, capsys):
     lines = err.splitlines()
     assert len(lines) == 1 and str(record) in lines[0] and "cannot read the serving record" in lines[0], err
     assert "Traceback" not in err and not (tmp_path / "serving.csv").exists()
+
+
+# -- who may share the CPU: the measure_slot each planned job takes (a dry run) ---------------
+
+#: the rules that time something or fill the cores: each takes the whole slot
+WHOLE = ("train_model", "measure_peak", "profile_", "node_", "serve_rung")
+
+
+def test_measurements_take_the_whole_slot_and_prediction_and_export_half(tmp_path):
+    """A measurement never runs beside another job that takes the slot; prediction and export
+    (which time nothing) take half each, so the two may run side by side. The ceiling waits
+    for the jets, whose generation takes no slot."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import copy_repo
+
+    from jetprof.contract import HALF_SLOT, WHOLE_SLOT
+
+    repo = copy_repo(tmp_path / "repo")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "4"], cwd=repo,
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    slots: dict[str, set[int]] = {}
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", out, flags=re.M):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            found = re.search(r"measure_slot=(\d+)", block)
+            slots.setdefault(rule.group(1), set()).add(int(found.group(1)) if found else 0)
+    assert HALF_SLOT * 2 == WHOLE_SLOT
+    for rule, taken in slots.items():
+        if rule.startswith(WHOLE):
+            assert taken == {WHOLE_SLOT}, (rule, taken)
+        elif rule in ("predict_test", "export_model"):
+            assert taken == {HALF_SLOT}, (rule, taken)
+        else:
+            assert taken == {0}, (rule, taken)
+    assert {r for r in slots if r.startswith(WHOLE)} >= {"train_model", "measure_peak", "serve_rung"}
+    peak = re.search(r"^rule measure_peak:$(.*?)^$", out, flags=re.M | re.S)
+    assert peak and "results/validate/report.json" in peak.group(1)

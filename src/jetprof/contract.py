@@ -38,6 +38,11 @@ RESULTS = "results"
 #: (verdicts are decided again from the stored rounds by `jetprof compare`)
 ENV_CONFIG_HASH = "JETPROF_CONFIG_HASH"
 ENV_COMPARE_THRESHOLD = "JETPROF_COMPARE_THRESHOLD"
+#: the Snakemake resource ``measure_slot``, in units: a measurement (and training, which fills
+#: the cores) takes the whole of it; prediction and export, which time nothing, take half each,
+#: so the two share the CPU with each other and never with a measurement
+WHOLE_SLOT = 2
+HALF_SLOT = 1
 
 # ---------------------------------------------------------------------------
 # the axes of the study and the values each may take

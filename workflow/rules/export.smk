@@ -25,7 +25,7 @@ rule export_model:
     conda:
         "../../envs/profile.yaml"
     resources:
-        measure_slot=1,
+        measure_slot=contract.HALF_SLOT,
     params:
         training=jw.training_config_json(config),
     shell:

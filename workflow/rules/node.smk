@@ -42,7 +42,7 @@ if not REGENERATE:
                 "../../envs/profile.yaml"
             threads: max(p.cores for p in NODE_PLANS)
             resources:
-                measure_slot=1,
+                measure_slot=contract.WHOLE_SLOT,
                 runtime=max(10, len(NODE_PLANS) * int(NODE["duration_s"] + 60) // 60),
             params:
                 model=_model,

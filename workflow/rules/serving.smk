@@ -45,7 +45,7 @@ if not REGENERATE:
         resources:
             gpu=lambda wc: 1 if wc.device.startswith("cuda") else 0,
             gpu_model=lambda wc: jw.gpu_model(config, wc.device),
-            measure_slot=1,
+            measure_slot=contract.WHOLE_SLOT,
             runtime=60,
         params:
             flags=lambda wc: sp.flags(

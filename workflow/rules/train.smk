@@ -29,7 +29,7 @@ rule train_model:
     threads: TRAIN["threads"]
     resources:
         gpu=1 if TRAIN["device"] == "cuda" else 0,
-        measure_slot=1,
+        measure_slot=contract.WHOLE_SLOT,
         mem_mb=8000,
         runtime=12 * 60,
     params:
@@ -69,7 +69,7 @@ rule predict_test:
     threads: TRAIN["threads"]
     resources:
         gpu=1 if TRAIN["device"] == "cuda" else 0,
-        measure_slot=1,
+        measure_slot=contract.HALF_SLOT,
         mem_mb=4000,
         runtime=60,
     params:
