@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 
 from jetprof import workflow as jw
 from jetprof.contract import study_groups, study_jobs, study_points
+from jetprof.errors import JetprofError
 from jetprof.jobfile import Quality
 
 
@@ -143,6 +145,46 @@ def test_more_models_get_random_weights_in_the_same_groups(config, repo_root):
     problems = jw.config_problems(config, schema)
     assert any(p.startswith("profile.models[1].name: 'ParT_full' names two models") for p in problems)
     assert "profile.models[1].data_config: workflow/weaver/nope.yaml not found" in problems
+
+
+def test_a_model_with_its_own_batch_sizes_is_left_out_of_the_other_groups_in_one_job(config, repo_root):
+    """``profile.models[].batch_sizes``: the model's variants sit in its groups only, the main grid
+    stays one job, and its document says where each limited variant runs (the rest unchanged)."""
+    from jetprof import jobfile
+    from jetprof.profiling.cli import group_specs
+
+    config["profile"]["batch_sizes"] = [1, 32]
+    config["profile"]["models"] = [{"name": "PFN_full", "backends": ["eager-fp32"]},
+                                   {"name": "ParticleNet_full", "backends": ["eager-fp32"], "batch_sizes": [1]}]
+    real = {g.batch_size: g for g in study_groups(config) if g.particles == "real"}
+    assert "ParticleNet_full" in {v.model for v in real[1].variants}
+    assert "ParticleNet_full" not in {v.model for v in real[32].variants}
+    assert "PFN_full" in {v.model for v in real[32].variants}
+    jobs = [j for j in study_jobs(config) if j.reads_real_jets]
+    assert len(jobs) == 1 and jobs[0].batch_sizes == (1, 32)
+    assert not any("ParticleNet_full" in r for r in jobs[0].records if "/bs32." in r)
+    doc = jw.profile_job(config, jobs[0])
+    own = {v.model: v.batch_sizes for v in doc.variants}
+    assert own["ParticleNet_full"] == (1,) and own["PFN_full"] is None and own["ParT_full"] is None
+    text = jobfile.to_json(doc)
+    assert text.count('"batch_sizes": [') == 2  # the job's own, and ParticleNet's; no nulls written
+    back = jobfile.from_json(text, "job.json")
+    assert back == doc
+    checked = dataclasses.replace(back, variants=tuple(dataclasses.replace(
+        v, network_config=str(repo_root / v.network_config), data_config=str(repo_root / v.data_config),
+        checkpoint=v.checkpoint and str(repo_root / "README.md"))  # files that are there: nothing is built
+        for v in back.variants), settings=dataclasses.replace(back.settings, data=(str(repo_root / "README.md"),),
+                                                               quality=None))
+    specs = {s.batch_size: {v.model for v in s.variants} for s in group_specs(checked)}
+    assert "ParticleNet_full" in specs[1] and "ParticleNet_full" not in specs[32]
+    bad = dataclasses.replace(doc, variants=tuple(dataclasses.replace(v, batch_sizes=(8,))
+                                                  if v.model == "ParticleNet_full" else v for v in doc.variants))
+    with pytest.raises(JetprofError, match=r"variants\[\d+\]\.batch_sizes \[8\]: some of the job's batch sizes"):
+        jobfile.check(bad, lambda key: key)
+    config["profile"]["models"][1]["batch_sizes"] = [8]
+    schema = str(repo_root / "workflow/schemas/config.schema.yaml")
+    assert ("profile.models[1].batch_sizes: [8] not in profile.batch_sizes [1, 32] (ParticleNet_full runs in "
+            "the main grid's groups only)") in jw.config_problems(config, schema)
 
 
 def test_pretrained_points_only_when_enabled(config):

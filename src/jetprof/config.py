@@ -266,6 +266,12 @@ def cross_key_problems(config: StudyConfig) -> list[str]:
         if official_by_source(url) is None:
             lines.append(f"pretrained.sha256: required for {url} (only the official checkpoints, known by their "
                          "git blob id, may leave it empty): give the file's sha256 (sha256sum FILE)")
+    grid = config["profile"].get("batch_sizes", [])
+    for i, m in enumerate(config["profile"].get("models", [])):
+        outside = [b for b in m.get("batch_sizes", []) if b not in grid]
+        if outside:
+            lines.append(f"profile.models[{i}].batch_sizes: {outside} not in profile.batch_sizes {grid} "
+                         f"({m['name']} runs in the main grid's groups only)")
     return lines
 
 

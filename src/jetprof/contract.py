@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -286,8 +286,8 @@ def study_weights(config: StudyConfig) -> list[str]:
     return [w for w in config["profile"]["weights"] if w != "pretrained" or enabled]
 
 
-def study_groups(config: StudyConfig) -> list[Group]:
-    """Every comparison group of a study: the main grid and the multiplicity curve.
+def _merged_groups(config: StudyConfig) -> list[Group]:
+    """Every comparison group of a study, each with every variant: the main grid and the multiplicity curve.
 
     The main grid measures, at each device × particles × batch size, the main
     model under every weight state and backend-precision pair together with the
@@ -336,6 +336,31 @@ def study_groups(config: StudyConfig) -> list[Group]:
     return groups
 
 
+#: a model's own batch sizes (``profile.models[].batch_sizes``), as (model, sizes) pairs: at
+#: the main grid's other batch sizes its variants are left out of the group
+Limits = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+def model_batch_sizes(config: StudyConfig) -> Limits:
+    """The ``profile.models`` entries that name their own batch sizes."""
+    return tuple((m["name"], tuple(m["batch_sizes"])) for m in config["profile"].get("models", [])
+                 if m.get("batch_sizes"))
+
+
+def limited(variants: tuple[Variant, ...], batch_size: int, limits: Limits) -> tuple[Variant, ...]:
+    """``variants`` without those of a model whose own batch sizes leave ``batch_size`` out."""
+    own = dict(limits)
+    return tuple(v for v in variants if v.model not in own or batch_size in own[v.model])
+
+
+def study_groups(config: StudyConfig) -> list[Group]:
+    """Every comparison group of a study (:func:`_merged_groups`), each without the variants of a
+    model whose own batch sizes leave the group's out (:func:`model_batch_sizes`)."""
+    limits = model_batch_sizes(config)
+    return [replace(g, variants=limited(g.variants, g.batch_size, limits))
+            for g in _merged_groups(config)]
+
+
 def study_points(config: StudyConfig) -> list[Point]:
     return [p for g in study_groups(config) for p in g.points]
 
@@ -349,11 +374,18 @@ class Job:
     variants: tuple[Variant, ...]
     particles: tuple[str, ...]
     batch_sizes: tuple[int, ...]
+    #: models measured at some of the batch sizes only (:func:`model_batch_sizes`)
+    limits: Limits = ()
 
     @property
     def groups(self) -> list[Group]:
-        return [Group(self.device, n, bs, self.variants) for n in self.particles
+        return [Group(self.device, n, bs, limited(self.variants, bs, self.limits)) for n in self.particles
                 for bs in self.batch_sizes]
+
+    def batch_sizes_of(self, model: str) -> tuple[int, ...] | None:
+        """The job's batch sizes ``model`` runs at, where it runs at only some of them (else None)."""
+        own = dict(self.limits).get(model)
+        return None if own is None else tuple(b for b in self.batch_sizes if b in own)
 
     @property
     def records(self) -> list[str]:
@@ -389,7 +421,8 @@ def study_jobs(config: StudyConfig) -> list[Job]:
     """The study's groups in as few ``jetprof profile`` calls as they allow: groups with
     the same device and variants, as products of particle counts × batch sizes."""
     by_variants: dict[tuple[str, tuple[Variant, ...]], dict[str, list[int]]] = {}
-    for g in study_groups(config):
+    limits = model_batch_sizes(config)
+    for g in _merged_groups(config):
         sizes = by_variants.setdefault((g.device, g.variants), {}).setdefault(g.particles, [])
         sizes.append(g.batch_size)
     jobs = []
@@ -398,7 +431,8 @@ def study_jobs(config: StudyConfig) -> list[Job]:
         for particles, batch_sizes in by_particles.items():
             by_sizes.setdefault(tuple(sorted(set(batch_sizes))), []).append(particles)
         for batch_tuple, counts in by_sizes.items():
-            jobs.append(Job(device, variants, tuple(counts), batch_tuple))
+            own = tuple((m, sizes) for m, sizes in limits if any(v.model == m for v in variants))
+            jobs.append(Job(device, variants, tuple(counts), batch_tuple, own))
     return jobs
 
 

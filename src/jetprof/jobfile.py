@@ -66,6 +66,8 @@ class VariantSpec:
     data_config: str
     checkpoint: str | None = None
     replica: int = 0
+    #: the job's batch sizes this variant runs at, where it runs at only some (None: all)
+    batch_sizes: tuple[int, ...] | None = None
 
     @property
     def variant(self) -> Variant:
@@ -149,6 +151,9 @@ def to_json(job: ProfileJob) -> str:
     """The document as JSON text, ``version`` first, then the keys in field order: an equal
     job gives equal text."""
     doc = dataclasses.asdict(job)
+    for v in doc["variants"]:  # written only where a variant runs at some batch sizes only, so a
+        if v["batch_sizes"] is None:  # study that limits none writes the documents it always did
+            del v["batch_sizes"]
     return json.dumps({"version": doc.pop("version"), **doc}, indent=1) + "\n"
 
 
@@ -298,6 +303,9 @@ def _check_variants(job: ProfileJob, where: typing.Callable[[str], str]) -> None
         if (v.weights == "random") != (v.checkpoint is None):
             need = "takes no checkpoint" if v.weights == "random" else "needs a checkpoint"
             raise JetprofError(f"{key} ({v.label}): weights {v.weights} {need}")
+        if v.batch_sizes is not None and (not v.batch_sizes or set(v.batch_sizes) - set(job.batch_sizes)):
+            raise JetprofError(f"{key}.batch_sizes {list(v.batch_sizes)}: some of the job's batch sizes "
+                               f"{list(job.batch_sizes)}, at least one")
         if v.variant in seen:
             raise JetprofError(f"{key}: {v.label} is listed twice")
         seen.add(v.variant)

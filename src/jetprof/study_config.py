@@ -116,6 +116,7 @@ class ModelEntry(TypedDict):
     data_config: NotRequired[str]
     train: bool
     backends: NotRequired[list[str]]
+    batch_sizes: NotRequired[list[int]]
 
 
 class MultiplicityConfig(TypedDict):

@@ -186,8 +186,9 @@ def profile_job(config: StudyConfig, job: Job) -> ProfileJob:
     prof = config_section(config, "profile")
     models = profile_models(config)
     variants = tuple(VariantSpec(v.model, v.weights, v.backend, v.precision, *models[v.model],
-                                 checkpoint=checkpoint_of(config, v.weights, v.model), replica=v.replica)
-                     for v in job.variants)
+                                 checkpoint=checkpoint_of(config, v.weights, v.model), replica=v.replica,
+                                 batch_sizes=job.batch_sizes_of(v.model))
+                     for v in job.variants if job.batch_sizes_of(v.model) != ())
     quality = Quality((split_glob("test"),), prof["quality_jets"]) if job_scores_quality(job) else None
     settings = JobSettings(
         threads=prof["threads"], warmup=prof["warmup"], rounds=prof["rounds"], max_rounds=prof["max_rounds"],

@@ -404,7 +404,8 @@ def group_specs(job: ProfileJob, where: Callable[[str], str] = _in_document) -> 
                 for v in job.variants]
     threshold, config_hash = s.resolved_threshold(), s.resolved_config_hash()
     return [
-        GroupSpec(device=device, particles=n, batch_size=bs, variants=variants, out=job.out,
+        GroupSpec(device=device, particles=n, batch_size=bs, out=job.out,
+                  variants=[v for v in variants if v.batch_sizes is None or bs in v.batch_sizes],
                   data=data if n == "real" else [], threads=s.threads, warmup=s.warmup,
                   rounds=s.rounds, max_rounds=s.max_rounds, max_group_s=s.max_group_s,
                   processes=s.processes, max_processes=s.max_processes, target_half_width=s.target_half_width,
