@@ -22,15 +22,44 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 
 from jetprof import registry
 from jetprof.contract import BUCKETED_BACKENDS
 from jetprof.errors import JetprofError
-from jetprof.records import Bucketing, PointRecord
+from jetprof.records import Bucketing, PointRecord, Scalar
+
+if TYPE_CHECKING:  # torch and onnxruntime stay imported lazily, where they run
+    import onnxruntime as ort
+    import torch
+
+    from jetprof.profiling.ops import OpRow
+
+#: one forward's output: a torch module's (a tensor, or a tuple or list led by it) or an
+#: exported graph's (its list of output arrays)
+ForwardOutput: TypeAlias = "torch.Tensor | Sequence[torch.Tensor] | Sequence[np.ndarray]"
+#: an OpenVINO object (core, compiled model, request, result): openvino ships no type hints
+OpenVinoObject = Any
+
+
+class Runner(Protocol):
+    """What a backend's factory makes: one timed forward on the point's batch when called,
+    and the softmax outputs on another batch (padded, with its real particle counts)."""
+
+    def __call__(self) -> ForwardOutput: ...
+
+    def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray: ...
+
+
+#: the factory of an exported backend's runner, as the registry names it (``module:function``):
+#: (backend, precision, onnx_path, device, threads, arrays, trim, cache_dir, record, min_length)
+RunnerFactory: TypeAlias = Callable[
+    [str, str, str, "torch.device", int, dict[str, np.ndarray], bool, str, PointRecord, int], Runner]
 
 #: the torch dtype each autocast precision runs under (from the registry)
 AUTOCAST_DTYPES = {p.name: p.autocast for p in registry.PRECISION_LIST if p.autocast}
@@ -88,7 +117,7 @@ def missing_package(backend: str, precision: str) -> str | None:
     return None
 
 
-def require(module: str, backend: str) -> Any:
+def require(module: str, backend: str) -> ModuleType:
     """Import an optional backend's package; JetprofError saying how to install it."""
     import importlib
 
@@ -101,20 +130,19 @@ def require(module: str, backend: str) -> Any:
         raise JetprofError(f"{backend}: the {module} package is not installed ({how})") from None
 
 
-def probabilities(out: Any, softmaxed: bool) -> np.ndarray:
+def probabilities(out: ForwardOutput | np.ndarray, softmaxed: bool) -> np.ndarray:
     """A forward's output as a float64 array of probabilities (jets × classes)."""
-    if isinstance(out, (list, tuple)):
-        out = out[0]
-    if hasattr(out, "detach"):
-        out = out.detach().float().cpu().numpy()
-    x = np.asarray(out, dtype=np.float64)
+    first = out[0] if isinstance(out, (list, tuple)) else out
+    if hasattr(first, "detach"):  # a torch tensor (torch is not imported here to ask isinstance)
+        first = first.detach().float().cpu().numpy()
+    x = np.asarray(first, dtype=np.float64)
     if not softmaxed:
         x = np.exp(x - x.max(axis=1, keepdims=True))
         x /= x.sum(axis=1, keepdims=True)
     return x
 
 
-def synchronize(device: Any) -> None:
+def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (no-op on CPU)."""
     import torch
 
@@ -124,7 +152,7 @@ def synchronize(device: Any) -> None:
         torch.mps.synchronize()
 
 
-def autocast(torch: Any, device_type: str, dtype: Any) -> Any:
+def autocast(torch: ModuleType, device_type: str, dtype: torch.dtype) -> torch.autocast:
     """``torch.autocast``, but an error where torch would only warn and run in fp32.
 
     torch answers a dtype a device cannot autocast to with the warning "... Disabling
@@ -144,8 +172,8 @@ class TorchRunner:
     point's tensors, under autocast for bf16/fp16; ``softmaxed``: the module's output is
     already a softmax (built ``for_inference``), else logits."""
 
-    def __init__(self, model: Any, tensors: list[Any], device: Any, precision: str,
-                 softmaxed: bool = False, names: list[str] | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, tensors: list[torch.Tensor], device: torch.device,
+                 precision: str, softmaxed: bool = False, names: list[str] | None = None) -> None:
         import torch
 
         from jetprof.model.inputs import min_particles
@@ -154,16 +182,18 @@ class TorchRunner:
         self.names = names
         self.min_length = min_particles(model)
         self.torch = torch
-        self.dtype = getattr(torch, AUTOCAST_DTYPES[precision]) if precision in AUTOCAST_DTYPES else None
+        self.dtype: torch.dtype | None = (getattr(torch, AUTOCAST_DTYPES[precision])
+                                          if precision in AUTOCAST_DTYPES else None)
 
-    def _ctx(self) -> Any:
+    def _ctx(self) -> contextlib.AbstractContextManager[None]:
         if self.dtype is None:
             return contextlib.nullcontext()
         return autocast(self.torch, self.device.type, self.dtype)
 
-    def __call__(self) -> Any:
+    def __call__(self) -> torch.Tensor:
         with self.torch.inference_mode(), self._ctx():
-            return self.model(*self.tensors)
+            out: torch.Tensor = self.model(*self.tensors)
+            return out
 
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
         """Softmax outputs on another batch (cut to its longest jet, as the trimmer does)."""
@@ -176,7 +206,7 @@ class TorchRunner:
         return probabilities(out, self.softmaxed)
 
 
-def torch_forward(model: Any, tensors: list[Any], device: Any, precision: str,
+def torch_forward(model: torch.nn.Module, tensors: list[torch.Tensor], device: torch.device, precision: str,
                   softmaxed: bool = False, names: list[str] | None = None) -> TorchRunner:
     """A no-argument callable running one inference forward (autocast for bf16/fp16)."""
     return TorchRunner(model, tensors, device, precision, softmaxed, names)
@@ -189,7 +219,7 @@ def _trimmed(arrays: dict[str, np.ndarray], n_particles: np.ndarray, trim: bool,
     return trim_to_longest(arrays, n_particles, min_length) if trim else arrays
 
 
-def check_ort_device(device: Any) -> None:
+def check_ort_device(device: torch.device) -> None:
     """Fail early (before the export) when this onnxruntime build lacks ``device``'s provider
     (where ONNX Runtime runs at all is the registry's rule: :func:`check_exported_device`)."""
     import onnxruntime as ort
@@ -198,7 +228,7 @@ def check_ort_device(device: Any) -> None:
         raise JetprofError("CUDA provider not available in this onnxruntime build")
 
 
-def check_exported_device(backend: str, device: Any) -> None:
+def check_exported_device(backend: str, device: torch.device) -> None:
     """Fail early (before the export) when the backend cannot run on ``device`` or its
     package is missing (the registry's device kinds and packages)."""
     entry = registry.BACKENDS[backend]
@@ -210,22 +240,24 @@ def check_exported_device(backend: str, device: Any) -> None:
         check_ort_device(device)
 
 
-def _refuse_pair(backend: str, precision: str, device: Any) -> None:
+def _refuse_pair(backend: str, precision: str, device: torch.device) -> None:
     """JetprofError where the registry's capability rule says the pair cannot run here."""
     problem = registry.pair_problem(backend, precision, device.type)
     if problem:
         raise JetprofError(problem)
 
 
-def runner_factory(backend: str) -> Any:
+def runner_factory(backend: str) -> RunnerFactory:
     """The factory the registry names for ``backend`` (``"module:function"``), imported now."""
     import importlib
 
     module, _, name = registry.BACKENDS[backend].runner.partition(":")
-    return getattr(importlib.import_module(module), name)
+    factory: RunnerFactory = getattr(importlib.import_module(module), name)
+    return factory
 
 
-def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], device: Any,
+def torch_runner(model: torch.nn.Module, backend: str, precision: str, tensors: list[torch.Tensor],
+                 device: torch.device,
                  names: list[str], rec: PointRecord) -> TorchRunner:
     """The runner of an eager or compile variant: int8 runs a quantised copy of ``model``
     (``model`` stays the fp32 reference), compile wraps it in ``torch.compile``."""
@@ -238,15 +270,15 @@ def torch_runner(model: Any, backend: str, precision: str, tensors: list[Any], d
 
         run_model, rec.quantization = eager_int8(model)
     if backend == "compile":
-        run_model = torch.compile(run_model)
+        run_model = torch.compile(run_model)  # type: ignore[assignment]  # compile's stub returns a callable, not the Module it wraps
     if backend in BUCKETED_BACKENDS:
         return BucketedTorchRunner(run_model, tensors, device, precision, names=names)
     return torch_forward(run_model, tensors, device, precision, names=names)
 
 
-def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
+def exported_runner(backend: str, precision: str, onnx_path: str, device: torch.device, threads: int,
                     arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
-                    min_length: int = 1) -> Any:
+                    min_length: int = 1) -> Runner:
     """The runner of a variant of the ONNX export, made by the factory the registry names
     for ``backend`` (same arguments); ``min_length``: the model's fewest particle slots."""
     _refuse_pair(backend, precision, device)
@@ -254,7 +286,7 @@ def exported_runner(backend: str, precision: str, onnx_path: str, device: Any, t
     return factory(backend, precision, onnx_path, device, threads, arrays, trim, cache_dir, rec, min_length)
 
 
-def openvino_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
+def openvino_runner(backend: str, precision: str, onnx_path: str, device: torch.device, threads: int,
                     arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
                     min_length: int = 1) -> OvRunner:
     """``openvino``: OpenVINO's CPU plugin on the fp32 export."""
@@ -276,7 +308,7 @@ def ort_graph(precision: str, onnx_path: str, cache_dir: str, rec: PointRecord) 
     return onnx_path
 
 
-def ort_runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
+def ort_runner(backend: str, precision: str, onnx_path: str, device: torch.device, threads: int,
                arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
                min_length: int = 1) -> OrtRunner:
     """``onnxruntime``, ``onnxruntime_padded``, ``onnxruntime_bucketed``: ONNX Runtime with
@@ -300,7 +332,7 @@ class OrtRunner:
     #: ``onnxruntime.GraphOptimizationLevel`` the session runs at (ORT's own default)
     graph_optimization = "ORT_ENABLE_ALL"
 
-    def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
+    def __init__(self, onnx_path: str, device: torch.device, threads: int, arrays: dict[str, np.ndarray],
                  trim: bool = False, min_length: int = 1) -> None:
         import onnxruntime as ort
 
@@ -311,7 +343,8 @@ class OrtRunner:
         if device.type == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise JetprofError("CUDA provider not available in this onnxruntime build")
-            self.providers: list[Any] = [("CUDAExecutionProvider", {"device_id": device.index or 0})]
+            self.providers: list[str | tuple[str, dict[str, int]]] = [
+                ("CUDAExecutionProvider", {"device_id": device.index or 0})]
         elif device.type == "cpu":
             self.providers = ["CPUExecutionProvider"]
         else:
@@ -324,7 +357,7 @@ class OrtRunner:
         arrays = _trimmed(arrays, n_particles, self.trim, self.min_length)
         return probabilities(self.session.run(None, {k: arrays[k] for k in self.feed}), True)
 
-    def _session(self, profile_prefix: str | None = None) -> Any:
+    def _session(self, profile_prefix: str | None = None) -> ort.InferenceSession:
         opts = self.ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
@@ -335,14 +368,16 @@ class OrtRunner:
             opts.profile_file_prefix = profile_prefix
         return self.ort.InferenceSession(self.path, sess_options=opts, providers=self.providers)
 
-    def __call__(self) -> Any:
-        return self.session.run(None, self.feed)
+    def __call__(self) -> list[np.ndarray]:
+        out: list[np.ndarray] = self.session.run(None, self.feed)
+        return out
 
-    def _run_with(self, session: Any) -> Any:
+    def _run_with(self, session: ort.InferenceSession) -> list[np.ndarray]:
         """One timed call's forwards, with another session (the profiler's)."""
-        return session.run(None, self.feed)
+        out: list[np.ndarray] = session.run(None, self.feed)
+        return out
 
-    def profile(self, calls: int, workdir: str) -> tuple[list[dict[str, Any]], str]:
+    def profile(self, calls: int, workdir: str) -> tuple[list[OpRow], str]:
         """Run ``calls`` forwards under ORT's own profiler; (per-op rows, trace JSON path)."""
         sess = self._session(os.path.join(workdir, "ort_profile"))
         self._run_with(sess)  # warm
@@ -359,7 +394,7 @@ class OrtRunner:
             row["self_cpu_us"] += float(ev.get("dur", 0))
             row["calls"] += 1
         n = calls + 1
-        rows = [
+        rows: list[OpRow] = [
             {"name": op, "calls": r["calls"] / n, "self_cpu_ms": r["self_cpu_us"] / 1e3 / n,
              "cpu_total_ms": r["self_cpu_us"] / 1e3 / n, "self_device_ms": 0.0, "device_total_ms": 0.0}
             for op, r in per_op.items()
@@ -372,8 +407,8 @@ class BucketedTorchRunner(TorchRunner):
     particle count (:mod:`jetprof.profiling.bucketing`); the timed call is given the
     padded batch and does all of it (counts, sort, plan, gathers, forwards, reordering)."""
 
-    def __init__(self, model: Any, tensors: list[Any], device: Any, precision: str,
-                 softmaxed: bool = False, names: list[str] | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, tensors: list[torch.Tensor], device: torch.device,
+                 precision: str, softmaxed: bool = False, names: list[str] | None = None) -> None:
         from jetprof.model.inputs import mask_input
 
         super().__init__(model, tensors, device, precision, softmaxed, names)
@@ -381,7 +416,7 @@ class BucketedTorchRunner(TorchRunner):
             raise JetprofError("eager_bucketed needs the input names")
         self.mask_at = names.index(mask_input(names))
 
-    def _forward(self, xs: list[Any]) -> Any:
+    def _forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
         from jetprof.profiling.bucketing import inverse, particle_counts, plan
 
         torch = self.torch
@@ -393,7 +428,7 @@ class BucketedTorchRunner(TorchRunner):
         out = torch.cat(outs) if len(outs) > 1 else outs[0]
         return out[torch.as_tensor(inverse(order), device=out.device)]
 
-    def __call__(self) -> Any:
+    def __call__(self) -> torch.Tensor:
         with self.torch.inference_mode(), self._ctx():
             return self._forward(self.tensors)
 
@@ -415,18 +450,18 @@ class BucketedOrtRunner(OrtRunner):
     padded batch, which the timed call counts, sorts, cuts, trims and reorders itself
     (``trim`` is ignored: every sub-batch is trimmed to its own longest jet)."""
 
-    def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
+    def __init__(self, onnx_path: str, device: torch.device, threads: int, arrays: dict[str, np.ndarray],
                  trim: bool = True, min_length: int = 1) -> None:
         from jetprof.model.inputs import mask_input
 
         super().__init__(onnx_path, device, threads, arrays, False, min_length)
         self.arrays, self.mask = arrays, mask_input(list(arrays))
 
-    def _bucketed(self, session: Any, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def _bucketed(self, session: ort.InferenceSession, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
         from jetprof.profiling.bucketing import inverse, particle_counts, plan
 
         order, parts = plan(particle_counts(arrays[self.mask]), self.min_length)
-        outs = []
+        outs: list[np.ndarray] = []
         for start, stop, length in parts:
             rows = order[start:stop]
             feed = {k: np.ascontiguousarray(arrays[k][rows, :, :length]) for k in self.feed}
@@ -434,10 +469,10 @@ class BucketedOrtRunner(OrtRunner):
         out = np.concatenate(outs) if len(outs) > 1 else outs[0]
         return [out[inverse(order)]]
 
-    def __call__(self) -> Any:
+    def __call__(self) -> list[np.ndarray]:
         return self._bucketed(self.session, self.arrays)
 
-    def _run_with(self, session: Any) -> Any:
+    def _run_with(self, session: ort.InferenceSession) -> list[np.ndarray]:
         return self._bucketed(session, self.arrays)
 
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
@@ -459,26 +494,26 @@ class OvRunner:
 
     tool = "openvino"
 
-    def __init__(self, onnx_path: str, device: Any, threads: int, arrays: dict[str, np.ndarray],
+    def __init__(self, onnx_path: str, device: torch.device, threads: int, arrays: dict[str, np.ndarray],
                  trim: bool = True, min_length: int = 1) -> None:
         self.trim, self.min_length = trim, min_length  # cpu only: the registry's rule, checked before
         ov = require("openvino", "openvino")
         self.version = ov.get_version()
         self.path, self.threads = onnx_path, threads
-        self.config = {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
+        self.config: dict[str, Scalar] = {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
                        "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "ENABLE_CPU_PINNING": False}
-        self.core = ov.Core()
-        self.compiled = self.core.compile_model(self.core.read_model(onnx_path), "CPU", self.config)
-        self.request = self.compiled.create_infer_request()
+        self.core: OpenVinoObject = ov.Core()
+        self.compiled: OpenVinoObject = self.core.compile_model(self.core.read_model(onnx_path), "CPU", self.config)
+        self.request: OpenVinoObject = self.compiled.create_infer_request()
         self.names = [i.get_any_name() for i in self.compiled.inputs]
         self.output = self.compiled.outputs[0]
         self.feed = {n: arrays[n] for n in self.names}
 
     @property
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Scalar]:
         return {"version": self.version, "device": "CPU", **{k: v for k, v in self.config.items()}}
 
-    def __call__(self) -> Any:
+    def __call__(self) -> list[np.ndarray]:
         return [self.request.infer(self.feed, share_inputs=True)[self.output]]
 
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray:
@@ -486,14 +521,15 @@ class OvRunner:
         request = self.compiled.create_infer_request()
         return probabilities(request.infer({n: arrays[n] for n in self.names})[self.output], True)
 
-    def profile(self, calls: int, workdir: str) -> tuple[list[dict[str, Any]], str]:
+    def profile(self, calls: int, workdir: str) -> tuple[list[OpRow], str]:
         """``calls`` forwards with the plugin's per-node counters; (per-op rows, trace JSON path)."""
         compiled = self.core.compile_model(self.core.read_model(self.path), "CPU",
                                            {**self.config, "PERF_COUNT": True})
         request = compiled.create_infer_request()
         request.infer(self.feed)  # warm
         per_op: dict[str, dict[str, float]] = {}
-        events, ts = [], 0.0
+        events: list[dict[str, object]] = []
+        ts = 0.0
         for _ in range(calls):
             request.infer(self.feed)
             for info in request.profiling_info:
@@ -509,7 +545,7 @@ class OvRunner:
                 ts += us
         trace = os.path.join(workdir, "openvino_profile.json")
         Path(trace).write_text(json.dumps({"traceEvents": events}))
-        rows = [
+        rows: list[OpRow] = [
             {"name": op, "calls": r["calls"] / calls, "self_cpu_ms": r["us"] / 1e3 / calls,
              "cpu_total_ms": r["us"] / 1e3 / calls, "self_device_ms": 0.0, "device_total_ms": 0.0}
             for op, r in per_op.items()
@@ -517,5 +553,5 @@ class OvRunner:
         return rows, trace
 
 
-def make_temp_dir(prefix: str) -> tempfile.TemporaryDirectory:
+def make_temp_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix=prefix)

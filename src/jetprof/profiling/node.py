@@ -170,9 +170,9 @@ def _runner(job: NodeJob, index: int, processes: int, threads: int,
     example = [torch.from_numpy(arrays[n][:2]) for n in names]
     path = os.path.join(workdir, f"{job.model}-{index}.onnx")
     export_onnx(model, built.model_info, example, path)
-    forward = backends.exported_runner(job.backend, job.precision, path, device, threads, fed, trim,
-                                       workdir, rec, floor)
-    return forward, float(n_particles.mean()), 0
+    exported = backends.exported_runner(job.backend, job.precision, path, device, threads, fed, trim,
+                                        workdir, rec, floor)
+    return exported, float(n_particles.mean()), 0
 
 
 def _child(job: NodeJob, index: int, processes: int, threads: int, barrier: Barrier,

@@ -13,19 +13,37 @@ import gzip
 import io
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from jetprof.io import atomic_write, atomic_write_text
 from jetprof.profiling.spec import GroupSpec
 from jetprof.records import PointRecord, ProfilerBlock
 
+if TYPE_CHECKING:  # torch stays imported lazily, where the profiler runs
+    import torch
+    from torch.profiler import profile
+
+    from jetprof.profiling.measure import Slot
+
 OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
 TOP_OPS = 15
 
 
-def torch_rows(prof: Any, calls: int) -> list[dict[str, Any]]:
-    rows = []
+class OpRow(TypedDict):
+    """One op of the per-op table (a row of ``OPS_COLUMNS``): per timed call."""
+
+    name: str
+    calls: float
+    self_cpu_ms: float
+    cpu_total_ms: float
+    self_device_ms: float
+    device_total_ms: float
+
+
+def torch_rows(prof: profile, calls: int) -> list[OpRow]:
+    rows: list[OpRow] = []
     for ev in prof.key_averages():
         dev_self = float(getattr(ev, "self_device_time_total", 0.0) or 0.0)
         dev_total = float(getattr(ev, "device_time_total", 0.0) or 0.0)
@@ -41,7 +59,7 @@ def torch_rows(prof: Any, calls: int) -> list[dict[str, Any]]:
 MPS_TOOL = "torch.profiler (CPU-side dispatch only: MPS kernels are not traced)"
 
 
-def profiler_pass(rec: PointRecord, spec: GroupSpec, slot: Any, device: Any, workdir: str) -> None:
+def profiler_pass(rec: PointRecord, spec: GroupSpec, slot: Slot, device: torch.device, workdir: str) -> None:
     """Per-op table and trace from a short separate pass (ONNX Runtime: its own profiler)."""
     import torch
 
@@ -68,12 +86,13 @@ def profiler_pass(rec: PointRecord, spec: GroupSpec, slot: Any, device: Any, wor
                lambda path: prof.export_chrome_trace(path), workdir, tool)
 
 
-def write_ops(rec: PointRecord, spec: GroupSpec, slot: Any, device: Any, rows: list[dict[str, Any]],
-               calls: int, export_trace: Any, workdir: str, tool: str) -> None:
+def write_ops(rec: PointRecord, spec: GroupSpec, slot: Slot, device: torch.device, rows: list[OpRow],
+               calls: int, export_trace: Callable[[str], object], workdir: str, tool: str) -> None:
     """Write the per-op CSV and the gzipped trace beside the record; summarise in the record."""
     path = spec.record_path(slot.spec)
     out_dir, stem = path.parent, path.stem
-    key = "self_device_ms" if device.type == "cuda" and tool == "torch.profiler" else "self_cpu_ms"
+    on_device = device.type == "cuda" and tool == "torch.profiler"
+    key: Literal["self_device_ms", "self_cpu_ms"] = "self_device_ms" if on_device else "self_cpu_ms"
     rows.sort(key=lambda r: r[key], reverse=True)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=OPS_COLUMNS, lineterminator="\n")

@@ -13,12 +13,15 @@ Its registry entry (:data:`jetprof.registry.BACKENDS`) names :func:`runner`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from jetprof.profiling.backends import OrtRunner, ort_graph
 from jetprof.records import PointRecord
+
+if TYPE_CHECKING:  # torch stays imported lazily
+    import torch
 
 
 class NoOptOrtRunner(OrtRunner):
@@ -27,7 +30,7 @@ class NoOptOrtRunner(OrtRunner):
     graph_optimization = "ORT_DISABLE_ALL"
 
 
-def runner(backend: str, precision: str, onnx_path: str, device: Any, threads: int,
+def runner(backend: str, precision: str, onnx_path: str, device: torch.device, threads: int,
            arrays: dict[str, np.ndarray], trim: bool, cache_dir: str, rec: PointRecord,
            min_length: int = 1) -> NoOptOrtRunner:
     """The runner of an ``onnxruntime_noopt`` variant (the exported backends' factory signature)."""
