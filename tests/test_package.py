@@ -291,7 +291,7 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/profiling/measure.py": 29,
     "jetprof/profiling/memory.py": 8,
     "jetprof/profiling/peak.py": 10,
-    "jetprof/profiling/quality.py": 20,
+    "jetprof/profiling/quality.py": 9,
     "jetprof/profiling/quantize.py": 3,
     "jetprof/profiling/rounds.py": 16,
     "jetprof/profiling/spec.py": 1,

@@ -18,13 +18,19 @@ Two checks, both outside the timed calls:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jetprof.errors import JetprofError
 from jetprof.profiling.backends import TorchRunner, probabilities, tolerance
 from jetprof.records import JetSource, OutputCheck, PointRecord, Quality
+
+if TYPE_CHECKING:
+    from jetprof.model.inputs import Batch
+    from jetprof.profiling.backends import Runner
+    from jetprof.profiling.measure import Slot
+    from jetprof.profiling.spec import GroupSpec, VariantSpec
 
 REFERENCE = "eager fp32, same weights, same jets"
 RANDOM_NOTE = ("random weights: the model was never trained, so its AUC measures nothing (about 0.5); "
@@ -36,13 +42,13 @@ def agreement(probs: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
     return float(np.max(np.abs(probs - ref))), float(np.mean(probs.argmax(axis=1) == ref.argmax(axis=1)))
 
 
-def _beyond(spec: Any, diff: float, tol: float, device_kind: str, where: str) -> JetprofError:
+def _beyond(spec: VariantSpec, diff: float, tol: float, device_kind: str, where: str) -> JetprofError:
     return JetprofError(f"{spec.backend}-{spec.precision}: output differs from eager by {diff:.3g} on {where} "
                         f"(> {tol:g}, the stated tolerance of {spec.backend}-{spec.precision} on {device_kind}): "
                         "the measured model does not compute what eager fp32 computes")
 
 
-def check_outputs(spec: Any, rec: PointRecord, out: Any, ref_out: Any, idx: np.ndarray,
+def check_outputs(spec: VariantSpec, rec: PointRecord, out: Any, ref_out: Any, idx: np.ndarray,
                   device_kind: str, softmaxed: bool) -> None:
     """Compare a variant's output on the timed batch (rows ``idx``) with eager fp32's.
 
@@ -68,7 +74,7 @@ def check_outputs(spec: Any, rec: PointRecord, out: Any, ref_out: Any, idx: np.n
         raise _beyond(spec, diff, tol, device_kind, "the timed batch")
 
 
-def _predict(runner: Any, batch: Any, batch_size: int) -> np.ndarray:
+def _predict(runner: Runner, batch: Batch, batch_size: int) -> np.ndarray:
     """Softmax outputs on every jet of ``batch``, ``batch_size`` jets per call (the last
     call filled up with the first jets again, whose outputs are dropped)."""
     n = len(batch.n_particles)
@@ -80,7 +86,7 @@ def _predict(runner: Any, batch: Any, batch_size: int) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _test_jets(spec: Any, slot: Any, cache: dict[Any, Any]) -> tuple[Any, np.ndarray]:
+def _test_jets(spec: GroupSpec, slot: Slot, cache: dict[Any, Any]) -> tuple[Any, np.ndarray]:
     from jetprof.model.inputs import labelled_jets
 
     key = ("jets", slot.spec.data_config)
@@ -89,7 +95,7 @@ def _test_jets(spec: Any, slot: Any, cache: dict[Any, Any]) -> tuple[Any, np.nda
     return cache[key]
 
 
-def _reference(spec: Any, slot: Any, batch: Any, cache: dict[Any, Any]) -> np.ndarray:
+def _reference(spec: GroupSpec, slot: Slot, batch: Batch, cache: dict[Any, Any]) -> np.ndarray:
     """Eager fp32's softmax outputs on the test jets: the slot's own fp32 module (the
     eager model, or the for-inference one the export was made from), same weights."""
     import torch
@@ -104,7 +110,7 @@ def _reference(spec: Any, slot: Any, batch: Any, cache: dict[Any, Any]) -> np.nd
     return cache[key]
 
 
-def score(spec: Any, slot: Any, cache: dict[Any, Any]) -> None:
+def score(spec: GroupSpec, slot: Slot, cache: dict[Any, Any]) -> None:
     """The point's ``quality`` block on the group's test jets (see the module docstring).
 
     Raises:
