@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypedDict
 
 import numpy as np
 
@@ -38,13 +38,22 @@ if TYPE_CHECKING:  # torch and onnxruntime stay imported lazily, where they run
     import onnxruntime as ort
     import torch
 
-    from jetprof.profiling.ops import OpRow
-
 #: one forward's output: a torch module's (a tensor, or a tuple or list led by it) or an
 #: exported graph's (its list of output arrays)
 ForwardOutput: TypeAlias = "torch.Tensor | Sequence[torch.Tensor] | Sequence[np.ndarray]"
 #: an OpenVINO object (core, compiled model, request, result): openvino ships no type hints
 OpenVinoObject = Any
+
+
+class OpRow(TypedDict):
+    """One op of the per-op table (a row of :data:`jetprof.profiling.ops.OPS_COLUMNS`): per timed call."""
+
+    name: str
+    calls: float
+    self_cpu_ms: float
+    cpu_total_ms: float
+    self_device_ms: float
+    device_total_ms: float
 
 
 class Runner(Protocol):

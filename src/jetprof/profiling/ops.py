@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal
 
 from jetprof.io import atomic_write, atomic_write_text
 from jetprof.profiling.spec import GroupSpec
@@ -25,21 +25,14 @@ if TYPE_CHECKING:  # torch stays imported lazily, where the profiler runs
     import torch
     from torch.profiler import profile
 
-    from jetprof.profiling.measure import Slot
+    from jetprof.profiling.backends import OpRow
+
+#: a variant of :mod:`jetprof.profiling.measure` (its ``Slot``): measure imports this module, so
+#: importing ``Slot`` here, even for the type checker, would make an import cycle
+Slot = Any
 
 OPS_COLUMNS = ["name", "calls", "self_cpu_ms", "cpu_total_ms", "self_device_ms", "device_total_ms"]
 TOP_OPS = 15
-
-
-class OpRow(TypedDict):
-    """One op of the per-op table (a row of ``OPS_COLUMNS``): per timed call."""
-
-    name: str
-    calls: float
-    self_cpu_ms: float
-    cpu_total_ms: float
-    self_device_ms: float
-    device_total_ms: float
 
 
 def torch_rows(prof: profile, calls: int) -> list[OpRow]:

@@ -29,8 +29,11 @@ from jetprof.records import JetSource, OutputCheck, PointRecord, Quality
 if TYPE_CHECKING:
     from jetprof.model.inputs import Batch
     from jetprof.profiling.backends import Runner
-    from jetprof.profiling.measure import Slot
     from jetprof.profiling.spec import GroupSpec, VariantSpec
+
+#: a variant of :mod:`jetprof.profiling.measure` (its ``Slot``): measure imports this module, so
+#: importing ``Slot`` here, even for the type checker, would make an import cycle
+Slot = Any
 
 REFERENCE = "eager fp32, same weights, same jets"
 RANDOM_NOTE = ("random weights: the model was never trained, so its AUC measures nothing (about 0.5); "
