@@ -71,25 +71,31 @@ def _paired_turns(normal: Any, other: Any, rounds: int, min_turn_s: float,
 
     ``rounds`` rounds, then (with ``max_rounds``) blocks of 10 more while the ratio's interval
     leaves the verdict at ±``PENALTY_THRESHOLD`` open, up to ``max_rounds``.
+
+    Each side's turn is about ``min_turn_s`` long: the calls per turn are counted per side.
+    One count for both (the faster side's) made every subnormal turn ~225× longer than its
+    normal twin on a CPU with a microcode assist, so that the penalty took two minutes of
+    the default study instead of a few seconds, for no more precision: a turn's noise is
+    set by its length, and the long side's turns were far longer than they needed to be.
     """
     from jetprof import stats
 
     for _ in range(3):
         normal()
         other()
-    one = max(_turn(normal, 3), 1e-7)
-    calls = max(1, int(min_turn_s / one))
+    calls_a = max(1, int(min_turn_s / max(_turn(normal, 3), 1e-7)))
+    calls_b = max(1, int(min_turn_s / max(_turn(other, 3), 1e-7)))
     a: list[float] = []
     b: list[float] = []
 
     def more(n: int) -> None:
         for _ in range(n):
             if len(a) % 2 == 0:
-                a.append(_turn(normal, calls))
-                b.append(_turn(other, calls))
+                a.append(_turn(normal, calls_a))
+                b.append(_turn(other, calls_b))
             else:
-                b.append(_turn(other, calls))
-                a.append(_turn(normal, calls))
+                b.append(_turn(other, calls_b))
+                a.append(_turn(normal, calls_a))
 
     more(rounds)
     while max_rounds is not None and len(a) < max_rounds:
