@@ -102,6 +102,7 @@ class Slot:
     seen: list[int] = field(default_factory=list)  # lengths at the SequenceTrimmer's output
     length: int = 0
     warm_out: Any = None
+    warm_ms: float | None = None  # the last warm-up call's wall ms (rounds.interleave's probe)
     calls_per_round: int = 1  # forwards per turn (rounds.interleave sets it)
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
@@ -387,6 +388,7 @@ def _warm_up(spec: GroupSpec, slot: Slot) -> None:
         t = time.perf_counter()
         out = slot.forward()
         synchronize(device)
+        slot.warm_ms = (time.perf_counter() - t) * 1e3 if _i >= own else None
         if slot.spec.backend == "compile":  # compilation, and recompilation at a new length
             slot.rec.warmup_call_s = [*(slot.rec.warmup_call_s or []), round(time.perf_counter() - t, 3)]
             slot.rec.compile_s = slot.rec.warmup_call_s[0]

@@ -216,8 +216,11 @@ def interleave(spec: GroupSpec, slots: list[Any], guarded: Any, meter: Any = Non
     device = torch.device(spec.device)
     live = [s for s in slots if s.ok]
     probe: list[float] = []
-    for slot in live:  # one untimed call each: how long a forward takes, for calls per turn
-        probe.append(_call_ms(slot, device)[0])
+    for slot in live:  # how long a forward takes, for calls per turn: the last warm-up call's
+        # wall time where it was in the steady state, else one untimed call (a whole round's worth
+        # of forwards in each process at batch 32, where the warm-up had just timed the same)
+        warm = getattr(slot, "warm_ms", None)
+        probe.append(warm if warm is not None and slot.spec.backend != "compile" else _call_ms(slot, device)[0])
     kinds = [(s.spec.model, s.spec.backend, s.spec.precision) for s in live]
     for slot, calls in zip(live, calls_by_kind(kinds, probe)):
         slot.calls_per_round = calls
