@@ -294,7 +294,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/profiling/peak.py": 10,
     "jetprof/profiling/quality.py": 10,
     "jetprof/profiling/quantize.py": 3,
-    "jetprof/profiling/rounds.py": 16,
     "jetprof/profiling/spec.py": 1,
     "jetprof/profiling/subnormal.py": 6,
     "jetprof/records.py": 2,
