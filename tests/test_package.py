@@ -291,7 +291,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/profiling/measure.py": 29,
     "jetprof/profiling/memory.py": 8,
     "jetprof/profiling/ops.py": 1,
-    "jetprof/profiling/peak.py": 10,
     "jetprof/profiling/quality.py": 10,
     "jetprof/profiling/quantize.py": 3,
     "jetprof/profiling/spec.py": 1,
