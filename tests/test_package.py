@@ -289,7 +289,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/profiling/env.py": 4,
     "jetprof/profiling/hooks.py": 2,
     "jetprof/profiling/measure.py": 29,
-    "jetprof/profiling/memory.py": 8,
     "jetprof/profiling/ops.py": 1,
     "jetprof/profiling/quality.py": 10,
     "jetprof/profiling/quantize.py": 3,
