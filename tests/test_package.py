@@ -293,7 +293,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/profiling/quality.py": 10,
     "jetprof/profiling/quantize.py": 3,
     "jetprof/profiling/spec.py": 1,
-    "jetprof/profiling/subnormal.py": 6,
     "jetprof/records.py": 2,
     "jetprof/registry.py": 7,
     "jetprof/report/answers.py": 11,
