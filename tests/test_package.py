@@ -296,7 +296,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/registry.py": 7,
     "jetprof/report/answers.py": 11,
     "jetprof/report/cli.py": 5,
-    "jetprof/report/compare.py": 14,
     "jetprof/report/curves.py": 1,
     "jetprof/report/deployment.py": 3,
     "jetprof/report/models.py": 6,
