@@ -294,7 +294,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/profiling/spec.py": 1,
     "jetprof/records.py": 2,
     "jetprof/registry.py": 7,
-    "jetprof/report/answers.py": 11,
     "jetprof/report/cli.py": 5,
     "jetprof/report/curves.py": 1,
     "jetprof/report/deployment.py": 3,
