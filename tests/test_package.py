@@ -298,7 +298,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/report/curves.py": 1,
     "jetprof/report/deployment.py": 3,
     "jetprof/report/models.py": 6,
-    "jetprof/report/style.py": 13,
     "jetprof/report/training.py": 5,
     "jetprof/train/evaluate.py": 9,
     "jetprof/train/launcher.py": 1,
