@@ -299,7 +299,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/report/deployment.py": 3,
     "jetprof/report/models.py": 6,
     "jetprof/report/training.py": 5,
-    "jetprof/train/evaluate.py": 9,
     "jetprof/train/launcher.py": 1,
     "jetprof/workflow.py": 10,
 }
