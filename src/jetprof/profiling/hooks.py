@@ -28,16 +28,18 @@ import os
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from jetprof.errors import JetprofError
 
 VARIABLE = "JETPROF_HOOKS"
 POINTS = ("group_start", "prepare", "turn", "call_end")
 
+#: a hook: called as ``hook(point, **context)``; what it returns is not used
+Hook = Callable[..., object]
+
 
 @lru_cache(maxsize=4)
-def _load(value: str) -> Callable[..., Any]:
+def _load(value: str) -> Hook:
     path, sep, name = value.rpartition(":")
     if not sep or not path or not name:
         raise JetprofError(f"{VARIABLE}={value!r}: expected path/to/file.py:NAME")
@@ -60,7 +62,7 @@ def active() -> bool:
     return bool(os.environ.get(VARIABLE))
 
 
-def call(point: str, **context: Any) -> None:
+def call(point: str, **context: object) -> None:
     """Call the hook ``JETPROF_HOOKS`` names, if any, at ``point`` with ``context``."""
     if point not in POINTS:
         raise ValueError(f"unknown hook point {point!r} (known: {', '.join(POINTS)})")

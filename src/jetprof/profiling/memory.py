@@ -28,11 +28,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import torch
+    from torch._C._profiler import _ExtraFields_Allocation, _ProfilerEvent
 
 
-def _walk(nodes: Any):
+def _walk(nodes: Iterable[_ProfilerEvent]) -> Iterator[_ProfilerEvent]:
     stack = list(nodes)
     while stack:
         node = stack.pop()
@@ -40,12 +44,12 @@ def _walk(nodes: Any):
         stack.extend(node.children)
 
 
-def cpu_peak_bytes(forward: Callable[[], Any]) -> int:
+def cpu_peak_bytes(forward: Callable[[], object]) -> int:
     """Max of the running sum of CPU allocation events during one ``forward()``."""
     return cpu_peak_bytes_of(profile_cpu(forward, 1))
 
 
-def profile_cpu(forward: Callable[[], Any], calls: int = 1) -> Any:
+def profile_cpu(forward: Callable[[], object], calls: int = 1) -> torch.profiler.profile:
     """``calls`` forwards under torch.profiler with memory events (the output of each
     freed before the next): one run gives the memory peak, the per-op table and the trace."""
     import torch
@@ -57,20 +61,24 @@ def profile_cpu(forward: Callable[[], Any], calls: int = 1) -> Any:
     return prof
 
 
-def cpu_peak_bytes_of(prof: Any) -> int:
+def cpu_peak_bytes_of(prof: torch.profiler.profile) -> int:
     """Max of the running sum of a profiler run's CPU allocation events (frees are negative)."""
     from torch._C._profiler import _EventType
 
+    # set once the profiler's context has exited, as profile_cpu's has
+    assert prof.profiler is not None and prof.profiler.kineto_results is not None, "the profiler run is not over"
     allocs = []
     for node in _walk(prof.profiler.kineto_results.experimental_event_tree()):
-        if node.tag == _EventType.Allocation and str(node.extra_fields.device).startswith("cpu"):
-            allocs.append((node.start_time_ns, node.extra_fields.alloc_size))
+        if node.tag == _EventType.Allocation:
+            extra = cast("_ExtraFields_Allocation", node.extra_fields)  # what an Allocation event carries
+            if str(extra.device).startswith("cpu"):
+                allocs.append((node.start_time_ns, extra.alloc_size))
     allocs.sort()
     running = itertools.accumulate(size for _, size in allocs)
     return max(0, max(running, default=0))
 
 
-def cuda_peak_bytes(forward: Callable[[], Any], device: Any) -> tuple[int, int]:
+def cuda_peak_bytes(forward: Callable[[], object], device: torch.device) -> tuple[int, int]:
     """(peak allocated during one forward minus allocated before, max reserved)."""
     import torch
 
@@ -85,7 +93,7 @@ def cuda_peak_bytes(forward: Callable[[], Any], device: Any) -> tuple[int, int]:
     return int(peak), int(reserved)
 
 
-def mps_bytes(forward: Callable[[], Any]) -> tuple[int, int, str]:
+def mps_bytes(forward: Callable[[], object]) -> tuple[int, int, str]:
     """(peak bytes of one forward, bytes the driver holds, the memory method) on MPS."""
     import torch
 

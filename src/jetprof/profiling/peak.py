@@ -18,11 +18,71 @@ CPU knows whether its verdict carries over.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
+
+from jetprof.records import JSON
+
+if TYPE_CHECKING:
+    import torch
 
 
-def matmul_flops_per_s(device: Any, dtype: Any, n: int, min_time_s: float = 0.5, rounds: int = 5) -> dict[str, Any]:
+class MatmulRate(TypedDict):
+    """One precision's ceiling: the best round's FLOP/s and every round's."""
+
+    matmul_flops_per_s: float
+    matrix_size: int
+    rounds_flops_per_s: list[float]
+    calls_per_round: int
+
+
+class PenaltyPair(TypedDict):
+    """Subnormal over normal weights, paired over rounds: the ratio, its interval and verdict."""
+
+    ratio: float
+    ci95: list[float]
+    verdict: str
+    normal_s_median: float
+    subnormal_s_median: float
+
+
+class FlushedPenalty(PenaltyPair):
+    """The pair again with subnormals flushed to zero."""
+
+    rounds: int
+
+
+class SubnormalPenalty(PenaltyPair):
+    """The peak record's ``subnormal_penalty`` block (CPU only)."""
+
+    operation: str
+    matrix_size: int
+    rounds: int
+    subnormal_fraction: float
+    threshold: float
+    method: str
+    cpu: str
+    flushed: FlushedPenalty | None
+
+
+class PeakRecord(TypedDict):
+    """What ``jetprof profile --peak`` writes: the device's matmul ceiling per precision."""
+
+    device: str
+    dtype: str
+    matmul_flops_per_s: float
+    matrix_size: int
+    by_dtype: dict[str, MatmulRate]
+    threads: int
+    tf32: bool | None
+    subnormal_penalty: SubnormalPenalty | None
+    env: JSON  # jetprof.profiling.env's dict, as the point record carries it
+    started_utc: str
+
+
+def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, n: int, min_time_s: float = 0.5,
+                       rounds: int = 5) -> MatmulRate:
     """Best-of-``rounds`` FLOP/s of an ``n``-sized matmul on ``device``."""
     import torch
 
@@ -39,7 +99,7 @@ def matmul_flops_per_s(device: Any, dtype: Any, n: int, min_time_s: float = 0.5,
     synchronize(device)
     one = max(time.perf_counter() - t, 1e-6)
     per_round = max(1, int(min_time_s / rounds / one))
-    rates = []
+    rates: list[float] = []
     for _ in range(rounds):
         synchronize(device)
         t = time.perf_counter()
@@ -58,14 +118,14 @@ FLOAT32_TINY = 1.1754943508222875e-38
 PENALTY_THRESHOLD = 0.05
 
 
-def _turn(fn: Any, calls: int) -> float:
+def _turn(fn: Callable[[], object], calls: int) -> float:
     t = time.perf_counter()
     for _ in range(calls):
         fn()
     return (time.perf_counter() - t) / calls
 
 
-def _paired_turns(normal: Any, other: Any, rounds: int, min_turn_s: float,
+def _paired_turns(normal: Callable[[], object], other: Callable[[], object], rounds: int, min_turn_s: float,
                   max_rounds: int | None = None) -> tuple[list[float], list[float]]:
     """Per-call seconds of ``normal`` and ``other`` in interleaved rounds (AB, BA, AB, ...).
 
@@ -107,7 +167,7 @@ def _paired_turns(normal: Any, other: Any, rounds: int, min_turn_s: float,
 
 
 def subnormal_penalty(n: int = 256, rounds: int = 30, min_turn_s: float = 0.02,
-                      max_rounds: int = 120) -> dict[str, Any]:
+                      max_rounds: int = 120) -> SubnormalPenalty:
     """CPU time of ``x @ W`` with subnormal ``W`` over the same product with normal ``W``, paired.
 
     At least ``rounds`` interleaved rounds of ``min_turn_s`` turns, more (up to ``max_rounds``)
@@ -137,13 +197,13 @@ def subnormal_penalty(n: int = 256, rounds: int = 30, min_turn_s: float = 0.02,
     def subnormal() -> None:
         torch.mm(x, w_sub)
 
-    def pair(a: list[float], b: list[float]) -> dict[str, Any]:
+    def pair(a: list[float], b: list[float]) -> PenaltyPair:
         ratio, low, high = stats.ratio_ci(a, b)
         return {"ratio": ratio, "ci95": [low, high], "verdict": stats.verdict(low, high, PENALTY_THRESHOLD),
                 "normal_s_median": float(sorted(a)[len(a) // 2]), "subnormal_s_median": float(sorted(b)[len(b) // 2])}
 
     a, b = _paired_turns(normal, subnormal, rounds, min_turn_s, max_rounds)
-    out: dict[str, Any] = {
+    out: SubnormalPenalty = {
         "operation": f"{n}x{n} @ {n}x{n} float32 matmul: normal weights vs the same weights x 1e-39",
         "matrix_size": n, "rounds": len(a), "subnormal_fraction": fraction, "threshold": PENALTY_THRESHOLD,
         "method": stats.METHOD, "cpu": cpu_label(cpu_info()), **pair(a, b), "flushed": None,
@@ -159,7 +219,7 @@ def subnormal_penalty(n: int = 256, rounds: int = 30, min_turn_s: float = 0.02,
 
 
 def measure_peak(device_name: str, threads: int, config_hash: str | None = None,
-                 matrix_size: int | None = None) -> dict[str, Any]:
+                 matrix_size: int | None = None) -> PeakRecord:
     """The peak record: fp32 (and bf16 on CUDA) matmul FLOP/s with the environment."""
     import torch
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import time
 import zlib
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,6 +27,33 @@ from jetprof import stats
 from jetprof.contract import compared_pairs
 from jetprof.profiling import hooks
 from jetprof.profiling.spec import GroupSpec
+
+if TYPE_CHECKING:
+    import torch
+
+    from jetprof.profiling.energy import Meter
+    from jetprof.profiling.spec import VariantSpec
+    from jetprof.records import PointRecord
+
+class TimedSlot(Protocol):
+    """What the rounds read and set of a variant: the shape of :class:`jetprof.profiling.measure.Slot`
+    (measure imports this module, so it is named by its shape here, not imported)."""
+
+    spec: VariantSpec
+    rec: PointRecord
+    forward: Callable[[], object]
+    calls_per_round: int
+    wall: list[float]
+    cpu: list[float]
+    energy: list[float]
+
+    @property
+    def ok(self) -> bool: ...
+
+
+#: runs one step of a variant (``step(*args)``) so that a failure fails that variant, not the group
+#: (measure's ``_guarded``): called as ``guarded(slot, step, *args)``
+Guard = Callable[..., None]
 
 ORDER = ("balanced (Williams design): each round calls every variant once; over a cycle of rounds "
          "each variant takes each position equally often and follows each other variant equally often")
@@ -72,7 +100,7 @@ TURN_MS = 30.0
 MAX_CALLS_PER_TURN = 8
 
 
-def _call_ms(slot: Any, device: Any) -> tuple[float, float]:
+def _call_ms(slot: TimedSlot, device: torch.device) -> tuple[float, float]:
     """(wall ms, process CPU ms) of one synchronised forward (CUDA events on CUDA)."""
     import torch
 
@@ -96,7 +124,7 @@ def _call_ms(slot: Any, device: Any) -> tuple[float, float]:
     return wall, cpu
 
 
-def _hooked_call_ms(spec: GroupSpec, slot: Any, device: Any) -> tuple[float, float]:
+def _hooked_call_ms(spec: GroupSpec, slot: TimedSlot, device: torch.device) -> tuple[float, float]:
     """One forward as :func:`_call_ms` times it, or, with a hook set (``JETPROF_HOOKS``), timed
     around the forward and the hook point ``call_end`` after it (where a benchmark's hook
     may add a slowdown of known size to the call)."""
@@ -116,7 +144,7 @@ PREEMPT_SLACK_MS = 0.2
 PREEMPT_RETRIES = 3
 
 
-def _time_turn(spec: GroupSpec, slot: Any, device: Any, meter: Any = None) -> None:
+def _time_turn(spec: GroupSpec, slot: TimedSlot, device: torch.device, meter: Meter | None = None) -> None:
     """The variant's turn in a round: ``slot.calls_per_round`` forwards; the medians go into
     the round (and, with an energy meter, the turn's joules per call)."""
     made = 0
@@ -150,11 +178,11 @@ def calls_per_turn(probe_ms: list[float]) -> int:
     return int(min(MAX_CALLS_PER_TURN, max(1, round(TURN_MS / max(fastest, 1e-3)))))
 
 
-def calls_by_kind(kinds: list[Any], probe_ms: list[float]) -> list[int]:
+def calls_by_kind(kinds: Sequence[Hashable], probe_ms: list[float]) -> list[int]:
     """Calls per turn of each variant: those of one kind (model, backend, precision: weight
     states and replicas of it) share the count of the kind's fastest probe. One count for
     the whole group would make a 0.8 s ParticleNet forward repeat as often as a 4 ms PFN."""
-    fastest: dict[Any, float] = {}
+    fastest: dict[Hashable, float] = {}
     for kind, ms in zip(kinds, probe_ms):
         fastest[kind] = min(ms, fastest.get(kind, ms))
     return [calls_per_turn([fastest[kind]]) for kind in kinds]
@@ -187,7 +215,7 @@ def placement_gap(rng: np.random.Generator) -> bytearray:
     return gap
 
 
-def _decided(spec: GroupSpec, live: list[Any]) -> bool:
+def _decided(spec: GroupSpec, live: Sequence[TimedSlot]) -> bool:
     """Whether every comparison among the live variants is decided (same/different) on this
     process's rounds, on the group's clock, with an interval no wider than the target each side
     (the distribution-free interval of :func:`jetprof.stats.exact_ratio_ci`: none below 6 rounds)."""
@@ -203,13 +231,14 @@ def _decided(spec: GroupSpec, live: list[Any]) -> bool:
     return True
 
 
-def _turn(spec: GroupSpec, slot: Any, device: Any, meter: Any) -> None:
+def _turn(spec: GroupSpec, slot: TimedSlot, device: torch.device, meter: Meter | None) -> None:
     """A variant's turn in a round, after the hook point ``turn`` (see jetprof.profiling.hooks)."""
     hooks.call("turn", spec=spec, slot=slot)
     _time_turn(spec, slot, device, meter)
 
 
-def interleave(spec: GroupSpec, slots: list[Any], guarded: Any, meter: Any = None) -> list[list[str]]:
+def interleave(spec: GroupSpec, slots: Sequence[TimedSlot], guarded: Guard,
+               meter: Meter | None = None) -> list[list[str]]:
     """Timed rounds over the live variants; the order of each round (labels)."""
     import torch
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
-def _count(t: Any) -> tuple[int, int]:
+def _count(t: object) -> tuple[int, int]:
     import torch
 
     if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.numel() == 0:
@@ -29,7 +32,7 @@ def _count(t: Any) -> tuple[int, int]:
     return int(((a > 0) & (a < tiny)).sum().item()), int(t.numel())
 
 
-def weight_subnormals(model: Any) -> dict[str, int]:
+def weight_subnormals(model: torch.nn.Module) -> dict[str, int]:
     """``{"weights": subnormal values, "weight_values": all values}`` over the state dict."""
     sub = total = 0
     for value in model.state_dict().values():
@@ -44,11 +47,11 @@ class ActivationCounts:
 
 
 @contextmanager
-def activation_subnormals(model: Any) -> Iterator[ActivationCounts]:
+def activation_subnormals(model: torch.nn.Module) -> Iterator[ActivationCounts]:
     """Count subnormal values in every leaf module's floating-point outputs meanwhile."""
     result = ActivationCounts()
 
-    def hook(_module: Any, _inputs: Any, output: Any) -> None:
+    def hook(_module: torch.nn.Module, _inputs: tuple[object, ...], output: object) -> None:
         outs = output if isinstance(output, (tuple, list)) else (output,)
         for o in outs:
             s, n = _count(o)

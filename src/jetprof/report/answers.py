@@ -23,17 +23,16 @@ the one known way weight values change CPU cost is present.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pandas as pd
 
 from jetprof import stats
-from jetprof.records import WeightsAnswer
+from jetprof.records import JSON, WeightsAnswer
 
 QUESTION = "Does the weight state change forward-pass latency or memory?"
 
 
-def as_json_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+def as_json_rows(table: pd.DataFrame) -> list[JSON]:
     """Rows for JSON: ``ci95`` as [low, high], NaN as null."""
     out = []
     for row in table.to_dict("records"):
@@ -52,7 +51,7 @@ def _ci(p: dict[str, object]) -> str:
     return f"{p['ratio']:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def _what(p: dict[str, Any]) -> str:
+def _what(p: JSON) -> str:
     """``ParT_full: trained ÷ random``: a pooled entry's model and pair."""
     model = f"{p['model']}: " if p.get("model") else ""
     return f"{model}{p['variant']} ÷ {p['baseline']}"
@@ -69,7 +68,7 @@ def _points_same(p: dict[str, object], rows: pd.DataFrame) -> bool:
     return bool(len(mine)) and bool((mine["verdict"] == "same").all())
 
 
-def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]],
+def _verdict(rows: pd.DataFrame, pooled: list[JSON],
              control_rows: pd.DataFrame | None = None) -> tuple[str, list[str]]:
     if rows.empty:
         return "inconclusive", ["no point was measured with more than one weight state"]
@@ -102,10 +101,10 @@ def _verdict(rows: pd.DataFrame, pooled: list[dict[str, Any]],
                     f"{len(verdicts)} weight points decided 'same' on their own, none 'different'"]
 
 
-def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, Any]] | None = None,
+def weights_answer(table: pd.DataFrame, subnormal: dict[str, dict[str, int]] | None = None,
                    flush_denormal: bool | None = None, threshold: float | None = None,
-                   pooled: list[dict[str, Any]] | None = None,
-                   cpu: dict[str, Any] | None = None) -> dict[str, Any]:
+                   pooled: list[JSON] | None = None,
+                   cpu: JSON | None = None) -> JSON:
     """The answer as a JSON-able dict (``weights_answer.json``).
 
     Args:
@@ -157,7 +156,7 @@ def method_text(table: pd.DataFrame) -> str:
     return "; ".join(f"{key}: {stats.METHODS.get(key, key)}" for key in used) or stats.METHOD
 
 
-def carries_over(subnormal: dict[str, dict[str, Any]], penalty: dict[str, Any] | None) -> str:
+def carries_over(subnormal: dict[str, dict[str, int]], penalty: JSON | None) -> str:
     """Whether the verdict carries over to another CPU, as far as subnormal values go, in one sentence."""
     held = sum(c.get("weights", 0) + c.get("activations", 0) for c in subnormal.values())
     if subnormal and held == 0:
@@ -175,7 +174,7 @@ def carries_over(subnormal: dict[str, dict[str, Any]], penalty: dict[str, Any] |
             "penalty may be larger or smaller: run the study there")
 
 
-def _cpu_lines(cpu: dict[str, Any]) -> list[str]:
+def _cpu_lines(cpu: JSON) -> list[str]:
     """The page's paragraph on the CPU: its name, its subnormal penalty, whether the verdict transfers."""
     if not cpu.get("measured_on") and not cpu.get("subnormal_penalty"):
         return []
@@ -216,7 +215,7 @@ def _pct(x: float) -> str:
     return f"{100 * (x - 1):+.1f} %"
 
 
-def answer_markdown(answer: dict[str, Any]) -> str:
+def answer_markdown(answer: JSON) -> str:
     """The answer as the report's page: every figure is read from ``answer``."""
     t = answer["threshold"]
     lines = [f"# {answer['question']}", ""]

@@ -27,7 +27,6 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -35,7 +34,11 @@ from jetprof import stats
 from jetprof.contract import Pair, compared_pairs
 from jetprof.errors import JetprofError
 from jetprof.intervals import group_clock, group_intervals, pair_interval, paired_rounds, variant_of
-from jetprof.records import ComparisonRow, GroupDocument, GroupVariant, validate_document
+from jetprof.records import JSON, ComparisonRow, GroupDocument, GroupVariant, validate_document
+
+#: a group rounds file and its document as read (validated against group.schema.json; parsed JSON, so
+#: records.JSON: GroupDocument.from_json types it where a function needs more than a few keys)
+GroupFile = tuple[Path, JSON]
 
 COLUMNS = ["axis", "baseline", "variant", "model", "weights", "device", "backend", "precision",
            "particles", "batch_size", "ratio", "ci95_low", "ci95_high", "rounds", "verdict",
@@ -47,7 +50,7 @@ def is_group(doc: object) -> bool:
     return isinstance(doc, dict) and doc.get("kind") == "jetprof paired group"
 
 
-def load_groups(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, dict[str, Any]]]:
+def load_groups(inputs: Iterable[str | os.PathLike[str]]) -> list[GroupFile]:
     """Read group (rounds) files: files, or folders searched recursively for ``*.json``."""
     out = []
     for item in inputs:
@@ -67,16 +70,18 @@ def load_groups(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, di
     return out
 
 
-def _ratio(a: Any, b: Any) -> float:
+def _ratio(a: float | None, b: float | None) -> float:
+    if a is None or b is None:  # not measured
+        return math.nan
     try:
-        a, b = float(a), float(b)
+        x, y = float(a), float(b)
     except (TypeError, ValueError):
         return math.nan
-    return a / b if b else math.nan
+    return x / y if y else math.nan
 
 
-def group_comparisons(path: Path, doc: dict[str, Any], threshold: float,
-                      main_model: str | None = None) -> list[dict[str, Any]]:
+def group_comparisons(path: Path, doc: JSON, threshold: float,
+                      main_model: str | None = None) -> list[JSON]:
     """The comparison rows of one group file (:class:`jetprof.records.ComparisonRow`, as dicts)."""
     if not threshold > 0:
         raise JetprofError(f"threshold {threshold}: must be > 0")
@@ -116,8 +121,8 @@ def _row(path: Path, group: GroupDocument, pair: Pair, base: GroupVariant, var: 
     )
 
 
-def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
-           main_model: str | None = None) -> list[dict[str, Any]]:
+def pooled(groups: list[GroupFile], threshold: float,
+           main_model: str | None = None) -> list[JSON]:
     """Per model and weight state (against random) and for the A/A control: the ratio pooled over
     every point where it was measured, allowing the points their own true ratios (random effects,
     :func:`jetprof.stats.random_effects_pool`), its interval and verdict."""
@@ -131,7 +136,7 @@ def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
             if isinstance(found, stats.Interval):
                 key = (pair.axis, pair.variant.model, pair.variant.weights)
                 collected.setdefault(key, []).append((point, found))
-    out = []
+    out: list[JSON] = []
     for (axis, model, weights), found_at in sorted(collected.items()):
         # the points in one canonical order: the same answer whatever order the group files came in
         points = [interval for _, interval in sorted(found_at, key=lambda f: f[0])]
@@ -145,7 +150,7 @@ def pooled(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
     return out
 
 
-def comparisons(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
+def comparisons(groups: list[GroupFile], threshold: float,
                 main_model: str | None = None) -> pd.DataFrame:
     """Every group's comparisons as one table (``COLUMNS``), in a stable order."""
     rows = [r for path, doc in groups for r in group_comparisons(path, doc, threshold, main_model)]
@@ -159,9 +164,9 @@ def comparisons(groups: list[tuple[Path, dict[str, Any]]], threshold: float,
     return table.drop(columns=["_axis", "_p"]).reset_index(drop=True)
 
 
-def subnormal_by_state(groups: list[tuple[Path, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+def subnormal_by_state(groups: list[GroupFile]) -> dict[str, dict[str, int]]:
     """Per ``model/weights`` (original variants): the largest subnormal counts measured."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, int]] = {}
     for _, doc in groups:
         for v in doc["variants"]:
             counts = v.get("subnormal")
@@ -174,7 +179,7 @@ def subnormal_by_state(groups: list[tuple[Path, dict[str, Any]]]) -> dict[str, d
     return out
 
 
-def cpu_context(groups: list[tuple[Path, dict[str, Any]]], peaks: list[dict[str, Any]]) -> dict[str, Any]:
+def cpu_context(groups: list[GroupFile], peaks: list[JSON]) -> JSON:
     """Which CPUs the CPU groups ran on, and the subnormal penalty measured beside the ceiling."""
     from jetprof.platforms import cpu_label
 

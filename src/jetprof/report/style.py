@@ -19,7 +19,7 @@ import math
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, SupportsFloat, SupportsIndex
 
 import matplotlib
 
@@ -34,6 +34,10 @@ from matplotlib.transforms import blended_transform_factory
 
 from jetprof.registry import BACKEND_LIST, PRECISION_LIST, ZOO_LIST
 from jetprof.report.summarize import BACKEND_ORDER, PRECISION_ORDER, device_hardware
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from numpy.typing import NDArray
 
 # ----------------------------------------------------------------------------
 # fixed visual conventions
@@ -75,7 +79,7 @@ SERIES_KEYS: tuple[str, ...] = ("device", "backend", "precision")
 MiB = 2**20
 
 #: mplhep's ROOT-like HEP style, sized for a report page; fonts that exist here.
-STYLE: dict[str, Any] = {
+STYLE: dict[str, object] = {
     **mplhep.style.ROOT,
     "font.size": 18,
     "axes.labelsize": 20,
@@ -91,7 +95,7 @@ def styled(function: Callable[..., Plot]) -> Callable[..., Plot]:
     """Draw inside the jetprof style context (no global rcParams change)."""
 
     @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Plot:
+    def wrapper(*args: object, **kwargs: object) -> Plot:
         with plt.style.context(STYLE):
             return function(*args, **kwargs)
 
@@ -123,7 +127,7 @@ class Plot:
 # selecting rows
 
 
-def ordered(values: Iterable[Any], order: Sequence[str]) -> list[str]:
+def ordered(values: Iterable[object], order: Sequence[str]) -> list[str]:
     unique = {str(v) for v in values}
     return [v for v in order if v in unique] + sorted(unique - set(order))
 
@@ -158,8 +162,10 @@ def apply_filters(table: pd.DataFrame, **filters: str | None) -> pd.DataFrame:
     return table
 
 
-def num(value: Any) -> float:
+def num(value: object) -> float:
     """``value`` as a float; NaN when it is missing or not a number."""
+    if not isinstance(value, (str, bytes, bytearray, SupportsFloat, SupportsIndex)):
+        return math.nan  # float() would raise TypeError
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -171,14 +177,15 @@ def num(value: Any) -> float:
 # drawing helpers
 
 
-def new_figure(ncols: int = 1, nrows: int = 1, **kwargs: Any) -> tuple[Figure, Any]:
-    """A figure in mplhep's ROOT-like style, sized for a report."""
-    size = kwargs.pop("figsize", (8.5 * ncols if ncols > 1 else 9.0, 6.8 * nrows))
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False, **kwargs)
+def new_figure(ncols: int = 1, nrows: int = 1,
+               figsize: tuple[float, float] | None = None) -> tuple[Figure, NDArray[np.object_]]:
+    """A figure in mplhep's ROOT-like style, sized for a report; ``axes[row][col]`` are its Axes."""
+    size = figsize if figsize is not None else (8.5 * ncols if ncols > 1 else 9.0, 6.8 * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
     return fig, axes
 
 
-def experiment_label(ax: Any, text: str) -> None:
+def experiment_label(ax: Axes, text: str) -> None:
     """The neutral experiment-style label: "jetprof" plus a short subtitle."""
     ax.text(0.0, 1.01, "jetprof", transform=ax.transAxes, ha="left", va="bottom",
             fontsize=15, fontweight="bold")
@@ -213,13 +220,13 @@ def finish(fig: Figure, footer: str) -> None:
         fig.text(0.01, 0.008, footer, ha="left", va="bottom", fontsize=9, color="0.35")
 
 
-def no_data(fig: Figure, ax: Any, reason: str) -> None:
+def no_data(fig: Figure, ax: Axes, reason: str) -> None:
     ax.set_axis_off()
     ax.text(0.5, 0.5, f"no data\n{reason}", transform=ax.transAxes, ha="center",
             va="center", fontsize=16, color="0.3", wrap=True)
 
 
-def mark_failures(ax: Any, rows: pd.DataFrame, x_column: str, colour: str) -> None:
+def mark_failures(ax: Axes, rows: pd.DataFrame, x_column: str, colour: str) -> None:
     """A cross at the top edge, with "OOM"/"error", for each failed point."""
     transform = blended_transform_factory(ax.transData, ax.transAxes)
     for _, row in rows.iterrows():
@@ -236,7 +243,7 @@ def xy_series_plot(
     x_column: str,
     y: Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray, np.ndarray]],
     *,
-    ax: Any,
+    ax: Axes,
     label_extra: Callable[[pd.DataFrame], str] | None = None,
     by_model: bool = False,
 ) -> pd.DataFrame:
@@ -314,7 +321,7 @@ def selection_text(weights: str, particles: str) -> str:
     return f"weights: {weights}, inputs: {jets}"
 
 
-def log_batch_axis(ax: Any, data: pd.DataFrame) -> None:
+def log_batch_axis(ax: Axes, data: pd.DataFrame) -> None:
     ax.set_xscale("log", base=2)
     xs = sorted({int(x) for x in data["x"].dropna()}) if not data.empty else []
     if xs:
@@ -324,7 +331,7 @@ def log_batch_axis(ax: Any, data: pd.DataFrame) -> None:
     ax.set_xlabel("batch size [jets]")
 
 
-def top_headroom(ax: Any, data: pd.DataFrame) -> None:
+def top_headroom(ax: Axes, data: pd.DataFrame) -> None:
     """Room above the curves for legend and OOM marks (log y axis)."""
     values = pd.concat([data["y_low"], data["y"], data["y_high"]]).dropna()
     values = values[values > 0]

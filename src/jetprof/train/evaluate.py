@@ -46,7 +46,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -61,6 +61,67 @@ WORKING_POINTS: dict[str, float] = {
 """Signal efficiency of each class's working point (ParT paper, Table 2)."""
 
 PRED_TREE = "Events"
+
+
+class TrainingCurves(TypedDict, total=False):
+    """The metrics' ``training`` block: weaver's per-epoch curves and/or TensorBoard's scalars."""
+
+    epochs: list[int]
+    train_loss: list[float | None]
+    train_acc: list[float | None]
+    val_loss: list[float | None]
+    val_acc: list[float | None]
+    lr_first: list[float | None]
+    lr_last: list[float | None]
+    train_jets_per_s: list[float | None]
+    best_epoch: int | None
+    best_val_acc: float | None
+    source: str
+    tensorboard: dict[str, dict[str, list[float]]]
+
+
+class Rejection(TypedDict):
+    """One class's background rejection against QCD at its working point."""
+
+    vs: str
+    discriminant: str
+    signal_efficiency: float
+    rejection: float | None
+    fpr: float | None
+    n_signal: int
+    n_background: int
+
+
+class Confusion(TypedDict):
+    rows: str
+    columns: str
+    classes: list[str]
+    counts: list[list[int]]
+    normalized: list[list[float]]
+
+
+class ClassifierMetrics(TypedDict):
+    """What :func:`compute_metrics` finds in a prediction file."""
+
+    n_jets: int
+    classes: list[str]
+    labels: list[str]
+    class_counts: dict[str, int]
+    accuracy: float
+    auc_ovr: dict[str, float | None]
+    auc_ovr_macro: float | None
+    rejection: dict[str, Rejection]
+    confusion: Confusion
+    roc: dict[str, dict[str, object]]  # "vs" and the downsampled tpr, fpr, thresholds
+
+
+class MetricsFile(ClassifierMetrics):
+    """The metrics JSON ``jetprof evaluate`` writes."""
+
+    schema_version: int
+    pred_file: str
+    pred_sha256: str
+    training: TrainingCurves | None
 
 
 def _f(x: float | None) -> float | None:
@@ -113,7 +174,7 @@ _LR = re.compile(r"jetprof: epoch (\d+) lr first=(\S+) min=\S+ max=\S+ last=(\S+
 _BEST = re.compile(r"Epoch #(\d+): Current validation metric: ([\d.eE+-]+) \(best: ([\d.eE+-]+)\)")
 
 
-def parse_weaver_log(path: str | os.PathLike[str]) -> dict[str, Any]:
+def parse_weaver_log(path: str | os.PathLike[str]) -> TrainingCurves:
     """Per-epoch training curves from a weaver training log (see the module docstring)."""
     path = Path(path)
     if not path.is_file():
@@ -141,13 +202,14 @@ def parse_weaver_log(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not rows:
         raise JetprofError(f"{path}: no 'Epoch #N training' lines: not a weaver training log")
     epochs = sorted(rows)
-    keys = ("train_loss", "train_acc", "val_loss", "val_acc", "lr_first", "lr_last", "train_jets_per_s")
-    out: dict[str, Any] = {"epochs": epochs}
-    for k in keys:
-        out[k] = [_f(rows[e].get(k)) for e in epochs]
-    out["best_epoch"], out["best_val_acc"] = best_epoch, best
-    out["source"] = str(path)
-    return out
+
+    def column(key: str) -> list[float | None]:
+        return [_f(rows[e].get(key)) for e in epochs]
+
+    return {"epochs": epochs, "train_loss": column("train_loss"), "train_acc": column("train_acc"),
+            "val_loss": column("val_loss"), "val_acc": column("val_acc"), "lr_first": column("lr_first"),
+            "lr_last": column("lr_last"), "train_jets_per_s": column("train_jets_per_s"),
+            "best_epoch": best_epoch, "best_val_acc": best, "source": str(path)}
 
 
 def read_tensorboard(directory: str | os.PathLike[str]) -> dict[str, dict[str, list[float]]]:
@@ -168,7 +230,8 @@ def read_tensorboard(directory: str | os.PathLike[str]) -> dict[str, dict[str, l
 # --------------------------------------------------------------------------- metrics
 
 
-def compute_metrics(labels: list[str], truth: np.ndarray, scores: np.ndarray, roc_points: int = 200) -> dict[str, Any]:
+def compute_metrics(labels: list[str], truth: np.ndarray, scores: np.ndarray,
+                    roc_points: int = 200) -> ClassifierMetrics:
     """Accuracy, one-vs-rest AUCs, rejections, confusion matrix and ROC points."""
     by_label = {p.label: p for p in PROCESSES}
     classes = [by_label[lab].short for lab in labels]
@@ -182,14 +245,14 @@ def compute_metrics(labels: list[str], truth: np.ndarray, scores: np.ndarray, ro
     auc_ovr = dict(zip(classes, aucs_ovr(truth, scores)))
     valid = [a for a in auc_ovr.values() if a is not None]
 
-    rejection: dict[str, Any] = {}
-    roc: dict[str, Any] = {}
+    rejection: dict[str, Rejection] = {}
+    roc: dict[str, dict[str, object]] = {}
     qcd = classes.index("QCD") if "QCD" in classes else None
     for i, c in enumerate(classes):
         if c == "QCD" or qcd is None:
             continue
         eff = WORKING_POINTS.get(c, 0.5)
-        entry: dict[str, Any] = {
+        entry: Rejection = {
             "vs": "QCD", "discriminant": f"score_{c} / (score_{c} + score_QCD)",
             "signal_efficiency": eff, "rejection": None, "fpr": None,
             "n_signal": int((truth == i).sum()), "n_background": int((truth == qcd).sum()),
@@ -220,7 +283,7 @@ def compute_metrics(labels: list[str], truth: np.ndarray, scores: np.ndarray, ro
     }
 
 
-def write_json_atomic(obj: Any, out: str | os.PathLike[str]) -> None:
+def write_json_atomic(obj: object, out: str | os.PathLike[str]) -> None:
     """Write JSON to a temporary file beside ``out``, then rename it into place."""
     from jetprof.io import atomic_write_text
 
@@ -239,15 +302,16 @@ def run(args: argparse.Namespace) -> int:
     from jetprof.io import sha256_file
 
     labels, truth, scores = read_predictions(args.pred)
-    metrics: dict[str, Any] = {"schema_version": 1, "pred_file": str(args.pred), "pred_sha256": sha256_file(args.pred)}
-    metrics.update(compute_metrics(labels, truth, scores, roc_points=max(2, args.roc_points)))
-    training: dict[str, Any] | None = None
+    pred_sha256 = sha256_file(args.pred)
+    scored = compute_metrics(labels, truth, scores, roc_points=max(2, args.roc_points))
+    training: TrainingCurves | None = None
     if args.weaver_log:
         training = parse_weaver_log(args.weaver_log)
     if args.tensorboard:
         training = training or {}
         training["tensorboard"] = read_tensorboard(args.tensorboard)
-    metrics["training"] = training
+    metrics: MetricsFile = {"schema_version": 1, "pred_file": str(args.pred), "pred_sha256": pred_sha256,
+                            **scored, "training": training}
     write_json_atomic(metrics, args.out)
     macro = metrics["auc_ovr_macro"]
     print(
