@@ -42,6 +42,7 @@ class TimedSlot(Protocol):
     spec: VariantSpec
     rec: PointRecord
     forward: Callable[[], object]
+    warm_ms: float | None
     calls_per_round: int
     wall: list[float]
     cpu: list[float]
@@ -248,7 +249,7 @@ def interleave(spec: GroupSpec, slots: Sequence[TimedSlot], guarded: Guard,
     for slot in live:  # how long a forward takes, for calls per turn: the last warm-up call's
         # wall time where it was in the steady state, else one untimed call (a whole round's worth
         # of forwards in each process at batch 32, where the warm-up had just timed the same)
-        warm = getattr(slot, "warm_ms", None)
+        warm = slot.warm_ms
         probe.append(warm if warm is not None and slot.spec.backend != "compile" else _call_ms(slot, device)[0])
     kinds = [(s.spec.model, s.spec.backend, s.spec.precision) for s in live]
     for slot, calls in zip(live, calls_by_kind(kinds, probe)):
