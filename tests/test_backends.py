@@ -35,7 +35,7 @@ from jetprof.contract import (  # noqa: E402
 from jetprof.errors import JetprofError  # noqa: E402
 from jetprof.model import inputs  # noqa: E402
 from jetprof.model.build import build_model, load_data_config  # noqa: E402
-from jetprof.profiling import backends  # noqa: E402
+from jetprof.profiling import backends, quality  # noqa: E402
 from jetprof.profiling.measure import measure_group  # noqa: E402
 from jetprof.profiling.spec import GroupSpec, VariantSpec  # noqa: E402
 from jetprof.records import validate_record  # noqa: E402
@@ -268,7 +268,10 @@ def test_quality_block_on_labelled_test_jets(tmp_path, test_jets):
     assert "flops_per_jet_padded" not in recs["trained/eager-int8"]
     ref, int8, rnd = (recs[k]["quality"] for k in ("trained/eager-fp32", "trained/eager-int8", "random/eager-fp32"))
     for q in (ref, int8, rnd):
-        assert q["jets"] == 16 and q["classes"] == 3 and q["batch_size"] == 5  # 6+6+4 jets, 4 calls
+        assert q["jets"] == 16 and q["classes"] == 3
+    # int8 scored at the point's batch size (5+5+5+1 jets, 4 calls); eager fp32, the reference,
+    # in multiplicity-sorted calls of REFERENCE_BATCH; random eager fp32 computed nothing
+    assert int8["batch_size"] == 5 and ref["batch_size"] == quality.REFERENCE_BATCH and "batch_size" not in rnd
     assert ref["top1_agreement"] == 1.0 and ref["max_abs_diff"] == 0.0 and ref["auc_note"] is None
     assert ref["auc_macro"] == ref["auc_macro_reference"] and 0 < ref["auc_macro"] < 1
     assert int8["auc_macro_reference"] == ref["auc_macro"] and int8["auc_note"] is None
@@ -285,6 +288,38 @@ def test_quality_block_on_labelled_test_jets(tmp_path, test_jets):
     with torch.inference_mode():
         logits = built.model.eval()(*[torch.from_numpy(batch.arrays[n]) for n in built.input_names])
     assert macro_auc(truth, torch.softmax(logits, 1).numpy()) == pytest.approx(ref["auc_macro"], abs=1e-6)
+
+
+def test_the_reference_runs_in_sorted_batches_and_a_later_group_reads_it_back(tmp_path, test_jets):
+    """Eager fp32's outputs on the test jets in multiplicity-sorted calls are, jet by jet, those of
+    one call per jet (rounding aside), in the jets' own order; a second group of the job (empty
+    in-memory cache, same scratch directory) reads them back instead of running the model."""
+    from types import SimpleNamespace
+
+    torch.manual_seed(5)
+    built = build_model()
+    built.model.eval()
+    batch, _ = inputs.labelled_jets(test_jets, built.data_config, 18)
+    assert np.any(np.diff(batch.n_particles) < 0)  # not already sorted: the order must be restored
+    runner = backends.TorchRunner(built.model, [], torch.device("cpu"), "fp32", names=built.input_names)
+    one_by_one = quality._predict(runner, batch, 1)
+    assert np.abs(quality._sorted_predict(runner, batch, 4) - one_by_one).max() < 1e-5
+    spec = _spec(tmp_path, [variant()], quality_data=test_jets, quality_jets=18, cache_dir=str(tmp_path / "scratch"))
+    Path(spec.cache_dir).mkdir()
+    slot = SimpleNamespace(spec=variant(), model=built.model, built=built)
+    first = quality._reference(spec, slot, batch, {})
+    assert np.abs(first - one_by_one).max() < 1e-5 and len(list(Path(spec.cache_dir).glob("reference-*.npy"))) == 1
+
+    class Unrunnable(torch.nn.Module):
+        def forward(self, *xs):
+            raise AssertionError("the reference was computed again")
+
+    slot.model = Unrunnable()
+    assert np.array_equal(quality._reference(spec, slot, batch, {}), first)
+    # other weights are another reference: computed, not read
+    with pytest.raises(AssertionError, match="computed again"):
+        quality._reference(spec, SimpleNamespace(spec=variant("trained", checkpoint="x.pt"), model=slot.model,
+                                                 built=built), batch, {})
 
 
 def test_a_variant_beyond_tolerance_on_the_test_jets_fails_the_point(tmp_path, test_jets, monkeypatch):

@@ -8,16 +8,22 @@ Two checks, both outside the timed calls:
   tolerance (:data:`jetprof.profiling.backends.TOLERANCES`) the point is an ``error``:
   a broken export or quantisation never becomes a latency figure.
 * :func:`score` (when the group has labelled test jets, ``GroupSpec.quality_data``),
-  after every variant's timed rounds: the variant and eager fp32 on up to
-  ``quality_jets`` test jets, in batches of the point's batch size (the last one filled
-  up with repeated jets, whose outputs are dropped): top-1 agreement, max |Δ softmax|,
-  and the macro one-vs-rest AUC of each against the true labels (record field
-  ``quality``). The same tolerance applies to the test jets. An eager fp32 point is
-  its own reference (agreement 1, difference 0); its AUC is the reference AUC.
+  after every variant's timed rounds: the variant on up to ``quality_jets`` test jets, in
+  batches of the point's batch size (the last one filled up with repeated jets, whose
+  outputs are dropped), against eager fp32 on the same jets (in multiplicity-sorted
+  batches of :data:`REFERENCE_BATCH`, computed once per job and weights): top-1
+  agreement, max |Δ softmax|, and the macro one-vs-rest AUC of each against the true
+  labels (record field ``quality``; its ``batch_size`` is the batching the scored
+  outputs were computed in). The same tolerance applies to the test jets. An eager fp32
+  point is its own reference (agreement 1, difference 0); its AUC is the reference AUC.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,18 +104,57 @@ def _test_jets(spec: GroupSpec, slot: Slot, cache: dict[Any, Any]) -> tuple[Any,
     return cache[key]
 
 
+#: the reference's calls: this many test jets each, sorted by multiplicity so that each call is
+#: cut to a length close to its own jets' (eager fp32's outputs do not depend on the batch a jet is
+#: in, beyond rounding: the trimmer and the masks see to it); at batch 1, 200 single-jet calls
+#: per weight state made the reference most of the quality score's time
+REFERENCE_BATCH = 32
+
+
+def _sorted_predict(runner: Runner, batch: Batch, batch_size: int) -> np.ndarray:
+    """Softmax outputs on every jet of ``batch`` in the jets' original order, computed in calls of
+    ``batch_size`` jets sorted by multiplicity (the last call shorter)."""
+    order = np.argsort(batch.n_particles, kind="stable")
+    parts = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        arrays = {k: np.ascontiguousarray(v[rows]) for k, v in batch.arrays.items()}
+        parts.append(runner.predict(arrays, batch.n_particles[rows]))
+    out = np.empty_like(np.concatenate(parts))
+    out[order] = np.concatenate(parts)
+    return out
+
+
 def _reference(spec: GroupSpec, slot: Slot, batch: Batch, cache: dict[Any, Any]) -> np.ndarray:
     """Eager fp32's softmax outputs on the test jets: the slot's own fp32 module (the
-    eager model, or the for-inference one the export was made from), same weights."""
+    eager model, or the for-inference one the export was made from), same weights, in
+    multiplicity-sorted calls of :data:`REFERENCE_BATCH` jets. Kept in the job's scratch
+    directory (``spec.cache_dir``), so that a job's later groups (other batch sizes, the
+    same test jets) read it instead of computing it again."""
     import torch
 
     v = slot.spec
     key = ("reference", v.model, v.weights, v.checkpoint, v.network_config, v.data_config)
-    if key not in cache:
-        runner = TorchRunner(slot.model, [], torch.device(spec.device), "fp32",
-                             softmaxed=bool(slot.built.options.get("for_inference")),
-                             names=slot.built.input_names)
-        cache[key] = _predict(runner, batch, spec.batch_size)
+    if key in cache:
+        return cache[key]
+    digest = hashlib.sha256(json.dumps([*key, spec.seed, spec.device, sorted(spec.quality_data),
+                                        spec.quality_jets, REFERENCE_BATCH]).encode()).hexdigest()[:16]
+    stored = Path(spec.cache_dir) / f"reference-{digest}.npy" if spec.cache_dir else None
+    if stored is not None and stored.is_file():
+        cache[key] = np.load(stored)
+        return cache[key]
+    runner = TorchRunner(slot.model, [], torch.device(spec.device), "fp32",
+                         softmaxed=bool(slot.built.options.get("for_inference")),
+                         names=slot.built.input_names)
+    cache[key] = _sorted_predict(runner, batch, REFERENCE_BATCH)
+    if stored is not None:  # written whole or not at all: a process killed here leaves no part of it
+        tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("wb") as f:
+                np.save(f, cache[key])
+            os.replace(tmp, stored)
+        finally:
+            tmp.unlink(missing_ok=True)
     return cache[key]
 
 
@@ -133,6 +178,9 @@ def score(spec: GroupSpec, slot: Slot, cache: dict[Any, Any]) -> None:
         probs = ref if tol is None else _predict(slot.forward, batch, spec.batch_size)
         diff, top1 = agreement(probs, ref)
     classes = len(np.unique(truth))
+    # the batching of the scored outputs: the point's own, or the reference's (nothing computed for
+    # random-weight eager fp32)
+    scored_at = spec.batch_size if tol is not None else None if v.weights == "random" else REFERENCE_BATCH
     note = None
     if v.weights == "random":
         note = RANDOM_NOTE
@@ -142,7 +190,7 @@ def score(spec: GroupSpec, slot: Slot, cache: dict[Any, Any]) -> None:
     slot.rec.quality = Quality(
         jets=len(truth), top1_agreement=top1, max_abs_diff=diff,
         auc_macro=auc, auc_macro_reference=auc_ref, auc_note=note, tolerance=tol,
-        classes=classes, batch_size=spec.batch_size,
+        classes=classes, batch_size=scored_at,
         reference="itself (eager fp32)" if tol is None else REFERENCE, source=JetSource(**batch.source),
     )
     if tol is not None and not diff <= tol:
