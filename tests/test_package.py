@@ -287,7 +287,6 @@ ANY_COUNTS: dict[str, int] = {
     "jetprof/profiling/bucketing.py": 3,
     "jetprof/profiling/cli.py": 1,
     "jetprof/profiling/env.py": 4,
-    "jetprof/profiling/measure.py": 29,
     "jetprof/profiling/ops.py": 1,
     "jetprof/profiling/quality.py": 10,
     "jetprof/profiling/quantize.py": 3,

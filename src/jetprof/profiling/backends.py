@@ -65,6 +65,14 @@ class Runner(Protocol):
     def predict(self, arrays: dict[str, np.ndarray], n_particles: np.ndarray) -> np.ndarray: ...
 
 
+class BucketedRunner(Protocol):
+    """What a bucketed backend's runner adds (BucketedTorchRunner, BucketedOrtRunner)."""
+
+    min_length: int
+
+    def bucketing(self) -> Bucketing: ...
+
+
 #: the factory of an exported backend's runner, as the registry names it (``module:function``):
 #: (backend, precision, onnx_path, device, threads, arrays, trim, cache_dir, record, min_length)
 RunnerFactory: TypeAlias = Callable[

@@ -31,10 +31,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import numpy as np
 
@@ -43,20 +44,25 @@ from jetprof.errors import BadInputError, JetprofError
 from jetprof.io import atomic_write_text
 from jetprof.profiling import hooks
 from jetprof.profiling.ops import profiler_pass, torch_rows, write_empty_profile, write_ops
-from jetprof.profiling.record import blank_record, write_record
+from jetprof.profiling.record import blank_record, group_document, latency_figures, write_record
 from jetprof.profiling.rounds import ORDER, build_order, interleave, placement_gap
 from jetprof.profiling.spec import GroupSpec, VariantSpec
 from jetprof.records import (
-    GroupDocument,
-    GroupVariant,
+    JSON,
     InputsBlock,
-    JetSource,
     OnnxBlock,
     Paired,
     PointRecord,
     Subnormal,
 )
 from jetprof.registry import BACKENDS
+
+if TYPE_CHECKING:
+    import torch
+
+    from jetprof.model.build import BuiltModel
+    from jetprof.model.inputs import Batch
+    from jetprof.profiling.backends import BucketedRunner, ForwardOutput, Runner
 
 FLOPS_JETS = 64
 
@@ -82,26 +88,20 @@ def _failure(exc: BaseException) -> tuple[str, str]:
     return ("oom" if is_oom(exc) else "error"), f"{type(exc).__name__}: {msg}"
 
 
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    a = np.asarray(samples, dtype=float)
-    return {"p5": float(np.percentile(a, 5)), "p50": float(np.percentile(a, 50)),
-            "p95": float(np.percentile(a, 95)), "mean": float(a.mean())}
-
-
 @dataclass
 class Slot:
     """One variant inside the child: its record, model, batch and timings."""
 
     spec: VariantSpec
     rec: PointRecord
-    model: Any = None  # the eager module (exported variants: the for-inference one)
-    built: Any = None
-    batch: Any = None
-    tensors: list[Any] = field(default_factory=list)  # what the forward is fed (CPU for ORT)
-    forward: Any = None
+    model: torch.nn.Module | None = None  # the eager module (exported variants: the for-inference one)
+    built: BuiltModel | None = None
+    batch: Batch | None = None
+    tensors: list[torch.Tensor] = field(default_factory=list)  # what the forward is fed (CPU for ORT)
+    forward: Runner | None = None
     seen: list[int] = field(default_factory=list)  # lengths at the SequenceTrimmer's output
     length: int = 0
-    warm_out: Any = None
+    warm_out: ForwardOutput | None = None
     warm_ms: float | None = None  # the last warm-up call's wall ms (rounds.interleave's probe)
     calls_per_round: int = 1  # forwards per turn (rounds.interleave sets it)
     wall: list[float] = field(default_factory=list)
@@ -113,10 +113,38 @@ class Slot:
     def ok(self) -> bool:
         return not self.failed
 
+    def built_model(self) -> tuple[BuiltModel, torch.nn.Module]:
+        """``built`` and ``model``, which _build_all sets before any later step."""
+        assert self.built is not None and self.model is not None, f"{self.spec.label}: not built"
+        return self.built, self.model
+
+    def runner(self) -> Runner:
+        """``forward``, which _prepare sets (a failed variant drops it and takes no later step)."""
+        assert self.forward is not None, f"{self.spec.label}: no forward"
+        return self.forward
+
+    def the_batch(self) -> Batch:
+        """``batch``, which _prepare sets."""
+        assert self.batch is not None, f"{self.spec.label}: no batch"
+        return self.batch
+
     def fail(self, status: str, message: str) -> None:
         self.failed = True
         self.rec.fail(status, message)
         self.forward = self.warm_out = None
+
+
+#: (FLOPs, eager output on the counted jets, length counted at, subnormal counts) of a variant
+FlopsCount: TypeAlias = "tuple[int, ForwardOutput, int, Subnormal]"
+
+
+@dataclass
+class FlopsCache:
+    """The group's FLOPs counts, once per set of identical weights and inputs (see :func:`_flops`)."""
+
+    counts: dict[tuple[str | None, ...], FlopsCount] = field(default_factory=dict)
+    # eager fp32's count on jets that fill every slot: (FLOPs per jet, particles)
+    padded: dict[tuple[str | None, ...], tuple[float, int]] = field(default_factory=dict)
 
 
 def clear_outputs(spec: GroupSpec) -> None:
@@ -131,19 +159,19 @@ def clear_outputs(spec: GroupSpec) -> None:
     spec.group_path.unlink(missing_ok=True)
 
 
-def model_warmup_calls(model: Any) -> int:
+def model_warmup_calls(model: torch.nn.Module) -> int:
     """Calls before the model reaches its steady state: the untrimmed warm-up calls
     still left to an enabled SequenceTrimmer (weaver's ``warmup_steps``, 5 for ParT),
     0 for models without one and for the exported (``for_inference``) graph."""
     left = 0
     for mod in model.modules():
         if type(mod).__name__ == "SequenceTrimmer" and getattr(mod, "enabled", False):
-            done = int(mod._counter.item()) if hasattr(mod, "_counter") else 0
+            done = int(cast("torch.Tensor", mod._counter).item()) if hasattr(mod, "_counter") else 0
             left = max(left, int(getattr(mod, "warmup_steps", 0)) - done)
     return left
 
 
-def measure_group(spec: GroupSpec) -> dict[str, Any]:
+def measure_group(spec: GroupSpec) -> JSON:
     """Measure every variant of ``spec``; write their records and the group's rounds file.
 
     Raises:
@@ -167,9 +195,9 @@ def measure_group(spec: GroupSpec) -> dict[str, Any]:
     env = environment(spec.device, spec.config_hash)
     duration = round(time.perf_counter() - t0, 3)
     _write_records(spec, slots, env, duration)
-    first = next((s for s in slots if s.batch is not None), None)
+    first = next((s.batch for s in slots if s.batch is not None), None)
     doc = group_document(spec, [(s.spec, s.rec) for s in slots], rounds, env, started, duration,
-                         first.batch.source if first else None,
+                         first.source if first else None,
                          [[slots[i].spec.label for i in build_order(spec)]], [timing_s])
     atomic_write_text(spec.group_path, json.dumps(doc, indent=1) + "\n")
     return doc
@@ -194,13 +222,13 @@ def _measure(spec: GroupSpec, slots: list[Slot], workdir: str) -> tuple[list[lis
     t0 = time.perf_counter()
     rounds = _timed_rounds(spec, slots)
     timing_s = round(time.perf_counter() - t0, 3)
-    flops_cache: dict[tuple[Any, ...], Any] = {}
+    flops_cache = FlopsCache()
     for slot in slots:
         if slot.ok:
             _guarded(slot, _finish, spec, slot, flops_cache, workdir)
     if spec.quality_data:  # accuracy next to cost: after every timed call
         from jetprof.profiling.quality import score
-        references: dict[tuple[Any, ...], Any] = {}
+        references: dict[tuple[str | None, ...], object] = {}
         for slot in slots:
             if slot.ok and not slot.spec.replica:
                 _guarded(slot, score, spec, slot, references)
@@ -218,7 +246,7 @@ def prepare(spec: GroupSpec, slots: list[Slot], workdir: str) -> None:
         _build_all(spec, [slot])
     if spec.process_index == 0:
         clear_outputs(spec)  # every model is good: this group's old files go now
-    batches: dict[str, Any] = {}
+    batches: dict[str, Batch] = {}
     for slot in ordered:
         _guarded(slot, _prepare, spec, slot, batches, workdir)
     _check_same_jets(spec, slots)
@@ -238,7 +266,7 @@ def _timed_rounds(spec: GroupSpec, slots: list[Slot]) -> list[list[str]]:
     return rounds
 
 
-def _write_records(spec: GroupSpec, slots: list[Slot], env: dict[str, Any], duration: float) -> None:
+def _write_records(spec: GroupSpec, slots: list[Slot], env: JSON, duration: float) -> None:
     """Seal every variant's record (status, environment, its place in the group) and write it."""
     labels = [v.label for v in spec.variants]
     for slot in slots:
@@ -258,7 +286,7 @@ def _write_records(spec: GroupSpec, slots: list[Slot], env: dict[str, Any], dura
             write_record(rec, spec.record_path(slot.spec))
 
 
-def _guarded(slot: Slot, step: Any, *args: Any) -> None:
+def _guarded(slot: Slot, step: Callable[..., object], *args: object) -> None:
     """Run one step of a variant; an OOM or failure marks the variant, the group goes on."""
     if not slot.ok:
         return
@@ -303,12 +331,12 @@ def _build_all(spec: GroupSpec, slots: list[Slot]) -> None:
         slot.rec.process = spec.process
 
 
-def _batch_for(spec: GroupSpec, slot: Slot, batches: dict[str, Any]) -> Any:
+def _batch_for(spec: GroupSpec, slot: Slot, batches: dict[str, Batch]) -> Batch:
     from jetprof.model import inputs
 
     key = slot.spec.data_config
     if key not in batches:
-        dc = slot.built.data_config
+        dc = slot.built_model()[0].data_config
         if spec.particles == "real":
             batches[key] = inputs.real_batch(spec.data, dc, spec.batch_size)
         else:
@@ -316,7 +344,7 @@ def _batch_for(spec: GroupSpec, slot: Slot, batches: dict[str, Any]) -> Any:
     return batches[key]
 
 
-def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str) -> None:
+def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Batch], workdir: str) -> None:
     """The variant's batch and a no-argument forward callable."""
     import torch
 
@@ -325,10 +353,12 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str)
 
     device = torch.device(spec.device)
     batch = slot.batch = _batch_for(spec, slot, batches)
-    names = slot.built.input_names
+    built, model = slot.built_model()
+    names = built.input_names
     rec = slot.rec
     rec.particles_mean = batch.particles_mean
-    rec.inputs = InputsBlock(**batch.source, particles_min=int(batch.n_particles.min()),
+    # batch.source holds JetSource's keys (typed dict[str, object] where the batch is made)
+    rec.inputs = InputsBlock(**cast(JSON, batch.source), particles_min=int(batch.n_particles.min()),
                              particles_max=int(batch.n_particles.max()),
                              shapes={k: list(v.shape) for k, v in batch.arrays.items()})
     hooks.call("prepare", spec=spec, slot=slot)
@@ -336,7 +366,7 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str)
     if slot.spec.backend in ONNX_BACKENDS:
         backends.check_exported_device(slot.spec.backend, device)
         trim = BACKENDS[slot.spec.backend].trims  # onnxruntime_padded: the padded batch
-        floor = inputs.min_particles(slot.model)  # ParticleNet's k + 1: never trimmed below
+        floor = inputs.min_particles(model)  # ParticleNet's k + 1: never trimmed below
         arrays = inputs.trim_to_longest(batch.arrays, batch.n_particles, floor) if trim else batch.arrays
         slot.tensors = [torch.from_numpy(arrays[n]) for n in names]
         full = [torch.from_numpy(batch.arrays[n]) for n in names]
@@ -348,14 +378,14 @@ def _prepare(spec: GroupSpec, slot: Slot, batches: dict[str, Any], workdir: str)
         slot.length = int(arrays[names[0]].shape[-1])
     else:
         slot.tensors = [torch.from_numpy(batch.arrays[n]).to(device) for n in names]
-        slot.model.to(device)
-        slot.forward = backends.torch_runner(slot.model, slot.spec.backend, slot.spec.precision, slot.tensors,
+        model.to(device)
+        slot.forward = backends.torch_runner(model, slot.spec.backend, slot.spec.precision, slot.tensors,
                                              device, names, rec)
     if slot.spec.backend in BUCKETED_BACKENDS:  # the sub-batches this batch is cut into
-        rec.bucketing = slot.forward.bucketing()
+        rec.bucketing = cast("BucketedRunner", slot.forward).bucketing()
         slot.length = max(length for _, length in rec.bucketing.sub_batches)
-    modules = {id(m): m for model in (slot.model, getattr(slot.forward, "model", slot.model))
-               for m in model.modules()}
+    modules = {id(m): m for module in (model, getattr(slot.forward, "model", model))
+               for m in module.modules()}
     for mod in modules.values():
         if type(mod).__name__ == "SequenceTrimmer":
             mod.register_forward_hook(lambda _m, _i, out, seen=slot.seen: seen.append(int(out[0].shape[-1])))
@@ -372,10 +402,10 @@ def _warm_up(spec: GroupSpec, slot: Slot) -> None:
     from jetprof.profiling.backends import TorchRunner, synchronize
 
     device = torch.device(spec.device)
-    own = model_warmup_calls(slot.model) if slot.spec.backend not in ONNX_BACKENDS else 0
+    own = model_warmup_calls(slot.built_model()[1]) if slot.spec.backend not in ONNX_BACKENDS else 0
     slot.rec.model_warmup_calls = own
     slot.rec.warmup_calls = own + spec.warmup
-    runner = slot.forward
+    runner = slot.runner()
     if own and slot.spec.backend != "compile" and isinstance(runner, TorchRunner) and spec.batch_size > 1:
         one = [t[:1] for t in runner.tensors]
         with torch.inference_mode(), runner._ctx():
@@ -386,7 +416,7 @@ def _warm_up(spec: GroupSpec, slot: Slot) -> None:
         own = 0
     for _i in range(own + spec.warmup):
         t = time.perf_counter()
-        out = slot.forward()
+        out = runner()
         synchronize(device)
         slot.warm_ms = (time.perf_counter() - t) * 1e3 if _i >= own else None
         if slot.spec.backend == "compile":  # compilation, and recompilation at a new length
@@ -407,7 +437,7 @@ def _check_same_jets(spec: GroupSpec, slots: list[Slot]) -> None:
                             f"({len(sources)} different jet sets)")
 
 
-def _finish(spec: GroupSpec, slot: Slot, flops_cache: dict[tuple[Any, ...], Any], workdir: str) -> None:
+def _finish(spec: GroupSpec, slot: Slot, flops_cache: FlopsCache, workdir: str) -> None:
     """Latency figures from the rounds, then FLOPs and subnormals, the output check, memory
     and the profiler pass."""
     _latency(spec, slot)
@@ -428,37 +458,25 @@ def _latency(spec: GroupSpec, slot: Slot) -> None:
     latency_figures(spec, slot.rec, slot.wall, slot.cpu)
 
 
-def latency_figures(spec: GroupSpec, rec: PointRecord, wall: list[float], cpu: list[float]) -> None:
-    """Set the record's per-round samples and the latency, CPU time and throughput figures drawn from them."""
-    st = _percentiles(wall)
-    rec.latency_ms_samples, rec.cpu_ms_samples = [round(x, 6) for x in wall], [round(x, 6) for x in cpu]
-    rec.latency_ms_p5, rec.latency_ms_p50, rec.latency_ms_p95 = st["p5"], st["p50"], st["p95"]
-    rec.latency_ms_mean, rec.repeats, rec.cpu_ms_p50 = st["mean"], len(wall), float(np.median(cpu))
-    rec.throughput_jets_per_s = spec.batch_size / (st["p50"] / 1e3)
-    if spec.device == "cpu" and np.median(cpu) > 0:
-        rec.wall_over_cpu = float(np.median(wall) / np.median(cpu))
-        rec.contention_suspect = bool(spec.threads == 1 and rec.wall_over_cpu > 1.05)
-
-
-def _flops(spec: GroupSpec, slot: Slot, flops_cache: dict[tuple[Any, ...], Any]) -> tuple[Any, np.ndarray]:
+def _flops(spec: GroupSpec, slot: Slot, flops_cache: FlopsCache) -> tuple[ForwardOutput, np.ndarray]:
     """FLOPs per jet and subnormal counts (once per set of identical weights and inputs);
     (eager output on the counted jets, their indices)."""
     from jetprof.model.flops import FLOPS_METHOD
 
     rec, v = slot.rec, slot.spec
-    idx = _flops_subset(slot.batch.n_particles)
+    idx = _flops_subset(slot.the_batch().n_particles)
     key = (v.model, v.weights, v.checkpoint, v.data_config, v.backend, spec.device)
-    if key not in flops_cache:
-        flops_cache[key] = _count(slot, idx)
-    total, sub_out, flops_len, subnormal = flops_cache[key]
+    if key not in flops_cache.counts:
+        flops_cache.counts[key] = _count(slot, idx)
+    total, sub_out, flops_len, subnormal = flops_cache.counts[key]
     rec.flops_per_jet, rec.flops_counted_jets, rec.flops_particles = total / len(idx), len(idx), int(flops_len)
     rec.flops_method = FLOPS_METHOD
     rec.achieved_flops_per_s = rec.flops_per_jet * (rec.throughput_jets_per_s or 0.0)
     if (v.backend, v.precision) == ("eager", "fp32"):  # the paper's unit: all slots filled
         padded_key = ("padded", v.model, v.data_config)
-        if padded_key not in flops_cache:
-            flops_cache[padded_key] = _count_padded(spec, slot)
-        rec.flops_per_jet_padded, rec.flops_padded_particles = flops_cache[padded_key]
+        if padded_key not in flops_cache.padded:
+            flops_cache.padded[padded_key] = _count_padded(spec, slot)
+        rec.flops_per_jet_padded, rec.flops_padded_particles = flops_cache.padded[padded_key]
     rec.subnormal = subnormal
     rec.flush_denormal = bool(spec.flush_denormal)
     return sub_out, idx
@@ -476,13 +494,13 @@ def _memory_and_profile(spec: GroupSpec, slot: Slot, workdir: str) -> None:
     profile = spec.profiler_pass and not slot.spec.replica
     profiled = False
     if device.type == "cuda" and not onnx:
-        rec.peak_memory_bytes, rec.peak_reserved_bytes = memory.cuda_peak_bytes(slot.forward, device)
+        rec.peak_memory_bytes, rec.peak_reserved_bytes = memory.cuda_peak_bytes(slot.runner(), device)
         rec.memory_method = "cuda_max_memory_allocated"
     elif device.type == "mps":
-        rec.peak_memory_bytes, rec.peak_reserved_bytes, rec.memory_method = memory.mps_bytes(slot.forward)
+        rec.peak_memory_bytes, rec.peak_reserved_bytes, rec.memory_method = memory.mps_bytes(slot.runner())
     elif device.type == "cpu" and not onnx:
         calls = max(1, spec.profiler_calls) if profile else 1
-        prof = memory.profile_cpu(slot.forward, calls)
+        prof = memory.profile_cpu(slot.runner(), calls)
         rec.peak_memory_bytes = memory.cpu_peak_bytes_of(prof)
         rec.memory_method = "profiler_memory_events"
         if profile:
@@ -496,7 +514,7 @@ def _memory_and_profile(spec: GroupSpec, slot: Slot, workdir: str) -> None:
         profiler_pass(rec, spec, slot, device, workdir)
 
 
-def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, Subnormal]:
+def _count(slot: Slot, idx: np.ndarray) -> FlopsCount:
     """(FLOPs, eager output on the subset, length counted at, subnormal counts)."""
     import torch
 
@@ -506,16 +524,18 @@ def _count(slot: Slot, idx: np.ndarray) -> tuple[int, Any, int, Subnormal]:
     cpu_or_dev = slot.tensors
     sub = [x.index_select(0, torch.as_tensor(idx, device=x.device)) for x in cpu_or_dev]
     n_seen = len(slot.seen)
-    with activation_subnormals(slot.model) as acts:
-        total, out = count_flops_and_output(slot.model, sub)
+    built, model = slot.built_model()
+    with activation_subnormals(model) as acts:
+        total, out = count_flops_and_output(model, sub)
     length = slot.seen[-1] if len(slot.seen) > n_seen else slot.rec.particles_padded or slot.length
-    counts = Subnormal(**weight_subnormals(slot.model), **acts.counts)
+    counts = Subnormal(**weight_subnormals(model), **acts.counts)
     if slot.spec.backend in BUCKETED_BACKENDS:  # the work the sub-batches do, not the trimmed batch's
         from jetprof.model.inputs import mask_input
         from jetprof.profiling.bucketing import bucketed_flops
 
-        names = slot.built.input_names
-        total = bucketed_flops(slot.model, sub, names.index(mask_input(names)), slot.forward.min_length)
+        names = built.input_names
+        total = bucketed_flops(model, sub, names.index(mask_input(names)),
+                               cast("BucketedRunner", slot.forward).min_length)
     return total, out, length, counts
 
 
@@ -527,14 +547,15 @@ def _count_padded(spec: GroupSpec, slot: Slot) -> tuple[float, int]:
     from jetprof.model import inputs
     from jetprof.model.flops import count_flops
 
-    dc = slot.built.data_config
+    built, model = slot.built_model()
+    dc = built.data_config
     length = int(next(iter(dc.input_shapes.values()))[-1])
     batch = inputs.synthetic_batch(dc, 2, length, spec.seed)
-    tensors = [torch.from_numpy(batch.arrays[n]).to(slot.tensors[0].device) for n in slot.built.input_names]
-    return count_flops(slot.model, tensors) / 2, length
+    tensors = [torch.from_numpy(batch.arrays[n]).to(slot.tensors[0].device) for n in built.input_names]
+    return count_flops(model, tensors) / 2, length
 
 
-def _onnx_file(spec: GroupSpec, slot: Slot, tensors: list[Any], workdir: str) -> tuple[str, bool]:
+def _onnx_file(spec: GroupSpec, slot: Slot, tensors: list[torch.Tensor], workdir: str) -> tuple[str, bool]:
     """The ONNX export of the variant's model: (path, exported by this call).
 
     Variants with the same weights share one export in the call's ``cache_dir``
@@ -555,7 +576,7 @@ def _onnx_file(spec: GroupSpec, slot: Slot, tensors: list[Any], workdir: str) ->
         return str(cached), False
     tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
     try:
-        export_onnx(slot.model, slot.built.model_info, example, str(tmp))
+        export_onnx(slot.built_model()[1], slot.built_model()[0].model_info, example, str(tmp))
         os.replace(tmp, cached)
     finally:
         tmp.unlink(missing_ok=True)
@@ -572,24 +593,3 @@ def _flops_subset(n_particles: np.ndarray) -> np.ndarray:
     if longest >= FLOPS_JETS:
         idx[-1] = longest
     return idx
-
-
-def group_document(spec: GroupSpec, measured: list[tuple[VariantSpec, PointRecord]],
-                   rounds: list[list[str]], env: dict[str, Any], started: str, duration: float,
-                   jets: dict[str, Any] | None, build_orders: list[list[str]] | None = None,
-                   timing_s: list[float] | None = None) -> dict[str, Any]:
-    """The group's rounds file: per variant its per-round latencies (and CPU times) and exact figures."""
-    variants = [GroupVariant(
-        label=v.label, model=v.model, weights=v.weights, backend=v.backend, precision=v.precision,
-        replica=v.replica, record=None if v.replica else spec.record_path(v).relative_to(spec.out).as_posix(),
-        status=rec.status, error=rec.error, round_latency_ms=rec.latency_ms_samples,
-        peak_memory_bytes=rec.peak_memory_bytes, flops_per_jet=rec.flops_per_jet, subnormal=rec.subnormal,
-        round_process=[spec.process_index] * len(rec.latency_ms_samples), round_cpu_ms=rec.cpu_ms_samples,
-    ) for v, rec in measured]
-    return GroupDocument(
-        device=spec.device, particles=spec.particles, batch_size=spec.batch_size,
-        jets=JetSource(**jets) if jets is not None else None, order=ORDER,
-        rounds=rounds, min_rounds=spec.rounds, max_rounds=spec.max_rounds, threshold_for_stopping=spec.threshold,
-        flush_denormal=bool(spec.flush_denormal), variants=variants, env=env, started_utc=started,
-        duration_s=duration, processes=1, build_orders=build_orders, clock=spec.clock, timing_s=timing_s,
-    ).to_json()

@@ -91,8 +91,7 @@ def time_only(spec: GroupSpec) -> None:
 def merge(spec: GroupSpec, extra: ProcessRounds) -> str | None:
     """Append one timing-only process's rounds to the group's rounds file and records; or why not
     (a variant that is ok in the group failed there, or the rounds do not pair up: nothing appended)."""
-    from jetprof.profiling.measure import latency_figures
-    from jetprof.profiling.record import write_record
+    from jetprof.profiling.record import latency_figures, write_record
 
     group = load_group(json.loads(spec.group_path.read_text()), str(spec.group_path))
     ok = [v for v in group.variants if v.status == "ok"]

@@ -41,7 +41,6 @@ class TimedSlot(Protocol):
 
     spec: VariantSpec
     rec: PointRecord
-    forward: Callable[[], object]
     warm_ms: float | None
     calls_per_round: int
     wall: list[float]
@@ -50,6 +49,10 @@ class TimedSlot(Protocol):
 
     @property
     def ok(self) -> bool: ...
+
+    def runner(self) -> Callable[[], object]:
+        """The variant's forward (one call on the point's batch)."""
+        ...
 
 
 #: runs one step of a variant (``step(*args)``) so that a failure fails that variant, not the group
@@ -107,17 +110,18 @@ def _call_ms(slot: TimedSlot, device: torch.device) -> tuple[float, float]:
 
     from jetprof.profiling.backends import synchronize
 
+    forward = slot.runner()
     if device.type == "cuda":
         ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         c0 = time.process_time()
         ev0.record()
-        out = slot.forward()
+        out = forward()
         ev1.record()
         ev1.synchronize()
         wall, cpu = float(ev0.elapsed_time(ev1)), (time.process_time() - c0) * 1e3
     else:
         c0, w0 = time.process_time(), time.perf_counter()
-        out = slot.forward()
+        out = forward()
         synchronize(device)
         w1, c1 = time.perf_counter(), time.process_time()
         wall, cpu = (w1 - w0) * 1e3, (c1 - c0) * 1e3

@@ -225,8 +225,8 @@ def write_failed_group(spec: GroupSpec, status: str, message: str, duration: flo
 
     from jetprof.io import atomic_write_text
     from jetprof.profiling.env import environment
-    from jetprof.profiling.measure import group_document, write_empty_profile
-    from jetprof.profiling.record import blank_record, write_record
+    from jetprof.profiling.measure import write_empty_profile
+    from jetprof.profiling.record import blank_record, group_document, write_record
 
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     env = environment(spec.device, spec.config_hash)
