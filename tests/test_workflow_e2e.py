@@ -281,8 +281,12 @@ def test_interrupted_run_resumes_with_the_plain_command_without_redoing_finished
     def interrupted(sig: int) -> str:
         """Run the plain command; interrupt it once the profile job has written part of its outputs."""
         started = time.time()
+        # Ctrl-C as at a terminal: a test run started in the background (`cmd &`, nohup, some CI
+        # runners) passes SIGINT on ignored, and a Python started so never installs its KeyboardInterrupt
+        # handler: Snakemake would finish the job and everything after it, and nothing would be cut
         proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 600
         while proc.poll() is None and time.monotonic() < deadline and not (
                 first_group.exists() and first_group.stat().st_mtime > started):
