@@ -15,9 +15,9 @@ min_version("9.0")
 jw.put_this_python_first_on_path()
 
 # measurements must not share the CPU with each other or with training: those rules take
-# the whole `measure_slot` (contract.WHOLE_SLOT units); prediction and export are no measurement
-# and take half of it each, so the two run beside each other but never beside a
-# measurement (on a cluster where each job has its own node, raise it:
+# the whole `measure_slot` (contract.WHOLE_SLOT units); prediction, export, evaluation, the
+# summaries and the figures are no measurement and take half of it each, so two run beside
+# each other but never beside a measurement (on a cluster where each job has its own node, raise it:
 # --resources measure_slot=16 lets 8 measurements run at once)
 workflow.global_resources.setdefault("measure_slot", contract.WHOLE_SLOT)
 

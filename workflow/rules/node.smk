@@ -90,6 +90,8 @@ rule summarize_node:
         "results/logs/summary/summarize_node.log",
     conda:
         "../../envs/plot.yaml"
+    resources:
+        measure_slot=contract.HALF_SLOT,
     params:
         jets=COST["jets_per_event"],
         budget=COST["budget_ms_per_event"],

@@ -36,6 +36,8 @@ rule summarize_records:
         "results/logs/summary/summarize_records.log",
     conda:
         "../../envs/plot.yaml"
+    resources:
+        measure_slot=contract.HALF_SLOT,
     params:
         metrics=lambda wildcards, input: jw.metrics_flags(input.metrics),
     shell:
@@ -74,6 +76,8 @@ rule compare_variants:
         "results/logs/summary/compare_variants.log",
     conda:
         "../../envs/plot.yaml"
+    resources:
+        measure_slot=contract.HALF_SLOT,
     params:
         # the schema's defaults, filled in by jw.config_section: no second copy of them here
         threshold=jw.config_section(config, "profile", "compare")["threshold"],
@@ -108,6 +112,8 @@ for _figure in jw.FIGURES:
             f"results/logs/figures/{_figure}.log",
         conda:
             "../../envs/plot.yaml"
+        resources:
+            measure_slot=contract.HALF_SLOT,
         params:
             command=jw.figure_command(
                 config, _figure, _inputs, f"results/logs/figures/{_figure}.log"
@@ -142,6 +148,8 @@ rule findings:
         "results/logs/summary/findings.log",
     conda:
         "../../envs/plot.yaml"
+    resources:
+        measure_slot=contract.HALF_SLOT,
     params:
         serving=lambda wildcards, input: (
             f"--serving {input.serving[0]}" if input.serving else ""

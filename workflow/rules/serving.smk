@@ -81,6 +81,8 @@ rule summarize_serving:
         "results/logs/summary/summarize_serving.log",
     conda:
         "../../envs/plot.yaml"
+    resources:
+        measure_slot=contract.HALF_SLOT,
     shell:
         "jetprof --log {log:q} serving-summary --out-csv {output.csv:q} {input.records:q}"
 

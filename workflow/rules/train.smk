@@ -96,6 +96,8 @@ rule evaluate_model:
         "results/logs/evaluate/evaluate_{model}.log",
     conda:
         "../../envs/train.yaml"
+    resources:
+        measure_slot=contract.HALF_SLOT,
     shell:
         "jetprof --log {log:q} evaluate --pred {input.pred:q} --weaver-log {input.weaver_log:q}"
         " --tensorboard {input.tensorboard:q} --out {output.metrics:q}"
